@@ -1,0 +1,1 @@
+"""Dispatch allocator: plain typed data in, plain typed data out (see `solve`)."""

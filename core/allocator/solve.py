@@ -1,0 +1,246 @@
+"""The one front door: `solve(problem, stop, seed, params, initial, progress)`.
+
+An infeasible or empty solve is a normal result (every order unassigned with a reason),
+never an exception.  Re-optimising from `initial` never returns a plan worse than it.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.allocator import families as fam
+from core.allocator.evaluate import current_of, evaluate_plan
+from core.allocator.model import Built, build_model
+from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.precheck import Candidates, check_candidates
+from core.allocator.pricing import UNITS_PER_CENT, Pricing
+from core.allocator.problem import AllocationProblem
+from core.allocator.rebalance import enforce_budget, no_worse
+from core.allocator.result import AllocationResult, Plan, Status, Unassigned
+from core.allocator.stop import MaxSolutions, StopRule
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a listener sees, at most every `params.progress_interval_s` (plus the first)."""
+
+    elapsed_s: float
+    best_cost_cents: int
+    solutions: int
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def solve(
+    problem: AllocationProblem,
+    stop: StopRule,
+    seed: int = 0,
+    params: SolveParams = DEFAULT_PARAMS,
+    initial: Plan | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> AllocationResult:
+    """Assign and sequence orders. `initial`: the live plan when re-optimising a day.
+
+    `seed` drives the portfolio's PyVRP run; OR-Tools' search itself is deterministic, so
+    with `MaxSolutions` the same input gives the same routes on any machine.
+    """
+    started = time.monotonic()
+    pricing = Pricing(problem, params, current_of(initial))
+    candidates = check_candidates(pricing, params)
+    if not problem.orders:
+        return _result(pricing, candidates, {}, Status.EMPTY, started, 0, ())
+    if not candidates.modelled():
+        return _result(pricing, candidates, {}, Status.SOLVED, started, 0, ())
+    notes: list[str] = []
+    warm = dict(initial) if initial is not None else None
+    if params.portfolio and stop.time_limit_s > 0.5:
+        from core.allocator.portfolio import pyvrp_plan
+
+        budget = stop.time_limit_s * params.portfolio_share
+        pv = pyvrp_plan(pricing, candidates, budget, seed)
+        if pv is not None:
+            warm = _better(pricing, warm, pv)
+            notes.append("warm start from PyVRP" if warm is pv else "PyVRP did not beat the plan")
+    remaining = max(0.05, stop.time_limit_s - (time.monotonic() - started))
+    built = build_model(pricing, candidates)
+    plan, solutions, objective = _search(
+        built, stop, remaining, params, warm, progress, cancel, notes
+    )
+    if plan is None:
+        if initial is None:
+            return _result(pricing, candidates, None, Status.NO_SOLUTION, started, 0, notes)
+        return _result(pricing, candidates, dict(initial), Status.KEPT_INITIAL, started, 0, notes)
+    status = Status.SOLVED
+    if objective is not None:
+        notes.append(f"solver objective {objective} units")
+    if initial is not None:
+        plan, budget_notes = enforce_budget(pricing, initial, plan)
+        notes.extend(budget_notes)
+        if not no_worse(pricing, plan, initial):
+            plan, status = {d: list(o) for d, o in initial.items()}, Status.KEPT_INITIAL
+            notes.append("the re-optimised plan was not better: kept the live plan")
+    return _result(pricing, candidates, plan, status, started, solutions, notes)
+
+
+def search_parameters(stop: StopRule, remaining_s: float, params: SolveParams) -> object:
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    search.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    if params.guided_local_search:
+        search.local_search_metaheuristic = (
+            routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        )
+    search.time_limit.FromMilliseconds(max(1, int(remaining_s * 1000)))
+    if isinstance(stop, MaxSolutions):
+        search.solution_limit = stop.n
+    return search
+
+
+def _search(
+    built: Built,
+    stop: StopRule,
+    remaining_s: float,
+    params: SolveParams,
+    warm: Plan | None,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+    notes: list[str],
+) -> tuple[dict[str, list[str]] | None, int, int | None]:
+    routing = built.routing
+    search = search_parameters(stop, remaining_s, params)
+    routing.CloseModelWithParameters(search)
+    watch = _Watch(routing, params, progress, cancel)
+    routing.AddAtSolutionCallback(watch)
+    start = None
+    if warm:
+        start = routing.ReadAssignmentFromRoutes(warm_routes(built, warm), True)
+        if start is None:
+            notes.append("the warm start did not fit the model: searched from scratch")
+    if start is not None:
+        assignment = routing.SolveFromAssignmentWithParameters(start, search)
+    else:
+        assignment = routing.SolveWithParameters(search)
+    if assignment is None:
+        return None, watch.solutions, None
+    return read_plan(built, assignment), watch.solutions, assignment.ObjectiveValue()
+
+
+class _Watch:
+    """At-solution callback: keeps the best objective, throttles progress, honours cancel."""
+
+    def __init__(
+        self, routing: object, params: SolveParams, fn: ProgressFn | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.routing, self.fn, self.cancel = routing, fn, cancel
+        self.interval = params.progress_interval_s
+        self.started = time.monotonic()
+        self.last = -1e9
+        self.best: int | None = None
+        self.solutions = 0
+
+    def __call__(self) -> None:
+        self.solutions += 1
+        cost = self.routing.CostVar().Max()  # type: ignore[attr-defined]
+        if self.best is None or cost < self.best:
+            self.best = cost
+        now = time.monotonic()
+        if self.fn is not None and now - self.last >= self.interval:
+            self.last = now
+            self.fn(Progress(now - self.started, self.best // UNITS_PER_CENT, self.solutions))
+        if self.cancel is not None and self.cancel.is_set():
+            self.routing.solver().FinishCurrentSearch()  # type: ignore[attr-defined]
+
+
+def warm_routes(built: Built, plan: Plan) -> list[list[int]]:
+    """Routes of routing indices for `ReadAssignmentFromRoutes`, skipping orders the model
+    does not allow on that driver (they are left for the search to place)."""
+    pr = built.pricing.problem
+    routes: list[list[int]] = []
+    for v, d in enumerate(pr.drivers):
+        route = []
+        for oid in plan.get(d.id, ()):
+            j = pr.order_index.get(oid)
+            if j is not None and j in built.order_pos and v in built.candidates.allowed[j]:
+                route.append(built.manager.NodeToIndex(built.order_pos[j]))
+        routes.append(route)
+    return routes
+
+
+def read_plan(built: Built, assignment: object) -> dict[str, list[str]]:
+    routing, manager, pr = built.routing, built.manager, built.pricing.problem
+    plan: dict[str, list[str]] = {}
+    for v, d in enumerate(pr.drivers):
+        index = assignment.Value(routing.NextVar(routing.Start(v)))  # type: ignore[attr-defined]
+        orders = []
+        while not routing.IsEnd(index):
+            orders.append(pr.orders[built.node_of[manager.IndexToNode(index)]].id)
+            index = assignment.Value(routing.NextVar(index))  # type: ignore[attr-defined]
+        if orders:
+            plan[d.id] = orders
+    return plan
+
+
+def _better(pricing: Pricing, a: Plan | None, b: Plan) -> Plan:
+    if a is None:
+        return b
+    return b if no_worse(pricing, b, a) else a
+
+
+def _result(
+    pricing: Pricing,
+    candidates: Candidates,
+    plan: Plan | None,
+    status: Status,
+    started: float,
+    solutions: int,
+    notes: list[str] | tuple[str, ...],
+) -> AllocationResult:
+    pr = pricing.problem
+    plan = plan or {}
+    evaluation = evaluate_plan(pr, plan, pricing.params, pricing=pricing)
+    routed = {o for orders in plan.values() for o in orders}
+    excluded = {u.order_id: u for u in candidates.excluded}
+    unassigned = []
+    for j, o in enumerate(pr.orders):
+        if o.id in routed:
+            continue
+        if o.id in excluded:
+            unassigned.append(excluded[o.id])
+        elif status is Status.NO_SOLUTION:
+            unassigned.append(Unassigned(o.id, fam.NO_ROOM, "no solution found within the limit"))
+        else:
+            unassigned.append(_no_room(pricing, candidates, evaluation.routes, j))
+    return AllocationResult(
+        routes=evaluation.routes,
+        unassigned=tuple(unassigned),
+        metrics=evaluation.metrics,
+        status=status,
+        runtime_s=time.monotonic() - started,
+        solutions=solutions,
+        notes=tuple(notes),
+    )
+
+
+def _no_room(pricing: Pricing, candidates: Candidates, routes: tuple, j: int) -> Unassigned:
+    """Why the solver dropped j: the load its candidate drivers already carry."""
+    pr = pricing.problem
+    o = pr.orders[j]
+    allowed = candidates.allowed[j]
+    used = {r.driver_id: r for r in routes}
+    parcels = cap_parcels = 0
+    for v in allowed:
+        d = pr.drivers[v]
+        r = used.get(d.id)
+        cap_parcels += d.capacity_parcels
+        if r is not None:
+            parcels += sum(pr.orders[pr.order_index[x]].parcels for x in r.order_ids)
+    text = (
+        f"capacity/time: no room in any route ({len(allowed)} candidate drivers carry "
+        f"{parcels}/{cap_parcels} parcels; order needs {o.parcels} parcels, "
+        f"due by {o.due_s // 3600:02d}:{o.due_s % 3600 // 60:02d})"
+    )
+    return Unassigned(o.id, fam.NO_ROOM, text)
