@@ -182,8 +182,13 @@ def add_sla_windows(built: Built) -> None:
 
 def add_breaks(built: Built) -> None:
     """Hours of service: no stretch of work longer than `work_before_break_s` without a break
-    of `break_duration_s` (route start and end count as rest).  Breaks are optional interval
-    variables the solver places in travel or waiting, never inside a service."""
+    of `break_duration_s` (route start and end count as rest).
+
+    Breaks are mandatory interval variables, as many as a full-shift route would need; the
+    ones a short route does not need sit after its end.  (Optional breaks tied to the route
+    span made the first-solution search fail to insert visits in 9.15, so they are not used.)
+    The solver places breaks in travel or waiting, never inside a service.
+    """
     pricing, routing, manager = built.pricing, built.routing, built.manager
     pr = pricing.problem
     if not pricing.params.on(fam.HOS_BREAK):
@@ -195,18 +200,22 @@ def add_breaks(built: Built) -> None:
         node = built.node_of[manager.IndexToNode(index)]
         visit[index] = pr.orders[node].service_time_s if node < pr.n_orders else 0
     for v, d in enumerate(pr.drivers):
-        if d.work_before_break_s <= 0:
+        w, brk = d.work_before_break_s, d.break_duration_s
+        if w <= 0:
             continue
         span = d.shift_end_s - d.available_s
-        count = max(1, span // d.work_before_break_s)
+        if pricing.params.on(fam.MAX_ROUTE_DURATION) and d.max_route_duration_s is not None:
+            span = min(span, d.max_route_duration_s)
+        count = max(1, (span - 1) // (w + brk)) if span > w else 0
+        latest = max(d.available_s, built.horizon_s - brk)
         intervals = [
-            solver.FixedDurationIntervalVar(
-                d.available_s, d.shift_end_s, d.break_duration_s, True, f"break {d.id} {i}"
-            )
+            solver.FixedDurationIntervalVar(d.available_s, latest, brk, False, f"break {d.id} {i}")
             for i in range(count)
         ]
+        if not intervals:
+            continue
         dim.SetBreakIntervalsOfVehicle(intervals, v, visit)
-        dim.SetBreakDistanceDurationOfVehicle(d.work_before_break_s, d.break_duration_s, v)
+        dim.SetBreakDistanceDurationOfVehicle(w, brk, v)
         built.keep.append(intervals)
 
 

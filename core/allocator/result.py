@@ -98,6 +98,7 @@ class AllocationResult:
     runtime_s: float = 0.0
     solutions: int = 0
     notes: tuple[str, ...] = field(default=())
+    solver_objective_units: int | None = None  # OR-Tools' own value, to check `evaluate`
 
     def plan(self) -> dict[str, list[str]]:
         return {r.driver_id: list(r.order_ids) for r in self.routes}

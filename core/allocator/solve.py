@@ -7,7 +7,7 @@ never an exception.  Re-optimising from `initial` never returns a plan worse tha
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.allocator import families as fam
 from core.allocator.evaluate import current_of, evaluate_plan
@@ -75,15 +75,14 @@ def solve(
             return _result(pricing, candidates, None, Status.NO_SOLUTION, started, 0, notes)
         return _result(pricing, candidates, dict(initial), Status.KEPT_INITIAL, started, 0, notes)
     status = Status.SOLVED
-    if objective is not None:
-        notes.append(f"solver objective {objective} units")
     if initial is not None:
         plan, budget_notes = enforce_budget(pricing, initial, plan)
         notes.extend(budget_notes)
         if not no_worse(pricing, plan, initial):
             plan, status = {d: list(o) for d, o in initial.items()}, Status.KEPT_INITIAL
             notes.append("the re-optimised plan was not better: kept the live plan")
-    return _result(pricing, candidates, plan, status, started, solutions, notes)
+    result = _result(pricing, candidates, plan, status, started, solutions, notes)
+    return replace(result, solver_objective_units=objective)
 
 
 def search_parameters(stop: StopRule, remaining_s: float, params: SolveParams) -> object:
