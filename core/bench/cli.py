@@ -1,0 +1,27 @@
+"""`ctower bench ...`: the benchmarks, mounted on the project CLI."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from core.bench import seed_import, solomon
+
+
+def add_bench_parser(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="run a benchmark and print its table")
+    kinds = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    for name, module, text in (
+        ("solomon", solomon, "Solomon VRPTW: allocator vs PyVRP vs VROOM against best-known"),
+        ("seed", seed_import, "time seeding a large demo metro and importing a large CSV"),
+    ):
+        p = kinds.add_parser(name, help=text, description=text)
+        module.add_arguments(p)
+        p.set_defaults(handler=_runner(module))
+
+
+def _runner(module: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        return int(module.main(args))
+
+    return run
