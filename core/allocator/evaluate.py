@@ -6,7 +6,7 @@ re-optimised plan with the live one.  It reads the same coefficients as the mode
 the approximation in break placement (see `_Schedule.walk`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.allocator import families as fam

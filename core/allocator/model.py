@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from ortools.constraint_solver import pywrapcp
 
 from core.allocator import families as fam
 from core.allocator.kinds import SlaMode
-from core.allocator.pricing import Pricing
 from core.allocator.precheck import Candidates
+from core.allocator.pricing import Pricing
 from core.allocator.problem import DAY_S
-from ortools.constraint_solver import pywrapcp
 
 TIME_S, PARCELS, WEIGHT_G, VOLUME_ML, STOPS = "time_s", "parcels", "weight_g", "volume_ml", "stops"
 

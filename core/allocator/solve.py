@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
 from core.allocator import families as fam
 from core.allocator.evaluate import current_of, evaluate_plan
 from core.allocator.model import Built, build_model
@@ -19,7 +21,6 @@ from core.allocator.problem import AllocationProblem
 from core.allocator.rebalance import enforce_budget, no_worse
 from core.allocator.result import AllocationResult, Plan, Status, Unassigned
 from core.allocator.stop import MaxSolutions, StopRule
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,11 @@ def _search(
     routing = built.routing
     search = search_parameters(stop, remaining_s, params)
     routing.CloseModelWithParameters(search)
-    watch = _Watch(routing, params, progress, cancel)
+    stall_s = stop.stall_s if isinstance(stop, MaxSolutions) else None
+    watch = _Watch(routing, params, progress, cancel, stall_s)
     routing.AddAtSolutionCallback(watch)
+    limit = routing.solver().CustomLimit(watch.should_stop)
+    routing.AddSearchMonitor(limit)
     start = None
     if warm:
         start = routing.ReadAssignmentFromRoutes(warm_routes(built, warm), True)
@@ -132,17 +136,28 @@ class _Watch:
 
     def __init__(
         self, routing: object, params: SolveParams, fn: ProgressFn | None,
-        cancel: threading.Event | None,
+        cancel: threading.Event | None, stall_s: float | None,
     ) -> None:
-        self.routing, self.fn, self.cancel = routing, fn, cancel
+        self.routing, self.fn, self.cancel, self.stall_s = routing, fn, cancel, stall_s
         self.interval = params.progress_interval_s
         self.started = time.monotonic()
         self.last = -1e9
         self.best: int | None = None
         self.solutions = 0
+        self.last_solution = self.started
+
+    def should_stop(self) -> bool:
+        """Polled by OR-Tools: cancelled, or (MaxSolutions) the search has stalled because
+        a tiny problem has no more solutions to give."""
+        if self.cancel is not None and self.cancel.is_set():
+            return True
+        if self.stall_s is None:
+            return False
+        return time.monotonic() - self.last_solution > self.stall_s
 
     def __call__(self) -> None:
         self.solutions += 1
+        self.last_solution = time.monotonic()
         cost = self.routing.CostVar().Max()  # type: ignore[attr-defined]
         if self.best is None or cost < self.best:
             self.best = cost

@@ -24,10 +24,16 @@ class MaxRuntime:
 
 @dataclass(frozen=True)
 class MaxSolutions:
-    """Stop after the search has produced `n` solutions (or `max_runtime_s`, as a safety)."""
+    """Stop after the search has produced `n` solutions.
+
+    Machine-independent, so tests that compare exact routes use it.  Also stops when no new
+    solution came for `stall_s` (a tiny problem runs out of solutions long before `n`; the
+    answer is the same whenever it stops) and after `max_runtime_s` as a safety.
+    """
 
     n: int
     max_runtime_s: float = 30.0
+    stall_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.n <= 0:

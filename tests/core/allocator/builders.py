@@ -2,10 +2,7 @@
 (EuclideanTravel with scale 1000: speed 1 m/s keeps the hand arithmetic in comments simple)."""
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
-
-import pytest
 
 from core.allocator.costs import FleetCost
 from core.allocator.kinds import FleetType
@@ -38,15 +35,3 @@ def problem(
     drivers: Sequence[DriverSpec], orders: Sequence[OrderSpec], hubs: Sequence[HubSpec] = (HUB,)
 ) -> AllocationProblem:
     return AllocationProblem(tuple(drivers), tuple(orders), tuple(hubs), travel=PLANE)
-
-
-@pytest.fixture
-def make() -> Any:
-    """Access to the builders from tests without importing conftest."""
-
-    class Make:
-        pass
-
-    m = Make()
-    m.driver, m.order, m.problem, m.replace = driver, order, problem, replace  # type: ignore[attr-defined]
-    return m
