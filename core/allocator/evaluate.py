@@ -3,7 +3,7 @@
 Used to report results, to check the solver (tests, brute-force oracle) and to compare a
 re-optimised plan with the live one.  It reads the same coefficients as the model
 (`Pricing`), so its `objective_units` equal OR-Tools' objective for the same routes, up to
-the approximation in break placement (see `_Schedule.walk`).
+the approximation in break placement (see `RouteSchedule.walk`).
 """
 
 from collections.abc import Sequence
@@ -68,7 +68,7 @@ def evaluate_plan(
                 nodes.append(problem.order_index[oid])
         if not nodes:
             continue
-        walk = _Schedule(pricing, v, nodes)
+        walk = RouteSchedule(pricing, v, nodes)
         violations.extend(walk.violations)
         out.append(walk.route)
         units += walk.units
@@ -98,7 +98,7 @@ def evaluate_plan(
     return Evaluation(tuple(out), metrics)
 
 
-class _Schedule:
+class RouteSchedule:
     """Earliest-start walk of one route, with breaks taken greedily and, for drivers paid by
     the hour, the start pushed as late as waiting allows (as the solver's span cost does).
 
