@@ -1,0 +1,67 @@
+"""Inputs are validated at the edge with exact messages; pay models and travel are pure."""
+
+import numpy as np
+import pytest
+
+from core.allocator.costs import FleetCost, route_cost_cents
+from core.allocator.kinds import FleetType
+from core.allocator.params import SolveParams
+from core.allocator.problem import AllocationProblem, HubSpec
+from core.allocator.travel import HaversineTravel
+from tests.core.allocator.builders import HUB, driver, order, problem
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: driver(shift_start_s=10, shift_end_s=10), "driver D1: shift_end_s must be after shift_start_s"),
+        (lambda: driver(zone_success={"n": 1.5}), "driver D1: success rate for zone n must be in [0, 1]"),
+        (lambda: driver(work_before_break_s=10), "driver D1: set both work_before_break_s and break_duration_s, or neither"),
+        (lambda: order("A", 0, ready_s=10, due_s=5), "order A: due_s must be >= ready_s"),
+        (lambda: order("A", 0, parcels=-1), "order A: parcels must be >= 0"),
+        (lambda: problem([driver(), driver()], []), "duplicate driver id: D1"),
+        (lambda: problem([driver(hub=2)], []), "driver D1: hub 2 out of range (1 hubs)"),
+        (lambda: problem([driver()], [order("A", 0, locked_driver_id="X")]), "order A: locked to unknown driver X"),
+        (lambda: AllocationProblem((), (), ()), "a problem needs at least one hub"),
+        (lambda: SolveParams(enabled=frozenset({"nope"})), "unknown constraint families: nope"),
+        (lambda: FleetCost.captive(per_hour_cents=-1), "per_hour_cents must be >= 0"),
+    ],
+)
+def test_invalid_input_is_refused_with_an_exact_message(build, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ValueError) as err:
+        build()
+    assert str(err.value) == message
+
+
+def test_fleet_type_values_are_the_stored_strings() -> None:
+    assert [f.value for f in FleetType] == ["captive", "third_party", "gig"]
+
+
+def test_route_cost_per_fleet_type() -> None:
+    # Captive: 2 h x 2000 c + 30 km x 50 c = 5500 c.
+    assert route_cost_cents(FleetCost.captive(2_000, 50), 7_200, 30_000, 10) == 5_500
+    # 3PL: 12 drops x 300 c = 3600 c, below the 5000 c minimum.
+    assert route_cost_cents(FleetCost.third_party(300, 5_000), 1, 1, 12) == 5_000
+    assert route_cost_cents(FleetCost.third_party(300, 5_000), 1, 1, 20) == 6_000
+    # Gig: 4 x 250 c + 12.5 km x 40 c = 1500 c, above a 1200 c minimum payout.
+    assert route_cost_cents(FleetCost.gig(250, 40, 1_200), 1, 12_500, 4) == 1_500
+    # An unused route costs nothing, whatever the minimum.
+    assert route_cost_cents(FleetCost.third_party(300, 5_000), 0, 0, 0) == 0
+
+
+def test_haversine_travel_is_slower_in_rush_hour_and_on_a_bike() -> None:
+    pts = np.array([[51.5, -0.12], [51.51, -0.12]])
+    travel = HaversineTravel()
+    dist, noon = travel.matrices(pts, 12 * 3600)
+    _, rush = travel.matrices(pts, 8 * 3600)
+    _, bike = travel.matrices(pts, 12 * 3600, "cargo_bike")
+    # 0.01 deg latitude = 1112 m, x 1.3 circuity = 1446 m; 30 km/h = 8.33 m/s -> 174 s.
+    assert dist[0, 1] == 1_446 and dist[0, 0] == 0
+    assert noon[0, 1] == 174 and rush[0, 1] > noon[0, 1] and bike[0, 1] > noon[0, 1]
+
+
+def test_problem_matrices_cover_orders_starts_and_hubs() -> None:
+    pr = problem([driver(lat=1.0)], [order("A", 2)], hubs=[HUB, HubSpec("H2", 0.0, 3.0)])
+    assert pr.distance_m.shape == (4, 4)
+    assert pr.distance_m[pr.start_node(0), 0] == 1_000
+    assert pr.distance_m[0, pr.hub_node(1)] == round(np.hypot(2, 3) * 1000)
