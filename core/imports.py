@@ -76,7 +76,8 @@ def _validate(text: str, model: type[M]) -> tuple[list[tuple[int, M]], list[RowE
         except ValidationError as exc:
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"]) or "row"
-                errors.append(RowError(line, field, err["msg"].removeprefix("Value error, ")))
+                msg = "a value is required" if err["type"] == "missing" else err["msg"]
+                errors.append(RowError(line, field, msg.removeprefix("Value error, ")))
     if not good and not errors:
         errors.append(RowError(1, "file", "the file has a header but no rows"))
     return good, errors

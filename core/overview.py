@@ -32,7 +32,7 @@ class FleetView:
 def hub_overview(session: Session, day: date) -> list[HubView]:
     """Every hub with its driver count and `day`'s orders per status."""
     drivers = dict(session.execute(
-        select(Driver.home_hub_id, func.count()).group_by(Driver.home_hub_id)).tuples().all())
+        select(Driver.home_hub_id, func.count()).group_by(Driver.home_hub_id)).all())
     by_status: dict[int, dict[OrderStatus, int]] = {}
     stmt = (select(Order.hub_id, Order.status, func.count())
             .where(Order.service_date == day).group_by(Order.hub_id, Order.status))
