@@ -20,7 +20,7 @@ from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem
 from core.allocator.rebalance import enforce_budget, no_worse
 from core.allocator.result import AllocationResult, Plan, Status, Unassigned
-from core.allocator.stop import MaxSolutions, StopRule
+from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
 
 @dataclass(frozen=True)
@@ -58,19 +58,28 @@ def solve(
         return _result(pricing, candidates, {}, Status.SOLVED, started, 0, ())
     notes: list[str] = []
     warm = dict(initial) if initial is not None else None
-    if params.portfolio and stop.time_limit_s > 0.5:
-        from core.allocator.portfolio import pyvrp_plan
+    if params.portfolio and stop.time_limit_s >= 1.0:
+        from core.allocator.portfolio import PyvrpInBackground
 
         budget = stop.time_limit_s * params.portfolio_share
-        pv = pyvrp_plan(pricing, candidates, budget, seed)
-        if pv is not None:
-            warm = _better(pricing, warm, pv)
-            notes.append("warm start from PyVRP" if warm is pv else "PyVRP did not beat the plan")
+        helper = PyvrpInBackground(pricing, candidates, budget, seed)
+        first = build_model(pricing, candidates)
+        phase = max(0.05, budget - (time.monotonic() - started))
+        own, _, _ = _search(first, MaxRuntime(phase), phase, params, warm, progress, cancel, notes)
+        pv = helper.result()
+        for name, plan_ in (("OR-Tools", own), ("PyVRP", pv)):
+            if plan_ is not None and (warm is None or no_worse(pricing, plan_, warm)):
+                warm = plan_
+                notes.append(f"warm start from {name}")
     remaining = max(0.05, stop.time_limit_s - (time.monotonic() - started))
     built = build_model(pricing, candidates)
     plan, solutions, objective = _search(
         built, stop, remaining, params, warm, progress, cancel, notes
     )
+    if plan is not None and warm is not None and not no_worse(pricing, plan, warm):
+        plan = dict(warm)
+    if plan is None and warm is not None and initial is None:
+        plan = dict(warm)
     if plan is None:
         if initial is None:
             return _result(pricing, candidates, None, Status.NO_SOLUTION, started, 0, notes)
@@ -196,12 +205,6 @@ def read_plan(built: Built, assignment: object) -> dict[str, list[str]]:
         if orders:
             plan[d.id] = orders
     return plan
-
-
-def _better(pricing: Pricing, a: Plan | None, b: Plan) -> Plan:
-    if a is None:
-        return b
-    return b if no_worse(pricing, b, a) else a
 
 
 def _result(
