@@ -54,9 +54,7 @@ class FleetCost:
         )
 
     @classmethod
-    def gig(
-        cls, per_task_cents: int, per_km_cents: int = 0, min_payout_cents: int = 0
-    ) -> "FleetCost":
+    def gig(cls, per_task_cents: int, per_km_cents: int = 0, min_payout_cents: int = 0) -> "FleetCost":
         return cls(
             FleetType.GIG,
             per_task_cents=per_task_cents,

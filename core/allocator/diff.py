@@ -64,8 +64,10 @@ def diff_plans(before: Plan, after: Plan) -> PlanDiff:
             continue
         move = Move(
             order_id,
-            frm[0] if frm else None, frm[1] if frm else None,
-            to[0] if to else None, to[1] if to else None,
+            frm[0] if frm else None,
+            frm[1] if frm else None,
+            to[0] if to else None,
+            to[1] if to else None,
         )
         (moves if frm and to else assigned if to else unassigned).append(move)
     changes = []
@@ -77,9 +79,7 @@ def diff_plans(before: Plan, after: Plan) -> PlanDiff:
         lost = tuple(o for o in old if o not in set(new))
         kept_old = [o for o in old if o in set(new)]
         kept_new = [o for o in new if o in set(old)]
-        changes.append(
-            DriverChange(driver_id, gained, lost, kept_old != kept_new, len(old), len(new))
-        )
+        changes.append(DriverChange(driver_id, gained, lost, kept_old != kept_new, len(old), len(new)))
     return PlanDiff(tuple(moves), tuple(assigned), tuple(unassigned), tuple(changes))
 
 
@@ -138,20 +138,28 @@ def rationale(
         parts.append("no change to the plan")
     for text in (
         _change(
-            "predicted late deliveries", before.late_count, after.late_count,
-            str(before.late_count), str(after.late_count),
+            "predicted late deliveries",
+            before.late_count,
+            after.late_count,
+            str(before.late_count),
+            str(after.late_count),
         ),
         _change(
-            "cost", before.cost_cents, after.cost_cents,
-            _money(before.cost_cents), _money(after.cost_cents),
+            "cost",
+            before.cost_cents,
+            after.cost_cents,
+            _money(before.cost_cents),
+            _money(after.cost_cents),
         ),
         _change(
-            "CO2", before.co2_g, after.co2_g,
-            f"{before.co2_g / 1000:.1f} kg", f"{after.co2_g / 1000:.1f} kg",
+            "CO2",
+            before.co2_g,
+            after.co2_g,
+            f"{before.co2_g / 1000:.1f} kg",
+            f"{after.co2_g / 1000:.1f} kg",
         ),
     ):
         if text:
             parts.append(text)
     sentence = "; ".join(parts)
     return sentence[0].upper() + sentence[1:] + "."
-

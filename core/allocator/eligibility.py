@@ -10,9 +10,7 @@ from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem
 
 
-def static_issue(
-    problem: AllocationProblem, params: SolveParams, v: int, j: int
-) -> tuple[str, str] | None:
+def static_issue(problem: AllocationProblem, params: SolveParams, v: int, j: int) -> tuple[str, str] | None:
     """(family, short label) of the first rule that bars driver v from order j, else None.
 
     Labels read as a count prefix: "12 lack skill cold_chain", "3 blocked by compliance".

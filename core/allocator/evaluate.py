@@ -138,7 +138,7 @@ class RouteSchedule:
         """How much later the route can start without making any stop later or more late."""
         pr = self.pricing.problem
         waited, best = 0, None
-        for j, (arrive, begin) in zip(self.nodes, self._times(start)):
+        for j, (arrive, begin) in zip(self.nodes, self._times(start), strict=True):
             waited += begin - arrive
             due = pr.orders[j].due_s if self.windows else begin
             room = waited + max(0, due - begin) if begin <= due else waited
@@ -154,9 +154,11 @@ class RouteSchedule:
         cur = pr.start_node(v)
         breaks: list[Break] = []
         visits: list[Visit] = []
-        left = [sum(pr.orders[j].parcels for j in self.nodes),
-                sum(pr.orders[j].weight_g for j in self.nodes),
-                sum(pr.orders[j].volume_ml for j in self.nodes)]
+        left = [
+            sum(pr.orders[j].parcels for j in self.nodes),
+            sum(pr.orders[j].weight_g for j in self.nodes),
+            sum(pr.orders[j].volume_ml for j in self.nodes),
+        ]
         units = distance = late_total = 0
         route_nodes = [*self.nodes, pr.end_node(v)]
         for j in route_nodes:

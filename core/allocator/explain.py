@@ -59,7 +59,9 @@ def sla_window(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: 
     return Contribution(fam.SLA_WINDOW, cents, tuple(f"{o}: {s // 60} min late" for o, s in late))
 
 
-def zone_success(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def zone_success(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None
+) -> Contribution:
     """Expected failed-delivery cost, (1 - p) x 1778 c, of each driver in each stop's zone."""
     total, details = 0.0, []
     for r in res.routes:
@@ -86,7 +88,9 @@ def brand_tier(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: 
     if p.premium_on_gig is PremiumOnGig.BAR:
         return Contribution(fam.BRAND_TIER, 0, (f"{premium} premium orders kept off gig couriers",))
     cents = len(premium_on_gig) * p.premium_gig_surcharge_cents
-    return Contribution(fam.BRAND_TIER, cents, tuple(f"{o}: premium on a gig courier" for o in premium_on_gig))
+    return Contribution(
+        fam.BRAND_TIER, cents, tuple(f"{o}: premium on a gig courier" for o in premium_on_gig)
+    )
 
 
 def workload(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
@@ -96,17 +100,21 @@ def workload(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
         return Contribution(fam.WORKLOAD, 0)
     cents = stops[0][0] * p.workload_cents_per_stop
     return Contribution(
-        fam.WORKLOAD, cents,
+        fam.WORKLOAD,
+        cents,
         (f"busiest route {stops[0][1]} with {stops[0][0]} stops; quietest {stops[-1][0]}",),
     )
 
 
-def change_cost(pr: AllocationProblem, res: AllocationResult, p: SolveParams, initial: Plan | None) -> Contribution:
+def change_cost(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, initial: Plan | None
+) -> Contribution:
     """Orders taken from the driver who had them in the live plan, at `move_cost_cents` each."""
     was = current_of(initial)
     moved = [(o, was[o], res.driver_of(o)) for o in was if res.driver_of(o) not in (None, was[o])]
     return Contribution(
-        fam.CHANGE_COST, len(moved) * p.move_cost_cents,
+        fam.CHANGE_COST,
+        len(moved) * p.move_cost_cents,
         tuple(f"{o}: {a} -> {b}" for o, a, b in moved),
     )
 
@@ -114,8 +122,7 @@ def change_cost(pr: AllocationProblem, res: AllocationResult, p: SolveParams, in
 def unserved(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
     """Orders left out, at drop_penalty x (1 + priority), with their reasons."""
     cents = sum(
-        p.drop_penalty_cents * (1 + pr.orders[pr.order_index[u.order_id]].priority)
-        for u in res.unassigned
+        p.drop_penalty_cents * (1 + pr.orders[pr.order_index[u.order_id]].priority) for u in res.unassigned
     )
     return Contribution(fam.UNSERVED, cents, tuple(f"{u.order_id}: {u.reason_text}" for u in res.unassigned))
 
@@ -123,7 +130,8 @@ def unserved(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
 def hos_break(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
     details = tuple(
         f"{r.driver_id}: break {_hhmm(b.start_s)} for {b.duration_s // 60} min"
-        for r in res.routes for b in r.breaks
+        for r in res.routes
+        for b in r.breaks
     )
     return Contribution(fam.HOS_BREAK, 0, details)
 
@@ -144,7 +152,9 @@ def capacity(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
 def _restriction(family: str) -> Explainer:
     def explain(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
         barred = sum(
-            1 for j in range(pr.n_orders) for v in range(len(pr.drivers))
+            1
+            for j in range(pr.n_orders)
+            for v in range(len(pr.drivers))
             if (issue := static_issue(pr, p, v, j)) is not None and issue[0] == family
         )
         return Contribution(family, 0, (f"{barred} driver-order pairs ruled out",) if barred else ())
@@ -164,7 +174,10 @@ EXPLAINERS: dict[str, Explainer] = {
     fam.UNSERVED: unserved,
     fam.HOS_BREAK: hos_break,
     fam.CAPACITY: capacity,
-    **{f: _restriction(f) for f in (fam.SKILLS, fam.VEHICLE_TYPE, fam.FLEET_ELIGIBILITY, fam.LOCKS, fam.BLOCKED)},
+    **{
+        f: _restriction(f)
+        for f in (fam.SKILLS, fam.VEHICLE_TYPE, fam.FLEET_ELIGIBILITY, fam.LOCKS, fam.BLOCKED)
+    },
 }
 
 
@@ -222,9 +235,13 @@ def best_insertions(
             late_others = sum(1 for x in trial.route.visits if x.late_s > 0 and x.order_id != order.id)
             options.append(
                 Insertion(
-                    d.id, pos, (trial.units - base_units) // UNITS_PER_CENT,
-                    (trial.route.duration_s - base_end) / 60, visit.late_s > 0,
-                    (order.due_s - visit.service_start_s) / 60, max(0, late_others - base_late),
+                    d.id,
+                    pos,
+                    (trial.units - base_units) // UNITS_PER_CENT,
+                    (trial.route.duration_s - base_end) / 60,
+                    visit.late_s > 0,
+                    (order.due_s - visit.service_start_s) / 60,
+                    max(0, late_others - base_late),
                 )
             )
     options.sort(key=lambda i: (i.added_cost_cents, i.driver_id, i.position))

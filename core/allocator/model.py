@@ -132,8 +132,9 @@ def add_capacity(built: Built) -> None:
         (WEIGHT_G, lambda o: o.weight_g, lambda d: d.capacity_weight_g),
         (VOLUME_ML, lambda o: o.volume_ml, lambda d: d.capacity_volume_ml),
     ):
-        demand = [need(pr.orders[built.node_of[k]]) if k < len(built.order_pos) else 0
-                  for k in range(n_model)]
+        demand = [
+            need(pr.orders[built.node_of[k]]) if k < len(built.order_pos) else 0 for k in range(n_model)
+        ]
         if not any(demand):
             continue
         cb = routing.RegisterUnaryTransitVector(demand)
@@ -165,7 +166,7 @@ def add_stop_count(built: Built) -> None:
 
 def add_sla_windows(built: Built) -> None:
     """Service starts in [ready_s, due_s]: hard, or soft at a price per second late."""
-    pricing, routing, manager = built.pricing, built.routing, built.manager
+    pricing, manager = built.pricing, built.manager
     params = pricing.params
     if not params.on(fam.SLA_WINDOW):
         return

@@ -71,8 +71,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
         types.append(
             VehicleType(
                 num_available=1,
-                capacity=[d.capacity_parcels, d.capacity_weight_g, d.capacity_volume_ml]
-                if cap_on else [],
+                capacity=[d.capacity_parcels, d.capacity_weight_g, d.capacity_volume_ml] if cap_on else [],
                 start_depot=v,
                 end_depot=m + hubs.index(d.hub),
                 fixed_cost=_scaled(pricing.fixed_units[v]),
@@ -84,9 +83,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
                 profile=profiles[pr.speed_profile(v)],
             )
         )
-    data = ProblemData(
-        locations, clients, depots, types, [dist] * len(durations), durations
-    )
+    data = ProblemData(locations, clients, depots, types, [dist] * len(durations), durations)
     return data, orders
 
 
@@ -128,9 +125,7 @@ class PyvrpInBackground:
 
         ctx = mp.get_context("fork")
         self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(
-            target=_child, args=(pricing, candidates, seconds, seed, send), daemon=True
-        )
+        self._proc = ctx.Process(target=_child, args=(pricing, candidates, seconds, seed, send), daemon=True)
         self._proc.start()
         send.close()
         self._seconds = seconds

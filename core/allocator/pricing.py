@@ -61,13 +61,9 @@ class Pricing:
             params.drop_penalty_cents * (1 + o.priority) * UNITS_PER_CENT for o in problem.orders
         ]
         on_workload = params.on(fam.WORKLOAD)
-        self.workload_units_per_stop = (
-            params.workload_cents_per_stop * UNITS_PER_CENT if on_workload else 0
-        )
+        self.workload_units_per_stop = params.workload_cents_per_stop * UNITS_PER_CENT if on_workload else 0
         self.start_service_s = [
-            problem.hubs[d.hub].turnaround_s
-            if d.loading_at_start and params.on(fam.HUB_TURNAROUND)
-            else 0
+            problem.hubs[d.hub].turnaround_s if d.loading_at_start and params.on(fam.HUB_TURNAROUND) else 0
             for d in problem.drivers
         ]
 

@@ -15,18 +15,13 @@ from core.allocator.result import Plan
 def moved_orders(initial: Plan, plan: Plan) -> dict[str, tuple[str, str | None]]:
     """Orders of the live plan now on another driver (or dropped): id -> (from, to)."""
     now = {o: d for d, orders in plan.items() for o in orders}
-    return {
-        o: (d, now.get(o))
-        for d, orders in initial.items()
-        for o in orders
-        if now.get(o) != d
-    }
+    return {o: (d, now.get(o)) for d, orders in initial.items() for o in orders if now.get(o) != d}
 
 
 def routes_touched(initial: Plan, plan: Plan) -> set[str]:
     """Drivers that gained or lost an order of the live plan (new orders do not count)."""
     touched: set[str] = set()
-    for o, (frm, to) in moved_orders(initial, plan).items():
+    for frm, to in moved_orders(initial, plan).values():
         touched.add(frm)
         if to is not None:
             touched.add(to)
@@ -64,9 +59,7 @@ def _revert(pricing: Pricing, plan: Plan, order_id: str, back_to: str) -> dict[s
     return {d: o for d, o in best.items() if o}
 
 
-def enforce_budget(
-    pricing: Pricing, initial: Plan, plan: Plan
-) -> tuple[dict[str, list[str]], list[str]]:
+def enforce_budget(pricing: Pricing, initial: Plan, plan: Plan) -> tuple[dict[str, list[str]], list[str]]:
     """Undo the least valuable moves until the change budget holds; notes say what was undone."""
     params = pricing.params
     max_moved, max_touched = params.max_orders_moved, params.max_routes_touched

@@ -45,17 +45,29 @@ def solomon_problem(inst: "SolomonInstance") -> AllocationProblem:
     depot_due = _down(inst.due[0])
     orders = tuple(
         OrderSpec(
-            id=str(i), lat=float(inst.x[i]), lon=float(inst.y[i]), parcels=int(inst.demand[i]),
-            ready_s=_up(inst.ready[i]), due_s=_down(inst.due[i]), service_time_s=_up(inst.service[i]),
+            id=str(i),
+            lat=float(inst.x[i]),
+            lon=float(inst.y[i]),
+            parcels=int(inst.demand[i]),
+            ready_s=_up(inst.ready[i]),
+            due_s=_down(inst.due[i]),
+            service_time_s=_up(inst.service[i]),
         )
         for i in range(1, n + 1)
     )
     cost = FleetCost.captive(per_hour_cents=0, per_km_cents=1)
     drivers = tuple(
         DriverSpec(
-            id=f"V{k}", fleet_type=FleetType.CAPTIVE, lat=float(inst.x[0]), lon=float(inst.y[0]),
-            hub=0, cost=cost, shift_start_s=_up(inst.ready[0]), shift_end_s=depot_due,
-            start_s=_up(inst.ready[0]), capacity_parcels=int(inst.capacity),
+            id=f"V{k}",
+            fleet_type=FleetType.CAPTIVE,
+            lat=float(inst.x[0]),
+            lon=float(inst.y[0]),
+            hub=0,
+            cost=cost,
+            shift_start_s=_up(inst.ready[0]),
+            shift_end_s=depot_due,
+            start_s=_up(inst.ready[0]),
+            capacity_parcels=int(inst.capacity),
         )
         for k in range(inst.vehicles)
     )

@@ -73,9 +73,7 @@ def solve(
                 notes.append(f"warm start from {name}")
     remaining = max(0.05, stop.time_limit_s - (time.monotonic() - started))
     built = build_model(pricing, candidates)
-    plan, solutions, objective = _search(
-        built, stop, remaining, params, warm, progress, cancel, notes
-    )
+    plan, solutions, objective = _search(built, stop, remaining, params, warm, progress, cancel, notes)
     if plan is not None and warm is not None and not no_worse(pricing, plan, warm):
         plan = dict(warm)
     if plan is None and warm is not None and initial is None:
@@ -99,9 +97,7 @@ def search_parameters(stop: StopRule, remaining_s: float, params: SolveParams) -
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     if params.guided_local_search:
-        search.local_search_metaheuristic = (
-            routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-        )
+        search.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     search.time_limit.FromMilliseconds(max(1, int(remaining_s * 1000)))
     if isinstance(stop, MaxSolutions):
         search.solution_limit = stop.n
@@ -135,8 +131,8 @@ def _search(
         assignment = routing.SolveFromAssignmentWithParameters(start, search)
     else:
         assignment = routing.SolveWithParameters(search)
-    if assignment is None:
-        return None, watch.solutions, None
+    if assignment is None or (watch.solutions == 0 and start is None):
+        return None, watch.solutions, None  # out of time before a first solution
     return read_plan(built, assignment), watch.solutions, assignment.ObjectiveValue()
 
 
@@ -144,8 +140,12 @@ class _Watch:
     """At-solution callback: keeps the best objective, throttles progress, honours cancel."""
 
     def __init__(
-        self, routing: object, params: SolveParams, fn: ProgressFn | None,
-        cancel: threading.Event | None, stall_s: float | None,
+        self,
+        routing: object,
+        params: SolveParams,
+        fn: ProgressFn | None,
+        cancel: threading.Event | None,
+        stall_s: float | None,
     ) -> None:
         self.routing, self.fn, self.cancel, self.stall_s = routing, fn, cancel, stall_s
         self.interval = params.progress_interval_s

@@ -15,11 +15,14 @@ HUB = HubSpec("H", 0.0, 0.0, turnaround_s=0)
 
 def driver(id: str = "D1", fleet: str = "captive", **kw: Any) -> DriverSpec:
     fleet_type = FleetType(fleet)
-    cost = kw.pop("cost", None) or {
-        FleetType.CAPTIVE: FleetCost.captive(per_hour_cents=0, per_km_cents=100),
-        FleetType.THIRD_PARTY: FleetCost.third_party(per_drop_cents=100),
-        FleetType.GIG: FleetCost.gig(per_task_cents=100, per_km_cents=100),
-    }[fleet_type]
+    cost = (
+        kw.pop("cost", None)
+        or {
+            FleetType.CAPTIVE: FleetCost.captive(per_hour_cents=0, per_km_cents=100),
+            FleetType.THIRD_PARTY: FleetCost.third_party(per_drop_cents=100),
+            FleetType.GIG: FleetCost.gig(per_task_cents=100, per_km_cents=100),
+        }[fleet_type]
+    )
     base: dict[str, Any] = dict(lat=0.0, lon=0.0, hub=0, shift_start_s=0, shift_end_s=100_000)
     base.update(kw)
     return DriverSpec(id=id, fleet_type=fleet_type, cost=cost, **base)

@@ -23,9 +23,18 @@ def city(seed: int, n_orders: int, n_drivers: int) -> AllocationProblem:
         fleet = fleets[v % 3]
         drivers.append(
             DriverSpec(
-                id=f"D{v}", fleet_type=fleet, lat=HUB_LAT, lon=HUB_LON, hub=0, cost=costs[fleet],
-                shift_start_s=8 * 3600, shift_end_s=20 * 3600, start_s=8 * 3600,
-                capacity_parcels=40, capacity_weight_g=400_000, co2_g_per_km=180,
+                id=f"D{v}",
+                fleet_type=fleet,
+                lat=HUB_LAT,
+                lon=HUB_LON,
+                hub=0,
+                cost=costs[fleet],
+                shift_start_s=8 * 3600,
+                shift_end_s=20 * 3600,
+                start_s=8 * 3600,
+                capacity_parcels=40,
+                capacity_weight_g=400_000,
+                co2_g_per_km=180,
                 skills=frozenset({"age_check"}) if v % 2 else frozenset(),
                 work_before_break_s=0 if v % 4 else 5 * 3600,
                 break_duration_s=0 if v % 4 else 1800,

@@ -5,6 +5,7 @@ objective is therefore 0.1 cent per metre unless a test says otherwise.
 """
 
 import pytest
+
 from core.allocator import families as fam
 from core.allocator.costs import FleetCost
 from core.allocator.kinds import PremiumOnGig, SlaMode
@@ -67,9 +68,7 @@ def _late_or_split(late_cents_per_min: int, mode: SlaMode = SlaMode.SOFT):  # no
     # 3PL D2's route minimum of 3000 c.  Late is cheaper iff 2000/60 x rate < 2800 c.
     d2 = driver("D2", "third_party", cost=FleetCost.third_party(3_000, route_minimum_cents=3_000))
     orders = [order("A", 1, due_s=1_000), order("B", -1, due_s=1_000)]
-    params = SolveParams(
-        workload_cents_per_stop=0, late_cents_per_min=late_cents_per_min, sla_mode=mode
-    )
+    params = SolveParams(workload_cents_per_stop=0, late_cents_per_min=late_cents_per_min, sla_mode=mode)
     return solve(problem([driver("D1"), d2], orders), STOP, params=params)
 
 
@@ -129,9 +128,7 @@ def test_driver_without_the_skill_never_gets_the_order() -> None:
 
 
 def test_skills_off_ignores_the_requirement() -> None:
-    result = solve(
-        _near_and_far(required_skills={"cold_chain"}), STOP, params=QUIET.without(fam.SKILLS)
-    )
+    result = solve(_near_and_far(required_skills={"cold_chain"}), STOP, params=QUIET.without(fam.SKILLS))
     assert served_by(result, "A") == "D1"
 
 
@@ -181,7 +178,9 @@ def test_fleet_eligibility_restricts_fleet_types() -> None:
 def test_heavy_item_avoids_the_cargo_bike() -> None:
     # The bike (cheaper per km) takes items up to 10 kg; a 20 kg order goes by van.
     bike = driver(
-        "B", vehicle_type="cargo_bike", max_item_weight_g=10_000,
+        "B",
+        vehicle_type="cargo_bike",
+        max_item_weight_g=10_000,
         cost=FleetCost.captive(per_hour_cents=0, per_km_cents=50),
     )
     heavy = solve(problem([driver("V"), bike], [order("A", 1, weight_g=20_000)]), STOP, params=QUIET)

@@ -23,7 +23,11 @@ def _instance(seed: int, n_orders: int):  # noqa: ANN202
     drivers = [
         driver("C", cost=FleetCost.captive(per_hour_cents=3_600, per_km_cents=60), co2_g_per_km=200),
         driver(
-            "G", "gig", lat=1.0, lon=-1.0, cost=FleetCost.gig(per_task_cents=150, per_km_cents=40),
+            "G",
+            "gig",
+            lat=1.0,
+            lon=-1.0,
+            cost=FleetCost.gig(per_task_cents=150, per_km_cents=40),
             zone_success={"east": 0.7},
         ),
     ]
@@ -33,8 +37,13 @@ def _instance(seed: int, n_orders: int):  # noqa: ANN202
         ready = int(rng.integers(0, 4_000))
         orders.append(
             order(
-                f"O{i}", round(float(x), 2), round(float(y), 2), zone="east" if x > 0 else "west",
-                ready_s=ready, due_s=ready + int(rng.integers(2_000, 9_000)), service_time_s=300,
+                f"O{i}",
+                round(float(x), 2),
+                round(float(y), 2),
+                zone="east" if x > 0 else "west",
+                ready_s=ready,
+                due_s=ready + int(rng.integers(2_000, 9_000)),
+                service_time_s=300,
             )
         )
     return problem(drivers, orders)
@@ -44,8 +53,8 @@ def _oracle(pr) -> int:  # noqa: ANN001
     ids = [o.id for o in pr.orders]
     best = None
     for mask in itertools.product((0, 1), repeat=len(ids)):
-        first = [o for o, m in zip(ids, mask) if m == 0]
-        second = [o for o, m in zip(ids, mask) if m == 1]
+        first = [o for o, m in zip(ids, mask, strict=True) if m == 0]
+        second = [o for o, m in zip(ids, mask, strict=True) if m == 1]
         for p1 in itertools.permutations(first):
             for p2 in itertools.permutations(second):
                 m = evaluate(pr, {"C": list(p1), "G": list(p2)}, PARAMS)

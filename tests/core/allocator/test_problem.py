@@ -14,14 +14,23 @@ from tests.core.allocator.builders import HUB, driver, order, problem
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: driver(shift_start_s=10, shift_end_s=10), "driver D1: shift_end_s must be after shift_start_s"),
+        (
+            lambda: driver(shift_start_s=10, shift_end_s=10),
+            "driver D1: shift_end_s must be after shift_start_s",
+        ),
         (lambda: driver(zone_success={"n": 1.5}), "driver D1: success rate for zone n must be in [0, 1]"),
-        (lambda: driver(work_before_break_s=10), "driver D1: set both work_before_break_s and break_duration_s, or neither"),
+        (
+            lambda: driver(work_before_break_s=10),
+            "driver D1: set both work_before_break_s and break_duration_s, or neither",
+        ),
         (lambda: order("A", 0, ready_s=10, due_s=5), "order A: due_s must be >= ready_s"),
         (lambda: order("A", 0, parcels=-1), "order A: parcels must be >= 0"),
         (lambda: problem([driver(), driver()], []), "duplicate driver id: D1"),
         (lambda: problem([driver(hub=2)], []), "driver D1: hub 2 out of range (1 hubs)"),
-        (lambda: problem([driver()], [order("A", 0, locked_driver_id="X")]), "order A: locked to unknown driver X"),
+        (
+            lambda: problem([driver()], [order("A", 0, locked_driver_id="X")]),
+            "order A: locked to unknown driver X",
+        ),
         (lambda: AllocationProblem((), (), ()), "a problem needs at least one hub"),
         (lambda: SolveParams(enabled=frozenset({"nope"})), "unknown constraint families: nope"),
         (lambda: FleetCost.captive(per_hour_cents=-1), "per_hour_cents must be >= 0"),

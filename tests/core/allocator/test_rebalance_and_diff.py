@@ -39,9 +39,7 @@ def test_rebalance_keeps_the_live_plan_when_moves_cost_too_much() -> None:
     # Untangling saves 4 km = 400 c but needs 2 moves at 10,000 c each.
     params = SolveParams(workload_cents_per_stop=0, move_cost_cents=10_000)
     result = solve(pr, STOP, params=params, initial=live)
-    assert {d: sorted(o) for d, o in result.plan().items()} == {
-        d: sorted(o) for d, o in live.items()
-    }
+    assert {d: sorted(o) for d, o in result.plan().items()} == {d: sorted(o) for d, o in live.items()}
 
 
 def test_change_budget_is_respected() -> None:
@@ -50,7 +48,9 @@ def test_change_budget_is_respected() -> None:
     result = solve(pr, STOP, params=params, initial=live)
     diff = diff_plans(live, result.plan())
     assert diff.orders_moved <= 1
-    unlimited = solve(pr, STOP, params=SolveParams(workload_cents_per_stop=0, move_cost_cents=1), initial=live)
+    unlimited = solve(
+        pr, STOP, params=SolveParams(workload_cents_per_stop=0, move_cost_cents=1), initial=live
+    )
     assert diff_plans(live, unlimited.plan()).orders_moved == 2
 
 

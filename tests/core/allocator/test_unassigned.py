@@ -3,8 +3,8 @@
 from core.allocator import families as fam
 from core.allocator.kinds import PremiumOnGig, SlaMode
 from core.allocator.params import SolveParams
-from core.allocator.solve import solve
 from core.allocator.result import Status
+from core.allocator.solve import solve
 from core.allocator.stop import MaxSolutions
 from tests.core.allocator.builders import driver, order, problem
 
@@ -24,8 +24,7 @@ def test_no_eligible_driver_lists_the_reason_per_candidate() -> None:
     [u] = result.unassigned
     assert u.reason_code == fam.NO_ELIGIBLE_DRIVER
     assert u.reason_text == (
-        "no eligible driver: 2 blocked by compliance, 1 lack skill cold_chain, "
-        "1 gig barred for premium"
+        "no eligible driver: 2 blocked by compliance, 1 lack skill cold_chain, 1 gig barred for premium"
     )
 
 
@@ -45,9 +44,7 @@ def test_soft_window_still_bounds_lateness() -> None:
 
 
 def test_too_heavy_for_every_vehicle_is_a_capacity_reason() -> None:
-    result = solve(
-        problem([driver(capacity_weight_g=10_000)], [order("A", 1, weight_g=20_000)]), STOP
-    )
+    result = solve(problem([driver(capacity_weight_g=10_000)], [order("A", 1, weight_g=20_000)]), STOP)
     assert result.unassigned[0].reason_code == fam.CAPACITY
     assert result.unassigned[0].reason_text == "no eligible driver: 1 too small (weight_g)"
 

@@ -1,0 +1,19 @@
+"""The pure-VRPTW configuration returns checked-feasible routes of customer numbers."""
+
+from pathlib import Path
+
+import pytest
+
+from core.allocator.solomon import solve_solomon
+
+DATA = Path("/work/shared/benchmarks/solomon/C101.txt")
+
+
+def test_solve_solomon_returns_feasible_routes_on_a_small_instance() -> None:
+    bench = pytest.importorskip("core.bench.solomon")
+    if not DATA.exists():
+        pytest.skip("Solomon data not present")
+    inst = bench.parse_solomon(DATA).head(15)
+    routes = solve_solomon(inst, seconds=1.5, seed=0)
+    assert sorted(c for r in routes for c in r) == list(range(1, 16))
+    assert bench.check(inst, routes).feasible
