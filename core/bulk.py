@@ -63,8 +63,10 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in columns)
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) VALUES ({marks})"
-    pairs = list(zip(names, processors, strict=True))
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[start:start + CHUNK_ROWS]
-        params = [tuple(p(row[n]) if p else row[n] for n, p in pairs) for row in chunk]
-        connection.exec_driver_sql(sql, params)
+        columns_values = []
+        for name, process in zip(names, processors, strict=True):
+            values = [row[name] for row in chunk]
+            columns_values.append(list(map(process, values)) if process else values)
+        connection.exec_driver_sql(sql, list(zip(*columns_values, strict=True)))

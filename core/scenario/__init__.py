@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -45,6 +47,7 @@ KNOWN_ZONES_PER_DRIVER = 3
 SLIPPING_FLEET = "HUD"
 SLIP_DAYS = 7
 SLIP_FACTOR = 1.8
+PARALLEL_FROM_ORDERS = 60_000  # below this, worker start-up costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -111,64 +114,123 @@ def _driver_contexts(fleet_rows: FleetRows, rng: np.random.Generator, zones_per_
 
 
 @dataclass(frozen=True)
+class _Plan:
+    """Everything a day needs besides its index; built once, shipped to worker processes."""
+
+    params: ScenarioParams
+    today: date
+    fleet: FleetRows
+    contexts: tuple[DriverContext, ...]
+
+    def day(self, index: int) -> DayRows:
+        """Day `index` (0 = oldest past day, `params.days` = today), from its own seed."""
+        city = load_city()
+        rng = np.random.default_rng(np.random.SeedSequence([self.params.seed, index + 1]))
+        back = self.params.days - index
+        day = self.today - timedelta(days=back)
+        hub_ids = [h["id"] for h in self.fleet.hubs]
+        ids = Ids(index, self.params.orders, len(self.fleet.drivers), len(hub_ids))
+        batch = sample_orders(city, self.params.orders, rng, day)
+        created = at_seconds(day - timedelta(days=1), city.timezone, 20 * 3600)
+        if back == 0:
+            return open_day(batch, day, city, hub_ids, ids, created)
+        slip = {SLIPPING_FLEET: SLIP_FACTOR} if back <= SLIP_DAYS else {}
+        return past_day(batch, day, city, hub_ids, list(self.contexts), ids, rng, slip, created)
+
+
+def _plan(params: ScenarioParams) -> _Plan:
+    city, regions = load_city(), load_regions()
+    today = params.today or local_today(city.timezone)
+    rng = np.random.default_rng(params.seed)
+    fleet = generate_fleet(city, regions, params.drivers, today, rng)
+    contexts = _driver_contexts(fleet, rng, [len(h.zones) for h in city.hubs])
+    return _Plan(params, today, fleet, tuple(contexts))
+
+
+def _fleet_tables(fleet: FleetRows) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+    return [(Region, fleet.regions), (Hub, fleet.hubs), (Vendor, fleet.vendors),
+            (Fleet, fleet.fleets), (Vehicle, fleet.vehicles), (Driver, fleet.drivers),
+            (ComplianceDocument, fleet.documents)]
+
+
+def _day_tables(day: DayRows) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+    return [(Order, day.orders), (Plan, day.plans), (Route, day.routes), (Stop, day.stops),
+            (Event, day.events)]
+
+
+@dataclass(frozen=True)
 class ScenarioRows:
-    """Every generated row, keyed by table, in insert order; users are added when written."""
+    """Every generated row, in insert order; users are added when written."""
 
     today: date
     fleet: FleetRows
     days: tuple[DayRows, ...]
 
     def tables(self) -> list[tuple[type[Base], list[dict[str, Any]]]]:
-        f = self.fleet
-        return [(Region, f.regions), (Hub, f.hubs), (Vendor, f.vendors), (Fleet, f.fleets),
-                (Vehicle, f.vehicles), (Driver, f.drivers), (ComplianceDocument, f.documents)] + [
-            (model, [row for d in self.days for row in getattr(d, attr)])
-            for attr, model in (("orders", Order), ("plans", Plan), ("routes", Route),
-                                ("stops", Stop), ("events", Event))]
+        return _fleet_tables(self.fleet) + [t for d in self.days for t in _day_tables(d)]
 
 
 def build_scenario(params: ScenarioParams = ScenarioParams()) -> ScenarioRows:
     """Generate the scenario's rows without touching a database (pure, from `params.seed`)."""
-    city, regions = load_city(), load_regions()
-    today = params.today or local_today(city.timezone)
-    rng = np.random.default_rng(params.seed)
-    fleet = generate_fleet(city, regions, params.drivers, today, rng)
-    contexts = _driver_contexts(fleet, rng, [len(h.zones) for h in city.hubs])
-    hub_ids = [h["id"] for h in fleet.hubs]
-    ids = Ids()
-    days: list[DayRows] = []
-    for back in range(params.days, 0, -1):
-        day = today - timedelta(days=back)
-        batch = sample_orders(city, params.orders, rng, day)
-        slip = {SLIPPING_FLEET: SLIP_FACTOR} if back <= SLIP_DAYS else {}
-        created = at_seconds(day - timedelta(days=1), city.timezone, 20 * 3600)
-        days.append(past_day(batch, day, city, hub_ids, contexts, ids, rng, slip, created))
-    created = at_seconds(today - timedelta(days=1), city.timezone, 20 * 3600)
-    days.append(open_day(sample_orders(city, params.orders, rng, today), today, city, hub_ids,
-                         ids, created))
-    return ScenarioRows(today, fleet, tuple(days))
+    plan = _plan(params)
+    return ScenarioRows(plan.today, plan.fleet, tuple(plan.day(i) for i in range(params.days + 1)))
+
+
+_WORKER_PLAN: _Plan | None = None
+
+
+def _init_worker(plan: _Plan) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = plan
+
+
+def _worker_day(index: int) -> DayRows:
+    assert _WORKER_PLAN is not None
+    return _WORKER_PLAN.day(index)
+
+
+def _days(plan: _Plan) -> Iterator[DayRows]:
+    """Days in order; large scenarios generate them in worker processes while we insert."""
+    indices = range(plan.params.days + 1)
+    if plan.params.orders * len(indices) < PARALLEL_FROM_ORDERS:
+        yield from (plan.day(i) for i in indices)
+        return
+    workers = max(1, min(2, (os.cpu_count() or 1)))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(plan,)) as pool:
+        yield from pool.map(_worker_day, indices)
 
 
 def seed_scenario(session: Session, params: ScenarioParams = ScenarioParams(),
                   progress: Callable[[str], None] | None = None) -> ScenarioSummary:
-    """Write the demo metro into an empty database; raises `ScenarioError` if it is not empty."""
+    """Write the demo metro into an empty database; raises `ScenarioError` if it is not empty.
+
+    The same rows as `build_scenario(params)`, written day by day.
+    """
     if session.scalar(select(func.count()).select_from(Hub)):
         raise ScenarioError("the database already holds data: run `ctower seed --reset` to replace it")
     say = progress or (lambda _msg: None)
-    rows = build_scenario(params)
-    say(f"generated {params.days} past days and today")
-    for model, table_rows in rows.tables():
+    plan = _plan(params)
+    for model, table_rows in _fleet_tables(plan.fleet):
         _insert(session, model, table_rows)
-        say(f"wrote {len(table_rows)} {model.__tablename__}")
-    users = _demo_users(session, rows.fleet)
+    history_orders = events = orders_today = 0
+    for index, day in enumerate(_days(plan)):
+        for model, table_rows in _day_tables(day):
+            _insert(session, model, table_rows)
+        events += len(day.events)
+        if index < params.days:
+            history_orders += len(day.orders)
+        else:
+            orders_today = len(day.orders)
+        say(f"wrote day {index + 1} of {params.days + 1}: {len(day.orders)} orders, "
+            f"{len(day.events)} events")
+    users = _demo_users(session, plan.fleet)
     _reset_sequences(session, Base.metadata.sorted_tables)
     session.flush()
     return ScenarioSummary(
-        today=rows.today, hubs=len(rows.fleet.hubs), drivers=len(rows.fleet.drivers),
-        orders_today=len(rows.days[-1].orders),
-        history_orders=sum(len(d.orders) for d in rows.days[:-1]),
-        events=sum(len(d.events) for d in rows.days), users=users,
-    )
+        today=plan.today, hubs=len(plan.fleet.hubs), drivers=len(plan.fleet.drivers),
+        orders_today=orders_today, history_orders=history_orders, events=events, users=users)
 
 
 def _demo_users(session: Session, fleet: FleetRows) -> tuple[tuple[str, str, str], ...]:

@@ -56,15 +56,21 @@ class DriverContext:
     shift_end_s: int
 
 
-@dataclass
 class Ids:
-    """Explicit primary keys, so rows can reference each other before one bulk insert."""
+    """Explicit primary keys, so rows can reference each other before one bulk insert.
 
-    orders: count = field(default_factory=lambda: count(1))
-    plans: count = field(default_factory=lambda: count(1))
-    routes: count = field(default_factory=lambda: count(1))
-    stops: count = field(default_factory=lambda: count(1))
-    events: count = field(default_factory=lambda: count(1))
+    Each day draws from its own block (day index x the most rows a day can make), so days
+    can be generated independently, in any order or in parallel, and get the same ids.
+    """
+
+    EVENTS_PER_ORDER = 3
+
+    def __init__(self, day_index: int, orders_per_day: int, drivers: int, hubs: int) -> None:
+        self.orders = count(day_index * orders_per_day + 1)
+        self.plans = count(day_index * hubs + 1)
+        self.routes = count(day_index * drivers + 1)
+        self.stops = count(day_index * orders_per_day + 1)
+        self.events = count(day_index * orders_per_day * self.EVENTS_PER_ORDER + 1)
 
 
 @dataclass
