@@ -73,6 +73,120 @@ def _import(kind: str) -> Handler:
     return run
 
 
+def _today() -> date:
+    from core.timeutil import local_today
+
+    return local_today(get_settings().timezone)
+
+
+def _period(args: argparse.Namespace) -> tuple[date, date]:
+    from core.kpi import default_period
+
+    start, end = default_period(_today())
+    return args.start or start, args.end or end
+
+
+def _kpis(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM
+    from core.kpi import KPIS, in_dollars, kpis
+
+    start, end = _period(args)
+    with unit_of_work(default_engine(), read_only=True) as session:
+        table = kpis(session, SYSTEM, args.by, start, end)
+    if args.kpi:
+        table = table[[c for c in table.columns if c not in KPIS or c in args.kpi]]
+    table = in_dollars(table).round(4)
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        print(f"KPIs by {args.by}, service days {start} to {end} (rates 0..1, money in dollars)")
+        print(table.to_string(index=False, na_rep="-"))
+    return 0
+
+
+def _compliance(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM
+    from core.compliance import compliance_frame, compliance_report, duration_text
+
+    day = args.date or _today()
+    with unit_of_work(default_engine(), read_only=True) as session:
+        report = compliance_report(session, SYSTEM, day, warn_days=args.warn_days,
+                                   fleet=args.fleet, vendor=args.vendor, region=args.region,
+                                   status=args.status)
+    frame = compliance_frame(report)
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+        return 0
+    counts = frame["status"].value_counts()
+    print(f"{len(frame)} drivers on {day}: " + ", ".join(
+        f"{counts.get(s, 0)} {s}" for s in ("compliant", "warning", "blocked")))
+    for column in ("driving_today_s", "driving_week_s", "headroom_today_s"):
+        frame[column] = frame[column].map(duration_text)
+    for column in ("limit_hit_at", "break_due_at"):
+        frame[column] = frame[column].map(lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "")
+    shown = frame.drop(columns=["driver_name", "fleet_type"]).rename(columns=lambda c: c.removesuffix("_s"))
+    print(shown.to_string(index=False))
+    return 0
+
+
+def _scorecard(args: argparse.Namespace) -> int:
+    from core.access import SYSTEM
+    from core.report import scorecard_html, scorecard_text
+    from core.scorecard import scorecard, scorecard_csv, vendor_by_code
+
+    start, end = _period(args)
+    with unit_of_work(default_engine(), read_only=True) as session:
+        card = scorecard(session, SYSTEM, vendor_by_code(session, args.vendor), start, end,
+                         compliance_day=_today())
+    render = {"table": scorecard_text, "csv": scorecard_csv, "html": scorecard_html}[args.format]
+    text = render(card)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote the {args.vendor} scorecard ({args.format}) to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from core.compliance import EXPIRY_WARNING_DAYS, ComplianceStatus
+    from core.kpi import DEFAULT_PERIOD_DAYS, GROUPINGS, KPIS
+
+    period = (f"service days, YYYY-MM-DD (default: the {DEFAULT_PERIOD_DAYS} days before today "
+              "at the hubs)")
+    p = sub.add_parser("kpis", help="KPIs by fleet type, vendor, hub, driver, ... (one definition)",
+                       description="One row per group, one column per KPI, and a total row. "
+                       "Rates are fractions 0..1. Money is shown in dollars: the *_cents KPIs "
+                       "appear as failed_cost, cost_per_delivered, route_cost, cost_per_drop.")
+    p.add_argument("--by", choices=GROUPINGS, default="fleet_type", help="grouping (default fleet_type)")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first " + period)
+    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last " + period)
+    p.add_argument("--kpi", action="append", choices=list(KPIS), metavar="NAME",
+                   help="show only this KPI (repeatable; names as in the CSV header, with _cents)")
+    p.add_argument("--format", choices=("table", "csv"), default="table")
+    p.set_defaults(handler=_kpis)
+
+    p = sub.add_parser("compliance", help="every driver: compliant, warning or blocked, and why")
+    p.add_argument("--date", type=date.fromisoformat, help="day to judge (default: today)")
+    p.add_argument("--vendor", metavar="CODE", help="only this vendor's drivers (e.g. MPP)")
+    p.add_argument("--fleet", metavar="CODE", help="only this fleet's drivers (e.g. CAPTIVE)")
+    p.add_argument("--region", metavar="CODE", help="only drivers in this region (e.g. NY)")
+    p.add_argument("--status", choices=[s.value for s in ComplianceStatus])
+    p.add_argument("--warn-days", type=int, default=EXPIRY_WARNING_DAYS,
+                   help=f"warn of documents expiring within this many days ({EXPIRY_WARNING_DAYS})")
+    p.add_argument("--format", choices=("table", "csv"), default="table")
+    p.set_defaults(handler=_compliance)
+
+    p = sub.add_parser("scorecard", help="a 3PL or gig vendor's scorecard (table, CSV or HTML)")
+    p.add_argument("--vendor", metavar="CODE", required=True, help="vendor code, e.g. MPP")
+    p.add_argument("--from", dest="start", type=date.fromisoformat, help="first " + period)
+    p.add_argument("--to", dest="end", type=date.fromisoformat, help="last " + period)
+    p.add_argument("--format", choices=("table", "csv", "html"), default="table",
+                   help="table (text), csv (money in cents) or html (self-contained report)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(handler=_scorecard)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctower", description=(
         "Control Tower: operations control tower for last-mile delivery. "
@@ -99,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("file", help="path to a UTF-8 CSV file (see data/sample_" + kind + ".csv)")
         p.add_argument("--max-errors", type=int, default=50, help="row errors to print (default 50)")
         p.set_defaults(handler=_import(kind))
+
+    _add_report_parsers(sub)
 
     from core.bench.cli import add_bench_parser
 

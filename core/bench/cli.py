@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.bench import seed_import, solomon
+from core.bench import kpi, seed_import, solomon
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -14,6 +14,7 @@ def add_bench_parser(sub: Any) -> None:
     for name, module, text in (
         ("solomon", solomon, "Solomon VRPTW: allocator vs PyVRP vs VROOM against best-known"),
         ("seed", seed_import, "time seeding a large demo metro and importing a large CSV"),
+        ("kpi", kpi, "time KPIs over 30 days x 2,000 orders by fleet type and by vendor"),
     ):
         p = kinds.add_parser(name, help=text, description=text)
         module.add_arguments(p)
