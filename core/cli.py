@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_parsers(sub)
 
     from core.bench.cli import add_bench_parser
+    from core.cli_dispatch import add_dispatch_parser
 
+    add_dispatch_parser(sub)
     add_bench_parser(sub)
     return parser
 
