@@ -32,7 +32,8 @@ from core.timeutil import at_seconds
 Row = dict[str, Any]
 CIRCUITY = 1.3
 URBAN_SPEED_M_PER_S = 22_000 / 3600
-PRESENT_SHARE = 0.9
+PRESENT_SHARE = 0.95
+WORK_DAYS_PER_WEEK = 5  # a rota: each driver has two days off a week, staggered by driver
 KNOWN_ZONE_PREFERENCE = 0.8
 KNOWN_ZONE_FAIL_FACTOR = 0.6
 UNKNOWN_ZONE_FAIL_FACTOR = 1.6
@@ -154,7 +155,8 @@ def past_day(batch: OrderBatch, day: date, city: City, hub_ids: list[int],
     present_by_hub: dict[int, list[DriverContext]] = {}
     present_draw = rng.random(len(drivers))
     for d, u in zip(drivers, present_draw, strict=True):
-        if d.row["status"] is DriverStatus.ACTIVE and u < PRESENT_SHARE:
+        on_rota = (day.toordinal() + d.row["id"]) % 7 < WORK_DAYS_PER_WEEK
+        if d.row["status"] is DriverStatus.ACTIVE and on_rota and u < PRESENT_SHARE:
             present_by_hub.setdefault(d.hub_index, []).append(d)
     picker = _DriverPicker(present_by_hub)
     n = len(batch)
