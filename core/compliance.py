@@ -244,22 +244,27 @@ def _crossing(pieces: Sequence[Interval], limit_s: int, before_s: int, lo: datet
 
 def _break_due(pieces: Sequence[Interval], limits: HosLimits, lo: datetime, hi: datetime
                ) -> datetime | None:
-    """When today's driving first runs `break_after_s` without a gap of `break_duration_s`."""
+    """When today's driving first adds up to `break_after_s` with no pause of at least
+    `break_duration_s` (shorter pauses do not reset the count, nor do they count as driving)."""
     if limits.break_after_s <= 0:
         return None
-    stretch_start: datetime | None = None
-    stretch_end: datetime | None = None
+    driven_s = 0
+    last_end: datetime | None = None
     for piece in pieces:
         start, end = max(piece.start, lo), min(piece.end, hi)
         if end <= start:
             continue
-        gap_s = (start - stretch_end).total_seconds() if stretch_end else None
-        if stretch_start is None or stretch_end is None or (
-                gap_s is not None and gap_s >= limits.break_duration_s):
-            stretch_start = start
-        stretch_end = max(end, stretch_end) if stretch_end else end
-        if (stretch_end - stretch_start).total_seconds() > limits.break_after_s:
-            return stretch_start + timedelta(seconds=limits.break_after_s)
+        if last_end is not None and start < last_end:  # overlapping spans: count time once
+            start = last_end
+            if end <= start:
+                continue
+        if last_end is not None and (start - last_end).total_seconds() >= limits.break_duration_s:
+            driven_s = 0
+        length = int((end - start).total_seconds())
+        if driven_s + length > limits.break_after_s:
+            return start + timedelta(seconds=limits.break_after_s - driven_s)
+        driven_s += length
+        last_end = end
     return None
 
 
