@@ -1,39 +1,27 @@
-"""Control Tower: the entry point and frame (it lives in pages/ on purpose: see DESIGN.md)."""
+"""Control Tower: the entry point and frame (it lives in pages/ on purpose: see DESIGN.md).
 
-import pandas as pd
+Every request runs this file first: it signs the visitor in (or shows only the sign-in), then
+offers the pages the viewer's role may open, with the shared sidebar: who is signed in, sign
+out, the hub filter and the hub's clock. Pages read the viewer and pass it on.
+"""
+
 import streamlit as st
 
-from core.config import get_settings
-from core.timeutil import local_today
-from ui import services
+from ui import auth, navigation, services, widgets
 
 st.set_page_config(page_title="Control Tower", page_icon=":material/local_shipping:", layout="wide")
-
-settings = get_settings()
 services.current_engine()
-today = local_today(settings.timezone)
 
-st.title("Control Tower")
-st.caption(f"Today at the hubs: {today:%A %d %B %Y}")
-
-hubs = services.hubs(settings.database_url, today)
-if not hubs:
-    st.info("The database is empty. Run `ctower seed` to load the demo metro.")
+signed_in = auth.signed_in()
+if signed_in is None:
+    navigation.navigation_signed_out()
+    auth.login_form()
     st.stop()
 
-cols = st.columns(len(hubs))
-for col, hub in zip(cols, hubs, strict=True):
-    col.metric(hub.name, f"{hub.orders_today:,} orders", f"{hub.drivers} drivers", delta_color="off")
-
-st.subheader("Today's orders by hub and state")
-st.dataframe(
-    pd.DataFrame([{"hub": h.code, "name": h.name, "drivers": h.drivers, "orders": h.orders_today,
-                   **{s.value: n for s, n in sorted(h.orders_by_status.items())}} for h in hubs]),
-    hide_index=True, width="stretch", key="home.hubs",
-)
-
-st.subheader("Fleets")
-st.dataframe(
-    pd.DataFrame([f.__dict__ for f in services.fleets(settings.database_url)]),
-    hide_index=True, width="stretch", key="home.fleets",
-)
+page = navigation.navigation_for(signed_in.viewer.role)
+with st.sidebar:
+    widgets.user_box(signed_in, auth.sign_out)
+    widgets.hub_filter(services.hubs())
+    widgets.clock()
+    auth.keep_signed_in(signed_in)
+page.run()

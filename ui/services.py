@@ -1,15 +1,28 @@
-"""Cached engine and read models for the pages; the only place the app reaches the database."""
+"""Cached engine and read models for the pages; the only place the app reaches the database.
+
+Reads are `st.cache_data` with a short TTL and a bound on entries, keyed by database URL and
+viewer, so one vendor's cached rows are never served to another. Writes open one unit of work
+and clear the caches they make stale.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from core.config import get_settings
+from core import auth
+from core.access import Viewer
+from core.config import Settings, get_settings
 from core.db import engine_for, migrate, unit_of_work
-from core.overview import FleetView, HubView, fleet_overview, hub_overview
+from core.imports import ImportResult
+from core.live import LiveMap, hub_table, read_live_map
+from core.orders_view import OrderFacets, OrderQuery, OrderSearch, import_orders_as, order_facets, search_orders
+from core.timeutil import local_today
+
+LIVE_REFRESH_S = 5
 
 
 @st.cache_resource(show_spinner=False)
@@ -20,17 +33,89 @@ def engine(url: str) -> Engine:
     return made
 
 
+def settings() -> Settings:
+    return get_settings()
+
+
 def current_engine() -> Engine:
-    return engine(get_settings().database_url)
+    return engine(settings().database_url)
 
 
-@st.cache_data(ttl=5, max_entries=64, show_spinner=False)
-def hubs(url: str, day: date) -> list[HubView]:
+def now() -> datetime:
+    """The app's one clock (aware UTC). The simulator's clock will replace the wall clock here."""
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today at the hubs."""
+    return local_today(settings().timezone, now())
+
+
+@st.cache_resource(show_spinner=False)
+def _secret_key() -> bytes:
+    return auth.load_secret_key()
+
+
+def sign_in(username: str, password: str) -> auth.SignIn | None:
+    with unit_of_work(current_engine(), read_only=True) as session:
+        return auth.authenticate(session, username, password, _secret_key(), now=now(),
+                                 lifetime=timedelta(hours=settings().session_hours))
+
+
+def resume(token: str) -> auth.SignIn | None:
+    with unit_of_work(current_engine(), read_only=True) as session:
+        return auth.resume(session, token, _secret_key(), now=now())
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def _hubs(url: str) -> pd.DataFrame:
     with unit_of_work(engine(url), read_only=True) as session:
-        return hub_overview(session, day)
+        return hub_table(session)
 
 
-@st.cache_data(ttl=30, max_entries=16, show_spinner=False)
-def fleets(url: str) -> list[FleetView]:
+def hubs() -> pd.DataFrame:
+    """Every hub: hub_id, code, name, lat, lon, timezone (hubs are not secret to anyone)."""
+    return _hubs(settings().database_url)
+
+
+@st.cache_data(ttl=2 * LIVE_REFRESH_S, max_entries=64, show_spinner=False)
+def _live_map(url: str, viewer: Viewer, day: date, tick: int, tz: str) -> LiveMap:
     with unit_of_work(engine(url), read_only=True) as session:
-        return fleet_overview(session)
+        return read_live_map(session, viewer, day, datetime.fromtimestamp(tick * LIVE_REFRESH_S, UTC), tz)
+
+
+def live_map(viewer: Viewer) -> LiveMap:
+    """The viewer's live map as of the last `LIVE_REFRESH_S` tick (shared by every viewer alike)."""
+    at = now()
+    tz = settings().timezone
+    return _live_map(settings().database_url, viewer, local_today(tz, at),
+                     int(at.timestamp() // LIVE_REFRESH_S), tz)
+
+
+@st.cache_data(ttl=LIVE_REFRESH_S, max_entries=64, show_spinner=False)
+def _orders(url: str, viewer: Viewer, day: date, query: OrderQuery) -> OrderSearch:
+    with unit_of_work(engine(url), read_only=True) as session:
+        return search_orders(session, viewer, day, query)
+
+
+def orders(viewer: Viewer, query: OrderQuery) -> OrderSearch:
+    return _orders(settings().database_url, viewer, today(), query)
+
+
+@st.cache_data(ttl=60, max_entries=32, show_spinner=False)
+def _facets(url: str, viewer: Viewer, day: date) -> OrderFacets:
+    with unit_of_work(engine(url), read_only=True) as session:
+        return order_facets(session, viewer, day)
+
+
+def facets(viewer: Viewer) -> OrderFacets:
+    return _facets(settings().database_url, viewer, today())
+
+
+def import_orders(viewer: Viewer, data: bytes) -> ImportResult:
+    """One user action, one transaction: all rows or none (raises `ImportRejectedError`)."""
+    with unit_of_work(current_engine()) as session:
+        result = import_orders_as(session, viewer, data, now=now())
+    for cached in (_orders, _facets, _live_map):
+        cached.clear()
+    return result

@@ -1,0 +1,105 @@
+"""The login guard: the sign-in form, the re-authentication cookie, and `current_viewer()`.
+
+A sign-in lives in session state, which a browser reload loses (a reload is a new Streamlit
+session). So after signing in, the frame writes the signed, expiring token from `core.auth`
+into a cookie, and a new session signs back in from it (`st.context.cookies`, sent with the
+first request). Streamlit cannot set cookies from Python; a tiny script in an `st.html`
+element does (`document.cookie`, same origin, checked in the browser test). The cookie is
+not HttpOnly for that reason; it is SameSite=Strict, Secure over https, and worthless once
+expired or once the user's password changes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from core.access import Viewer
+from core.auth import SignIn
+from ui import services, state
+
+COOKIE = "ct_session"
+REFUSED = "Wrong username or password."
+
+
+def _cookie_token() -> str | None:
+    value = st.context.cookies.get(COOKIE)
+    return value if isinstance(value, str) and value else None  # AppTest's client has no cookies
+
+
+def _cookie_script(value: str, max_age_s: int) -> None:
+    secure = "; Secure" if (st.context.url or "").startswith("https:") else ""
+    cookie = f"{COOKIE}={value}; Path=/; Max-Age={max_age_s}; SameSite=Strict{secure}"
+    st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True,
+            width="content")
+
+
+def signed_in() -> SignIn | None:
+    """This session's sign-in: from session state, else resumed from the cookie (a reload).
+
+    An expired sign-in is dropped. After "Sign out" the session ignores its cookie, which the
+    browser still sent with this session's first request.
+    """
+    current = state.sign_in()
+    if current is not None and current.expires_at <= services.now():
+        del st.session_state[state.SIGN_IN]
+        current = None
+    if current is None and not state.get(state.SIGNED_OUT):
+        token = _cookie_token()
+        current = services.resume(token) if token else None
+        if current is not None:
+            st.session_state[state.SIGN_IN] = current
+    return current
+
+
+def keep_signed_in(current: SignIn) -> None:
+    """Write (or refresh) the cookie for this sign-in; call on every run of the frame."""
+    remaining_s = int((current.expires_at - services.now()).total_seconds())
+    _cookie_script(current.token, max(remaining_s, 0))
+
+
+def sign_out() -> None:
+    """Button callback: forget the sign-in; the next run deletes the cookie."""
+    st.session_state.pop(state.SIGN_IN, None)
+    st.session_state[state.SIGNED_OUT] = True
+
+
+def _submit() -> None:
+    username = str(st.session_state.get("login.username", ""))
+    password = str(st.session_state.get("login.password", ""))
+    signed = services.sign_in(username, password) if username and password else None
+    st.session_state["login.password"] = ""
+    if signed is None:
+        st.session_state[state.LOGIN_FAILED] = True
+        return
+    st.session_state[state.SIGN_IN] = signed
+    st.session_state[state.SIGNED_OUT] = False
+    st.session_state[state.LOGIN_FAILED] = False
+
+
+def login_form() -> None:
+    """The sign-in form, and nothing else. Deletes the cookie after "Sign out", and one that no
+    longer signs anyone in."""
+    if state.get(state.SIGNED_OUT) or _cookie_token():
+        _cookie_script("", 0)
+    _, middle, _ = st.columns([1, 1.2, 1])
+    with middle:
+        st.title("Control Tower")
+        st.caption("Sign in to run the delivery day.")
+        with st.form("login", clear_on_submit=False, enter_to_submit=True):
+            st.text_input("Username", key="login.username", autocomplete="username")
+            st.text_input("Password", type="password", key="login.password",
+                          autocomplete="current-password")
+            st.form_submit_button("Sign in", type="primary", on_click=_submit, width="stretch")
+        if state.get(state.LOGIN_FAILED):
+            st.error(REFUSED, icon=":material/lock:")
+
+
+def current_viewer() -> Viewer:
+    """The signed-in viewer; a page that runs without one shows only the sign-in and stops."""
+    current = signed_in()
+    if current is None:
+        login_form()
+        st.stop()
+    return current.viewer

@@ -1,0 +1,170 @@
+"""Read model -> pydeck Deck. Pure: no st.* calls, so the bench and tests can build decks too.
+
+Layers, bottom to top: remaining routes (coloured by fleet type), orders (by live status),
+hubs, drivers (filled by fleet type, ringed by state). Every layer's rows carry a `tooltip`
+column, pre-rendered and HTML-escaped (addresses come from imported CSVs), because deck.gl's
+tooltip is one template for all layers. Columns are built with vectorised pandas, never a
+Python loop per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+from core.live import DriverState, LiveMap, LiveStatus, PositionSource
+from core.models import FleetType
+
+RGB = tuple[int, int, int]
+
+FLEET_COLOURS: dict[str, RGB] = {
+    FleetType.CAPTIVE: (15, 118, 110),       # teal
+    FleetType.THIRD_PARTY: (124, 58, 237),   # violet
+    FleetType.GIG: (234, 88, 12),            # orange
+}
+ORDER_COLOURS: dict[str, RGB] = {
+    LiveStatus.UNASSIGNED: (100, 116, 139),     # slate
+    LiveStatus.PLANNED: (59, 130, 246),         # blue
+    LiveStatus.OUT_FOR_DELIVERY: (6, 182, 212),  # cyan
+    LiveStatus.AT_RISK: (245, 158, 11),         # amber
+    LiveStatus.DELIVERED: (34, 197, 94),        # green
+    LiveStatus.FAILED: (220, 38, 38),           # red
+}
+STATE_COLOURS: dict[str, RGB] = {
+    DriverState.EXCEPTION: (220, 38, 38),
+    DriverState.ON_ROUTE: (15, 23, 42),
+    DriverState.ON_SHIFT: (34, 197, 94),
+    DriverState.OFF_SHIFT: (203, 213, 225),
+    DriverState.UNAVAILABLE: (148, 163, 184),
+}
+HUB_COLOUR: RGB = (15, 23, 42)
+FLEET_LABELS = {FleetType.CAPTIVE: "captive", FleetType.THIRD_PARTY: "3PL", FleetType.GIG: "gig"}
+ORDER_LABELS = {LiveStatus.UNASSIGNED: "unassigned", LiveStatus.PLANNED: "planned",
+                LiveStatus.OUT_FOR_DELIVERY: "out for delivery", LiveStatus.AT_RISK: "at risk of being late",
+                LiveStatus.DELIVERED: "delivered", LiveStatus.FAILED: "failed"}
+STATE_LABELS = {DriverState.EXCEPTION: "exception", DriverState.ON_ROUTE: "on route",
+                DriverState.ON_SHIFT: "on shift, no stops", DriverState.OFF_SHIFT: "off shift",
+                DriverState.UNAVAILABLE: "off duty / suspended"}
+SLA_LABELS = {"two_hour": "2-hour", "four_hour": "4-hour", "same_day": "same-day"}
+HUB_CLUSTER_STEP_DEG = 0.0022  # drivers waiting at a hub are fanned out around it, ~250 m apart
+GOLDEN_ANGLE = np.pi * (3 - np.sqrt(5))
+TOOLTIP_STYLE = {"backgroundColor": "#0f172a", "color": "#f8fafc", "fontSize": "12px",
+                 "padding": "6px 8px", "borderRadius": "4px", "maxWidth": "320px"}
+
+
+@dataclass(frozen=True)
+class MapView:
+    """Where the map opens. Keep it identical across reruns: any change throws the user's pan
+    and zoom back (see PITFALLS.md); change it only on an explicit re-centre or hub choice."""
+
+    latitude: float
+    longitude: float
+    zoom: float
+
+
+def view_over(hubs: pd.DataFrame, recentred: int = 0) -> MapView:
+    """A view over these hubs (all of them when one is not chosen). `recentred` counts presses of
+    "re-centre": each press nudges the zoom by a hair so the chart sees a new view."""
+    lat = float(hubs["lat"].mean()) if len(hubs) else 40.73
+    lon = float(hubs["lon"].mean()) if len(hubs) else -73.94
+    zoom = 12.0 if len(hubs) == 1 else 10.4
+    return MapView(round(lat, 5), round(lon, 5), zoom + (recentred % 2) * 1e-4)
+
+
+def _esc(values: pd.Series) -> pd.Series:
+    text = values.astype("str").fillna("")
+    return (text.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
+            .str.replace(">", "&gt;", regex=False).str.replace('"', "&quot;", regex=False))
+
+
+def _clock(values: pd.Series, tz: str) -> pd.Series:
+    return values.dt.tz_convert(tz).dt.strftime("%H:%M").fillna("–")
+
+
+def _labels(values: pd.Series, labels: dict[str, str]) -> pd.Series:
+    return values.map(lambda v: labels.get(v, v)).astype("str")
+
+
+def _rgb(frame: pd.DataFrame, keys: pd.Series, colours: dict[str, RGB], prefix: str) -> pd.DataFrame:
+    table = np.array([colours.get(k, (128, 128, 128)) for k in colours] + [(128, 128, 128)], dtype=np.int64)
+    index = pd.Index(list(colours)).get_indexer(keys.astype("str"))
+    rgb = table[np.where(index < 0, len(colours), index)]
+    return frame.assign(**{f"{prefix}r": rgb[:, 0], f"{prefix}g": rgb[:, 1], f"{prefix}b": rgb[:, 2]})
+
+
+def _driver_rows(live: LiveMap, tz: str) -> pd.DataFrame:
+    d = live.drivers
+    lat, lon = d["lat"].to_numpy(dtype=np.float64, copy=True), d["lon"].to_numpy(dtype=np.float64, copy=True)
+    at_hub = (d["position_source"] == PositionSource.HOME_HUB).to_numpy()
+    rank = d[at_hub].groupby("hub_id").cumcount().to_numpy()
+    radius = HUB_CLUSTER_STEP_DEG * np.sqrt(rank + 1)
+    lat[at_hub] += radius * np.sin(rank * GOLDEN_ANGLE)
+    lon[at_hub] += radius * np.cos(rank * GOLDEN_ANGLE) * 1.3  # longitude degrees are shorter here
+    where = np.where(at_hub, "waiting at home hub", "reported " + _clock(d["position_at"], tz))
+    company = d["vendor_name"].fillna("own fleet")
+    tip = ("<b>" + _esc(d["code"]) + " · " + _esc(d["name"]) + "</b><br/>"
+           + _labels(d["fleet_type"], FLEET_LABELS) + " · " + _esc(company) + " · " + d["vehicle_type"]
+           + "<br/>" + _labels(d["state"], STATE_LABELS) + " · " + d["stops_left"].astype("str")
+           + " stops left · next ETA " + _clock(d["next_eta_at"], tz) + "<br/>" + where)
+    rows = pd.DataFrame({"lon": lon.round(5), "lat": lat.round(5), "code": d["code"].to_numpy(),
+                         "tooltip": tip.to_numpy()})
+    rows = _rgb(rows, d["fleet_type"], FLEET_COLOURS, "f")
+    return _rgb(rows, d["state"], STATE_COLOURS, "s")
+
+
+def _order_rows(live: LiveMap, tz: str) -> pd.DataFrame:
+    o = live.orders
+    window = _clock(o["window_start_at"], tz) + "–" + _clock(o["window_end_at"], tz)
+    done = _clock(o["delivered_at"], tz)
+    when = np.where(o["eta_at"].notna(), "ETA " + _clock(o["eta_at"], tz),
+                    np.where(o["delivered_at"].notna(), "delivered " + done, "no ETA yet"))
+    tip = ("<b>" + _esc(o["ref"]) + "</b> · " + _labels(o["live_status"], ORDER_LABELS) + "<br/>"
+           + _labels(o["sla_kind"], SLA_LABELS) + " window " + window + " · " + when + "<br/>"
+           + "driver " + o["driver_code"].fillna("–") + " · zone " + _esc(o["zone"]) + "<br/>"
+           + _esc(o["address"]))
+    rows = pd.DataFrame({"lon": o["lon"].round(5).to_numpy(), "lat": o["lat"].round(5).to_numpy(),
+                         "tooltip": tip.to_numpy()})
+    return _rgb(rows, o["live_status"], ORDER_COLOURS, "")
+
+
+def _route_rows(live: LiveMap) -> pd.DataFrame:
+    r = live.routes
+    codes = r["driver_id"].map(live.drivers.set_index("driver_id")["code"]) if len(r) else r["driver_id"]
+    tip = "<b>Route of " + _esc(codes) + "</b><br/>" + r["stops_left"].astype("str") + " stops left"
+    rows = pd.DataFrame({"path": r["path"].to_numpy(), "tooltip": tip.to_numpy()})
+    return _rgb(rows, r["fleet_type"], FLEET_COLOURS, "")
+
+
+def _hub_rows(live: LiveMap) -> pd.DataFrame:
+    h = live.hubs
+    return pd.DataFrame({"lon": h["lon"].round(5), "lat": h["lat"].round(5), "code": h["code"],
+                         "tooltip": ("<b>Hub " + _esc(h["code"]) + "</b><br/>" + _esc(h["name"])).to_numpy()})
+
+
+def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.Deck:
+    """The live map as a deck: routes, orders, hubs, drivers (bottom to top)."""
+    hubs = _hub_rows(live)
+    layers = [
+        pdk.Layer("PathLayer", _route_rows(live), id="routes", get_path="path",
+                  get_color="[r, g, b, 170]", width_units="pixels", get_width=3, pickable=True,
+                  joint_rounded=True, cap_rounded=True),
+        pdk.Layer("ScatterplotLayer", _order_rows(live, tz), id="orders", get_position="[lon, lat]",
+                  get_fill_color="[r, g, b, 215]", radius_units="pixels", get_radius=4, pickable=True),
+        pdk.Layer("ScatterplotLayer", hubs, id="hubs", get_position="[lon, lat]",
+                  get_fill_color=list(HUB_COLOUR), radius_units="pixels", get_radius=11, pickable=True),
+        pdk.Layer("TextLayer", hubs, id="hub-labels", get_position="[lon, lat]", get_text="code",
+                  get_size=11, get_color=[255, 255, 255], font_weight=700, pickable=False),
+        pdk.Layer("ScatterplotLayer", _driver_rows(live, tz), id="drivers", get_position="[lon, lat]",
+                  get_fill_color="[fr, fg, fb, 235]", get_line_color="[sr, sg, sb, 255]", stroked=True,
+                  radius_units="pixels", get_radius=7, line_width_units="pixels", get_line_width=3,
+                  pickable=True),
+    ]
+    return pdk.Deck(
+        layers=layers, map_style=basemap_style,
+        initial_view_state=pdk.ViewState(latitude=view.latitude, longitude=view.longitude,
+                                         zoom=view.zoom, pitch=0, bearing=0),
+        tooltip={"html": "{tooltip}", "style": TOOLTIP_STYLE},
+    )
