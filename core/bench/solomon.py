@@ -21,6 +21,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ COLUMNS = ("instance", "solver", "seconds", "vehicles", "distance", "feasible", 
 """The fixed leading CSV columns; extra columns follow them."""
 
 GAP_DISTANCE_MIN = "gap_distance_min_pct"
-EXTRA_COLUMNS = ("limit_s", "seed", "error", "violations")
+EXTRA_COLUMNS = ("limit_s", "seed", "cpu_s", "error", "violations")
 CLASSES = ("C1", "C2", "R1", "R2", "RC1", "RC2")
 _TIE = 1e-6  # distances this close (absolute) share a win
 
@@ -90,18 +91,27 @@ def _gap_pct(distance: float, bks: tuple[int, float] | None) -> float | None:
     return 100.0 * (distance - bks[1]) / bks[1]
 
 
-def _solve_one(
-    inst: SolomonInstance, runner: Runner, seconds: float, seed: int
-) -> tuple[Check | None, Routes, float, str]:
+@dataclass(frozen=True)
+class _Outcome:
+    result: Check | None  # None when the solver raised
+    routes: Routes
+    wall_s: float
+    cpu_s: float  # this process's CPU time: less than wall_s when other work shares the CPU
+    error: str
+
+
+def _solve_one(inst: SolomonInstance, runner: Runner, seconds: float, seed: int) -> _Outcome:
     """Run one solver, time it, check its plan; an exception becomes an error string."""
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     try:
-        routes = runner(inst, seconds, seed)
+        routes = [list(r) for r in runner(inst, seconds, seed) if len(r) > 0]
     except Exception as exc:  # noqa: BLE001 - one broken solver must not stop the run
-        return None, [], time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
-    wall_s = time.perf_counter() - start
-    routes = [list(r) for r in routes if len(r) > 0]
-    return check(inst, routes), routes, wall_s, ""
+        routes, error = [], f"{type(exc).__name__}: {exc}"
+    else:
+        error = ""
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - start_cpu
+    result = None if error else check(inst, routes)
+    return _Outcome(result, routes, wall_s, cpu_s, error)
 
 
 def run(
@@ -117,7 +127,8 @@ def run(
     """Run every instance with every solver, one at a time, and write `out_csv`.
 
     Each plan is checked by `check`. Columns: `COLUMNS`, then `gap_distance_min_pct` when
-    `bks_distance_min_path` is given, then `limit_s, seed, error, violations`. `gap_pct` is
+    `bks_distance_min_path` is given, then `limit_s, seed, cpu_s, error, violations` (`cpu_s`
+    is this process's CPU time for the solve: well under `seconds` means the CPU was shared). `gap_pct` is
     empty for an infeasible plan or an instance missing from the table. A solver that raises
     gives a row with feasible=False and the exception in `error`; the run goes on.
 
@@ -142,21 +153,23 @@ def run(
         for path in paths:
             inst = parse_solomon(path)
             for solver in solvers:
-                result, routes, wall_s, error = _solve_one(inst, SOLVERS[solver], seconds, seed)
+                outcome = _solve_one(inst, SOLVERS[solver], seconds, seed)
+                result = outcome.result
                 feasible = result is not None and result.feasible
                 distance = result.distance if result is not None else math.nan
                 row: Row = {
                     "instance": inst.name,
                     "solver": solver,
-                    "seconds": round(wall_s, 3),
+                    "seconds": round(outcome.wall_s, 3),
                     "vehicles": result.vehicles if result is not None else 0,
                     "distance": round(distance, 4) if math.isfinite(distance) else None,
                     "feasible": feasible,
                     "gap_pct": _gap_pct(distance, bks.get(inst.name)) if feasible else None,
-                    "routes": json.dumps(routes, separators=(",", ":")),
+                    "routes": json.dumps(outcome.routes, separators=(",", ":")),
                     "limit_s": seconds,
                     "seed": seed,
-                    "error": error,
+                    "cpu_s": round(outcome.cpu_s, 3),
+                    "error": outcome.error,
                     "violations": "; ".join(result.violations) if result is not None else "",
                 }
                 if bks_min is not None:
@@ -230,8 +243,7 @@ def summary(rows: Sequence[Mapping[str, Any]], gap_columns: Sequence[str] | None
             mine = [
                 r
                 for r in rows
-                if r["solver"] == solver
-                and (group == "all" or _instance_class(r["instance"]) == group)
+                if r["solver"] == solver and (group == "all" or _instance_class(r["instance"]) == group)
             ]
             if not mine:
                 continue

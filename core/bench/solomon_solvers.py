@@ -101,8 +101,7 @@ def run_pyvrp(inst: SolomonInstance, seconds: float, seed: int) -> Routes:
     result = solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
     # Client k (0-based) sits at location k + 1, which is customer number k + 1.
     return [
-        [activity.idx + 1 for activity in route if activity.is_client()]
-        for route in result.best.routes()
+        [activity.idx + 1 for activity in route if activity.is_client()] for route in result.best.routes()
     ]
 
 

@@ -48,9 +48,7 @@ from core.bench.solomon import (
 
 SOLOMON_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks" / "solomon"
 C101 = SOLOMON_DIR / "C101.txt"
-needs_solomon = pytest.mark.skipif(
-    not C101.exists(), reason=f"the Solomon files are not at {SOLOMON_DIR}"
-)
+needs_solomon = pytest.mark.skipif(not C101.exists(), reason=f"the Solomon files are not at {SOLOMON_DIR}")
 
 TINY = """T101
 
@@ -116,9 +114,7 @@ def test_parser_reads_the_real_c101() -> None:
         ("    2      6          8         20         45         40  10", ":12:", "after due"),
     ],
 )
-def test_parser_names_the_line_and_the_reason(
-    tmp_path: Path, broken: str, where: str, why: str
-) -> None:
+def test_parser_names_the_line_and_the_reason(tmp_path: Path, broken: str, where: str, why: str) -> None:
     row = "    2      6          8         20         25         40         10"
     assert row in TINY
     text = TINY.replace(row, broken)
@@ -197,18 +193,14 @@ def test_checker_flags_capacity(tiny: SolomonInstance) -> None:
 def test_checker_flags_late_service_start(tiny: SolomonInstance) -> None:
     # 2 at 10, waits to 25, leaves 35; 1 at 40 > due 20
     result = check(tiny, [[2, 1], [3]])
-    assert result.violations == [
-        "route 1: customer 1 service starts at 40.0000, after its due date 20"
-    ]
+    assert result.violations == ["route 1: customer 1 service starts at 40.0000, after its due date 20"]
 
 
 def test_checker_flags_late_return_to_depot(tiny: SolomonInstance) -> None:
     due = tiny.due.copy()
     due[0] = 44  # route 1 of the valid plan is back at 45
     result = check(dataclasses.replace(tiny, due=due), VALID)
-    assert result.violations == [
-        "route 1: back at the depot at 45.0000, after the depot's due date 44"
-    ]
+    assert result.violations == ["route 1: back at the depot at 45.0000, after the depot's due date 44"]
 
 
 def test_checker_flags_too_many_routes(tiny: SolomonInstance) -> None:
@@ -259,9 +251,7 @@ def test_runner_solves_the_tiny_instance(solver: str, tiny: SolomonInstance) -> 
 
 @needs_solomon
 def test_allocator_runner_plan_passes_the_checker(c101_25: SolomonInstance) -> None:
-    pytest.importorskip(
-        "core.allocator.solomon", reason="core.allocator.solomon is not written yet"
-    )
+    pytest.importorskip("core.allocator.solomon", reason="core.allocator.solomon is not written yet")
     routes = SOLVERS["allocator"](c101_25, 1.0, 0)
     assert check(c101_25, routes).violations == []
 
@@ -344,7 +334,7 @@ def test_run_writes_exact_columns_and_gaps(bench_dir: Path) -> None:
     assert float(row["distance"]) == pytest.approx(28.0)
     assert float(row["gap_pct"]) == pytest.approx(0.0)
     assert json.loads(row["routes"]) == VALID
-    assert float(row["seconds"]) >= 0 and row["error"] == ""
+    assert float(row["seconds"]) >= 0 and float(row["cpu_s"]) >= 0 and row["error"] == ""
 
 
 def test_run_adds_the_distance_min_gap_when_given(bench_dir: Path) -> None:
@@ -428,9 +418,7 @@ def test_summary_counts_wins_and_feasibility_per_class() -> None:
     assert lines[("all", "b")] == ["1.50", "2/3", "3.00", "1.00", "33%"]
 
 
-def test_cli_options_and_main_print_the_summary(
-    bench_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_options_and_main_print_the_summary(bench_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     args = parser.parse_args(
