@@ -453,3 +453,70 @@ class AuditEntry(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# -- The live day's customer side (migration 0002): outbox, tracking links, customer choices --
+
+
+class MessageKind(StrEnum):
+    """What the customer agent tells a customer, each sent by policy, never by the driver."""
+
+    ETA_WINDOW = "eta_window"
+    DELAY = "delay"
+    MISSED_YOU = "missed_you"
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class CustomerChoiceKind(StrEnum):
+    """What a customer may ask for through the tracking link."""
+
+    SAFE_PLACE = "safe_place"
+    NEIGHBOUR = "neighbour"
+    RESCHEDULE = "reschedule"
+
+
+class TrackingToken(Base):
+    """An unguessable link to one order; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "tracking_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A customer message waiting for (or handed to) a provider; `dedupe_key` sends it once."""
+
+    __tablename__ = "outbox_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
+    channel: Mapped[ContactChannel] = mapped_column(_enum(ContactChannel, "message_channel"))
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus, "message_status"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provider_ref: Mapped[str | None] = mapped_column(String(120))
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class CustomerChoice(Base):
+    """A customer's stated preference for one order, made through its tracking link."""
+
+    __tablename__ = "customer_choices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_tokens.id"))
+    kind: Mapped[CustomerChoiceKind] = mapped_column(_enum(CustomerChoiceKind, "customer_choice_kind"))
+    made_at: Mapped[datetime]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
