@@ -179,3 +179,19 @@ def test_cli_compliance_filters(cli_on_seeded: str, capsys: pytest.CaptureFixtur
     assert main(["compliance", "--date", TEST_DAY.isoformat(), "--region", "NJ",
                  "--status", "blocked"]) == 0
     assert "drivers on" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["kpis", "compliance", "scorecard"])
+def test_report_commands_have_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: ctower " + command in capsys.readouterr().out
+
+
+def test_cli_kpis_can_pick_kpis(cli_on_seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    start, end = (d.isoformat() for d in PERIOD)
+    assert main(["kpis", "--by", "vendor", "--from", start, "--to", end, "--format", "csv",
+                 "--kpi", "on_time_rate", "--kpi", "failed_cost_cents"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "vendor,vendor_name,on_time_rate,failed_cost"
