@@ -25,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer, visible_driver_ids
@@ -170,8 +171,7 @@ class LiveMap:
                        routes=self.routes[self.routes["driver_id"].isin(drivers["driver_id"])])
 
 
-def _frame(session: Session, stmt: Select[tuple[object, ...]] | Select[object], columns: list[str]
-           ) -> pd.DataFrame:
+def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(session.execute(stmt).all(), columns=columns)
 
 
@@ -351,7 +351,8 @@ def _place_drivers(drivers: pd.DataFrame, hubs: pd.DataFrame, positions: pd.Data
     on_shift = (_seconds_of_day(d["shift_start"]) <= now_s) & (now_s < _seconds_of_day(d["shift_end"]))
     available = d["driver_status"] == DriverStatus.ACTIVE
     d["state"] = np.select(
-        [~available, d["driver_id"].isin(exceptions["driver_id"]), on_route, pd.Series(on_shift, index=d.index)],
+        [~available, d["driver_id"].isin(exceptions["driver_id"]), on_route,
+         pd.Series(on_shift, index=d.index)],
         [str(DriverState.UNAVAILABLE), str(DriverState.EXCEPTION), str(DriverState.ON_ROUTE),
          str(DriverState.ON_SHIFT)], default=str(DriverState.OFF_SHIFT))
     return d

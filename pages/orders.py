@@ -30,7 +30,8 @@ query = OrderQuery(ref=ref, hub_ids=widgets.selected_hub_ids(), statuses=frozens
                    zones=frozenset(zones) or None, sla_kinds=frozenset(slas) or None)
 found = services.orders(viewer, query)
 shown = len(found.rows)
-st.caption(f"{found.total:,} orders match" + (f"; the first {shown:,} are shown" if shown < found.total else ""))
+more = f"; the first {shown:,} are shown" if shown < found.total else ""
+st.caption(f"{found.total:,} orders match{more}")
 st.dataframe(
     widgets.local_times(found.rows, ["window_start_at", "window_end_at", "delivered_at"], tz),
     hide_index=True, width="stretch", height=420, key="orders.table", column_order=ORDER_COLUMNS,

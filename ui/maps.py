@@ -41,11 +41,12 @@ STATE_COLOURS: dict[str, RGB] = {
     DriverState.UNAVAILABLE: (148, 163, 184),
 }
 HUB_COLOUR: RGB = (15, 23, 42)
-FLEET_LABELS = {FleetType.CAPTIVE: "captive", FleetType.THIRD_PARTY: "3PL", FleetType.GIG: "gig"}
-ORDER_LABELS = {LiveStatus.UNASSIGNED: "unassigned", LiveStatus.PLANNED: "planned",
+FLEET_LABELS: dict[str, str] = {FleetType.CAPTIVE: "captive", FleetType.THIRD_PARTY: "3PL",
+                                 FleetType.GIG: "gig"}
+ORDER_LABELS: dict[str, str] = {LiveStatus.UNASSIGNED: "unassigned", LiveStatus.PLANNED: "planned",
                 LiveStatus.OUT_FOR_DELIVERY: "out for delivery", LiveStatus.AT_RISK: "at risk of being late",
                 LiveStatus.DELIVERED: "delivered", LiveStatus.FAILED: "failed"}
-STATE_LABELS = {DriverState.EXCEPTION: "exception", DriverState.ON_ROUTE: "on route",
+STATE_LABELS: dict[str, str] = {DriverState.EXCEPTION: "exception", DriverState.ON_ROUTE: "on route",
                 DriverState.ON_SHIFT: "on shift, no stops", DriverState.OFF_SHIFT: "off shift",
                 DriverState.UNAVAILABLE: "off duty / suspended"}
 SLA_LABELS = {"two_hour": "2-hour", "four_hour": "4-hour", "same_day": "same-day"}

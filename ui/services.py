@@ -19,7 +19,14 @@ from core.config import Settings, get_settings
 from core.db import engine_for, migrate, unit_of_work
 from core.imports import ImportResult
 from core.live import LiveMap, hub_table, read_live_map
-from core.orders_view import OrderFacets, OrderQuery, OrderSearch, import_orders_as, order_facets, search_orders
+from core.orders_view import (
+    OrderFacets,
+    OrderQuery,
+    OrderSearch,
+    import_orders_as,
+    order_facets,
+    search_orders,
+)
 from core.timeutil import local_today
 
 LIVE_REFRESH_S = 5

@@ -60,8 +60,10 @@ def user_box(current: SignIn, on_sign_out: Callable[[], None]) -> None:
 def hub_filter(hubs: pd.DataFrame) -> str | None:
     """The frame's hub choice (a hub code, or None for all hubs), kept across pages."""
     names = dict(zip(hubs["code"], hubs["name"], strict=True))
-    return st.selectbox("Hub", [None, *names], key=state.HUB,
-                        format_func=lambda c: "All hubs" if c is None else f"{c} · {names[c]}")
+    choice: str | None = st.selectbox(
+        "Hub", [None, *names], key=state.HUB,
+        format_func=lambda c: "All hubs" if c is None else f"{c} · {names[c]}")
+    return choice
 
 
 def selected_hub_ids() -> frozenset[int] | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
@@ -223,7 +223,7 @@ def main(args: argparse.Namespace, build_layers: LayerBuilder) -> int:
                     with unit_of_work(engine) as session:
                         day_under_way(session, BENCH_DAY, now, BENCH_TZ)
 
-                def read() -> LiveMap:
+                def read(engine: Engine = engine) -> LiveMap:
                     with unit_of_work(engine, read_only=True) as s:
                         return read_live_map(s, viewer, BENCH_DAY, now, BENCH_TZ)
 
