@@ -27,7 +27,7 @@ VRPTW = SolveParams(
     enabled=frozenset({fam.CAPACITY, fam.SHIFT_WINDOW, fam.SLA_WINDOW, fam.FLEET_COST, fam.UNSERVED}),
     sla_mode=SlaMode.HARD,
     portfolio=True,
-    portfolio_share=0.8,
+    portfolio_share=0.9,
 )
 
 
