@@ -30,3 +30,5 @@ def sign_in() -> SignIn | None:
 def bump(key: str) -> None:
     """Add one to a counter (used from button callbacks)."""
     st.session_state[key] = int(st.session_state.get(key, 0)) + 1
+REBALANCE_JOB = "dispatch.job"        # ui.dispatch_jobs.RebalanceJob of this session (pages/dispatch.py)
+DISPATCH_NOTICE = "dispatch.notice"   # (kind, text) of the last decision, shown once (pages/dispatch.py)

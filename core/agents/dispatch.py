@@ -25,6 +25,7 @@ from core.allocator.stop import MaxRuntime
 from core.errors import StaleProposalError
 from core.models import (
     Driver,
+    Fleet,
     Hub,
     Order,
     OrderStatus,
@@ -200,3 +201,30 @@ def apply_route_change(session: Session, plan: Plan, change: dict[str, Any], now
 
 
 register_applier(KIND, apply_route_change)
+
+
+@dataclass(frozen=True)
+class RouteLine:
+    """One touched route as the proposal would have it: hub, stops in order, hub."""
+
+    driver_code: str
+    fleet_type: str
+    stops: int
+    path: tuple[tuple[float, float], ...]  # (lon, lat)
+
+
+def changed_routes(session: Session, proposal: ProposalView) -> list[RouteLine]:
+    """The proposal's new routes for its touched drivers, as map lines (hub to hub)."""
+    routes: dict[str, Any] = proposal.change.get("routes", {})
+    refs = [ref for r in routes.values() for ref, _ in r["stops"]]
+    coords = {ref: (float(lon), float(lat)) for ref, lon, lat in session.execute(
+        select(Order.external_ref, Order.lon, Order.lat).where(Order.external_ref.in_(refs)))}
+    hub = session.get(Hub, int(proposal.change["hub_id"]))
+    assert hub is not None
+    kinds = dict(session.execute(
+        select(Driver.code, Fleet.fleet_type).join(Fleet, Driver.fleet_id == Fleet.id)
+        .where(Driver.code.in_(list(routes)))).all())
+    home = (hub.lon, hub.lat)
+    return [RouteLine(code, str(kinds.get(code, "")), len(r["stops"]),
+                      (home, *(coords[ref] for ref, _ in r["stops"] if ref in coords), home))
+            for code, r in sorted(routes.items())]

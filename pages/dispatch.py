@@ -1,0 +1,98 @@
+"""Dispatch: rebalance a hub's day with a time and change budget, then approve or reject.
+
+The solve runs in a worker thread with live progress; its result lands in the inbox as a
+pending proposal. Approving applies it whole or refuses it whole (a stale proposal says what
+moved and offers a fresh one).
+"""
+
+import streamlit as st
+
+from core.access import PLAN_CHANGE_ROLES
+from core.agents.dispatch import RebalanceRequest
+from core.errors import ControlTowerError
+from ui import dispatch_jobs, dispatch_services, proposals, services, state
+from ui.auth import current_viewer
+
+viewer = current_viewer()
+hubs = services.hubs()
+code = state.get(state.HUB) or st.selectbox("Hub", list(hubs["code"]), key="dispatch.hub")
+hub_id = int(hubs.loc[hubs["code"] == code, "hub_id"].iloc[0])
+can_change = viewer.role in PLAN_CHANGE_ROLES
+settings = services.settings()
+
+
+def start_rebalance(seconds: float, max_moves: int, max_routes: int) -> None:
+    request = RebalanceRequest(hub_id=hub_id, day=services.today(), now=services.now(),
+                               seconds=float(seconds), max_orders_moved=max_moves or None,
+                               max_routes_touched=max_routes or None)
+    st.session_state[state.REBALANCE_JOB] = dispatch_jobs.start(viewer, request)
+    st.session_state.pop(state.DISPATCH_NOTICE, None)
+
+
+def decide(proposal_id: int, approved: bool, reason: str) -> None:
+    try:
+        done = dispatch_services.decide(viewer, proposal_id, approved, reason)
+        verb = "approved and applied" if approved else "rejected"
+        st.session_state[state.DISPATCH_NOTICE] = ("success", f"Proposal {done.id} {verb}.")
+    except ControlTowerError as exc:
+        st.session_state[state.DISPATCH_NOTICE] = ("error", str(exc))
+
+
+st.subheader(f"Dispatch · {code}")
+job: dispatch_jobs.RebalanceJob | None = st.session_state.get(state.REBALANCE_JOB)
+if can_change:
+    with st.form("dispatch.rebalance"):
+        seconds_col, moves_col, routes_col = st.columns(3)
+        seconds = seconds_col.slider("Time limit (seconds)", 2, 60, 10, key="dispatch.seconds")
+        max_moves = moves_col.number_input("Move at most N orders (0: no limit)", 0, 10_000, 0,
+                                           key="dispatch.max_moves")
+        max_routes = routes_col.number_input("Touch at most M routes (0: no limit)", 0, 1_000, 0,
+                                             key="dispatch.max_routes")
+        if st.form_submit_button("Rebalance", type="primary", icon=":material/alt_route:",
+                                 disabled=bool(job and job.running)):
+            start_rebalance(seconds, int(max_moves), int(max_routes))
+            job = st.session_state[state.REBALANCE_JOB]
+
+
+@st.fragment(run_every="1s")
+def progress_panel() -> None:
+    """Live progress while the solve runs; one full rerun when it ends, to show the inbox."""
+    current: dispatch_jobs.RebalanceJob | None = st.session_state.get(state.REBALANCE_JOB)
+    if current is None:
+        return
+    if not current.running:
+        if not current.reported:
+            current.reported = True
+            st.rerun()
+        return
+    best, limit = current.progress, current.request.seconds
+    found = (f" · best cost ${best.best_cost_cents / 100:,.2f} after {best.solutions} solutions"
+             if best else " · building the first plan")
+    st.progress(min(1.0, current.elapsed_s / limit),
+                text=f"Solving: {current.elapsed_s:.0f} of {limit:.0f} s{found}")
+    st.button("Cancel", key="dispatch.cancel", on_click=current.cancel.set)
+
+
+progress_panel()
+if job is not None and not job.running and job.error:
+    st.error(job.error, icon=":material/error:")
+
+notice = st.session_state.get(state.DISPATCH_NOTICE)
+if notice:
+    kind, text = notice
+    (st.success if kind == "success" else st.error)(text)
+    if kind == "error" and can_change:
+        st.button("Ask for a fresh proposal", key="dispatch.fresh", icon=":material/refresh:",
+                  on_click=start_rebalance, args=(10, 0, 0))
+
+st.markdown("#### Inbox")
+inbox = dispatch_services.pending(viewer, hub_id)
+if not inbox:
+    st.caption("No pending proposals for this hub.")
+for proposal in inbox:
+    proposals.proposal_card(proposal, dispatch_services.routes(proposal), settings.basemap_style,
+                            decide, can_change)
+
+st.markdown("#### History")
+past = dispatch_services.history(viewer, hub_id)
+st.dataframe(proposals.history_frame(past), hide_index=True, width="stretch", key="dispatch.history")

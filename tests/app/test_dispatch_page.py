@@ -1,0 +1,100 @@
+"""Dispatch page: rebalance with progress, approve to change the plan, stale approvals refused."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from core.access import SYSTEM, Viewer
+from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.db import engine_for, unit_of_work
+from core.models import Hub, Plan, Proposal, ProposalStatus, Role
+from core.proposals import approve
+from tests.app.conftest import APP_NOW, signed_in
+from tests.conftest import TEST_DAY
+
+
+@dataclass(frozen=True)
+class HubRef:
+    id: int
+    code: str
+
+
+def _first_hub(url: str) -> HubRef:
+    with unit_of_work(engine_for(url), read_only=True) as s:
+        hub = s.scalars(select(Hub).order_by(Hub.code)).first()
+        assert hub is not None
+        return HubRef(hub.id, hub.code)
+
+
+def _plan_version(url: str, hub_id: int) -> int:
+    with unit_of_work(engine_for(url), read_only=True) as s:
+        plan = s.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == TEST_DAY)).one()
+        return plan.version
+
+
+def _open_dispatch(username: str) -> AppTest:
+    at = signed_in(username)
+    at.switch_page("dispatch.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_rebalance_then_approve_moves_the_plan_version(scratch_db_url: str) -> None:
+    hub = _first_hub(scratch_db_url)
+    version = _plan_version(scratch_db_url, hub.id)
+    at = _open_dispatch("priya")
+    assert at.selectbox(key="dispatch.hub").value == hub.code
+    at.slider(key="dispatch.seconds").set_value(2)
+    at.button(key="FormSubmitter:dispatch.rebalance-Rebalance").click().run()
+    for _ in range(60):
+        time.sleep(0.5)
+        at.run()
+        if any(b.key and b.key.startswith("dispatch.approve.") for b in at.button):
+            break
+    approve_buttons = [b for b in at.button if b.key and b.key.startswith("dispatch.approve.")]
+    assert len(approve_buttons) == 1, [e.value for e in at.error]
+    effect = at.dataframe(key=f"dispatch.effect.{approve_buttons[0].key.rsplit('.', 1)[1]}").value
+    assert list(effect["measure"]) == ["Cost", "Distance", "CO2", "Predicted late", "Unassigned"]
+    approve_buttons[0].click().run()
+    assert [s.value for s in at.success] == [f"Proposal {approve_buttons[0].key.rsplit('.', 1)[1]} approved and applied."]
+    assert _plan_version(scratch_db_url, hub.id) == version + 1
+    assert "applied" in set(at.dataframe(key="dispatch.history").value["status"])
+
+
+def test_stale_approval_is_refused_with_what_moved(scratch_db_url: str) -> None:
+    hub = _first_hub(scratch_db_url)
+    admin = Viewer(username="admin", role=Role.ADMIN)
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        first = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1))
+        second = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1, seed=2))
+    at = _open_dispatch("priya")
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        approve(s, admin, first.id, now=APP_NOW)
+    version = _plan_version(scratch_db_url, hub.id)
+    at.button(key=f"dispatch.approve.{second.id}").click().run()
+    [error] = [e.value for e in at.error]
+    assert "plan changed since this proposal was made" in error and "admin applied" in error
+    assert _plan_version(scratch_db_url, hub.id) == version
+    assert at.button(key="dispatch.fresh").label == "Ask for a fresh proposal"
+    with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
+        assert s.get(Proposal, second.id).status is ProposalStatus.STALE  # type: ignore[union-attr]
+
+
+def test_head_of_last_mile_reads_the_inbox_but_cannot_decide(scratch_db_url: str) -> None:
+    hub = _first_hub(scratch_db_url)
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        pending = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1))
+    at = _open_dispatch("marcus")
+    assert at.dataframe(key=f"dispatch.moves.{pending.id}") is not None
+    assert not [b for b in at.button if b.key and b.key.startswith("dispatch.approve.")]
+    assert not [b for b in at.button if b.key == "FormSubmitter:dispatch.rebalance-Rebalance"]
+
+
+def test_a_vendor_has_no_dispatch_page() -> None:
+    at = signed_in("jonas")
+    at.switch_page("dispatch.py").run()
+    assert not [k for k in (w.key for w in at.dataframe) if k and k.startswith("dispatch.")]

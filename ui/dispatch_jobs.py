@@ -1,0 +1,70 @@
+"""A rebalance running in a worker thread, so the page can show progress and stay responsive.
+
+The job lives in the user's own session state (never a module-level registry); the thread
+never calls st.*. Its result is a pending proposal in the database, so it survives the user
+navigating away: the inbox shows it either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from core.access import Viewer
+from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.allocator.solve import Progress
+from core.compliance import blocked_driver_ids
+from core.db import unit_of_work
+from core.errors import ControlTowerError
+from ui import services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RebalanceJob:
+    request: RebalanceRequest
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    started: float = field(default_factory=time.monotonic)
+    progress: Progress | None = None
+    proposal_id: int | None = None
+    error: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    reported: bool = False  # the page has rerun once to show the result
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _run(job: RebalanceJob, viewer: Viewer) -> None:
+    def on_progress(p: Progress) -> None:
+        job.progress = p
+
+    try:
+        with unit_of_work(services.current_engine()) as session:
+            blocked = blocked_driver_ids(session, job.request.day)
+            view = propose_rebalance(session, viewer, job.request, progress=on_progress,
+                                     cancel=job.cancel, blocked_driver_ids=blocked)
+        job.proposal_id = view.id
+    except ControlTowerError as exc:
+        job.error = str(exc)
+    except Exception:  # noqa: BLE001 - the page must show something, the log keeps the detail
+        log.exception("rebalance %s failed", job.id)
+        job.error = "The rebalance failed unexpectedly; the details are in the server log."
+
+
+def start(viewer: Viewer, request: RebalanceRequest) -> RebalanceJob:
+    job = RebalanceJob(request)
+    job.thread = threading.Thread(target=_run, args=(job, viewer), name=f"rebalance-{job.id}",
+                                  daemon=True)
+    job.thread.start()
+    return job

@@ -1,0 +1,57 @@
+"""Cached proposal reads and the approve/reject actions for the dispatch page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.access import Viewer
+from core.agents.dispatch import RouteLine, changed_routes
+from core.db import unit_of_work
+from core.models import ProposalStatus
+from core.proposals import ProposalView, approve, list_proposals, proposal_view, reject
+from ui import services
+
+HISTORY_ROWS = 50
+
+
+@st.cache_data(ttl=3, max_entries=64, show_spinner=False)
+def _proposals(url: str, viewer: Viewer, hub_id: int, pending: bool) -> list[ProposalView]:
+    with unit_of_work(services.engine(url), read_only=True) as session:
+        if pending:
+            return list_proposals(session, viewer, ProposalStatus.PENDING, hub_id=hub_id)
+        return [p for p in list_proposals(session, viewer, hub_id=hub_id, limit=HISTORY_ROWS)
+                if p.status is not ProposalStatus.PENDING]
+
+
+def pending(viewer: Viewer, hub_id: int) -> list[ProposalView]:
+    return _proposals(services.settings().database_url, viewer, hub_id, True)
+
+
+def history(viewer: Viewer, hub_id: int) -> list[ProposalView]:
+    return _proposals(services.settings().database_url, viewer, hub_id, False)
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def _routes(url: str, proposal_id: int) -> list[RouteLine]:
+    with unit_of_work(services.engine(url), read_only=True) as session:
+        return changed_routes(session, proposal_view(session, proposal_id))
+
+
+def routes(proposal: ProposalView) -> list[RouteLine]:
+    return _routes(services.settings().database_url, proposal.id)
+
+
+def _changed() -> None:
+    """A decision changes the plan, so every cached read of the day (map, orders) is stale."""
+    st.cache_data.clear()
+
+
+def decide(viewer: Viewer, proposal_id: int, approved: bool, reason: str = "") -> ProposalView:
+    """One click, one transaction: the approval is applied whole or refused whole."""
+    try:
+        with unit_of_work(services.current_engine()) as session:
+            if approved:
+                return approve(session, viewer, proposal_id, now=services.now())
+            return reject(session, viewer, proposal_id, reason, now=services.now())
+    finally:
+        _changed()
