@@ -93,6 +93,17 @@ class DriverSpec:
         if self.cost.fleet_type is not self.fleet_type:
             raise ValueError(f"{who}: cost model is {self.cost.fleet_type}, driver is {self.fleet_type}")
 
+    def __getstate__(self) -> dict[str, object]:
+        """Picklable (a mappingproxy is not), so parts can go to worker processes."""
+        state = dict(self.__dict__)
+        state["zone_success"] = dict(self.zone_success)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        state = dict(state)
+        state["zone_success"] = MappingProxyType(dict(state["zone_success"]))  # type: ignore[call-overload]
+        self.__dict__.update(state)
+
     @property
     def available_s(self) -> int:
         """Earliest moment the route can begin: now, or the shift start if later."""

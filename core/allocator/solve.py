@@ -43,8 +43,13 @@ def solve(
     initial: Plan | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    warm: Plan | None = None,
 ) -> AllocationResult:
     """Assign and sequence orders. `initial`: the live plan when re-optimising a day.
+
+    `warm`: a plan to start the search from (e.g. a quick plan of a relaxed model) with none
+    of `initial`'s re-optimisation rules: no move costs, no change budget, and the result is
+    simply the better of the search and `warm`.  Ignored when `initial` is given.
 
     `seed` drives the portfolio's PyVRP run; OR-Tools' search itself is deterministic, so
     with `MaxSolutions` the same input gives the same routes on any machine.
@@ -57,7 +62,10 @@ def solve(
     if not candidates.modelled():
         return _result(pricing, candidates, {}, Status.SOLVED, started, 0, ())
     notes: list[str] = []
-    warm = dict(initial) if initial is not None else None
+    if initial is not None:
+        warm = dict(initial)
+    elif warm is not None:
+        warm = {d: list(o) for d, o in warm.items()}
     if params.portfolio and stop.time_limit_s >= 1.0:
         from core.allocator.portfolio import PyvrpInBackground
 
@@ -95,7 +103,7 @@ def solve(
 
 def search_parameters(stop: StopRule, remaining_s: float, params: SolveParams) -> object:
     search = pywrapcp.DefaultRoutingSearchParameters()
-    search.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    search.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, params.first_solution)
     if params.guided_local_search:
         search.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     search.time_limit.FromMilliseconds(max(1, int(remaining_s * 1000)))
@@ -205,6 +213,24 @@ def read_plan(built: Built, assignment: object) -> dict[str, list[str]]:
         if orders:
             plan[d.id] = orders
     return plan
+
+
+def result_of_plan(
+    problem: AllocationProblem,
+    plan: Plan,
+    params: SolveParams = DEFAULT_PARAMS,
+    status: Status = Status.SOLVED,
+    notes: tuple[str, ...] = (),
+    solutions: int = 0,
+) -> AllocationResult:
+    """The result a solve would report for `plan`: routes and metrics from `evaluate()`,
+    every other order unassigned with the pre-check's reason or the load of its candidates.
+
+    For plans made outside `solve` (e.g. by a relaxed model, or merged from parts).
+    """
+    pricing = Pricing(problem, params)
+    candidates = check_candidates(pricing, params)
+    return _result(pricing, candidates, dict(plan), status, time.monotonic(), solutions, notes)
 
 
 def _result(

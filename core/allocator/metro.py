@@ -1,0 +1,426 @@
+"""Metro scale: decompose into per-hub sector parts, solve them in parallel, merge.
+
+    result = solve_metro(problem, MaxRuntime(3.0), seed=0, executor=LocalPoolExecutor(2))
+
+Each part is solved by `solve_part`, in three steps that all go through `solve()`:
+
+1. **construct** on a relaxed copy of the part: no break intervals (each driver's shift and
+   maximum route are shortened by the breaks a full shift needs, so a break still fits),
+   order windows hard, OR-Tools' PARALLEL_CHEAPEST_INSERTION.  On a 250-order part with
+   breaks this is ~10x faster than the full model's first solution and serves on time
+   what fits; the full model's own construction routinely made half the orders hours late.
+2. **late orders** (soft SLA only): orders the hard construction could not place on time
+   get their window widened to the latest the SLA allows and the construction runs again.
+3. **improve** the better of the two with guided local search on the relaxed model for
+   what is left of the part's stop rule.
+
+Every candidate plan is judged by `evaluate()` on the real part (breaks placed, lateness
+priced), and the real model is searched from the best one only if that plan breaks a rule.
+The part's result is what `solve()` would report for that plan: reasons for every order
+left out come from the real part's pre-check.
+
+A second pass offers each part's leftovers to the nearest other part's drivers (same or
+neighbouring region), warm-started from that part's first plan.  The merged result's
+metrics are `evaluate()`'s, summed over parts: exact, since a route's cost depends only on
+its driver and its own stops (the busiest-route workload term is recomputed globally).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from core.allocator import families as fam
+from core.allocator.decompose import DEFAULT_DECOMPOSE, DecomposeParams, Decomposition, Part, decompose
+from core.allocator.evaluate import evaluate_plan
+from core.allocator.executor import Executor, LocalPoolExecutor, SerialExecutor, largest_first
+from core.allocator.kinds import SlaMode
+from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.pricing import UNITS_PER_CENT
+from core.allocator.problem import AllocationProblem, DriverSpec
+from core.allocator.result import AllocationResult, Metrics, Plan, Route, Status, Unassigned
+from core.allocator.solve import result_of_plan, solve
+from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
+
+RESERVE_S = 0.15  # of a part's time limit, kept for building its result
+MIN_PHASE_S = 0.05
+CONSTRUCT_S = 30.0  # the least wall time a part's construction may take
+MIN_TASK_S = 0.5  # no part gets less, whatever the budget says
+BUDGET_MARGIN_S = 0.5  # of a budget, kept for dispatch and merging
+
+
+@dataclass(frozen=True)
+class MetroParams:
+    """How a metro solve splits and searches.
+
+    `relaxed_start`: construct each part on the relaxed model (see the module docstring);
+    False runs plain `solve()` per part.  `second_pass`: offer leftovers to the nearest
+    other part; with a budget it gets `second_pass_share` of it.  `workers`: size of the
+    default local pool (None = CPU count).
+    """
+
+    decompose: DecomposeParams = DEFAULT_DECOMPOSE
+    relaxed_start: bool = True
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    second_pass: bool = True
+    second_pass_share: float = 0.2
+    workers: int | None = None
+
+
+DEFAULT_METRO = MetroParams()
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """Everything a worker needs to solve one part; picklable."""
+
+    key: str
+    problem: AllocationProblem
+    stop: StopRule
+    seed: int = 0
+    params: SolveParams = DEFAULT_PARAMS
+    metro: MetroParams = DEFAULT_METRO
+    warm: Plan | None = None
+    initial: Plan | None = None
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    key: str
+    result: AllocationResult
+    cpu_s: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+
+# -- one part ----------------------------------------------------------------------------
+def solve_part(task: PartTask) -> PartOutcome:
+    """Solve one part (runs in a worker). See the module docstring for the steps."""
+    cpu = time.process_time()
+    pr, params, stop = task.problem, task.params, task.stop
+    if task.initial is not None or not task.metro.relaxed_start or not pr.orders or not pr.drivers:
+        result = solve(pr, stop, task.seed, params, initial=task.initial, warm=task.warm)
+        return PartOutcome(task.key, result, time.process_time() - cpu)
+    started = time.monotonic()
+    limit = stop.time_limit_s
+
+    def left() -> float:
+        return limit - (time.monotonic() - started)
+
+    relaxed = relaxed_problem(pr, params)
+    hard = replace(params, sla_mode=SlaMode.HARD, first_solution=task.metro.first_solution)
+    hard = hard.without(fam.HOS_BREAK)
+    best = _Best(pr, params)
+    if task.warm is not None:
+        best.offer(dict(task.warm), "warm start")
+    built = solve(relaxed, _first(left()), task.seed, hard)
+    best.offer(built.plan(), "construction")
+    solutions = built.solutions
+    late = _late_candidates(built, params)
+    if late and left() > MIN_PHASE_S:
+        relaxed = _widened(relaxed, late, params)
+        again = solve(relaxed, _first(left()), task.seed, hard)
+        best.offer(again.plan(), "construction with late windows")
+        solutions += again.solutions
+    remaining = left() - RESERVE_S * limit
+    if remaining > MIN_PHASE_S and (not isinstance(stop, MaxSolutions) or stop.n > 1):
+        improve_stop: StopRule = MaxRuntime(remaining)
+        if isinstance(stop, MaxSolutions):
+            improve_stop = replace(stop, max_runtime_s=remaining)
+        polished = solve(relaxed, improve_stop, task.seed, hard, warm=best.plan)
+        best.offer(polished.plan(), "local search")
+        solutions += polished.solutions
+    if not best.feasible:
+        # The relaxed plans break a rule of the real model: search the real model from it.
+        real = solve(pr, MaxRuntime(max(MIN_PHASE_S, left())), task.seed, params, warm=best.plan)
+        best.offer(real.plan(), "full model")
+        solutions += real.solutions
+    notes = (f"best plan from {best.source}",)
+    result = result_of_plan(pr, best.plan, params, Status.SOLVED, notes, solutions)
+    result = replace(result, runtime_s=time.monotonic() - started)
+    return PartOutcome(task.key, result, time.process_time() - cpu, notes)
+
+
+def _first(seconds: float) -> MaxSolutions:
+    """The construction only: stop at the first solution (no stall rule before it).
+
+    Never cut below `CONSTRUCT_S`, whatever the part's limit: a complete plan comes first,
+    and a busy machine can make a 250-order construction take a few seconds of wall time.
+    """
+    s = max(CONSTRUCT_S, seconds)
+    return MaxSolutions(1, max_runtime_s=s, stall_s=s)
+
+
+class _Best:
+    """The best plan so far under the real part's rules: feasible first, then objective."""
+
+    def __init__(self, problem: AllocationProblem, params: SolveParams) -> None:
+        self.problem, self.params = problem, params
+        self.plan: dict[str, list[str]] = {}
+        self.key: tuple[bool, int] | None = None
+        self.source = "nothing"
+
+    @property
+    def feasible(self) -> bool:
+        return self.key is not None and not self.key[0]
+
+    def offer(self, plan: Plan, source: str) -> None:
+        m = evaluate_plan(self.problem, plan, self.params).metrics
+        key = (not m.feasible, m.objective_units)
+        if self.key is None or key < self.key:
+            self.plan, self.key, self.source = {d: list(o) for d, o in plan.items()}, key, source
+
+
+def breaks_needed(d: DriverSpec, params: SolveParams) -> int:
+    """Breaks the model gives a full shift of `d` (0 when breaks are off)."""
+    if not params.on(fam.HOS_BREAK) or d.work_before_break_s <= 0:
+        return 0
+    span = d.shift_end_s - d.available_s
+    if params.on(fam.MAX_ROUTE_DURATION) and d.max_route_duration_s is not None:
+        span = min(span, d.max_route_duration_s)
+    if span <= d.work_before_break_s:
+        return 0
+    return max(1, (span - 1) // (d.work_before_break_s + d.break_duration_s))
+
+
+def relaxed_problem(problem: AllocationProblem, params: SolveParams) -> AllocationProblem:
+    """The part without break intervals: shifts and route maximums shortened by the breaks a
+    full shift needs, so that putting the breaks back keeps the route inside its shift."""
+    drivers = []
+    for d in problem.drivers:
+        rest = breaks_needed(d, params) * d.break_duration_s
+        if rest:
+            end = max(d.available_s + 1, d.shift_end_s - rest)
+            longest = d.max_route_duration_s
+            if longest is not None:
+                longest = max(1, longest - rest)
+            d = replace(d, shift_end_s=end, max_route_duration_s=longest)
+        drivers.append(d)
+    return replace(problem, drivers=tuple(drivers))
+
+
+def _late_candidates(result: AllocationResult, params: SolveParams) -> set[str]:
+    """Orders the hard construction left out that a soft window could still take."""
+    if params.sla_mode is not SlaMode.SOFT or params.max_late_s <= 0:
+        return set()
+    return {u.order_id for u in result.unassigned if u.reason_code in (fam.NO_ROOM, fam.SLA_WINDOW)}
+
+
+def _widened(problem: AllocationProblem, late: set[str], params: SolveParams) -> AllocationProblem:
+    """Windows of `late` orders open to the latest the SLA allows, less the longest break
+    (which the real model may still have to fit in before them)."""
+    slack = params.max_late_s - max((d.break_duration_s for d in problem.drivers), default=0)
+    if slack <= 0:
+        return problem
+    orders = tuple(replace(o, due_s=o.due_s + slack) if o.id in late else o for o in problem.orders)
+    return replace(problem, orders=orders)
+
+
+# -- the metro ---------------------------------------------------------------------------
+def solve_metro(
+    problem: AllocationProblem,
+    stop_per_part: StopRule | None = None,
+    seed: int = 0,
+    params: SolveParams = DEFAULT_PARAMS,
+    executor: Executor | None = None,
+    metro: MetroParams = DEFAULT_METRO,
+    initial: Plan | None = None,
+    decomposition: Decomposition | None = None,
+    budget_s: float | None = None,
+) -> AllocationResult:
+    """Decompose, solve the parts through `executor` (default: a local process pool), offer
+    leftovers to neighbouring parts, merge.  Every order ends routed once or unassigned with
+    a reason.  With a `MaxSolutions` stop the plan does not depend on the executor.
+
+    Give either `stop_per_part`, which limits each part's solve and each second-pass solve
+    (wall time is then about parts / workers x the part's limit), or `budget_s`, a wall-time
+    budget for the whole that is shared out as per-part `MaxRuntime`s by the number of
+    parallel slots of the executor.  `initial`: the live plan; its orders stay in their
+    driver's part and each part is re-optimised as `solve` does.
+    """
+    if (stop_per_part is None) == (budget_s is None):
+        raise ValueError("give exactly one of stop_per_part and budget_s")
+    started = time.monotonic()
+    dec = decomposition or decompose(problem, metro.decompose, params, initial)
+    if not problem.orders:
+        return result_of_plan(problem, {}, params, Status.EMPTY)
+    own = executor is None
+    if executor is None:
+        workers = min(len(dec.parts), metro.workers or os.cpu_count() or 1)
+        executor = LocalPoolExecutor(workers) if workers > 1 else SerialExecutor()
+    slots = max(1, int(getattr(executor, "slots", 1)))
+    try:
+        if isinstance(executor, LocalPoolExecutor) and own:
+            executor.__enter__()
+        share = 1.0 - (metro.second_pass_share if metro.second_pass else 0.0)
+        stop = stop_per_part or _budget_stop(budget_s or 0.0, started, len(dec.parts), slots, share)
+        tasks = [_task(p, stop, seed, params, metro, initial) for p in dec.parts]
+        outcomes = dict(zip([t.key for t in tasks], run_parts(executor, tasks), strict=True))
+        first_cpu = sum(o.cpu_s for o in outcomes.values())
+        notes = [f"{len(dec.parts)} parts of at most {metro.decompose.max_part_orders} orders"]
+        if metro.second_pass:
+            if stop_per_part is not None:
+                second = stop_per_part
+            else:
+                second = lambda n: _budget_stop(budget_s or 0.0, started, n, slots, 1.0)  # noqa: E731
+            notes.extend(_second_pass(executor, dec, outcomes, second, seed, params, metro))
+        notes.append(f"part solves used {first_cpu:.1f} s CPU in the first pass")
+    finally:
+        if own and isinstance(executor, LocalPoolExecutor):
+            executor.close()
+    merged = merge(problem, dec, outcomes, params, tuple(notes))
+    return replace(merged, runtime_s=time.monotonic() - started)
+
+
+def _budget_stop(budget_s: float, started: float, n_tasks: int, slots: int, share: float) -> MaxRuntime:
+    """Per-task wall limit: `share` of what is left of the budget, over the rounds of tasks
+    the executor's slots must run, less a margin for dispatch and merging."""
+    left = budget_s - (time.monotonic() - started)
+    rounds = max(1, -(-n_tasks // slots))
+    return MaxRuntime(max(MIN_TASK_S, (left * share - BUDGET_MARGIN_S) / rounds))
+
+
+def _task(
+    part: Part, stop: StopRule, seed: int, params: SolveParams, metro: MetroParams, initial: Plan | None
+) -> PartTask:
+    live = None
+    if initial is not None:
+        ids = set(part.order_ids)
+        live = {d: [o for o in initial.get(d, ()) if o in ids] for d in part.driver_ids if d in initial}
+        live = {d: o for d, o in live.items() if o} or None
+    return PartTask(part.key, part.problem, stop, seed, params, metro, initial=live)
+
+
+def run_parts(executor: Executor, tasks: Sequence[PartTask]) -> list[PartOutcome]:
+    """Solve tasks through the executor, biggest first; results in task order."""
+    order = largest_first([len(t.problem.orders) for t in tasks])
+    done = executor.map(solve_part, [tasks[i] for i in order])
+    out: list[PartOutcome | None] = [None] * len(tasks)
+    for i, outcome in zip(order, done, strict=True):
+        out[i] = outcome
+    return [o for o in out if o is not None]
+
+
+def _second_pass(
+    executor: Executor,
+    dec: Decomposition,
+    outcomes: dict[str, PartOutcome],
+    stop: StopRule | Callable[[int], StopRule],
+    seed: int,
+    params: SolveParams,
+    metro: MetroParams,
+) -> list[str]:
+    """Offer each part's leftovers to the nearest other part; keep what they place.
+    `stop`: a stop rule, or one made from the number of parts that take offers."""
+    offers: dict[str, list[str]] = {}
+    for part in dec.parts:
+        near = dec.neighbours.get(part.key, ())
+        if not near:
+            continue
+        for u in outcomes[part.key].result.unassigned:
+            if u.reason_code != fam.LOCKS:
+                offers.setdefault(near[0], []).append(u.order_id)
+    if not offers:
+        return []
+    origin = {o.id: o for part in dec.parts for o in part.problem.orders}
+    rule = stop(len(offers)) if callable(stop) else stop
+    tasks = []
+    for key, order_ids in offers.items():
+        target = dec.part(key)
+        extra = tuple(origin[o] for o in order_ids)
+        wider = replace(target.problem, orders=target.problem.orders + extra)
+        warm = outcomes[key].result.plan()
+        tasks.append(PartTask(key, wider, rule, seed, params, metro, warm=warm))
+    placed = 0
+    for task, outcome in zip(tasks, run_parts(executor, tasks), strict=True):
+        before = outcomes[task.key].result
+        offered = set(offers[task.key])
+        took = {o for r in outcome.result.routes for o in r.order_ids} & offered
+        if took and outcome.result.metrics.feasible >= before.metrics.feasible:
+            outcomes[task.key] = replace(outcome, notes=(*outcome.notes, f"took {len(took)} leftovers"))
+            placed += len(took)
+    total = sum(len(v) for v in offers.values())
+    return [f"second pass: {placed} of {total} leftover orders placed by a neighbouring part"]
+
+
+# -- merge -------------------------------------------------------------------------------
+def merge(
+    problem: AllocationProblem,
+    dec: Decomposition,
+    outcomes: dict[str, PartOutcome],
+    params: SolveParams = DEFAULT_PARAMS,
+    notes: tuple[str, ...] = (),
+) -> AllocationResult:
+    """One result from the parts' results: routes, every other order unassigned once (with
+    its own part's reason), metrics summed from the parts' `evaluate()`."""
+    routes: list[Route] = []
+    routed: set[str] = set()
+    violations: list[str] = []
+    route_units = 0
+    for part in dec.parts:
+        res = outcomes[part.key].result
+        for r in res.routes:
+            dup = routed.intersection(r.order_ids)
+            violations.extend(f"order {o} routed twice" for o in sorted(dup))
+            routed.update(r.order_ids)
+            routes.append(r)
+        violations.extend(res.metrics.violations)
+        route_units += _route_units(problem, outcomes[part.key], params)
+    reasons: dict[str, Unassigned] = {u.order_id: u for u in dec.unassigned}
+    for part in dec.parts:
+        for u in outcomes[part.key].result.unassigned:
+            if u.order_id in set(part.order_ids):
+                reasons[u.order_id] = replace(u, reason_text=f"{u.reason_text} [part {part.key}]")
+    unassigned = []
+    for o in problem.orders:
+        if o.id in routed:
+            continue
+        unassigned.append(
+            reasons.get(o.id) or Unassigned(o.id, fam.NO_ROOM, "no room in its part or the neighbouring one")
+        )
+    w = params.workload_cents_per_stop * UNITS_PER_CENT if params.on(fam.WORKLOAD) else 0
+    busiest = max((len(r.visits) for r in routes), default=0)
+    drop = sum(_drop_units(problem, params, u.order_id) for u in unassigned)
+    units = route_units + w * busiest + drop
+    metrics = Metrics(
+        cost_cents=sum(r.cost_cents for r in routes),
+        objective_cents=units // UNITS_PER_CENT,
+        objective_units=units,
+        distance_m=sum(r.distance_m for r in routes),
+        co2_g=sum(r.co2_g for r in routes),
+        late_count=sum(1 for r in routes for v in r.visits if v.late_s > 0),
+        late_s=sum(v.late_s for r in routes for v in r.visits),
+        drivers_used=len(routes),
+        orders_served=len(routed),
+        orders_unassigned=len(unassigned),
+        feasible=not violations,
+        violations=tuple(violations),
+    )
+    statuses = {outcomes[p.key].result.status for p in dec.parts}
+    status = Status.EMPTY if not problem.orders else Status.SOLVED
+    if statuses and statuses <= {Status.NO_SOLUTION}:
+        status = Status.NO_SOLUTION
+    return AllocationResult(
+        routes=tuple(routes),
+        unassigned=tuple(unassigned),
+        metrics=metrics,
+        status=status,
+        solutions=sum(outcomes[p.key].result.solutions for p in dec.parts),
+        notes=notes,
+    )
+
+
+def _drop_units(problem: AllocationProblem, params: SolveParams, order_id: str) -> int:
+    o = problem.orders[problem.order_index[order_id]]
+    return params.drop_penalty_cents * (1 + o.priority) * UNITS_PER_CENT
+
+
+def _route_units(problem: AllocationProblem, outcome: PartOutcome, params: SolveParams) -> int:
+    """A part's objective without its workload term and its unserved penalties: what its
+    routes alone cost (the same in the whole problem)."""
+    res = outcome.result
+    w = params.workload_cents_per_stop * UNITS_PER_CENT if params.on(fam.WORKLOAD) else 0
+    busiest = max((len(r.visits) for r in res.routes), default=0)
+    drops = sum(_drop_units(problem, params, u.order_id) for u in res.unassigned)
+    return res.metrics.objective_units - w * busiest - drops
