@@ -112,12 +112,16 @@ def vendor_choices(viewer: Viewer, start: date, end: date) -> dict[int, str]:
     return _vendor_choices(services.settings().database_url, viewer, start, end, services.today())
 
 
-@st.cache_data(ttl=HISTORY_TTL_S, max_entries=32, show_spinner=False)
-def _scorecard(url: str, viewer: Viewer, vendor_id: int, start: date, end: date) -> Scorecard:
+@st.cache_data(ttl=COMPLIANCE_TTL_S, max_entries=32, show_spinner=False)
+def _scorecard(url: str, viewer: Viewer, vendor_id: int, start: date, end: date, day: date
+               ) -> Scorecard:
     with unit_of_work(services.engine(url), read_only=True) as session:
-        return scorecard(session, viewer, vendor_id, start, end)
+        return scorecard(session, viewer, vendor_id, start, end, compliance_day=day)
 
 
 def vendor_scorecard(viewer: Viewer, vendor_id: int, start: date, end: date) -> Scorecard:
-    """Raises AccessDeniedError for another vendor's viewer (core checks, nothing is cached)."""
-    return _scorecard(services.settings().database_url, viewer, vendor_id, start, end)
+    """The scorecard of service days `start`..`end`, with compliance judged today, as on the
+    compliance page. Raises AccessDeniedError for another vendor's viewer (core checks before
+    reading anything; an exception is never cached)."""
+    return _scorecard(services.settings().database_url, viewer, vendor_id, start, end,
+                      services.today())
