@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.errors import ControlTowerError, StaleProposalError
@@ -106,13 +105,15 @@ def approve(session: Session, viewer: Viewer, proposal_id: int,
     if applier is None:
         raise ControlTowerError(f"no way to apply a {proposal.kind!r} proposal")
     summary = applier(session, plan, proposal.change, now)
-    plan.updated_at = now
-    try:
-        session.flush()  # bumps plans.version WHERE version = the version read above
-    except StaleDataError as exc:
+    session.flush()
+    bumped = session.execute(
+        update(Plan).where(Plan.id == plan.id, Plan.version == proposal.base_version)
+        .values(version=Plan.version + 1, updated_at=now).execution_options(synchronize_session=False))
+    if bumped.rowcount != 1:  # another approval got there between our read and our write
         raise StaleProposalError(
             "The plan was changed by someone else while this proposal was being applied; "
-            "nothing was changed. Ask for a fresh proposal.") from exc
+            "nothing was changed. Ask for a fresh proposal.")
+    session.refresh(plan)
     proposal.status = ProposalStatus.APPLIED
     proposal.decided_by_id = viewer.user_id
     proposal.decided_at = now

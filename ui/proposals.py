@@ -31,9 +31,11 @@ def effect_table(p: ProposalView) -> pd.DataFrame:
 def moves_table(p: ProposalView) -> pd.DataFrame:
     columns = ["order", "from_driver", "from_position", "to_driver", "to_position", "reason"]
     frame = pd.DataFrame(p.change.get("moves", []), columns=columns)
-    for col in ("from_position", "to_position"):
-        frame[col] = frame[col].map(lambda v: "" if v is None or pd.isna(v) else int(v) + 1)
-    return frame.fillna("").rename(columns={"from_driver": "from", "from_position": "at stop",
+    for col in ("from_position", "to_position"):  # 1-based stop numbers; empty when unrouted
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").add(1).astype("Int64")
+    for col in ("from_driver", "to_driver"):
+        frame[col] = frame[col].fillna("")
+    return frame.rename(columns={"from_driver": "from", "from_position": "at stop",
                                             "to_driver": "to", "to_position": "to stop"})
 
 
