@@ -132,8 +132,12 @@ def solve_part(task: PartTask) -> PartOutcome:
         best.offer(polished.plan(), "local search")
         solutions += polished.solutions
     if not best.feasible:
-        # The relaxed plans break a rule of the real model: search the real model from it.
-        real = solve(pr, MaxRuntime(max(MIN_PHASE_S, left())), task.seed, params, warm=best.plan)
+        # The relaxed plans break a rule of the real model: search the real model from the
+        # best of them, for what is left of the part's limit (or its solution count).
+        fallback: StopRule = MaxRuntime(max(MIN_PHASE_S, left()))
+        if isinstance(stop, MaxSolutions):
+            fallback = replace(stop, max_runtime_s=max(MIN_PHASE_S, left()))
+        real = solve(pr, fallback, task.seed, params, warm=best.plan)
         best.offer(real.plan(), "full model")
         solutions += real.solutions
     notes = (f"best plan from {best.source}",)
