@@ -261,6 +261,7 @@ def solve_metro(
         stop = stop_per_part or _budget_stop(budget_s or 0.0, started, len(dec.parts), slots, share)
         tasks = [_task(p, stop, seed, params, metro, initial) for p in dec.parts]
         outcomes = dict(zip([t.key for t in tasks], run_parts(executor, tasks), strict=True))
+        first_pass = dict(outcomes)
         first_cpu = sum(o.cpu_s for o in outcomes.values())
         notes = [f"{len(dec.parts)} parts of at most {metro.decompose.max_part_orders} orders"]
         if metro.second_pass:
@@ -268,12 +269,12 @@ def solve_metro(
                 second = stop_per_part
             else:
                 second = lambda n: _budget_stop(budget_s or 0.0, started, n, slots, 1.0)  # noqa: E731
-            notes.extend(_second_pass(executor, dec, outcomes, second, seed, params, metro))
+            notes.extend(_second_pass(executor, dec, {t.key: t for t in tasks}, outcomes, second))
         notes.append(f"part solves used {first_cpu:.1f} s CPU in the first pass")
     finally:
         if own and isinstance(executor, LocalPoolExecutor):
             executor.close()
-    merged = merge(problem, dec, outcomes, params, tuple(notes))
+    merged = merge(problem, dec, outcomes, params, tuple(notes), first_pass)
     return replace(merged, runtime_s=time.monotonic() - started)
 
 
@@ -309,15 +310,18 @@ def run_parts(executor: Executor, tasks: Sequence[PartTask]) -> list[PartOutcome
 def _second_pass(
     executor: Executor,
     dec: Decomposition,
+    tasks: dict[str, PartTask],
     outcomes: dict[str, PartOutcome],
     stop: StopRule | Callable[[int], StopRule],
-    seed: int,
-    params: SolveParams,
-    metro: MetroParams,
 ) -> list[str]:
     """Offer each part's leftovers to the nearest other part; keep what they place.
-    `stop`: a stop rule, or one made from the number of parts that take offers."""
+
+    A part that takes offers is solved again from its first plan, with the offered orders
+    added and its own leftovers (offered elsewhere) removed, so no order is in two solves.
+    `stop`: a stop rule, or one made from the number of parts that take offers.
+    """
     offers: dict[str, list[str]] = {}
+    offered_away: set[str] = set()
     for part in dec.parts:
         near = dec.neighbours.get(part.key, ())
         if not near:
@@ -325,25 +329,23 @@ def _second_pass(
         for u in outcomes[part.key].result.unassigned:
             if u.reason_code != fam.LOCKS:
                 offers.setdefault(near[0], []).append(u.order_id)
+                offered_away.add(u.order_id)
     if not offers:
         return []
     origin = {o.id: o for part in dec.parts for o in part.problem.orders}
     rule = stop(len(offers)) if callable(stop) else stop
-    tasks = []
+    again = []
     for key, order_ids in offers.items():
-        target = dec.part(key)
-        extra = tuple(origin[o] for o in order_ids)
-        wider = replace(target.problem, orders=target.problem.orders + extra)
+        first = tasks[key]
+        own = tuple(o for o in first.problem.orders if o.id not in offered_away)
+        wider = replace(first.problem, orders=own + tuple(origin[o] for o in order_ids))
         warm = outcomes[key].result.plan()
-        tasks.append(PartTask(key, wider, rule, seed, params, metro, warm=warm))
+        again.append(replace(first, problem=wider, stop=rule, warm=warm))
     placed = 0
-    for task, outcome in zip(tasks, run_parts(executor, tasks), strict=True):
-        before = outcomes[task.key].result
-        offered = set(offers[task.key])
-        took = {o for r in outcome.result.routes for o in r.order_ids} & offered
-        if took and outcome.result.metrics.feasible >= before.metrics.feasible:
-            outcomes[task.key] = replace(outcome, notes=(*outcome.notes, f"took {len(took)} leftovers"))
-            placed += len(took)
+    for task, outcome in zip(again, run_parts(executor, again), strict=True):
+        took = {o for r in outcome.result.routes for o in r.order_ids} & set(offers[task.key])
+        outcomes[task.key] = replace(outcome, notes=(*outcome.notes, f"took {len(took)} leftovers"))
+        placed += len(took)
     total = sum(len(v) for v in offers.values())
     return [f"second pass: {placed} of {total} leftover orders placed by a neighbouring part"]
 
@@ -355,9 +357,11 @@ def merge(
     outcomes: dict[str, PartOutcome],
     params: SolveParams = DEFAULT_PARAMS,
     notes: tuple[str, ...] = (),
+    first_pass: dict[str, PartOutcome] | None = None,
 ) -> AllocationResult:
     """One result from the parts' results: routes, every other order unassigned once (with
-    its own part's reason), metrics summed from the parts' `evaluate()`."""
+    its own part's reason, from its last solve that held it), metrics summed from the
+    parts' `evaluate()`."""
     routes: list[Route] = []
     routed: set[str] = set()
     violations: list[str] = []
@@ -372,10 +376,14 @@ def merge(
         violations.extend(res.metrics.violations)
         route_units += _route_units(problem, outcomes[part.key], params)
     reasons: dict[str, Unassigned] = {u.order_id: u for u in dec.unassigned}
-    for part in dec.parts:
-        for u in outcomes[part.key].result.unassigned:
-            if u.order_id in set(part.order_ids):
-                reasons[u.order_id] = replace(u, reason_text=f"{u.reason_text} [part {part.key}]")
+    for source in (first_pass or {}, outcomes):
+        for part in dec.parts:
+            if part.key not in source:
+                continue
+            mine = set(part.order_ids)
+            for u in source[part.key].result.unassigned:
+                if u.order_id in mine:
+                    reasons[u.order_id] = replace(u, reason_text=f"{u.reason_text} [part {part.key}]")
     unassigned = []
     for o in problem.orders:
         if o.id in routed:

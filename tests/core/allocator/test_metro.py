@@ -154,3 +154,30 @@ def test_executors_return_results_in_item_order() -> None:
         assert pool.map(abs, [-x for x in items]) == items
     assert LocalPoolExecutor(2).map(abs, [-1, -2]) == [1, 2]  # without a context: own pool
     assert isinstance(executor_for(None, workers=2), LocalPoolExecutor)
+
+
+def test_parts_offering_to_each_other_never_route_an_order_twice() -> None:
+    # Each hub has one van for 2 parcels and 4 orders beside it: each part leaves 2 out and
+    # offers them to the other, which is full too.  Every order stays accounted for once,
+    # and the leftovers keep their own part's reason.
+    drivers = [driver("A0", hub=0, capacity_parcels=2), driver("B0", lat=10.0, hub=1, capacity_parcels=2)]
+    orders = [order(f"a{j}", 1.0 + 0.1 * j) for j in range(4)] + [
+        order(f"b{j}", 9.0 - 0.1 * j) for j in range(4)
+    ]
+    pr = problem(drivers, orders, hubs=(HUB_A, HUB_B))
+    metro = MetroParams(decompose=DecomposeParams(border_ratio=1.0))
+    result = solve_metro(pr, FIXED, executor=SerialExecutor(), metro=metro)
+    accounted_once(pr, result)
+    assert result.metrics.feasible and result.metrics.orders_served == 4
+    for u in result.unassigned:
+        assert f"[part {u.order_id[0].upper()}]" in u.reason_text
+
+
+def test_live_plan_orders_stay_with_their_driver() -> None:
+    # "far" sits beside B but is on A0's live route: re-optimising keeps it with A0.
+    drivers = [driver("A0", hub=0), driver("B0", lat=10.0, hub=1)]
+    orders = [order("near", 1.0), order("far", 9.5)]
+    pr = problem(drivers, orders, hubs=(HUB_A, HUB_B))
+    result = solve_metro(pr, FIXED, executor=SerialExecutor(), initial={"A0": ["far"]})
+    assert result.driver_of("far") == "A0"
+    accounted_once(pr, result)
