@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES, DayState, load_day_state
+from core.allocator import families as fam
 from core.allocator.diff import PlanDiff, diff_plans, rationale
 from core.allocator.evaluate import evaluate_plan
+from core.allocator.insertion import insert_greedily
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.result import AllocationResult, Metrics
 from core.allocator.solve import ProgressFn, solve
@@ -40,6 +42,7 @@ from core.proposals import ProposalView, create_proposal, proposal_view, registe
 from core.timeutil import at_seconds
 
 KIND = "rebalance"
+REPAIR_SHARE = 0.25  # of the time budget kept for inserting what the search left out
 AGENT = "dispatch-agent"
 
 
@@ -99,6 +102,11 @@ def _schedule(state: DayState, plan: dict[str, list[str]], params: SolveParams,
             "metrics": ev.metrics}
 
 
+def _objective(state: DayState, plan: dict[str, list[str]], params: SolveParams,
+               current: dict[str, list[str]] | None) -> int:
+    return evaluate_plan(state.problem, plan, params, current).metrics.objective_cents
+
+
 def propose_rebalance(session: Session, viewer: Viewer, request: RebalanceRequest,
                       progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                       blocked_driver_ids: frozenset[int] = frozenset(),
@@ -115,11 +123,20 @@ def propose_rebalance(session: Session, viewer: Viewer, request: RebalanceReques
     params = replace(params, max_orders_moved=request.max_orders_moved,
                      max_routes_touched=request.max_routes_touched)
     live = state.live or None
-    result = solve(state.problem, MaxRuntime(request.seconds), request.seed, params, initial=live,
+    result = solve(state.problem, MaxRuntime(request.seconds * (1 - REPAIR_SHARE)), request.seed, params,
+                   initial=live,
                    progress=progress, cancel=cancel)
     new_plan = {r.driver_id: [v.order_id for v in r.visits] for r in result.routes if r.visits}
     before = _schedule(state, dict(state.live), params, live)
+    waiting = [u.order_id for u in result.unassigned if u.reason_code in (fam.NO_ROOM, fam.SLA_WINDOW)]
+    if waiting:  # the search left orders out (often: no time to find a plan at all): repair
+        repaired, _ = insert_greedily(state.problem, new_plan, waiting, params,
+                                      deadline_s=REPAIR_SHARE * request.seconds)
+        if _objective(state, repaired, params, live) < _objective(state, new_plan, params, live):
+            new_plan = repaired
     after = _schedule(state, new_plan, params, live)
+    if after["metrics"].objective_cents > before["metrics"].objective_cents:
+        new_plan, after = dict(state.live), before  # never propose worse than what is on the road
     diff = diff_plans(dict(state.live), new_plan)
     changed = sorted(d.driver_id for d in diff.drivers)
     routes = {}
