@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import auth, navigation, services, widgets
 
-st.set_page_config(page_title="Control Tower", page_icon=":material/local_shipping:", layout="wide")
+st.set_page_config(page_title="Control Tower", page_icon="🚚", layout="wide")
 services.current_engine()
 
 signed_in = auth.signed_in()

@@ -17,8 +17,9 @@ settings = services.settings()
 tz = widgets.hub_timezone()
 hub_ids = widgets.selected_hub_ids()
 snapshot = services.live_map(viewer)
+st.subheader(f"Live map · {widgets.hub_label()}", anchor=False)
 
-fleet_col, vendor_col, order_col, driver_col, button_col = st.columns([1, 1.2, 1.6, 1.3, 0.6],
+fleet_col, vendor_col, order_col, driver_col, button_col = st.columns([1, 1.2, 1.5, 1.3, 0.8],
                                                                       vertical_alignment="bottom")
 fleet_types = fleet_col.multiselect("Fleet type", list(FleetType), key="live_map.fleet_types",
                                     format_func=lambda f: maps.FLEET_LABELS[f], placeholder="All")

@@ -52,6 +52,7 @@ STATE_LABELS: dict[str, str] = {DriverState.EXCEPTION: "exception", DriverState.
 SLA_LABELS = {"two_hour": "2-hour", "four_hour": "4-hour", "same_day": "same-day"}
 HUB_CLUSTER_STEP_DEG = 0.0022  # drivers waiting at a hub are fanned out around it, ~250 m apart
 GOLDEN_ANGLE = np.pi * (3 - np.sqrt(5))
+PIXELS = '"pixels"'  # quoted: pydeck turns a bare string into a data accessor expression
 TOOLTIP_STYLE = {"backgroundColor": "#0f172a", "color": "#f8fafc", "fontSize": "12px",
                  "padding": "6px 8px", "borderRadius": "4px", "maxWidth": "320px"}
 
@@ -71,7 +72,7 @@ def view_over(hubs: pd.DataFrame, recentred: int = 0) -> MapView:
     "re-centre": each press nudges the zoom by a hair so the chart sees a new view."""
     lat = float(hubs["lat"].mean()) if len(hubs) else 40.73
     lon = float(hubs["lon"].mean()) if len(hubs) else -73.94
-    zoom = 12.0 if len(hubs) == 1 else 10.4
+    zoom = 11.6 if len(hubs) == 1 else 10.0
     return MapView(round(lat, 5), round(lon, 5), zoom + (recentred % 2) * 1e-4)
 
 
@@ -150,17 +151,17 @@ def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.
     hubs = _hub_rows(live)
     layers = [
         pdk.Layer("PathLayer", _route_rows(live), id="routes", get_path="path",
-                  get_color="[r, g, b, 170]", width_units="pixels", get_width=3, pickable=True,
+                  get_color="[r, g, b, 170]", width_units=PIXELS, get_width=3, pickable=True,
                   joint_rounded=True, cap_rounded=True),
         pdk.Layer("ScatterplotLayer", _order_rows(live, tz), id="orders", get_position="[lon, lat]",
-                  get_fill_color="[r, g, b, 215]", radius_units="pixels", get_radius=4, pickable=True),
+                  get_fill_color="[r, g, b, 215]", radius_units=PIXELS, get_radius=4, pickable=True),
         pdk.Layer("ScatterplotLayer", hubs, id="hubs", get_position="[lon, lat]",
-                  get_fill_color=list(HUB_COLOUR), radius_units="pixels", get_radius=11, pickable=True),
+                  get_fill_color=list(HUB_COLOUR), radius_units=PIXELS, get_radius=15, pickable=True),
         pdk.Layer("TextLayer", hubs, id="hub-labels", get_position="[lon, lat]", get_text="code",
-                  get_size=11, get_color=[255, 255, 255], font_weight=700, pickable=False),
+                  get_size=10, get_color=[255, 255, 255], font_weight=700, pickable=False),
         pdk.Layer("ScatterplotLayer", _driver_rows(live, tz), id="drivers", get_position="[lon, lat]",
                   get_fill_color="[fr, fg, fb, 235]", get_line_color="[sr, sg, sb, 255]", stroked=True,
-                  radius_units="pixels", get_radius=7, line_width_units="pixels", get_line_width=3,
+                  radius_units=PIXELS, get_radius=7, line_width_units=PIXELS, get_line_width=3,
                   pickable=True),
     ]
     return pdk.Deck(

@@ -47,7 +47,7 @@ def live_kpis(k: LiveKpis) -> None:
             "Open orders whose window has closed, whose ETA falls after the window, or still "
             f"unassigned with under {AT_RISK_UNASSIGNED_S // 60} minutes of window left."),
         Kpi("Active drivers", f"{k.active_drivers:,}", "On a route now, or on shift."),
-        Kpi("Open exceptions", f"{k.open_exceptions:,}", "Reported today and not yet resolved."),
+        Kpi("Exceptions", f"{k.open_exceptions:,}", "Open exceptions: reported today, not yet resolved."),
     ])
 
 
@@ -72,6 +72,12 @@ def selected_hub_ids() -> frozenset[int] | None:
         return None
     hubs = services.hubs()
     return frozenset(int(i) for i in hubs.loc[hubs["code"] == code, "hub_id"])
+
+
+def hub_label() -> str:
+    code, hubs = state.get(state.HUB), services.hubs()
+    names = hubs.loc[hubs["code"] == code, "name"]
+    return f"{code} {names.iloc[0]}" if len(names) else "all hubs"
 
 
 def hub_timezone() -> str:
