@@ -32,6 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.allocator.kinds import BrandTier, FleetType
+from core.allocator.kinds import VehicleKind as VehicleType  # one definition for solver and storage
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend; a naive datetime is refused as a bug."""
@@ -64,21 +67,9 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
     )
 
 
-class FleetType(StrEnum):
-    CAPTIVE = "captive"
-    THIRD_PARTY = "third_party"
-    GIG = "gig"
-
-
 class VendorKind(StrEnum):
     THIRD_PARTY = "third_party"
     GIG_PLATFORM = "gig_platform"
-
-
-class VehicleType(StrEnum):
-    VAN = "van"
-    CARGO_BIKE = "cargo_bike"
-    CAR = "car"
 
 
 class DriverStatus(StrEnum):
@@ -98,11 +89,6 @@ class SlaKind(StrEnum):
     TWO_HOUR = "two_hour"
     FOUR_HOUR = "four_hour"
     SAME_DAY = "same_day"
-
-
-class BrandTier(StrEnum):
-    STANDARD = "standard"
-    PREMIUM = "premium"
 
 
 class ContactChannel(StrEnum):
