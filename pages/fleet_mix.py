@@ -67,7 +67,8 @@ people = charts.people_table(table).assign(fleet_type=[charts.group_label("fleet
                                                        for k in table["fleet_type"]]) \
     if by == "fleet_type" else charts.people_table(table)
 st.dataframe(people, hide_index=True, width="stretch", key="fleet_mix.table",
-             column_order=[name_column[by], *KPIS], column_config=kpi_columns)
+             column_order=[name_column[by], *KPIS],
+             column_config={"fleet_type": "fleet type", "vendor_name": "vendor", **kpi_columns})
 st.download_button("Download table (CSV)", table.to_csv(index=False), mime="text/csv",
                    file_name=f"fleet-mix-{by}-{start}-{end}.csv", icon=":material/download:",
                    key="fleet_mix.download_table")

@@ -57,7 +57,7 @@ st.markdown("**Rank among vendors** (1st is best; other vendors are not named)")
 widgets.kpi_row([widgets.Kpi(KPIS[r.kpi].label, "not ranked" if r.rank is None else
                              f"{charts.ordinal(r.rank)} of {r.of}", KPIS[r.kpi].definition)
                  for r in card.ranks])
-st.plotly_chart(charts.period_comparison(trends[1:]), key="vendor_review.trend",
+st.plotly_chart(charts.period_comparison(trends[1:5]), key="vendor_review.trend",
                 config=charts.plot_config(f"{card.vendor_code}-{card.start}-{card.end}"))
 
 reasons_col, compliance_col = st.columns(2)

@@ -190,8 +190,9 @@ def kpi_comparison(table: pd.DataFrame, by: str, names: Sequence[str] = HEADLINE
                           line_width=1, row=row + 1, col=col + 1)  # type: ignore[arg-type]
         fig.update_yaxes(row=row + 1, col=col + 1, rangemode="tozero", **axis_format(name))
     fig.update_xaxes(showticklabels=False)
-    fig.update_layout(height=260 * rows, margin={"t": 40, "b": 10, "l": 10, "r": 10},
-                      legend={"orientation": "h", "y": 1.06, "x": 0}, bargap=0.25)
+    fig.update_layout(height=260 * rows + 50, margin={"t": 80, "b": 10, "l": 10, "r": 10},
+                      legend={"orientation": "h", "yref": "container", "y": 0.995,
+                              "yanchor": "top", "x": 0}, bargap=0.25)
     return fig
 
 
@@ -218,8 +219,10 @@ def reasons_bars(reasons: Sequence[tuple[str, int]]) -> go.Figure:
     fig = go.Figure(go.Bar(x=[n for _, n in ordered], y=[r.replace("_", " ") for r, _ in ordered],
                            orientation="h", marker_color="#0f766e", name="exceptions",
                            hovertemplate="%{y}: %{x}<extra></extra>"))
+    top = max((n for _, n in ordered), default=1)
+    fig.update_xaxes(title="exceptions", tick0=0, dtick=max(1, math.ceil(top / 5)), rangemode="tozero")
     fig.update_layout(height=max(160, 40 * len(ordered) + 60),
-                      margin={"t": 10, "b": 10, "l": 10, "r": 10}, xaxis_title="exceptions")
+                      margin={"t": 10, "b": 10, "l": 10, "r": 10})
     return fig
 
 

@@ -132,3 +132,17 @@ def test_vendors_and_drivers_cannot_open_it(username: str) -> None:
         at.switch_page(PAGE)
     assert not [c for c in at.get("plotly_chart") if str(c.key).startswith("fleet_mix.")]
     assert not [w for w in at.selectbox if str(w.key).startswith("fleet_mix.")]
+
+
+def test_a_custom_range_is_cores_and_a_range_without_routes_says_so(app_db_url: str) -> None:
+    at = _open()
+    at.segmented_control(key="fleet_mix.period").set_value("custom").run()
+    two_days = (TEST_DAY - timedelta(days=2), YESTERDAY)
+    at.date_input(key="fleet_mix.days").set_value(two_days).run()
+    assert not at.exception
+    core = _core(app_db_url, "fleet_type", *two_days)
+    assert list(at.dataframe[0].value["orders"]) == list(core["orders"])
+    before = (TEST_DAY - timedelta(days=60), TEST_DAY - timedelta(days=40))
+    at.date_input(key="fleet_mix.days").set_value(before).run()
+    assert [i.value for i in at.info] == ["No routes on 28 Sep 2026 to 18 Oct 2026 in all hubs."]
+    assert not at.get("plotly_chart") and not at.dataframe
