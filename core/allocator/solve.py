@@ -139,6 +139,9 @@ def _search(
         assignment = routing.SolveFromAssignmentWithParameters(start, search)
     else:
         assignment = routing.SolveWithParameters(search)
+    # The callback holds the model and the model holds the callback: a cycle through C++
+    # that Python's collector cannot see.  Break it, or every solve leaks its whole model.
+    watch.routing = None
     if assignment is None or (watch.solutions == 0 and start is None):
         return None, watch.solutions, None  # out of time before a first solution
     return read_plan(built, assignment), watch.solutions, assignment.ObjectiveValue()
