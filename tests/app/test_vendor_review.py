@@ -65,6 +65,17 @@ def test_a_vendor_lands_on_its_own_scorecard_and_sees_no_other_vendor(app_db_url
     assert {b.label for b in at.get("download_button")} == {"Download CSV", "Download report (HTML)"}
 
 
+def test_a_forged_vendor_choice_still_shows_only_the_own_scorecard(app_db_url: str) -> None:
+    at = signed_in("jonas")
+    with unit_of_work(engine_for(app_db_url), read_only=True) as s:
+        hudson = vendor_by_code(s, "HUD")
+    at.session_state["vendor_review.vendor"] = hudson  # what a crafted request could carry
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Metro Parcel Partners scorecard"]
+    assert not [word for word in OTHERS if word in _everything_shown(at)]
+
+
 def test_the_scorecard_tiles_and_table_are_cores(app_db_url: str) -> None:
     at = signed_in("marcus")
     at.switch_page(PAGE).run()
