@@ -395,11 +395,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-part-orders", type=int, default=250)
     parser.add_argument("--whole", type=float, default=0.0,
                         help="also run one solve() over the whole 1k day for this many seconds")  # fmt: skip
+    parser.add_argument("--on-time-first", action="store_true",
+                        help="windows one break shorter: no stop made late by a break")  # fmt: skip
     parser.add_argument("--results", default=None, help="write the table into this markdown file")
 
 
 def main(args: argparse.Namespace) -> int:
-    metro = MetroParams(decompose=DecomposeParams(max_part_orders=args.max_part_orders))
+    metro = MetroParams(
+        decompose=DecomposeParams(max_part_orders=args.max_part_orders), on_time_first=args.on_time_first
+    )
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     rows: list[Row] = []
     for name in [c.strip() for c in args.cases.split(",") if c.strip()]:

@@ -97,6 +97,9 @@ def test_relaxed_part_shortens_shifts_by_the_breaks_a_shift_needs() -> None:
     relaxed = relaxed_problem(pr, DEFAULT_PARAMS)
     assert relaxed.drivers[0].shift_end_s == 36_000 - 2 * 1800
     assert relaxed_problem(pr, DEFAULT_PARAMS.without(fam.HOS_BREAK)).drivers == pr.drivers
+    # On-time first: every window also closes one break (1800 s) earlier.
+    tight = relaxed_problem(pr, DEFAULT_PARAMS, on_time_first=True)
+    assert [o.due_s for o in tight.orders] == [o.due_s - 1800 for o in pr.orders]
 
 
 def test_part_plan_is_feasible_under_the_real_rules() -> None:
