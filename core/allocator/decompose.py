@@ -277,8 +277,8 @@ def _assign_regions(
             region_of[j] = reach[0]
         else:
             border.append((j, reach))
-    for j in np.flatnonzero(region_of >= 0):
-        fleet.load[region_of[j]] += fleet.need(problem.orders[j])
+    for k in np.flatnonzero(region_of >= 0):
+        fleet.load[region_of[k]] += fleet.need(problem.orders[int(k)])
     for j, reach in border:
         # Most spare capacity wins; ties go to the nearer hub (reach is nearest first).
         r = max(reach, key=lambda r: (round(fleet.spare(r), 9), -reach.index(r)))

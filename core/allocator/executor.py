@@ -99,7 +99,7 @@ class DaskExecutor:
         from dask.distributed import Client
 
         self._own = not isinstance(cluster, Client)
-        self.client = Client(cluster) if self._own else cluster
+        self.client: Any = Client(cluster) if self._own else cluster  # type: ignore[no-untyped-call]
 
     @property
     def slots(self) -> int:

@@ -281,10 +281,9 @@ def solve_metro(
         first_cpu = sum(o.cpu_s for o in outcomes.values())
         notes = [f"{len(dec.parts)} parts of at most {metro.decompose.max_part_orders} orders"]
         if metro.second_pass:
-            if stop_per_part is not None:
-                second = stop_per_part
-            else:
-                second = lambda n: _budget_stop(budget_s or 0.0, started, n, slots, 1.0)  # noqa: E731
+            second: StopRule | Callable[[int], StopRule] = stop_per_part or (
+                lambda n: _budget_stop(budget_s or 0.0, started, n, slots, 1.0)
+            )
             notes.extend(_second_pass(executor, dec, {t.key: t for t in tasks}, outcomes, second))
         notes.append(f"part solves used {first_cpu:.1f} s CPU in the first pass")
     finally:

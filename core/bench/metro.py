@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from core.allocator.costs import FleetCost
 from core.allocator.decompose import DecomposeParams
@@ -173,7 +174,7 @@ def metro_day(
     fleet_p = [p for _, p, _ in FLEET_MIX]
     costs = {f: c for f, _, c in FLEET_MIX}
     kinds_p = [p for _, p, *_ in VEHICLE_MIX]
-    drivers = []
+    drivers: list[DriverSpec] = []
     for k, s in enumerate(sites):
         for _ in range(int(drivers_per_site[k])):
             fleet = fleets[rng.choice(len(fleets), p=fleet_p)]
@@ -202,10 +203,10 @@ def metro_day(
     return AllocationProblem(tuple(drivers), orders, hubs)
 
 
-def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+def _apportion(total: int, weights: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Integers summing to `total`, proportional to `weights` (largest remainder)."""
     exact = total * weights / max(1, weights.sum())
-    out = np.floor(exact).astype(int)
+    out: npt.NDArray[np.int64] = np.floor(exact).astype(np.int64)
     rest = total - out.sum()
     for k in np.argsort(-(exact - out), kind="stable")[:rest]:
         out[k] += 1
