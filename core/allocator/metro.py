@@ -124,7 +124,7 @@ def solve_part(task: PartTask) -> PartOutcome:
     best.offer(built.plan(), "construction")
     solutions = built.solutions
     late = _late_candidates(built, params)
-    if late and left() > MIN_PHASE_S:
+    if late:  # part of the construction: runs whatever the limit, like the first one
         relaxed = _widened(relaxed, late, params)
         again = solve(relaxed, _first(left()), task.seed, hard)
         best.offer(again.plan(), "construction with late windows")
