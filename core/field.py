@@ -260,19 +260,21 @@ class _Checker:
         ids = sorted(set(order_ids))
         if not ids:
             return
-        for ref, status, delivered_at, oid in session.execute(
-                select(Order.external_ref, Order.status, Order.delivered_at, Order.id)
-                .where(Order.id.in_(ids))):
-            self.orders[oid] = (ref, status, delivered_at)
+        open_stops = (select(Stop.id, Stop.status, Stop.order_id, Route.id.label("route_id"),
+                             Route.driver_id, Plan.service_date, Hub.timezone, Route.started_at,
+                             Route.status.label("route_status"))
+                      .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
+                      .join(Hub, Plan.hub_id == Hub.id)
+                      .where(Stop.order_id.in_(ids), Stop.status.in_(OPEN_STOPS)).subquery())
         for row in session.execute(
-                select(Stop.id, Stop.status, Stop.order_id, Route.id, Route.driver_id,
-                       Plan.service_date, Hub.timezone, Route.started_at, Route.status)
-                .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
-                .join(Hub, Plan.hub_id == Hub.id)
-                .where(Stop.order_id.in_(ids), Stop.status.in_(OPEN_STOPS))):
-            started = row[7] is not None and row[8] is RouteStatus.IN_PROGRESS
-            self.stops.setdefault(row[2], []).append(
-                OpenStop(row[0], row[1], row[3], row[4], row[5], row[6], started))
+                select(Order.id, Order.external_ref, Order.status, Order.delivered_at, open_stops)
+                .outerjoin(open_stops, open_stops.c.order_id == Order.id).where(Order.id.in_(ids))):
+            self.orders[row[0]] = (row[1], row[2], row[3])
+            if row[4] is None:
+                continue
+            started = row[11] is not None and row[12] is RouteStatus.IN_PROGRESS
+            self.stops.setdefault(row[0], []).append(
+                OpenStop(row[4], row[5], row[7], row[8], row[9], row[10], started))
 
     def open_stop(self, driver_id: int, order_id: int, at: datetime) -> OpenStop | str:
         """The driver's open stop for the order today, or why there is none."""

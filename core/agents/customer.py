@@ -277,9 +277,11 @@ def run_customer_agent(session: Session, day: date, now: datetime,
                             .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
                             .where(open_stop).group_by(Stop.route_id)).tuples().all()
     delay = {r: max(timedelta(0), now - eta) for r, eta in first}
-    late_routes = [r for r, d in delay.items() if d > timedelta(0)]
     # Only rows that may need a message: out for delivery without an ETA message, or without a
-    # delay message on a route running late or planned past the window.
+    # delay message and either planned past the window or on a route running later than the
+    # threshold (a stop planned inside its window cannot be more than `delay - threshold` late).
+    threshold = timedelta(seconds=policy.delay_threshold_s)
+    late_routes = [r for r, d in delay.items() if d > threshold]
     may_be_late = Stop.route_id.in_(late_routes) | (Stop.planned_eta_at > Order.window_end_at)
     due = ((Order.status == OrderStatus.OUT_FOR_DELIVERY) & Order.id.not_in(_already(MessageKind.ETA_WINDOW))
            ) | (may_be_late & Order.id.not_in(_already(MessageKind.DELAY)))

@@ -52,7 +52,7 @@ class DisruptionParams:
     urgent_until_s: int = 17 * HOUR_S
     urgent_lead_s: int = 30 * 60
     urgent_window_s: int = 2 * HOUR_S
-    customer_choice_rate: float = 0.1
+    customer_choice_rate: float = 0.05
 
     @classmethod
     def none(cls) -> DisruptionParams:
