@@ -257,7 +257,7 @@ def run_customer_agent(session: Session, day: date, now: datetime,
     Reads columns only (a metro day has thousands of open orders and this runs every few
     simulated minutes): the open stops with their predicted ETAs, and the missed customers.
     """
-    tz_of = dict(session.execute(select(Hub.id, Hub.timezone)).tuples().all())
+    tz_of = dict(session.execute(select(Hub.id, Hub.timezone)).all())
     reachable = Order.contact_channel != ContactChannel.NONE
     half = timedelta(seconds=policy.eta_window_s // 2)
     outbox = _Outbox(policy, now)
@@ -275,7 +275,7 @@ def run_customer_agent(session: Session, day: date, now: datetime,
     open_stop = (Plan.service_date == day) & Stop.status.in_(PENDING)
     first = session.execute(select(Stop.route_id, func.min(Stop.planned_eta_at))
                             .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
-                            .where(open_stop).group_by(Stop.route_id)).tuples().all()
+                            .where(open_stop).group_by(Stop.route_id)).all()
     delay = {r: max(timedelta(0), now - eta) for r, eta in first}
     # Only rows that may need a message: out for delivery without an ETA message, or without a
     # delay message and either planned past the window or on a route running later than the

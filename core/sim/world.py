@@ -94,7 +94,7 @@ def load_drivers(session: Session) -> dict[int, DriverInfo]:
 def plan_versions(session: Session, day: date) -> dict[int, int]:
     """hub id -> plan version for `day`."""
     return dict(session.execute(select(Plan.hub_id, Plan.version).where(Plan.service_date == day))
-                .tuples().all())
+                .all())
 
 
 def load_routes(session: Session, day: date, tz: str, hub_ids: Iterable[int] | None = None,
