@@ -97,7 +97,8 @@ class Simulator:
     """One service day of every hub on the engine's database, from its approved plans."""
 
     def __init__(self, engine: Engine, day: date, seed: int = 0, params: SimParams | None = None,
-                 agents: Sequence[TickAgent] = ()) -> None:
+                 agents: Sequence[TickAgent] = (), disruptions: DisruptionPlan | None = None) -> None:
+        """`disruptions` replaces the day's drawn disruptions (tests place them by hand)."""
         self.engine, self.day, self.seed = engine, day, seed
         self.params = params or SimParams()
         self.agents = tuple(agents)
@@ -113,7 +114,7 @@ class Simulator:
             self.versions = plan_versions(session, day)
             routes = load_routes(session, day, self.tz)
             positions = last_positions(session, day, self.tz)
-            self.disruptions: DisruptionPlan = plan_disruptions(
+            self.disruptions: DisruptionPlan = disruptions or plan_disruptions(
                 self.params.disruptions, day_outline(session, day, routes, self.drivers), seed)
         ids = sorted(self.drivers)
         self.index = {d: i for i, d in enumerate(ids)}

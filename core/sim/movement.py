@@ -90,10 +90,11 @@ class Fleet:
         self.phase[i] = Phase.DRIVING
 
     def detour(self, i: int, factor: float) -> None:
-        """The rest of driver i's leg gets longer (a closed road ahead)."""
-        self.road_m[i] += self.left_m[i] * (factor - 1.0)
+        """The rest of driver i's leg gets longer (a closed road ahead); the leg restarts from
+        where the driver is, so the reported position does not jump."""
+        self.from_lat[i], self.from_lon[i] = self.lat[i], self.lon[i]
         self.left_m[i] *= factor
-        self._place(np.array([i]))
+        self.road_m[i] = self.left_m[i]
 
     def _place(self, idx: npt.NDArray[np.int64]) -> None:
         share = np.divide(self.left_m[idx], self.road_m[idx], out=np.zeros(len(idx)),
