@@ -30,17 +30,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Enum, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from core.access import Viewer, visible_driver_ids
+from core.allocator.kinds import FleetType
 from core.models import (
     Driver,
     DriverStatus,
     Event,
     EventKind,
     Fleet,
-    FleetType,
     Hub,
     Order,
     OrderStatus,
@@ -49,6 +49,7 @@ from core.models import (
     RouteStatus,
     Stop,
     StopStatus,
+    UtcDateTime,
     Vehicle,
     Vendor,
 )
@@ -172,14 +173,24 @@ class LiveMap:
 
 
 def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(session.execute(stmt).all(), columns=columns)
+    """Run a column query straight on the connection and build the frame column-wise.
+
+    Times and enums come back as the driver gives them (ISO text on SQLite) and are parsed
+    vectorised by `_utc`; per-value ORM type processing is most of the cost at 20k rows.
+    """
+    raw = [type_coerce(c, String) if isinstance(c.type, (UtcDateTime, Enum)) else c
+           for c in stmt.selected_columns]
+    rows = session.connection().execute(stmt.with_only_columns(*raw, maintain_column_froms=True)).all()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
 
 
 def _utc(series: pd.Series) -> pd.Series:
     """Aware UTC datetimes, whatever came in (datetimes, or all-missing floats from an empty map)."""
-    if not pd.api.types.is_datetime64_any_dtype(series):
-        series = series.astype(object)
-    return pd.to_datetime(series, utc=True)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return pd.to_datetime(series, utc=True)
+    return pd.to_datetime(series.astype(object), utc=True, format="ISO8601")
 
 
 def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
@@ -374,12 +385,12 @@ def _remaining_routes(remaining: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.D
         routes[col] = routes["driver_id"].map(by_driver[col]).to_numpy()
     routes["stops_left"] = remaining.groupby("route_id", sort=True).size().to_numpy()
     # Split the stacked stop coordinates at route boundaries, then add the two ends per route.
-    xy = remaining[["lon", "lat"]].to_numpy(dtype=np.float64).round(6)
-    bounds = np.flatnonzero(np.diff(remaining["route_id"].to_numpy())) + 1
-    start = routes[["lon", "lat"]].to_numpy(dtype=np.float64).round(6)
-    end = hub_pos.loc[routes["hub_id"], ["lon", "lat"]].to_numpy(dtype=np.float64).round(6)
-    routes["path"] = [np.vstack((s, seg, e)).tolist()
-                      for s, seg, e in zip(start, np.split(xy, bounds), end, strict=True)]
+    xy = remaining[["lon", "lat"]].to_numpy(dtype=np.float64).round(6).tolist()
+    bounds = [0, *(np.flatnonzero(np.diff(remaining["route_id"].to_numpy())) + 1).tolist(), len(xy)]
+    start = routes[["lon", "lat"]].to_numpy(dtype=np.float64).round(6).tolist()
+    end = hub_pos.loc[routes["hub_id"], ["lon", "lat"]].to_numpy(dtype=np.float64).round(6).tolist()
+    routes["path"] = [[s, *xy[a:b], e]
+                      for s, a, b, e in zip(start, bounds[:-1], bounds[1:], end, strict=True)]
     routes["vendor_id"] = routes["vendor_id"].astype("Int64")
     return routes[columns]
 

@@ -7,8 +7,8 @@ the data, so a refresh keeps the user's pan and zoom.
 
 import streamlit as st
 
+from core.allocator.kinds import FleetType
 from core.live import DriverState, LiveStatus
-from core.models import FleetType
 from ui import maps, services, state, widgets
 from ui.auth import current_viewer
 
@@ -33,7 +33,11 @@ button_col.button("Re-centre", icon=":material/my_location:", key="live_map.rece
                   on_click=state.bump, args=(state.RECENTRED,), width="stretch")
 
 hubs = services.hubs()
-view = maps.view_over(hubs if hub_ids is None else hubs[hubs["hub_id"].isin(list(hub_ids))],
+# The view follows only the hub filter (or, for a vendor or a driver, their drivers' home hubs,
+# which do not move) and "Re-centre": never the live data, so a refresh keeps the user's pan.
+in_view = hub_ids if hub_ids is not None else (
+    None if viewer.sees_everything else frozenset(snapshot.drivers["hub_id"].tolist()))
+view = maps.view_over(hubs if in_view is None else hubs[hubs["hub_id"].isin(list(in_view))],
                       state.get(state.RECENTRED, 0))
 
 

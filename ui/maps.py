@@ -1,7 +1,7 @@
 """Read model -> pydeck Deck. Pure: no st.* calls, so the bench and tests can build decks too.
 
 Layers, bottom to top: remaining routes (coloured by fleet type), orders (by live status),
-hubs, drivers (filled by fleet type, ringed by state). Every layer's rows carry a `tooltip`
+drivers (filled by fleet type, ringed by state), hubs with their codes. Every layer's rows carry a `tooltip`
 column, pre-rendered and HTML-escaped (addresses come from imported CSVs), because deck.gl's
 tooltip is one template for all layers. Columns are built with vectorised pandas, never a
 Python loop per row.
@@ -9,14 +9,15 @@ Python loop per row.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
 
+from core.allocator.kinds import FleetType
 from core.live import DriverState, LiveMap, LiveStatus, PositionSource
-from core.models import FleetType
 
 RGB = tuple[int, int, int]
 
@@ -51,6 +52,7 @@ STATE_LABELS: dict[str, str] = {DriverState.EXCEPTION: "exception", DriverState.
                 DriverState.UNAVAILABLE: "off duty / suspended"}
 SLA_LABELS = {"two_hour": "2-hour", "four_hour": "4-hour", "same_day": "same-day"}
 HUB_CLUSTER_STEP_DEG = 0.0022  # drivers waiting at a hub are fanned out around it, ~250 m apart
+HUB_CLUSTER_FIRST_RING = 4  # ... starting clear of the hub's marker
 GOLDEN_ANGLE = np.pi * (3 - np.sqrt(5))
 PIXELS = '"pixels"'  # quoted: pydeck turns a bare string into a data accessor expression
 TOOLTIP_STYLE = {"backgroundColor": "#0f172a", "color": "#f8fafc", "fontSize": "12px",
@@ -82,12 +84,18 @@ def _esc(values: pd.Series) -> pd.Series:
             .str.replace(">", "&gt;", regex=False).str.replace('"', "&quot;", regex=False))
 
 
+_HH_MM = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)] + ["–"], dtype=object)
+
+
 def _clock(values: pd.Series, tz: str) -> pd.Series:
-    return values.dt.tz_convert(tz).dt.strftime("%H:%M").fillna("–")
+    """"HH:MM" in `tz` ("–" when missing), by table lookup: strftime is slow at 20k rows."""
+    local = values.dt.tz_convert(tz)
+    minute = (local.dt.hour * 60 + local.dt.minute).fillna(24 * 60).astype(int)
+    return pd.Series(_HH_MM[minute.to_numpy()], index=values.index, dtype="str")
 
 
 def _labels(values: pd.Series, labels: dict[str, str]) -> pd.Series:
-    return values.map(lambda v: labels.get(v, v)).astype("str")
+    return values.map(labels).fillna(values).astype("str")
 
 
 def _rgb(frame: pd.DataFrame, keys: pd.Series, colours: dict[str, RGB], prefix: str) -> pd.DataFrame:
@@ -102,7 +110,7 @@ def _driver_rows(live: LiveMap, tz: str) -> pd.DataFrame:
     lat, lon = d["lat"].to_numpy(dtype=np.float64, copy=True), d["lon"].to_numpy(dtype=np.float64, copy=True)
     at_hub = (d["position_source"] == PositionSource.HOME_HUB).to_numpy()
     rank = d[at_hub].groupby("hub_id").cumcount().to_numpy()
-    radius = HUB_CLUSTER_STEP_DEG * np.sqrt(rank + 1)
+    radius = HUB_CLUSTER_STEP_DEG * np.sqrt(rank + HUB_CLUSTER_FIRST_RING)
     lat[at_hub] += radius * np.sin(rank * GOLDEN_ANGLE)
     lon[at_hub] += radius * np.cos(rank * GOLDEN_ANGLE) * 1.3  # longitude degrees are shorter here
     where = np.where(at_hub, "waiting at home hub", "reported " + _clock(d["position_at"], tz))
@@ -146,26 +154,55 @@ def _hub_rows(live: LiveMap) -> pd.DataFrame:
                          "tooltip": ("<b>Hub " + _esc(h["code"]) + "</b><br/>" + _esc(h["name"])).to_numpy()})
 
 
+class CompactDeck(pdk.Deck):  # type: ignore[misc]
+    """A Deck whose JSON is compact and whose rows are written by `DataFrame.to_json`.
+
+    pydeck writes its JSON indented and key-sorted, which forces Python's pure-Python encoder:
+    seconds for 20,000 orders. Here the layers carry no rows while pydeck writes the (small)
+    spec; each layer's rows are then spliced in from its frame, encoded in C.
+    """
+
+    def __init__(self, frames: dict[str, pd.DataFrame], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._rows = frames
+
+    def to_json(self) -> str:
+        rows = self.__dict__.pop("_rows")
+        try:
+            spec = json.loads(super().to_json())
+        finally:
+            self._rows = rows
+        for layer in spec["layers"]:
+            layer["data"] = f"@@rows:{layer['id']}@@"
+        text = json.dumps(spec, separators=(",", ":"))
+        for layer_id, frame in rows.items():
+            text = text.replace(f'"@@rows:{layer_id}@@"',
+                                frame.to_json(orient="records", double_precision=6, force_ascii=False))
+        return text
+
+
 def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.Deck:
-    """The live map as a deck: routes, orders, hubs, drivers (bottom to top)."""
+    """The live map as a deck: routes, orders, drivers, hubs (bottom to top)."""
     hubs = _hub_rows(live)
+    frames = {"routes": _route_rows(live), "orders": _order_rows(live, tz), "drivers": _driver_rows(live, tz),
+              "hubs": hubs, "hub-labels": hubs}
     layers = [
-        pdk.Layer("PathLayer", _route_rows(live), id="routes", get_path="path",
+        pdk.Layer("PathLayer", [], id="routes", get_path="path",
                   get_color="[r, g, b, 170]", width_units=PIXELS, get_width=3, pickable=True,
                   joint_rounded=True, cap_rounded=True),
-        pdk.Layer("ScatterplotLayer", _order_rows(live, tz), id="orders", get_position="[lon, lat]",
+        pdk.Layer("ScatterplotLayer", [], id="orders", get_position="[lon, lat]",
                   get_fill_color="[r, g, b, 215]", radius_units=PIXELS, get_radius=4, pickable=True),
-        pdk.Layer("ScatterplotLayer", hubs, id="hubs", get_position="[lon, lat]",
-                  get_fill_color=list(HUB_COLOUR), radius_units=PIXELS, get_radius=15, pickable=True),
-        pdk.Layer("TextLayer", hubs, id="hub-labels", get_position="[lon, lat]", get_text="code",
-                  get_size=10, get_color=[255, 255, 255], font_weight=700, pickable=False),
-        pdk.Layer("ScatterplotLayer", _driver_rows(live, tz), id="drivers", get_position="[lon, lat]",
+        pdk.Layer("ScatterplotLayer", [], id="drivers", get_position="[lon, lat]",
                   get_fill_color="[fr, fg, fb, 235]", get_line_color="[sr, sg, sb, 255]", stroked=True,
                   radius_units=PIXELS, get_radius=7, line_width_units=PIXELS, get_line_width=3,
                   pickable=True),
+        pdk.Layer("ScatterplotLayer", [], id="hubs", get_position="[lon, lat]",
+                  get_fill_color=list(HUB_COLOUR), radius_units=PIXELS, get_radius=15, pickable=True),
+        pdk.Layer("TextLayer", [], id="hub-labels", get_position="[lon, lat]", get_text="code",
+                  get_size=10, get_color=[255, 255, 255], font_weight=700, pickable=False),
     ]
-    return pdk.Deck(
-        layers=layers, map_style=basemap_style,
+    return CompactDeck(
+        frames, layers=layers, map_style=basemap_style,
         initial_view_state=pdk.ViewState(latitude=view.latitude, longitude=view.longitude,
                                          zoom=view.zoom, pitch=0, bearing=0),
         tooltip={"html": "{tooltip}", "style": TOOLTIP_STYLE},

@@ -102,16 +102,17 @@ def test_a_vendor_map_holds_exactly_its_own_drivers_and_their_orders(live_app: s
 def test_a_driver_sees_only_their_own_route(live_app: str) -> None:
     at = on_live_map("carla")
     with unit_of_work(engine_for(live_app), read_only=True) as s:
-        carla = s.scalar(select(Driver).join(User, User.driver_id == Driver.id)
-                         .where(User.username == "carla"))
-        assert carla is not None
-        code = carla.code
+        code, lat, lon = s.execute(
+            select(Driver.code, Hub.lat, Hub.lon).join(User, User.driver_id == Driver.id)
+            .join(Hub, Hub.id == Driver.home_hub_id).where(User.username == "carla")).one()
     assert [d["code"] for d in _layer(at, "drivers")] == [code]
     routes = _layer(at, "routes")
     assert len(routes) == 1 and routes[0]["tooltip"].startswith(f"<b>Route of {code}</b>")
     live = _core_live(live_app, "carla")
     assert set(live.orders["driver_code"]) == {code}
     assert len(_layer(at, "orders")) == len(live.orders)
+    view = _deck(at)["initialViewState"]  # the map opens over her home hub
+    assert (view["latitude"], view["longitude"]) == (round(lat, 5), round(lon, 5))
 
 
 def test_the_hub_filter_narrows_every_layer_and_centres_the_map(live_app: str) -> None:
