@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from core import auth
-from core.access import Viewer
+from core.access import SYSTEM, Viewer
 from core.config import Settings, get_settings
 from core.db import engine_for, migrate, unit_of_work
 from core.imports import ImportResult
@@ -91,11 +91,20 @@ def _live_map(url: str, viewer: Viewer, day: date, tick: int, tz: str) -> LiveMa
         return read_live_map(session, viewer, day, datetime.fromtimestamp(tick * LIVE_REFRESH_S, UTC), tz)
 
 
+def _scope(viewer: Viewer) -> Viewer:
+    """What a read depends on: everyone with the full view shares one cache entry; a vendor
+    its vendor's, a driver their own. Never wider than the viewer."""
+    if viewer.sees_everything:
+        return SYSTEM
+    return Viewer(username=viewer.role.value, role=viewer.role, vendor_id=viewer.vendor_id,
+                  driver_id=viewer.driver_id)
+
+
 def live_map(viewer: Viewer) -> LiveMap:
     """The viewer's live map as of the last `LIVE_REFRESH_S` tick (shared by every viewer alike)."""
     at = now()
     tz = settings().timezone
-    return _live_map(settings().database_url, viewer, local_today(tz, at),
+    return _live_map(settings().database_url, _scope(viewer), local_today(tz, at),
                      int(at.timestamp() // LIVE_REFRESH_S), tz)
 
 
@@ -106,7 +115,7 @@ def _orders(url: str, viewer: Viewer, day: date, query: OrderQuery) -> OrderSear
 
 
 def orders(viewer: Viewer, query: OrderQuery) -> OrderSearch:
-    return _orders(settings().database_url, viewer, today(), query)
+    return _orders(settings().database_url, _scope(viewer), today(), query)
 
 
 @st.cache_data(ttl=60, max_entries=32, show_spinner=False)
@@ -116,7 +125,7 @@ def _facets(url: str, viewer: Viewer, day: date) -> OrderFacets:
 
 
 def facets(viewer: Viewer) -> OrderFacets:
-    return _facets(settings().database_url, viewer, today())
+    return _facets(settings().database_url, _scope(viewer), today())
 
 
 def import_orders(viewer: Viewer, data: bytes) -> ImportResult:

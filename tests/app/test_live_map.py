@@ -180,3 +180,14 @@ def test_a_forged_vendor_filter_shows_nothing_of_another_vendor(live_app: str) -
     assert not at.exception
     assert {d["code"] for d in _layer(at, "drivers")} <= own
     assert isinstance(at.session_state["ct.sign_in"], SignIn) and viewer.role is Role.VENDOR
+
+
+def test_cached_reads_are_shared_within_a_scope_and_never_across_vendors() -> None:
+    from ui.services import _scope
+
+    priya, marcus = Viewer("priya", Role.DISPATCHER, 2), Viewer("marcus", Role.HEAD_OF_LAST_MILE, 3)
+    assert _scope(priya) == _scope(marcus)
+    a, b = Viewer("jonas", Role.VENDOR, 5, vendor_id=1), Viewer("hudson", Role.VENDOR, 6, vendor_id=2)
+    assert _scope(a) != _scope(b) and _scope(a) == _scope(Viewer("jo2", Role.VENDOR, 9, vendor_id=1))
+    assert (_scope(a).role, _scope(a).vendor_id) == (Role.VENDOR, 1)
+    assert _scope(Viewer("sam", Role.DRIVER, 8, driver_id=3)).driver_id == 3
