@@ -244,8 +244,12 @@ def apply_reroute(session: Session, plan: Plan, change: dict[str, Any], now: dat
     stops = {ref: s for s, ref in session.execute(
         select(Stop, Order.external_ref).join(Order, Order.id == Stop.order_id)
         .where(Stop.route_id == route_id, Stop.status == StopStatus.PENDING))}
-    first = session.scalar(select(func.min(Stop.sequence)).where(
-        Stop.route_id == route_id, Stop.status == StopStatus.PENDING)) or 0
+    # Pending stops go after every stop already served: a re-plan may have left a served stop
+    # numbered among them (it was at the door when the plan changed).
+    first = max(session.scalar(select(func.min(Stop.sequence)).where(
+        Stop.route_id == route_id, Stop.status == StopStatus.PENDING)) or 0,
+        (session.scalar(select(func.max(Stop.sequence)).where(
+            Stop.route_id == route_id, Stop.status != StopStatus.PENDING)) or -1) + 1)
     ids = [stops[r].id for r in refs]
     session.execute(update(Stop).where(Stop.id.in_(ids)).values(sequence=Stop.sequence + SEQUENCE_SHIFT))
     tz = plan_tz(session, plan)
