@@ -46,7 +46,7 @@ class Case:
 
 CASES = (Case("demo day", 2000, 150, "allocator", 12.0),
          Case("metro 1k", 13000, 1000, "baseline", 12.0))
-QUICK = (Case("tiny", 200, 20, "baseline", 2.0),)
+QUICK = (Case("tiny", 80, 12, "baseline", 1.0),)
 
 
 def prepare(path: Path, case: Case, seed: int) -> tuple[Engine, float]:
