@@ -346,6 +346,15 @@ def whole_row(name: str, problem: AllocationProblem, seconds: float, seed: int) 
     )  # fmt: skip
 
 
+LEGEND = (
+    "Runs: `first` = first complete plan (each part stops at its first solution); `N s` = a "
+    "wall-time budget for the whole solve, shared out per part (a part's construction is never "
+    "cut, so a budget below the first-plan time is overrun); `whole` = one plain `solve()` over "
+    "the whole day. CPU s = this process and its reaped workers. Peak MB = PSS summed over the "
+    "process tree, sampled every 0.1 s. Load = 1-minute load average when the run began: the "
+    "machine has 2 cores, so above 2 the run waited for CPU and wall time is inflated."
+)
+
 HEADER = (
     "| day | run | parts | wall s | CPU s | served | unassigned | late | cost $ | $/stop "
     "| feasible | peak MB | load |"
@@ -424,6 +433,8 @@ def main(args: argparse.Namespace) -> int:
             table(rows),
             "",
             "Days: " + "; ".join(f"{k} = {CASES[k][0]}" for k in CASES) + ".",
+            "",
+            LEGEND,
         ]
     )
     print()
