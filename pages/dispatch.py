@@ -63,6 +63,7 @@ def progress_panel() -> None:
     if not current.running:
         if not current.reported:
             current.reported = True
+            dispatch_services.refresh()
             st.rerun()
         return
     best, limit = current.progress, current.request.seconds

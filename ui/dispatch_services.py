@@ -41,6 +41,11 @@ def routes(proposal: ProposalView) -> list[RouteLine]:
     return _routes(services.settings().database_url, proposal.id)
 
 
+def refresh() -> None:
+    """A new proposal exists: the next read of the inbox must see it."""
+    _proposals.clear()
+
+
 def _changed() -> None:
     """A decision changes the plan, so every cached read of the day (map, orders) is stale."""
     st.cache_data.clear()

@@ -17,15 +17,18 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from core.bench.live_map import day_under_way
 from core.db import make_engine, migrate, unit_of_work
+from core.models import Hub, Plan
 from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import local_today
 from ui.maps import FLEET_COLOURS, ORDER_COLOURS
@@ -57,9 +60,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    database_url: str
+
+
+def _plan_versions(url: str) -> dict[str, int]:
+    """Today's plan version per hub code, read straight from the database."""
+    engine = make_engine(url)
+    with unit_of_work(engine, read_only=True) as session:
+        rows = session.execute(select(Hub.code, Plan.version).join(Plan, Plan.hub_id == Hub.id)
+                               .where(Plan.service_date == local_today(TZ))).all()
+    engine.dispose()
+    return {code: version for code, version in rows}
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on a fresh demo day under way now; yields its base URL."""
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a fresh demo day under way now."""
     _need_browser()
     tmp = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{tmp / 'e2e.db'}"
@@ -91,7 +110,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the server did not come up; log: {(tmp / 'server.log').read_text()[-2000:]}")
             time.sleep(0.5)
-        yield base
+        yield Server(base, url)
     finally:
         proc.terminate()
         try:
@@ -116,7 +135,7 @@ def _centroid(png: bytes, rgb: tuple[int, int, int]) -> np.ndarray:
     return np.array([xs.mean(), ys.mean()])
 
 
-def test_sign_in_survives_a_reload_and_the_live_map_draws(server: str) -> None:
+def test_sign_in_survives_a_reload_and_the_live_map_draws(server: Server) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -129,7 +148,7 @@ def test_sign_in_survives_a_reload_and_the_live_map_draws(server: str) -> None:
         page.on("requestfailed", lambda r: failed_requests.append(r.url))
 
         # 1. A deep link without signing in shows only the sign-in.
-        page.goto(f"{server}/live_map")
+        page.goto(f"{server.base}/live_map")
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
         expect(page.get_by_label("Username", exact=True)).to_be_visible()
         expect(page.locator("[data-testid='stDeckGlJsonChart']")).to_have_count(0)
@@ -188,7 +207,23 @@ def test_sign_in_survives_a_reload_and_the_live_map_draws(server: str) -> None:
         assert np.linalg.norm(panned - before) > 60, (before, panned)
         assert np.linalg.norm(refreshed - panned) < 25, (panned, refreshed)
 
-        # 6. (Lead: the rebalance -> review -> approve steps go here once the dispatch page exists.)
+        # 6. Rebalance the first hub, review the proposal, approve it: the plan version moves.
+        versions = _plan_versions(server.database_url)
+        nav.get_by_text("Dispatch").click()
+        expect(page.get_by_role("button", name="Rebalance")).to_be_visible()
+        hub = page.get_by_text("Dispatch · ").inner_text().split("· ", 1)[1].strip()
+        page.get_by_role("button", name="Rebalance").click()
+        page.wait_for_timeout(3000)
+        page.screenshot(path=ARTIFACTS / "05_solving.png", full_page=True)
+        approve = page.get_by_role("button", name="Approve")
+        expect(approve).to_be_visible(timeout=120_000)  # the solve's time limit plus a loaded CI
+        expect(page.get_by_text("rebalance by dispatch-agent")).to_be_visible()
+        expect(page.get_by_text("routes change")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "06_proposal.png", full_page=True)
+        approve.click()
+        expect(page.get_by_text("approved and applied")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "07_approved.png", full_page=True)
+        assert _plan_versions(server.database_url)[hub] == versions[hub] + 1
 
         # 7. Signing out deletes the cookie: a reload stays signed out.
         page.get_by_role("button", name="Sign out").click()
@@ -197,5 +232,5 @@ def test_sign_in_survives_a_reload_and_the_live_map_draws(server: str) -> None:
         page.reload()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
         expect(page.get_by_text("Priya (dispatcher)")).to_have_count(0)
-        page.screenshot(path=ARTIFACTS / "05_signed_out.png")
+        page.screenshot(path=ARTIFACTS / "08_signed_out.png")
         browser.close()
