@@ -15,16 +15,33 @@ open`), so an order is delivered at most once even when two reports race.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.bulk import bulk_insert
-from core.errors import ControlTowerError
+from core.field_records import (
+    DELIVERING_ACTIONS,
+    DISRUPTIONS,
+    FAILING_ACTIONS,
+    Arrival,
+    Delivery,
+    ExceptionAction,
+    ExceptionReason,
+    ExceptionRecord,
+    Failure,
+    FieldReportError,
+    Handover,
+    Ping,
+    ProblemReport,
+    ProofOfDelivery,
+    Rejection,
+    RouteMove,
+    json_payload,
+)
 from core.models import (
     Driver,
     Event,
@@ -44,188 +61,6 @@ DAY_S = 86_400
 LATE_GRACE_S = 6 * 3600  # a route may finish up to 06:00 the next morning
 OPEN_ORDERS = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
 OPEN_STOPS = (StopStatus.PENDING, StopStatus.ARRIVED)
-
-
-class ExceptionReason(StrEnum):
-    """Why a stop did not go as planned, or what disrupted a route (fixed taxonomy)."""
-
-    NOT_HOME = "not_home"
-    ACCESS_ISSUE = "access_issue"
-    ADDRESS_NOT_FOUND = "address_not_found"
-    REFUSED = "refused"
-    DAMAGED = "damaged"
-    VEHICLE_BREAKDOWN = "vehicle_breakdown"
-    ROAD_CLOSED = "road_closed"
-    RUNNING_LATE = "running_late"
-
-
-class ExceptionAction(StrEnum):
-    """What the driver did about it."""
-
-    SAFE_PLACE = "safe_place"
-    NEIGHBOUR = "neighbour"
-    LOCKER = "locker"
-    RESCHEDULE = "reschedule"
-    RETURN_TO_DEPOT = "return_to_depot"
-
-
-class Handover(StrEnum):
-    """How a delivered parcel changed hands."""
-
-    CUSTOMER = "customer"
-    SAFE_PLACE = "safe_place"
-    NEIGHBOUR = "neighbour"
-    LOCKER = "locker"
-
-
-DISRUPTIONS = frozenset({ExceptionReason.VEHICLE_BREAKDOWN, ExceptionReason.ROAD_CLOSED,
-                         ExceptionReason.RUNNING_LATE})
-DELIVERING_ACTIONS = frozenset({ExceptionAction.SAFE_PLACE, ExceptionAction.NEIGHBOUR,
-                                ExceptionAction.LOCKER})
-FAILING_ACTIONS = frozenset({ExceptionAction.RESCHEDULE, ExceptionAction.RETURN_TO_DEPOT})
-
-
-class FieldReportError(ControlTowerError):
-    """A driver report that does not fit today's plan (not their stop, already delivered, ...)."""
-
-
-def _clean(d: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready payload: enums as values, datetimes as ISO text, empty fields left out."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        if value is None:
-            continue
-        out[key] = value.isoformat() if isinstance(value, datetime) else (
-            value.value if isinstance(value, StrEnum) else value)
-    return out
-
-
-@dataclass(frozen=True)
-class ExceptionRecord:
-    """A structured exception: reason, action, where, and the evidence (references, not images)."""
-
-    reason: ExceptionReason
-    action: ExceptionAction
-    lat: float
-    lon: float
-    place: str | None = None               # safe place, neighbour's address, locker id
-    recipient: str | None = None           # who took it (neighbour's name)
-    photo_ref: str | None = None
-    signature_ref: str | None = None
-    reschedule_start_at: datetime | None = None
-    reschedule_end_at: datetime | None = None
-    note: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "reason", ExceptionReason(self.reason))
-        object.__setattr__(self, "action", ExceptionAction(self.action))
-        if (self.reschedule_start_at is None) != (self.reschedule_end_at is None):
-            raise ValueError("give both ends of the reschedule window, or neither")
-        if self.reschedule_start_at and self.reschedule_end_at:
-            if self.action is not ExceptionAction.RESCHEDULE:
-                raise ValueError("a reschedule window only goes with the reschedule action")
-            if self.reschedule_end_at <= self.reschedule_start_at:
-                raise ValueError("the reschedule window must end after it starts")
-
-    def payload(self) -> dict[str, Any]:
-        return _clean(asdict(self))
-
-
-@dataclass(frozen=True)
-class ProofOfDelivery:
-    """Where and how a parcel was handed over; `exception` is the not-home record when the
-    customer was out and the parcel went to a safe place, a neighbour or a locker."""
-
-    lat: float
-    lon: float
-    handover: Handover = Handover.CUSTOMER
-    recipient: str | None = None
-    place: str | None = None
-    photo_ref: str | None = None
-    signature_ref: str | None = None
-    exception: ExceptionRecord | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "handover", Handover(self.handover))
-        if self.photo_ref is None and self.signature_ref is None:
-            raise ValueError("a proof of delivery needs a photo or a signature reference")
-        if self.handover is not Handover.CUSTOMER and not self.place:
-            raise ValueError(f"a {self.handover.value} handover needs the place it was left")
-        if self.exception is not None and self.exception.action.value != self.handover.value:
-            raise ValueError("the exception's action must be the handover that was made")
-
-    def payload(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "exception"}
-        data["pod"] = "signature" if self.signature_ref else "photo"
-        return _clean(data)
-
-
-@dataclass(frozen=True)
-class ProblemReport:
-    """A disruption on the road; `needs_dispatch` flags it for a dispatcher to act on."""
-
-    reason: ExceptionReason
-    lat: float
-    lon: float
-    order_id: int | None = None            # the stop it affects first, if any
-    delay_s: int | None = None
-    needs_dispatch: bool = False
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "reason", ExceptionReason(self.reason))
-        if self.reason not in DISRUPTIONS:
-            raise ValueError(f"{self.reason.value} is a stop exception, not a disruption")
-
-
-@dataclass(frozen=True)
-class Ping:
-    driver_id: int
-    at: datetime
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
-class Arrival:
-    driver_id: int
-    order_id: int
-    at: datetime
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
-class Delivery:
-    driver_id: int
-    order_id: int
-    at: datetime
-    pod: ProofOfDelivery
-
-
-@dataclass(frozen=True)
-class Failure:
-    driver_id: int
-    order_id: int
-    at: datetime
-    exception: ExceptionRecord
-
-
-@dataclass(frozen=True)
-class RouteMove:
-    """A route leaving the hub (start) or coming back to it (finish)."""
-
-    driver_id: int
-    at: datetime
-    lat: float
-    lon: float
-    distance_m: int | None = None
-
-
-@dataclass(frozen=True)
-class Rejection:
-    item: object
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -310,7 +145,7 @@ def _refuse(rejections: list[Rejection], item: object, reason: str, strict: bool
     rejections.append(Rejection(item, reason))
 
 
-_ROUTES, _STOPS, _ORDERS = Route.__table__, Stop.__table__, Order.__table__
+_ROUTES, _STOPS, _ORDERS = (cast(Table, m.__table__) for m in (Route, Stop, Order))
 _ORDER_IS_OPEN = or_(*(_ORDERS.c.status == s.value for s in OPEN_ORDERS))  # no IN: executemany-safe
 
 
@@ -431,7 +266,9 @@ def arrive_many(session: Session, arrivals: Sequence[Arrival], strict: bool = Tr
     """Drivers at their stops: stop ARRIVED, route in progress, order out for delivery."""
     check = _Checker(session, [a.order_id for a in arrivals])
     rejections: list[Rejection] = []
-    events, stops, orders = [], [], []
+    events: list[dict[str, Any]] = []
+    stops: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
     conn = _core(session)
     for a in arrivals:
         stop = check.open_stop(a.driver_id, a.order_id, a.at)
@@ -484,7 +321,8 @@ def deliver_many(session: Session, deliveries: Sequence[Delivery], strict: bool 
     """Parcels handed over: stop and order DELIVERED, one more attempt; at most once per order."""
     check = _Checker(session, [d.order_id for d in deliveries])
     rejections: list[Rejection] = []
-    events, closed = [], []
+    events: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
     conn = _core(session)
     for d in deliveries:
         stop = check.open_stop(d.driver_id, d.order_id, d.at)
@@ -513,7 +351,8 @@ def fail_many(session: Session, failures: Sequence[Failure], strict: bool = True
     """Failed attempts: stop and order FAILED, one more attempt, the exception on record."""
     check = _Checker(session, [f.order_id for f in failures])
     rejections: list[Rejection] = []
-    events, closed = [], []
+    events: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
     conn = _core(session)
     for f in failures:
         if f.exception.action not in FAILING_ACTIONS:
@@ -555,7 +394,7 @@ def report_problem(session: Session, driver_id: int, at: datetime, problem: Prob
         check_open_stop(session, driver_id, problem.order_id, at)
     elif _route_of(session, driver_id, at) is None:
         raise FieldReportError(f"driver {driver_id} has no route on that day")
-    payload = _clean({"reason": problem.reason, "delay_s": problem.delay_s})
+    payload = json_payload({"reason": problem.reason, "delay_s": problem.delay_s})
     payload.update(needs_dispatch=problem.needs_dispatch, resolved=False, detail=problem.detail)
     event = Event(kind=EventKind.EXCEPTION, occurred_at=at, driver_id=driver_id,
                   order_id=problem.order_id, lat=problem.lat, lon=problem.lon, payload=payload)
@@ -572,3 +411,13 @@ def resolve_problem(session: Session, event_id: int, at: datetime, resolution: s
     event.payload = {**event.payload, "resolved": True, "resolved_at": at.isoformat(),
                      "resolution": resolution}
     session.flush()
+
+
+__all__ = [
+    "DELIVERING_ACTIONS", "DISRUPTIONS", "FAILING_ACTIONS", "Arrival", "Delivery", "ExceptionAction",
+    "ExceptionReason", "ExceptionRecord", "Failure", "FieldReportError", "Handover", "OpenStop", "Ping",
+    "ProblemReport", "ProofOfDelivery", "Rejection", "RouteMove", "arrive", "arrive_many",
+    "check_open_stop", "deliver", "deliver_many", "fail", "fail_many", "finish_route", "finish_routes",
+    "report_position", "report_positions", "report_problem", "resolve_problem", "start_route",
+    "start_routes",
+]

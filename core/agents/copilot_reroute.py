@@ -174,7 +174,7 @@ def reroute(session: Session, driver_id: int, now: datetime, reason: ExceptionRe
     route, plan = found
     refs = _pending(session, route.id)
     if reason is ExceptionReason.VEHICLE_BREAKDOWN:
-        return _escalate(session, driver_id, now, reason, lat, lon, plan, refs, refs, (), (),
+        return _escalate(session, driver_id, now, reason, lat, lon, plan, refs, tuple(refs), (), (),
                          "the van cannot move", problem_event_id, propose_to_dispatch, seed)
     if not refs:
         return RerouteOutcome(driver_id, reason, False, False, (), (), (), (), (), (), "no stops left")

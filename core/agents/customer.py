@@ -19,10 +19,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.bulk import bulk_insert
@@ -219,6 +219,10 @@ class _Recipient:
     window_end_at: datetime
     status: OrderStatus
 
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> _Recipient:
+        return cls(*values)
+
 
 @dataclass
 class _Outbox:
@@ -264,7 +268,7 @@ def run_customer_agent(session: Session, day: date, now: datetime,
     missed_sent = _already(MessageKind.MISSED_YOU)
     for *cols, hub_id in session.execute(select(*_RECIPIENT, Order.hub_id).where(
             Order.id.in_(_missed_not_home(day)), Order.id.not_in(missed_sent), reachable)).all():
-        order = _Recipient(*cols)
+        order = _Recipient.of(cols)
         tz = tz_of[hub_id]
         slot = next_slots(day, tz, 1)[0]
         text = (f"Hi {_first_name(order.customer_name)}, your parcel {order.ref} could not be "
@@ -291,7 +295,7 @@ def run_customer_agent(session: Session, day: date, now: datetime,
         .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
         .join(Order, Order.id == Stop.order_id).where(open_stop, reachable, due))
     for route_id, planned, hub_id, *cols, eta_sent, delay_sent in rows:
-        order, eta = _Recipient(*cols), planned + delay[route_id]
+        order, eta = _Recipient.of(cols), planned + delay[route_id]
         late_s = (eta - order.window_end_at).total_seconds()
         due_eta = order.status is OrderStatus.OUT_FOR_DELIVERY and not eta_sent
         due_delay = late_s > policy.delay_threshold_s and not delay_sent
@@ -351,7 +355,7 @@ def deliver_outbox(session: Session, sender: MessageSender, now: datetime, limit
             "error": None if ok else (receipt.error or "")[:200],
             "payload": {k: v for k, v in payload.items() if k != "tracking_url"} if ok else payload})
     if updates:
-        table = OutboxMessage.__table__
+        table = cast(Table, OutboxMessage.__table__)
         session.connection().execute(update(table).where(table.c.id == bindparam("mid")).values(
             {c: bindparam(c) for c in ("status", "sent_at", "attempts", "provider_ref", "error", "payload")}),
             updates)

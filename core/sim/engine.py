@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import cast
 
 import numpy as np
 from sqlalchemy import Engine
@@ -321,18 +322,18 @@ class Simulator:
             1 for a in self.disruptions.incidents if tick.start_s <= a.start_s < tick.end_s)
         still = []
         for b in self.pending_breakdowns:
-            i = self.index.get(b.driver_id)
-            if b.at_s >= tick.end_s or i is None:
+            k = self.index.get(b.driver_id)
+            if b.at_s >= tick.end_s or k is None:
                 still.append(b)
                 continue
-            if f.phase[i] != Phase.DRIVING:
-                if f.phase[i] != Phase.DONE:
+            if f.phase[k] != Phase.DRIVING:
+                if f.phase[k] != Phase.DONE:
                     still.append(b)  # breaks down on its next leg
                 continue
-            f.phase[i] = Phase.BROKEN
-            f.until_s[i] = tick.start_s + b.repair_s if b.repair_s else np.inf
+            f.phase[k] = Phase.BROKEN
+            f.until_s[k] = tick.start_s + b.repair_s if b.repair_s else np.inf
             out.problems.append(Problem(b.driver_id, tick.start_at, ExceptionReason.VEHICLE_BREAKDOWN,
-                                        f.lat[i], f.lon[i], detail=(("repair_s", b.repair_s),)))
+                                        f.lat[k], f.lon[k], detail=(("repair_s", b.repair_s),)))
         self.pending_breakdowns = still
         while self.urgent and self.urgent[0].at_s < tick.end_s:
             add_urgent_order(session, self.day, self.hubs[self.urgent[0].hub_id], self.urgent.pop(0),
@@ -345,7 +346,7 @@ class Simulator:
         for p in problems:
             repaired = dict(p.detail).get("repaired")
             if repaired is not None:
-                resolve_problem(session, int(repaired), p.at, "repaired")  # type: ignore[arg-type]
+                resolve_problem(session, cast(int, repaired), p.at, "repaired")
                 self.counts["repairs"] += 1
                 continue
             event_id, outcome = handle_problem(session, p, self.params.copilot, active,

@@ -9,7 +9,8 @@ from datetime import date, datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from core.models import BrandTier, ContactChannel, Order, OrderStatus, SlaKind
+from core.allocator.kinds import BrandTier
+from core.models import ContactChannel, Order, OrderStatus, SlaKind
 from core.sim.disruptions import UrgentOrder
 from core.sim.world import HubInfo
 

@@ -125,9 +125,9 @@ def load_routes(session: Session, day: date, tz: str, hub_ids: Iterable[int] | N
             .join(Plan, Route.plan_id == Plan.id)
             .where(Stop.route_id.in_(list(by_route)), Stop.status.in_(OPEN_STOPS))
             .order_by(Stop.route_id, Stop.sequence))
-    for rid, oid, ref, lat, lon, service, ws, we, eta, status, parcels in session.execute(stmt):
+    for rid, oid, ref, lat, lon, service, ws, we, eta, stop_status, parcels in session.execute(stmt):
         by_route[rid].stops.append(SimStop(oid, ref, lat, lon, service, secs(ws), secs(we), secs(eta),
-                                           parcels, status is StopStatus.ARRIVED))
+                                           parcels, stop_status is StopStatus.ARRIVED))
     return routes
 
 
