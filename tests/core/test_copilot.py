@@ -207,3 +207,14 @@ def test_a_breakdown_asks_dispatch_at_once(planned: Session) -> None:
     payload = planned.get(Event, event_id).payload  # type: ignore[union-attr]
     assert payload["needs_dispatch"] is True and s.order_id in [
         planned.scalar(select(Order.id).where(Order.external_ref == r)) for r in payload["detail"]["at_risk"]]
+
+
+def test_a_breakdown_can_put_a_rebalance_in_the_dispatchers_inbox(planned: Session) -> None:
+    s = first_stop(planned, min_left=2)
+    out = reroute(planned, s.driver_id, s.eta - timedelta(hours=1), ExceptionReason.VEHICLE_BREAKDOWN,
+                  s.lat, s.lon, propose_to_dispatch=True)
+    proposal = planned.get(Proposal, out.dispatch_proposal_id)
+    assert proposal is not None and proposal.kind == "rebalance"
+    assert proposal.status is ProposalStatus.PENDING  # a person decides
+    code = planned.scalar(select(Driver.code).where(Driver.id == s.driver_id))
+    assert code not in proposal.change["routes"] or not proposal.change["routes"][code]["stops"]
