@@ -44,7 +44,7 @@ class Case:
     solver_s: float = 10.0
 
 
-CASES = (Case("demo day", 2000, 150, "allocator", 12.0),
+CASES = (Case("demo day", 2000, 150, "allocator", 12.0, solver_s=20.0),
          Case("metro 1k", 13000, 1000, "baseline", 12.0))
 QUICK = (Case("tiny", 80, 12, "baseline", 1.0),)
 

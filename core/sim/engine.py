@@ -42,9 +42,9 @@ from core.field import (
 )
 from core.geo import haversine_m
 from core.sim.clock import SimClock, Tick
-from core.sim.disruptions import Area, DisruptionParams, DisruptionPlan, door_outcome, plan_disruptions
+from core.sim.disruptions import DisruptionParams, DisruptionPlan, door_outcome, plan_disruptions
 from core.sim.movement import Fleet, Phase
-from core.sim.reactions import DECIDE_S, Problem, SimulatedCustomers, at_the_door, handle_problem
+from core.sim.reactions import Problem, SimulatedCustomers, at_the_door, handle_problem
 from core.sim.urgent import add_urgent_order
 from core.sim.world import (
     RouteState,
@@ -422,4 +422,4 @@ class Simulator:
         return totals
 
 
-__all__ = ["Area", "SimClock", "SimParams", "Simulator", "TickReport", "DECIDE_S"]
+__all__ = ["SimParams", "Simulator", "TickAgent", "TickReport"]
