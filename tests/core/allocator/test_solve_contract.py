@@ -26,8 +26,8 @@ def test_time_limit_is_kept_on_200_orders() -> None:
 
 def test_same_input_and_solution_count_give_the_same_routes() -> None:
     pr = city(seed=1, n_orders=25, n_drivers=4)
-    first = solve(pr, MaxSolutions(40))
-    second = solve(pr, MaxSolutions(40))
+    first = solve(pr, MaxSolutions(40, stall_s=10.0))
+    second = solve(pr, MaxSolutions(40, stall_s=10.0))
     assert first.plan() == second.plan()
 
 
