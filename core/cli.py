@@ -218,9 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from core.bench.cli import add_bench_parser
     from core.cli_dispatch import add_dispatch_parser
+    from core.cli_sim import add_sim_parser
 
     add_dispatch_parser(sub)
-    __import__("core.cli_sim", fromlist=["add_sim_parser"]).add_sim_parser(sub)
+    add_sim_parser(sub)
     add_bench_parser(sub)
     return parser
 
