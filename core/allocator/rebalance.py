@@ -7,9 +7,13 @@ worth least, one at a time, until it fits.  Finally the plan must be no worse th
 one under `evaluate()`, or the live plan is kept.
 """
 
+import time
+
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.pricing import Pricing
 from core.allocator.result import Plan
+
+BUDGET_TRIM_LIMIT_S = 1.5
 
 
 def moved_orders(initial: Plan, plan: Plan) -> dict[str, tuple[str, str | None]]:
@@ -59,8 +63,15 @@ def _revert(pricing: Pricing, plan: Plan, order_id: str, back_to: str) -> dict[s
     return {d: o for d, o in best.items() if o}
 
 
-def enforce_budget(pricing: Pricing, initial: Plan, plan: Plan) -> tuple[dict[str, list[str]], list[str]]:
-    """Undo the least valuable moves until the change budget holds; notes say what was undone."""
+def enforce_budget(pricing: Pricing, initial: Plan, plan: Plan,
+                   time_limit_s: float = BUDGET_TRIM_LIMIT_S) -> tuple[dict[str, list[str]], list[str]]:
+    """Undo the least valuable moves until the change budget holds; notes say what was undone.
+
+    Each undo prices every move, so trimming hundreds of moves on a large day is slow: past
+    `time_limit_s` the live plan's routes are kept as they are (no move at all, so within any
+    budget) and the orders the search had added are left for the caller to insert.
+    """
+    started = time.monotonic()
     params = pricing.params
     max_moved, max_touched = params.max_orders_moved, params.max_routes_touched
     current = {d: list(o) for d, o in plan.items()}
@@ -76,6 +87,9 @@ def enforce_budget(pricing: Pricing, initial: Plan, plan: Plan) -> tuple[dict[st
     while over(current):
         options = []
         for order_id, (frm, _) in moved_orders(initial, current).items():
+            if time.monotonic() - started > time_limit_s:
+                notes.append("change budget: too many moves to trim in time; the live routes are kept")
+                return {d: list(o) for d, o in initial.items() if o}, notes
             trial = _revert(pricing, current, order_id, frm)
             feasible, units = _units(pricing, trial)
             options.append(((not feasible, units), order_id, trial))
