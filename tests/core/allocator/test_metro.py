@@ -23,7 +23,7 @@ HUB_A = HubSpec("A", 0.0, 0.0)
 HUB_B = HubSpec("B", 10.0, 0.0)
 # Machine-independent stop: a solution count, with stall and runtime caps far above what a
 # 20-order part needs even on a loaded machine.
-FIXED = MaxSolutions(20, max_runtime_s=120.0, stall_s=15.0)  # stall only as a safety: plans must not depend on load
+FIXED = MaxSolutions(20, max_runtime_s=120.0, stall_s=15.0)  # stall: a safety only
 
 
 def two_hub_day(seed: int, n_orders: int, per_hub: int = 2, **driver_kw):
@@ -130,15 +130,21 @@ def test_budget_is_shared_out_and_every_order_is_accounted_for() -> None:
 
 
 def test_local_pool_and_dask_give_the_same_plan() -> None:
-    from dask.distributed import LocalCluster
+    import dask
+    from dask.distributed import Client, LocalCluster
 
     pr = two_hub_day(4, 40)
     metro = MetroParams(decompose=DecomposeParams(max_part_orders=10))
     serial = solve_metro(pr, FIXED, seed=7, executor=SerialExecutor(), metro=metro)
     with LocalPoolExecutor(2) as pool:
         pooled = solve_metro(pr, FIXED, seed=7, executor=pool, metro=metro)
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    # Fork the workers: spawning re-imports __main__, which is pages/app.py once an AppTest ran
+    # in the same test process.
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
+        with Client(cluster.scheduler_address) as client:  # a loaded machine starts workers late
+            client.wait_for_workers(2, timeout=120)
         # Chosen by configuration: a scheduler address gives the dask executor.
         with executor_for(cluster.scheduler_address) as dask:
             assert isinstance(dask, DaskExecutor) and dask.slots == 2
