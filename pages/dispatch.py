@@ -84,7 +84,9 @@ if notice:
     (st.success if kind == "success" else st.error)(text)
     if kind == "error" and can_change:
         st.button("Ask for a fresh proposal", key="dispatch.fresh", icon=":material/refresh:",
-                  on_click=start_rebalance, args=(10, 0, 0))
+                  on_click=start_rebalance, args=(st.session_state.get("dispatch.seconds", 10),
+                                                  st.session_state.get("dispatch.max_moves", 0),
+                                                  st.session_state.get("dispatch.max_routes", 0)))
 
 st.markdown("#### Inbox")
 inbox = dispatch_services.pending(viewer, hub_id)
