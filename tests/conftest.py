@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from core.db import make_engine, migrate, session_factory, unit_of_work
+from core.config import get_settings
+from core.db import engine_for, make_engine, migrate, session_factory, unit_of_work
 from core.scenario import ScenarioParams, seed_scenario
 
 PG_ADMIN_URL = os.environ.get("CT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -113,6 +114,19 @@ def _rolled_back(engine: Engine) -> Iterator[Session]:
         session.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """DATABASE_URL pointed at a fresh SQLite file, for commands that read the settings."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine_for.cache_clear()
+    yield url
+    engine_for(url).dispose()
+    get_settings.cache_clear()
+    engine_for.cache_clear()
 
 
 @pytest.fixture

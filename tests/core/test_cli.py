@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from core.cli import main
-from core.config import get_settings
 from core.db import engine_for, unit_of_work
 from core.models import Driver, Order
 
 DATA = Path(__file__).resolve().parents[2] / "data"
-
-
-@pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine_for.cache_clear()
-    yield url
-    engine_for(url).dispose()
-    get_settings.cache_clear()
-    engine_for.cache_clear()
 
 
 def _count(url: str, model: type) -> int:

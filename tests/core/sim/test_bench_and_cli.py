@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
 from core.cli import main
 from core.cli_sim import simulate_day
-from core.config import get_settings
 from core.db import engine_for, unit_of_work
 from core.models import Event, EventKind, Order, OrderStatus
 from core.sim import bench
@@ -19,18 +15,6 @@ from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator
 from tests.conftest import TEST_DAY, Databases
 from tests.core.sim.conftest import build_day
-
-
-@pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine_for.cache_clear()
-    yield url
-    engine_for(url).dispose()
-    get_settings.cache_clear()
-    engine_for.cache_clear()
 
 
 def test_simulate_plans_runs_and_resumes_from_the_shell(cli_db: str,
