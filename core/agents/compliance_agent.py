@@ -1,0 +1,389 @@
+"""The compliance agent: pull a driver's remaining stops before the plan breaks a rule.
+
+A driver is at risk when their route, as planned, ends after the moment they would pass a
+daily or weekly driving limit (the compliance module's reading of the plan), or after a
+required document expires (or has expired, or is missing). The driver keeps the longest
+prefix of pending stops that still has them back at the hub in time; the rest go to other
+drivers by cheapest insertion, never to a driver who is blocked, at risk, or finished for the
+day, and never past a receiver's own driving headroom (their route is capped at it). What no
+one can take is listed as unassigned with the reason. The result is a "rebalance" proposal,
+applied by the dispatch agent's applier, and settled under the "reassign" policy rule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.access import SYSTEM
+from core.agents.dispatch import KIND
+from core.agents.dispatch_problem import DayState, load_day_state
+from core.allocator.eligibility import static_issue
+from core.allocator.evaluate import Evaluation, current_of, evaluate_plan
+from core.allocator.insertion import insert_greedily
+from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.precheck import time_issue
+from core.allocator.pricing import Pricing
+from core.allocator.problem import AllocationProblem, DriverSpec
+from core.allocator.result import Metrics
+from core.compliance import (
+    RULE_DAILY,
+    RULE_WEEKLY,
+    ComplianceStatus,
+    DriverCompliance,
+    DriverFacts,
+    document_label,
+    duration_text,
+    evaluate_driver,
+    hours_of_service,
+    load_driver_facts,
+)
+from core.models import (
+    DocumentKind,
+    Order,
+    Proposal,
+    ProposalStatus,
+    ProposerKind,
+    Route,
+    Stop,
+    StopStatus,
+)
+from core.proposals import ProposalView, create_proposal, proposal_view
+from core.timeutil import local_midnight_utc, seconds_since_midnight
+
+AGENT = "compliance-agent"
+ACTION = "reassign"
+HOS_RULES = frozenset({RULE_DAILY, RULE_WEEKLY})
+DOCUMENT_RULES = frozenset(str(k) for k in DocumentKind)
+NO_LIMIT_S = 10**9
+"""Stands in for the other driving limit when asking which one a crossing belongs to."""
+
+
+@dataclass(frozen=True)
+class ComplianceRisk:
+    """A driver whose plan breaks a rule, and the pending stops that must go to someone else.
+
+    `rule`: RULE_DAILY, RULE_WEEKLY or a document kind. `breach_at` (aware UTC): when the plan
+    breaks it; in the past for a document already expired, `now` for one missing or unverified.
+    `orders`: the pending stops (order refs, in route order) the driver cannot make and still be
+    back at the hub by then; `kept`: the ones before them, which stay.
+    """
+
+    driver_id: int
+    driver_code: str
+    rule: str
+    breach_at: datetime
+    reason: str  # "D-014 would pass the NY 10 h daily driving limit at 16:40"
+    route_end_at: datetime
+    orders: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One hub as the agent reads it: the day, each driver's compliance, the plan's routes."""
+
+    state: DayState
+    tz: str
+    compliance: dict[str, DriverCompliance]  # by driver code
+    routes: dict[str, Route]  # by driver code: today's routes of the hub's plan
+    risks: list[ComplianceRisk]
+
+
+def _clock(instant: datetime, tz: str) -> str:
+    return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _document_expiry(facts: DriverFacts, kind: DocumentKind) -> datetime | None:
+    """When the document of `kind` that counts expires: verified ones first, then the latest
+    (the compliance module's choice)."""
+    docs = [d for d in facts.documents if d.kind == kind
+            and (kind is not DocumentKind.VEHICLE_INSPECTION or d.vehicle_id == facts.vehicle_id)]
+    ranked = [d for d in docs if d.verified] or docs
+    expiries = [d.expires_at for d in ranked if d.expires_at is not None]
+    return max(expiries) if expiries else None
+
+
+def _breaches(facts: DriverFacts, comp: DriverCompliance, day: date, now: datetime
+              ) -> list[tuple[str, datetime, str]]:
+    """(rule, when, words) for each rule the driver's plan breaks today."""
+    tz, code, found = facts.timezone, facts.code, []
+    if comp.limit_hit_at is not None:
+        limits = facts.limits
+        daily = hours_of_service(facts.driving, replace(limits, weekly_driving_limit_s=NO_LIMIT_S),
+                                 day, tz).limit_hit_at
+        rule, limit_s, span = ((RULE_DAILY, limits.daily_driving_limit_s, "daily")
+                               if daily == comp.limit_hit_at
+                               else (RULE_WEEKLY, limits.weekly_driving_limit_s, "weekly"))
+        found.append((rule, comp.limit_hit_at,
+                      f"{code} would pass the {limits.region} {duration_text(limit_s)} {span} driving "
+                      f"limit at {_clock(comp.limit_hit_at, tz)}"))
+    for finding in comp.findings:
+        if finding.severity is not ComplianceStatus.BLOCKED or finding.rule not in DOCUMENT_RULES:
+            continue
+        kind = DocumentKind(finding.rule)
+        expiry = _document_expiry(facts, kind) if finding.expires_on is not None else None
+        if expiry is None:  # missing or not verified: broken already
+            found.append((finding.rule, now, f"{code}: {finding.message}"))
+        elif expiry < local_midnight_utc(day, tz):
+            found.append((finding.rule, expiry, f"{code}'s {finding.message}"))
+        else:
+            verb = "expires" if expiry > now else "expired"
+            words = f"{code}'s {document_label(kind)} {verb} at {_clock(expiry, tz)}"
+            found.append((finding.rule, expiry, words))
+    return found
+
+
+def _fits(look: _Look, route: Route, rule: str, breach_at: datetime, start_s: int, end_s: int) -> bool:
+    """Does a route scheduled `start_s`..`end_s` stay clear of the breach?
+
+    A driving limit caps the route's span: for a route not yet started, the span it may have
+    (the plan's start to the crossing), wherever the new start falls. A document caps the clock.
+    """
+    if rule in HOS_RULES and route.started_at is None:
+        return end_s - start_s <= (breach_at - route.planned_start_at).total_seconds()
+    return end_s <= seconds_since_midnight(breach_at, look.state.day, look.tz)
+
+
+def _cut(look: _Look, pricing: Pricing, code: str, rule: str, breach_at: datetime, keep_min: int
+         ) -> int:
+    """How many pending stops the driver keeps: the longest prefix (at least the stop they are
+    at) whose route, back at the hub, stays clear of the breach."""
+    refs, route = look.state.live[code], look.routes[code]
+    for k in range(len(refs), keep_min, -1):
+        sched = evaluate_plan(pricing.problem, {code: refs[:k]}, pricing.params, pricing=pricing).routes[0]
+        if _fits(look, route, rule, breach_at, sched.start_s, sched.end_s):
+            return k
+    return keep_min
+
+
+def _look(session: Session, state: DayState, now: datetime, params: SolveParams) -> _Look:
+    """Read every hub driver's compliance and find who is at risk (3 queries plus the loader's)."""
+    tz, day = state.hub.timezone, state.day
+    by_id = {v: k for k, v in state.driver_ids.items()}
+    facts = {f.code: f for f in load_driver_facts(session, SYSTEM, day) if f.driver_id in by_id}
+    compliance = {code: evaluate_driver(f, day) for code, f in facts.items()}
+    if state.plan is None:
+        return _Look(state, tz, compliance, {}, [])
+    routes = {by_id[r.driver_id]: r for r in session.scalars(
+        select(Route).where(Route.plan_id == state.plan.id)) if r.driver_id in by_id}
+    arrived = set(session.scalars(
+        select(Order.external_ref).join(Stop, Stop.order_id == Order.id)
+        .join(Route, Route.id == Stop.route_id)
+        .where(Route.plan_id == state.plan.id, Stop.status == StopStatus.ARRIVED)))
+    look = _Look(state, tz, compliance, routes, [])
+    pricing = Pricing(state.problem, params)
+    for code, refs in sorted(state.live.items()):
+        route = routes.get(code)
+        if not refs or route is None or code not in facts:
+            continue
+        found = [b for b in _breaches(facts[code], compliance[code], day, now) if route.planned_end_at > b[1]]
+        if not found:
+            continue
+        rule, breach_at, reason = min(found, key=lambda b: b[1])
+        keep_min = next((i for i, ref in enumerate(refs) if ref not in arrived), len(refs))
+        k = _cut(look, pricing, code, rule, breach_at, keep_min)
+        if k < len(refs):
+            look.risks.append(ComplianceRisk(state.driver_ids[code], code, rule, breach_at, reason,
+                                             route.planned_end_at, tuple(refs[k:]), tuple(refs[:k])))
+    look.risks.sort(key=lambda r: (r.breach_at, r.driver_code))
+    return look
+
+
+def at_risk_drivers(session: Session, hub_id: int, day: date, now: datetime) -> list[ComplianceRisk]:
+    """Drivers of the hub whose plan breaks a driving limit or a document rule, soonest first."""
+    return _look(session, load_day_state(session, hub_id, day, now), now, DEFAULT_PARAMS).risks
+
+
+def _pending_drivers(session: Session, plan_id: int) -> set[str]:
+    """Drivers named in this agent's proposals still waiting in the inbox."""
+    changes = session.scalars(select(Proposal.change).where(
+        Proposal.plan_id == plan_id, Proposal.status == ProposalStatus.PENDING,
+        Proposal.proposed_by == AGENT))
+    return {code for change in changes for code in change.get("drivers", [])}
+
+
+def _allowance_s(look: _Look, d: DriverSpec) -> int:
+    """The longest route (from when it can begin) a receiver may drive today: what the plan
+    already gives them plus their headroom under both driving limits."""
+    headroom, route = look.compliance[d.id].headroom_today_s, look.routes.get(d.id)
+    if route is None:
+        return headroom
+    if route.started_at is None:
+        return int((route.planned_end_at - route.planned_start_at).total_seconds()) + headroom
+    end_s = seconds_since_midnight(route.planned_end_at, look.state.day, look.tz)
+    return max(end_s + headroom - d.available_s, 0)
+
+
+def _finished(look: _Look) -> set[str]:
+    return {code for code, r in look.routes.items() if r.finished_at is not None}
+
+
+def _receiving_problem(look: _Look, moving: set[str]) -> AllocationProblem:
+    """The hub's problem for the insertion: at-risk, blocked and finished drivers take nothing,
+    the others only up to their driving headroom; the orders that move leave their van's lock
+    (they go back to the hub with it)."""
+    out = {r.driver_code for r in look.risks} | _finished(look) | {
+        code for code, c in look.compliance.items() if c.status is ComplianceStatus.BLOCKED}
+    drivers = tuple(replace(d, blocked=True) if d.id in out or d.id not in look.compliance
+                    else replace(d, max_route_duration_s=_allowance_s(look, d))
+                    for d in look.state.problem.drivers)
+    orders = tuple(replace(o, locked_driver_id=None) if o.id in moving else o
+                   for o in look.state.problem.orders)
+    return replace(look.state.problem, drivers=drivers, orders=orders)
+
+
+def _why_unplaced(look: _Look, pricing: Pricing, order_id: str) -> str:
+    """Why no driver could take the order: the rule that bars each, or no room on any route."""
+    problem, params = pricing.problem, pricing.params
+    j, finished = problem.order_index[order_id], _finished(look)
+    why: Counter[str] = Counter()
+    for v, d in enumerate(problem.drivers):
+        if d.id in finished:
+            why["finished for the day"] += 1
+            continue
+        issue = static_issue(problem, params, v, j) or time_issue(pricing, v, j)
+        if issue is None:
+            return ("no room on another driver's route (capacity, shift end, driving headroom or its "
+                    "time window)")
+        why[issue[1]] += 1
+    return "no eligible driver: " + ", ".join(f"{n} {label}" for label, n in why.most_common())
+
+
+def _metrics(m: Metrics) -> dict[str, int]:
+    return {"cost_cents": m.cost_cents, "distance_m": m.distance_m, "co2_g": m.co2_g,
+            "late": m.late_count, "unassigned": m.orders_unassigned, "drivers_used": m.drivers_used}
+
+
+def _route_entry(problem: AllocationProblem, after: Evaluation, code: str, started: bool) -> dict[str, Any]:
+    """A touched route as the applier writes it; an emptied one ends once the van is back."""
+    route = next((r for r in after.routes if r.driver_id == code), None)
+    if route is not None:
+        return {"stops": [[v.order_id, v.arrival_s] for v in route.visits], "start_s": route.start_s,
+                "end_s": route.end_s, "distance_m": route.distance_m}
+    v = problem.driver_index[code]
+    start_s = problem.drivers[v].available_s
+    if not started:
+        return {"stops": [], "start_s": start_s, "end_s": start_s, "distance_m": 0}
+    here, hub = problem.start_node(v), problem.end_node(v)
+    return {"stops": [], "start_s": start_s, "end_s": start_s + int(problem.duration_s(v)[here, hub]),
+            "distance_m": int(problem.distance_m[here, hub])}
+
+
+def _clear(look: _Look, risk: ComplianceRisk, entry: Mapping[str, Any]) -> bool:
+    """Does the driver's new route stay clear of the breach? A route that never leaves does."""
+    route = look.routes[risk.driver_code]
+    if not entry["stops"] and route.started_at is None:
+        return True
+    return _fits(look, route, risk.rule, risk.breach_at, int(entry["start_s"]), int(entry["end_s"]))
+
+
+def _names(counts: Mapping[str, int]) -> str:
+    parts = [f"{code} ({n})" if len(counts) > 1 else code for code, n in sorted(counts.items())]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _sentence(risk: ComplianceRisk, after: Evaluation, entry: Mapping[str, Any], placed: Mapping[str, str],
+              reasons: Mapping[str, str], avoided: bool) -> str:
+    """'D-014 would pass ... at 16:40; 6 stops after 16:10 move to D-022 and D-031.'
+
+    The time is when the driver leaves the last stop they keep."""
+    n = len(risk.orders)
+    kept = next((r.visits for r in after.routes if r.driver_id == risk.driver_code), ())
+    what = (f"{_plural(n, 'stop')} after {_hhmm(kept[-1].departure_s)}" if kept
+            else f"all {_plural(n, 'remaining stop')}")
+    to = Counter(placed[o] for o in risk.orders if o in placed)
+    stuck = [o for o in risk.orders if o in reasons]
+    if not stuck:
+        text = f"{risk.reason}; {what} move to {_names(to)}"
+    elif to:
+        text = (f"{risk.reason}; {sum(to.values())} of the {what} move to {_names(to)}, "
+                f"{len(stuck)} cannot be placed ({reasons[stuck[0]]})")
+    else:
+        text = f"{risk.reason}; {what} come off the route and cannot be placed ({reasons[stuck[0]]})"
+    if not avoided:
+        text += f"; even so the van is back only at {_hhmm(int(entry['end_s']))}, after the breach"
+    return text + "."
+
+
+def propose_compliance(session: Session, hub_id: int, day: date, now: datetime, seconds: float = 1.0,
+                       params: SolveParams = DEFAULT_PARAMS) -> list[ProposalView]:
+    """Propose taking at-risk drivers' stops off their routes and inserting them into other
+    drivers' routes: one "rebalance" proposal for the drivers at risk that no pending
+    proposal of this agent covers yet (none when there are none). `seconds` caps the
+    insertion's wall time; what it has no time or room for is listed as unassigned."""
+    started = time.monotonic()
+    state = load_day_state(session, hub_id, day, now)
+    look = _look(session, state, now, params)
+    if state.plan is None or not look.risks:
+        return []
+    waiting = _pending_drivers(session, state.plan.id)
+    risks = [r for r in look.risks if r.driver_code not in waiting]
+    if not risks:
+        return []
+    moving = [o for r in risks for o in r.orders]
+    problem = _receiving_problem(look, set(moving))
+    live = {d: list(refs) for d, refs in state.live.items()}
+    base = dict(live) | {r.driver_code: list(r.kept) for r in risks}
+    new_plan, left = insert_greedily(problem, base, moving, params, deadline_s=seconds)
+    pricing = Pricing(problem, params, current_of(live))
+    before = evaluate_plan(problem, live, params, live, pricing)
+    after = evaluate_plan(problem, new_plan, params, live, pricing)
+    at_risk = {r.driver_code for r in risks}
+    touched = sorted(at_risk | {d for d, refs in new_plan.items() if refs != base.get(d, [])})
+    routes = {code: _route_entry(problem, after, code, look.routes.get(code) is not None
+                                 and look.routes[code].started_at is not None) for code in touched}
+    moving_set = set(moving)
+    placed = {o: d for d, refs in new_plan.items() if d not in at_risk for o in refs if o in moving_set}
+    reasons = {o: _why_unplaced(look, pricing, o) for o in left}
+    was = {v.order_id: v.arrival_s for r in before.routes for v in r.visits}
+    now_at = {v.order_id: (v.arrival_s, v.due_s) for r in after.routes for v in r.visits}
+    moves = []
+    for risk in risks:
+        for position, ref in enumerate(risk.orders, start=len(risk.kept)):
+            to = placed.get(ref)
+            words = [risk.reason]
+            if to is not None:
+                arrive, due = now_at[ref]
+                words.append(f"ETA {_hhmm(was[ref])} -> {_hhmm(arrive)} (due {_hhmm(due)})" if ref in was
+                             else f"ETA {_hhmm(arrive)} (due {_hhmm(due)})")
+            else:
+                words.append(reasons[ref])
+            moves.append({"order": ref, "from_driver": risk.driver_code, "from_position": position,
+                          "to_driver": to, "to_position": new_plan[to].index(ref) if to else None,
+                          "reason": "; ".join(words)})
+    avoided = {r.driver_code: _clear(look, r, routes[r.driver_code]) for r in risks}
+    change = {"hub_id": hub_id, "day": day.isoformat(), "requested_by": AGENT, "action": ACTION,
+              "drivers": sorted(at_risk), "routes": routes, "moves": moves,
+              "unassigned": [{"order": o, "reason": reasons[o]} for o in sorted(left)],
+              "risks": [{"driver": r.driver_code, "rule": r.rule, "breach_at": r.breach_at.isoformat(),
+                         "orders": list(r.orders)} for r in risks]}
+    effect = {"before": _metrics(before.metrics), "after": _metrics(after.metrics),
+              "orders_moved": len(placed), "orders_dropped": len(left), "routes_touched": len(touched),
+              "routes_total": len(live), "breaches": len(risks), "breaches_avoided": sum(avoided.values()),
+              "cost_delta_cents": after.metrics.cost_cents - before.metrics.cost_cents,
+              "runtime_s": round(time.monotonic() - started, 2)}
+    text = " ".join(_sentence(r, after, routes[r.driver_code], placed, reasons, avoided[r.driver_code])
+                    for r in risks)
+    proposal = create_proposal(session, state.plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text,
+                               now)
+    return [proposal_view(session, proposal.id)]
+
+
+__all__ = ["ACTION", "AGENT", "ComplianceRisk", "at_risk_drivers", "propose_compliance"]
