@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -165,10 +165,10 @@ class _Load:
         return np.clip(hi - lo, 0, None).astype(np.float64) * PRODUCTIVE_SHARE
 
 
-def _bucket(bounds: npt.NDArray[np.int64], seconds: npt.NDArray[np.int64], side: str
+def _bucket(bounds: npt.NDArray[np.int64], seconds: npt.NDArray[np.int64], side: Literal["left", "right"]
             ) -> npt.NDArray[np.int64]:
     """Bucket index: 'left' for deadlines (12:00 belongs to 11-12), 'right' for ready times."""
-    idx = np.searchsorted(bounds, seconds, side=side) - 1  # type: ignore[call-overload]
+    idx = np.searchsorted(bounds, seconds, side=side) - 1
     return np.clip(idx, 0, len(bounds) - 2).astype(np.int64)
 
 
@@ -343,14 +343,19 @@ def propose_capacity(session: Session, viewer: Viewer, hub_id: int, day: date, n
     before, _ = _shortfall(load, due, capacity)
     if before.short_s <= tolerance_s:
         return []
+    chosen, capacity = _pick_gig(load, due, capacity, tolerance_s)
+    after, _ = _shortfall(load, due, capacity)
+    overflow = None
+    if after.short_s > tolerance_s and not (load.plan and _pending_kind(session, load.plan, MOVE_TO_3PL)):
+        overflow = _place_overflow(session, load, day, after)
+    if not chosen and not (overflow and overflow.moves):
+        return []
     plan = load.plan
     if plan is None:
         plan = Plan(hub_id=hub_id, service_date=day, updated_at=now)
         session.add(plan)
         session.flush()
     out: list[ProposalView] = []
-    chosen, capacity = _pick_gig(load, due, capacity, tolerance_s)
-    after, _ = _shortfall(load, due, capacity)
     code = load.hub.code
     if chosen:
         cost = sum(_gig_cost_cents(load, r.fleet, absorbed) for r, _, _, absorbed in chosen)
@@ -368,10 +373,8 @@ def propose_capacity(session: Session, viewer: Viewer, hub_id: int, day: date, n
         proposal = create_proposal(session, plan, CALL_IN, AGENT, ProposerKind.AGENT, change, effect, text,
                                    now)
         out.append(proposal_view(session, proposal.id))
-    if after.short_s > tolerance_s and not _pending_kind(session, plan, MOVE_TO_3PL):
-        overflow = _place_overflow(session, load, day, after)
-        if overflow.moves:
-            out.append(_propose_3pl(session, viewer, load, plan, day, now, capacity, after, overflow))
+    if overflow and overflow.moves:
+        out.append(_propose_3pl(session, viewer, load, plan, day, now, capacity, after, overflow))
     return out
 
 
