@@ -27,7 +27,7 @@ from core.agents.dispatch import apply_route_change
 from core.agents.dispatch_problem import load_day_state
 from core.agents.policy import settle
 from core.allocator.evaluate import evaluate_plan
-from core.allocator.kinds import BrandTier
+from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.compliance import RULE_DAILY, RULE_WEEKLY, compliance_report
 from core.models import (
     ComplianceDocument,
@@ -36,7 +36,6 @@ from core.models import (
     Driver,
     DriverStatus,
     Fleet,
-    FleetType,
     Hub,
     Order,
     OrderStatus,
@@ -50,7 +49,6 @@ from core.models import (
     Stop,
     StopStatus,
     Vehicle,
-    VehicleType,
 )
 
 DAY = date(2026, 11, 20)
@@ -75,7 +73,7 @@ def _world(db: Session, windows: dict[str, tuple[float, float]], skills: dict[st
     db.flush()
     drivers = {}
     for code in DRIVERS:
-        vehicle = Vehicle(registration=f"V-{code}", fleet_id=fleet.id, vehicle_type=VehicleType.VAN,
+        vehicle = Vehicle(registration=f"V-{code}", fleet_id=fleet.id, vehicle_type=VehicleKind.VAN,
                           capacity_parcels=50, capacity_g=500_000, capacity_ml=5_000_000, electric=False,
                           co2_g_per_km=200, cold_chain=code == "D-01")
         db.add(vehicle)
@@ -307,3 +305,13 @@ def test_a_receiver_near_their_own_limit_takes_nothing_that_would_break_it(db: S
     assert settle(db, proposal, "reassign", NOON).applied
     report = {r.driver_code: r for r in compliance_report(db, SYSTEM, DAY)}
     assert all(report[c].limit_hit_at is None for c in DRIVERS)
+
+
+def test_a_limit_already_passed_moves_every_stop_and_says_the_breach_stands(db: Session) -> None:
+    world = _long_day(db)
+    [proposal] = propose_compliance(db, world["hub"].id, DAY, at(16.5))
+    assert {m["order"] for m in proposal.change["moves"]} == {f"A{i}" for i in range(8)}
+    assert proposal.effect["breaches_avoided"] == 0
+    assert proposal.rationale.startswith(
+        "D-01 passed the NY 10 h daily driving limit at 16:00; all 8 remaining stops move to ")
+    assert proposal.rationale.endswith("even so the van is back only at 16:30, after the breach.")
