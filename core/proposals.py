@@ -1,7 +1,10 @@
 """Proposals: agents and people propose, a person with the right role approves or rejects.
 
-Applying is atomic inside the caller's unit of work and version-checked: a proposal built on
-an older plan version is refused with a sentence saying what moved, never half-applied.
+Applying is atomic inside the caller's unit of work and version-checked. A proposal built on
+an older plan version is refused with a sentence saying what moved, never half-applied, when
+a change applied since touches any of its drivers or orders (or says nothing of what it
+touched); a change elsewhere on the plan does not make it stale, so an agent re-planning one
+corner of a hub does not void the proposal a dispatcher is reading about another.
 Every decision is in the audit log.
 """
 
@@ -66,6 +69,51 @@ def create_proposal(session: Session, plan: Plan, kind: str, proposed_by: str,
     return proposal
 
 
+@dataclass(frozen=True)
+class Touches:
+    """The drivers and orders a change writes to; two changes conflict when these meet."""
+
+    drivers: frozenset[str]
+    orders: frozenset[str]
+
+    def meets(self, other: Touches) -> bool:
+        return bool(self.drivers & other.drivers or self.orders & other.orders)
+
+
+def touches(change: dict[str, Any]) -> Touches:
+    """What a change touches, read from the shapes proposals use: `routes` by driver code (with
+    `stops` of [order, eta]) or as a list of entries naming a `driver`, `moves` of orders between
+    drivers, and `drivers` as codes or entries with a `code`."""
+    drivers: set[str] = set()
+    orders: set[str] = set()
+    routes = change.get("routes", {})
+    if isinstance(routes, dict):
+        drivers |= set(routes)
+        orders |= {str(stop[0]) for r in routes.values() for stop in r.get("stops", [])}
+    else:
+        drivers |= {str(r["driver"]) for r in routes if r.get("driver")}
+    for move in change.get("moves", []):
+        orders.add(str(move["order"]))
+        drivers |= {str(move[k]) for k in ("from_driver", "to_driver") if move.get(k)}
+    drivers |= {str(d["code"] if isinstance(d, dict) else d) for d in change.get("drivers", [])}
+    return Touches(frozenset(drivers), frozenset(orders))
+
+
+def _conflicts_since(session: Session, plan: Plan, proposal: Proposal) -> bool:
+    """Did a change applied to the plan after the proposal's version touch what it touches?"""
+    mine = touches(proposal.change)
+    entries = [e for e in session.scalars(select(AuditEntry).where(
+        AuditEntry.entity == "plan", AuditEntry.entity_id == plan.id))
+        if int(e.detail.get("to_version", 0)) > proposal.base_version]
+    if len(entries) < plan.version - proposal.base_version:
+        return True  # a version without an audited proposal: nothing says what it touched
+    for entry in entries:
+        applied = session.get(Proposal, entry.detail.get("proposal_id", -1))
+        if applied is None or touches(applied.change).meets(mine):
+            return True
+    return False
+
+
 def _pending(session: Session, proposal_id: int, *, stale_ok: bool = False) -> Proposal:
     proposal = session.get(Proposal, proposal_id)
     if proposal is None:
@@ -96,7 +144,8 @@ def approve(session: Session, viewer: Viewer, proposal_id: int,
     proposal = _pending(session, proposal_id, stale_ok=True)
     plan = session.get(Plan, proposal.plan_id, populate_existing=True)
     assert plan is not None
-    if plan.version != proposal.base_version or proposal.status is ProposalStatus.STALE:
+    moved = plan.version != proposal.base_version
+    if proposal.status is ProposalStatus.STALE or (moved and _conflicts_since(session, plan, proposal)):
         raise StaleProposalError(
             f"The plan changed since this proposal was made (it was built on version "
             f"{proposal.base_version}, the plan is now at version {plan.version}); ask for a fresh "
@@ -104,10 +153,11 @@ def approve(session: Session, viewer: Viewer, proposal_id: int,
     applier = _APPLIERS.get(proposal.kind)
     if applier is None:
         raise ControlTowerError(f"no way to apply a {proposal.kind!r} proposal")
+    from_version = plan.version
     summary = applier(session, plan, proposal.change, now)
     session.flush()
     bumped = session.execute(
-        update(Plan).where(Plan.id == plan.id, Plan.version == proposal.base_version)
+        update(Plan).where(Plan.id == plan.id, Plan.version == from_version)
         .values(version=Plan.version + 1, updated_at=now).execution_options(synchronize_session=False))
     if bumped.rowcount != 1:  # another approval got there between our read and our write
         raise StaleProposalError(
@@ -117,13 +167,15 @@ def approve(session: Session, viewer: Viewer, proposal_id: int,
     proposal.status = ProposalStatus.APPLIED
     proposal.decided_by_id = viewer.user_id
     proposal.decided_at = now
+    mine = touches(proposal.change)
     for other in session.scalars(select(Proposal).where(
             Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING,
             Proposal.id != proposal.id)):
-        other.status = ProposalStatus.STALE
+        if touches(other.change).meets(mine):
+            other.status = ProposalStatus.STALE
     session.add(AuditEntry(
         at=now, actor=viewer.username, action=f"apply_{proposal.kind}", entity="plan",
-        entity_id=plan.id, detail={"proposal_id": proposal.id, "from_version": proposal.base_version,
+        entity_id=plan.id, detail={"proposal_id": proposal.id, "from_version": from_version,
                                    "to_version": plan.version, **summary}))
     session.flush()
     return proposal_view(session, proposal.id)

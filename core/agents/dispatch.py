@@ -20,6 +20,7 @@ from core.allocator import families as fam
 from core.allocator.diff import PlanDiff, diff_plans, rationale
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.insertion import insert_greedily
+from core.allocator.metro import solve_metro
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.result import AllocationResult, Metrics
 from core.allocator.solve import ProgressFn, solve
@@ -57,6 +58,7 @@ class RebalanceRequest:
     max_orders_moved: int | None = None
     max_routes_touched: int | None = None
     seed: int = 0
+    metro: bool = False        # split the hub into parts solved in parallel (`solve_metro`): a big day
 
 
 def _metrics(m: Metrics) -> dict[str, int]:
@@ -123,9 +125,12 @@ def propose_rebalance(session: Session, viewer: Viewer, request: RebalanceReques
     params = replace(params, max_orders_moved=request.max_orders_moved,
                      max_routes_touched=request.max_routes_touched)
     live = state.live or None
-    result = solve(state.problem, MaxRuntime(request.seconds * (1 - REPAIR_SHARE)), request.seed, params,
-                   initial=live,
-                   progress=progress, cancel=cancel)
+    search_s = request.seconds * (1 - REPAIR_SHARE)
+    if request.metro:
+        result = solve_metro(state.problem, seed=request.seed, params=params, initial=live, budget_s=search_s)
+    else:
+        result = solve(state.problem, MaxRuntime(search_s), request.seed, params, initial=live,
+                       progress=progress, cancel=cancel)
     new_plan = {r.driver_id: [v.order_id for v in r.visits] for r in result.routes if r.visits}
     before = _schedule(state, dict(state.live), params, live)
     waiting = [u.order_id for u in result.unassigned if u.reason_code in (fam.NO_ROOM, fam.SLA_WINDOW)]
@@ -208,9 +213,12 @@ def apply_route_change(session: Session, plan: Plan, change: dict[str, Any], now
         if planned["end_s"] is not None:
             route.planned_end_at = at_seconds(plan.service_date, tz, planned["end_s"])
         route.planned_distance_m = int(planned["distance_m"])
-    for move in change["moves"]:
-        if move["to_driver"] is None and orders[move["order"]].status is OrderStatus.PLANNED:
-            orders[move["order"]].status = OrderStatus.UNASSIGNED
+    session.flush()
+    on_a_route = set(session.scalars(select(Stop.order_id).where(
+        Stop.order_id.in_([o.id for o in orders.values()]), Stop.status.in_(PENDING_STOP_STATES))))
+    for order in orders.values():  # an open order the change left without a stop waits for a driver
+        if order.status in (OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY) and order.id not in on_a_route:
+            order.status = OrderStatus.UNASSIGNED
     session.flush()
     moved = sum(1 for m in change["moves"] if m["from_driver"] and m["to_driver"])
     return {"summary": f"rebalance ({moved} orders moved, {len(change['routes'])} routes)",

@@ -57,7 +57,13 @@ def insert_greedily(problem: AllocationProblem, plan: Plan, order_ids: list[str]
             left.append(order_id)
             continue
         order = by_id[order_id]
-        near = _nearest_drivers(problem, routes, where, order, NEAREST_DRIVERS)
+        if order.locked_driver_id is not None:  # on board a van: only that van can take it
+            near = [d.id for d in problem.drivers if d.id == order.locked_driver_id and not d.blocked]
+        else:
+            near = _nearest_drivers(problem, routes, where, order, NEAREST_DRIVERS)
+        if not near:
+            left.append(order_id)
+            continue
         local = replace(problem, drivers=tuple(d for d in problem.drivers if d.id in near),
                         orders=tuple(by_id[o] for d in near for o in routes.get(d, [])))
         options = best_insertions(local, _PlanOnly({d: routes.get(d, []) for d in near}),  # type: ignore[arg-type]

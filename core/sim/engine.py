@@ -191,9 +191,11 @@ class Simulator:
             elif phase is Phase.DONE and fresh:
                 self.planned_start_s[i] = now_s
                 self._begin_loading(i, now_s)
-            elif phase is Phase.IDLE and fresh and not np.isfinite(f.until_s[i]):
+            elif phase is Phase.IDLE and fresh and route.planned_start_s != self.planned_start_s[i]:
+                # a new route, or a loading slot moved by the hub agent; a late start stays late
+                late = self.disruptions.late_starts.get(int(f.driver_ids[i]), 0)
                 self.planned_start_s[i] = route.planned_start_s
-                f.until_s[i] = max(now_s, route.planned_start_s)
+                f.until_s[i] = max(now_s, route.planned_start_s + late)
 
     # -- one driver's moves --------------------------------------------------------------
     def _at(self, seconds: float) -> datetime:

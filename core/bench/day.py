@@ -1,0 +1,365 @@
+"""The outcome benchmark: the same seeded day run by rule-based dispatch and by the agents.
+
+For each seed, one demo day is seeded into a SQLite file and copied, so both policies start
+from the same orders, drivers and disruptions (every disruption is drawn from the seed):
+
+- `baseline`, the rule-based dispatcher most fleets run: at 06:00 each order, in arrival order,
+  goes to the nearest driver of its hub who still has room and time (appended to the end of
+  that driver's route); an order that arrives during the day goes the same way every 5 minutes;
+  nothing is re-optimised; a customer not at home is a failed delivery taken back to the depot;
+  no customer messages. Every exception (failed delivery, breakdown, closure, running late)
+  goes to a dispatcher.
+- `agentic`: the allocator plans each hub; during the day the co-pilot handles not-at-home and
+  disruptions, the customer agent messages customers, and the autopilot runs the dispatch,
+  capacity, hub and compliance agents, each proposal settled by its agent's policy. Escalations
+  are the proposals a policy leaves for a person plus co-pilot requests to dispatch that no
+  applied re-plan answered.
+
+Outcomes count every order of the day, also those never delivered: `on_time_rate` is orders
+delivered by the end of their window over all orders; `failed` is orders not delivered when the
+day ends (failed at the door, or never reached). Route cost, km, CO2, stops per driver-hour and
+workload spread come from the KPI definitions (`core.kpi`). Prints the side-by-side table and
+the mean and spread over seeds; writes one CSV row per seed and policy with `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from core.access import SYSTEM
+from core.agents import capacity, compliance_agent, hub
+from core.agents.autopilot import Autopilot, AutopilotParams, HubAgent
+from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.agents.policy import policy_viewer
+from core.allocator.params import FAILED_DELIVERY_COST_CENTS
+from core.db import make_engine, migrate, unit_of_work
+from core.kpi import kpis
+from core.models import Driver, DriverStatus, Event, EventKind, Hub, Order, OrderStatus, Stop
+from core.proposals import ProposalView, approve
+from core.scenario import ScenarioParams, seed_scenario
+from core.sim.baseline import propose_baseline
+from core.sim.baseline_live import NearestDriverDispatch
+from core.sim.clock import SimClock
+from core.sim.disruptions import DisruptionParams
+from core.sim.engine import SimParams, Simulator
+from core.timeutil import at_seconds
+
+BENCH_DAY = date(2026, 11, 27)
+POLICIES = ("baseline", "agentic")
+AGENTS = ("capacity", "hub", "compliance")
+PLAN_AT_S = 6 * 3600
+DAY_END_S = 22 * 3600
+COLUMNS = ("seed", "policy", "orders", "on_time_rate", "first_attempt_rate", "failed", "failed_cost",
+           "cost_per_delivered", "km", "co2_kg", "stops_per_driver_hour", "workload_cv", "escalations",
+           "wall_s", "delivered", "late", "not_attempted", "route_cost")
+"""The issue's columns first, then the counts behind the rates."""
+HIGHER_IS_BETTER = {"on_time_rate": True, "first_attempt_rate": True, "failed": False, "failed_cost": False,
+                    "cost_per_delivered": False, "km": False, "co2_kg": False, "stops_per_driver_hour": True,
+                    "workload_cv": False, "escalations": False, "late": False}
+
+
+@dataclass(frozen=True)
+class DayCase:
+    """One benchmark day: its size, the solver budgets and the disruption rates."""
+
+    orders: int = 2000
+    drivers: int = 150
+    hubs: int | None = None                # keep only the first N hubs (None: all)
+    plan_seconds: float = 20.0             # allocator time per hub for the morning plan
+    dispatch_seconds: float = 2.0          # allocator time per re-plan during the day
+    agents: tuple[str, ...] = AGENTS       # agents beside the dispatch agent (agentic policy)
+    disruptions: DisruptionParams = field(default_factory=DisruptionParams)
+
+    @classmethod
+    def from_file(cls, path: Path) -> DayCase:
+        """A scenario file: JSON with any of the fields above, `disruptions` as a mapping of rates."""
+        raw = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown scenario keys {unknown}; allowed: {sorted(known)}")
+        rates = raw.pop("disruptions", {})
+        if "agents" in raw:
+            raw["agents"] = tuple(raw["agents"])
+        return cls(**raw, disruptions=replace(DisruptionParams(), **rates))
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """One policy's day, in the benchmark's columns."""
+
+    seed: int
+    policy: str
+    orders: int
+    on_time_rate: float
+    first_attempt_rate: float
+    failed: int
+    failed_cost: float
+    cost_per_delivered: float
+    km: float
+    co2_kg: float
+    stops_per_driver_hour: float
+    workload_cv: float
+    escalations: int
+    wall_s: float
+    delivered: int
+    late: int
+    not_attempted: int
+    route_cost: float
+    by_fleet: dict[str, float] = field(default_factory=dict, compare=False)  # cost per delivered
+
+
+def seed_day(path: Path, case: DayCase, seed: int) -> None:
+    """Seed the day into a fresh SQLite file (keeping only the first `case.hubs` hubs)."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with unit_of_work(engine) as session:
+        seed_scenario(session, ScenarioParams(seed=seed, orders=case.orders, drivers=case.drivers, days=0,
+                                              today=BENCH_DAY))
+        if case.hubs is not None:
+            keep = list(session.scalars(select(Hub.id).order_by(Hub.id).limit(case.hubs)))
+            session.execute(delete(Order).where(Order.hub_id.not_in(keep)))
+            session.execute(update(Driver).where(Driver.home_hub_id.not_in(keep))
+                            .values(status=DriverStatus.OFF_DUTY))
+    engine.dispose()
+
+
+def _hubs_with_orders(engine: Engine) -> list[tuple[int, str]]:
+    with unit_of_work(engine, read_only=True) as session:
+        return [(h, tz) for h, tz in session.execute(
+            select(Hub.id, Hub.timezone).where(Hub.id.in_(select(Order.hub_id).distinct())).order_by(Hub.id))]
+
+
+def plan_baseline(engine: Engine) -> None:
+    for hub_id, tz in _hubs_with_orders(engine):
+        now = at_seconds(BENCH_DAY, tz, PLAN_AT_S)
+        with unit_of_work(engine) as session:
+            proposal = propose_baseline(session, SYSTEM, hub_id, BENCH_DAY, now)
+            approve(session, SYSTEM, proposal.id, now=now)
+
+
+def plan_agentic(engine: Engine, case: DayCase, seed: int) -> None:
+    """The morning plan: the dispatch agent solves each hub; its policy applies a first plan."""
+    for hub_id, tz in _hubs_with_orders(engine):
+        now = at_seconds(BENCH_DAY, tz, PLAN_AT_S)
+        with unit_of_work(engine) as session:
+            proposal = propose_rebalance(session, SYSTEM, RebalanceRequest(
+                hub_id=hub_id, day=BENCH_DAY, now=None, seconds=case.plan_seconds, seed=seed, metro=True))
+            approve(session, SYSTEM, proposal.id, now=now)
+
+
+def _exceptions(engine: Engine, *, open_requests_only: bool) -> int:
+    with unit_of_work(engine, read_only=True) as session:
+        rows = session.execute(select(Event.kind, Event.payload).where(
+            Event.kind.in_((EventKind.EXCEPTION, EventKind.FAILED)))).all()
+    if not open_requests_only:
+        return len(rows)
+    return sum(1 for kind, payload in rows if kind is EventKind.EXCEPTION and payload.get("needs_dispatch")
+               and not payload.get("resolved"))
+
+
+def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: float) -> DayOutcome:
+    """The day's outcome from the database, every order of the day counted."""
+    with unit_of_work(engine, read_only=True) as session:
+        arrived = (select(Stop.order_id, func.max(Stop.arrived_at).label("at"))
+                   .group_by(Stop.order_id).subquery())
+        rows = session.execute(
+            select(Order.status, Order.attempts, Order.window_end_at, Order.delivered_at, arrived.c.at)
+            .outerjoin(arrived, arrived.c.order_id == Order.id)
+            .where(Order.service_date == BENCH_DAY, Order.status != OrderStatus.CANCELLED)).all()
+        table = kpis(session, SYSTEM, "fleet_type", BENCH_DAY, BENCH_DAY)
+    orders = len(rows)
+    delivered = [r for r in rows if r.status is OrderStatus.DELIVERED]
+    on_time = sum(1 for r in delivered if (r.at or r.delivered_at) <= r.window_end_at)
+    attempted = sum(1 for r in rows if r.attempts >= 1)
+    first = sum(1 for r in delivered if r.attempts == 1)
+    failed = orders - len(delivered)
+    total = table[table["fleet_type"] == "total"].iloc[0]
+    route_cost = float(total["route_cost_cents"]) / 100
+    by_fleet = {str(r["fleet_type"]): round(float(r["cost_per_delivered_cents"]) / 100, 2)
+                for _, r in table.iterrows() if r["fleet_type"] != "total"}
+    km = float(total["km_per_delivered"]) * float(total["delivered"])
+    co2 = float(total["co2_kg_per_delivered"]) * float(total["delivered"])
+    return DayOutcome(
+        seed=seed, policy=policy, orders=orders, on_time_rate=round(on_time / orders, 4),
+        first_attempt_rate=round(first / attempted, 4) if attempted else 0.0, failed=failed,
+        failed_cost=round(failed * FAILED_DELIVERY_COST_CENTS / 100, 2),
+        cost_per_delivered=round(route_cost / len(delivered), 2) if delivered else 0.0, km=round(km, 1),
+        co2_kg=round(co2, 1), stops_per_driver_hour=round(float(total["stops_per_driver_hour"]), 3),
+        workload_cv=round(float(total["workload_cv"]), 3), escalations=escalations, wall_s=round(wall_s, 1),
+        delivered=len(delivered), late=len(delivered) - on_time, not_attempted=orders - attempted,
+        route_cost=round(route_cost, 2), by_fleet=by_fleet)
+
+
+def extra_agents(names: Sequence[str]) -> dict[str, tuple[HubAgent, int, str]]:
+    """The capacity, hub and compliance agents named, with how often each looks at a hub."""
+    agents: dict[str, tuple[HubAgent, int, str]] = {}
+    if "compliance" in names:
+        agents[compliance_agent.AGENT] = (compliance_agent.propose_compliance, 1800, compliance_agent.ACTION)
+    if "capacity" in names:
+        agents[capacity.AGENT] = (
+            partial(_as_agent, capacity.propose_capacity, capacity.AGENT), 3600, capacity.CALL_IN)
+    if "hub" in names:
+        agents[hub.AGENT] = (partial(_as_agent, hub.propose_loading_plan, hub.AGENT), 3600, hub.LOADING_PLAN)
+    return agents
+
+
+def _as_agent(propose: Callable[..., Sequence[ProposalView]], agent: str, session: Session, hub_id: int,
+              day: date, now: datetime) -> Sequence[ProposalView]:
+    return propose(session, policy_viewer(agent), hub_id, day, now)
+
+
+def run_policy(db: Path, case: DayCase, seed: int, policy: str,
+               say: Callable[[str], None] = print) -> DayOutcome:
+    """Plan and simulate the day in `db` under `policy`; returns its outcome."""
+    started = time.perf_counter()
+    engine = make_engine(f"sqlite:///{db}")
+    autopilot: Autopilot | None = None
+    if policy == "baseline":
+        plan_baseline(engine)
+        params = SimParams(copilot=False, customer_every_s=0, disruptions=case.disruptions)
+        agents: Sequence[Any] = (NearestDriverDispatch(BENCH_DAY),)
+    else:
+        plan_agentic(engine, case, seed)
+        params = SimParams(disruptions=case.disruptions)
+        autopilot = Autopilot(BENCH_DAY, AutopilotParams(dispatch_seconds=case.dispatch_seconds),
+                              agents=extra_agents(case.agents), seed=seed)
+        agents = (autopilot,)
+    sim = Simulator(engine, BENCH_DAY, seed=seed, params=params, agents=agents)
+    clock = SimClock(BENCH_DAY, sim.tz, sim.first_start_s(), DAY_END_S, params.tick_s)
+    sim.run(clock)
+    if autopilot is None:
+        escalations = _exceptions(engine, open_requests_only=False)
+    else:
+        escalations = autopilot.escalations + _exceptions(engine, open_requests_only=True)
+    outcome = measure(engine, seed, policy, escalations, time.perf_counter() - started)
+    engine.dispose()
+    say(f"  seed {seed} {policy:<8} done in {outcome.wall_s:.0f} s")
+    return outcome
+
+
+def run_seed(case: DayCase, seed: int, workdir: Path, policies: Sequence[str] = POLICIES,
+             say: Callable[[str], None] = print) -> list[DayOutcome]:
+    """Seed once, then run each policy on its own copy of the same day."""
+    base = workdir / f"seed{seed}.db"
+    seed_day(base, case, seed)
+    out = []
+    for policy in policies:
+        copy = workdir / f"seed{seed}-{policy}.db"
+        shutil.copyfile(base, copy)
+        out.append(run_policy(copy, case, seed, policy, say))
+    return out
+
+
+def _row(o: DayOutcome) -> dict[str, Any]:
+    values = asdict(o)
+    return {c: values[c] for c in COLUMNS}
+
+
+def write_csv(path: Path, outcomes: Sequence[DayOutcome]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(_row(o) for o in outcomes)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def side_by_side(outcomes: Sequence[DayOutcome]) -> str:
+    """Mean (and spread, min..max) per policy for each metric, and the change agentic vs baseline."""
+    lines = [f"| metric | {' | '.join(POLICIES)} | change |", "|---|" + "--:|" * (len(POLICIES) + 1)]
+    for metric in ("orders", *HIGHER_IS_BETTER, "delivered", "not_attempted", "wall_s"):
+        cells, means = [], []
+        for policy in POLICIES:
+            values = [float(getattr(o, metric)) for o in outcomes if o.policy == policy]
+            if not values:
+                cells.append("-")
+                continue
+            mean = statistics.fmean(values)
+            means.append(mean)
+            spread = f" ({_fmt(min(values))}..{_fmt(max(values))})" if len(values) > 1 else ""
+            cells.append(_fmt(mean) + spread)
+        change = "-"
+        if len(means) == 2 and metric.endswith("rate"):
+            change = f"{(means[1] - means[0]) * 100:+.1f} pts"
+        elif len(means) == 2 and means[0]:
+            change = f"{(means[1] - means[0]) / means[0] * 100:+.0f}%"
+        lines.append(f"| {metric} | {' | '.join(cells)} | {change} |")
+    fleets = sorted({k for o in outcomes for k in o.by_fleet})
+    for fleet in fleets:
+        cells = []
+        for policy in POLICIES:
+            values = [o.by_fleet[fleet] for o in outcomes if o.policy == policy and fleet in o.by_fleet]
+            cells.append(_fmt(statistics.fmean(values)) if values else "-")
+        lines.append(f"| cost_per_delivered {fleet} | {' | '.join(cells)} | |")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds (default 1,2,3,4,5)")
+    parser.add_argument("--out", type=Path, default=None, help="write one CSV row per seed and policy")
+    parser.add_argument("--orders", type=int, default=None, help="orders of the day (default 2000)")
+    parser.add_argument("--drivers", type=int, default=None, help="drivers (default 150)")
+    parser.add_argument("--hubs", type=int, default=None, help="keep only the first N of the 4 demo hubs")
+    parser.add_argument("--scenario", type=Path, default=None,
+                        help="a JSON scenario file (orders, drivers, hubs, plan_seconds, dispatch_seconds, "
+                        "disruptions: {rate: value})")
+    parser.add_argument("--plan-seconds", type=float, default=None,
+                        help="allocator seconds per hub (default 20)")
+    parser.add_argument("--policy", choices=(*POLICIES, "both"), default="both")
+    parser.add_argument("--agents", default=None,
+                        help="agents beside the dispatch agent, comma-separated "
+                        f"(default {','.join(AGENTS)}; "
+                        "'none' for the dispatch agent alone)")
+
+
+def case_from(args: argparse.Namespace) -> DayCase:
+    case = DayCase.from_file(args.scenario) if args.scenario else DayCase()
+    overrides = {k: v for k, v in (("orders", args.orders), ("drivers", args.drivers), ("hubs", args.hubs),
+                                   ("plan_seconds", args.plan_seconds)) if v is not None}
+    if args.agents is not None:
+        overrides["agents"] = tuple(a for a in args.agents.split(",") if a and a != "none")
+    return replace(case, **overrides)
+
+
+def main(args: argparse.Namespace) -> int:
+    case = case_from(args)
+    seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
+    policies = POLICIES if args.policy == "both" else (args.policy,)
+    print(f"day benchmark: {case.orders} orders, {case.drivers} drivers, hubs {case.hubs or 'all'}, "
+          f"seeds {seeds}, allocator {case.plan_seconds:g} s/hub, re-plans {case.dispatch_seconds:g} s")
+    outcomes: list[DayOutcome] = []
+    with tempfile.TemporaryDirectory(prefix="ctower-day-") as tmp:
+        for seed in seeds:
+            outcomes += run_seed(case, seed, Path(tmp), policies)
+            if args.out:
+                write_csv(args.out, outcomes)
+    print()
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for o in outcomes:
+        print("| " + " | ".join(str(v) for v in _row(o).values()) + " |")
+    print()
+    print(side_by_side(outcomes))
+    return 0
+
+
+__all__ = ["COLUMNS", "DayCase", "DayOutcome", "add_arguments", "main", "measure", "run_policy", "run_seed",
+           "seed_day", "side_by_side", "write_csv"]
