@@ -24,3 +24,15 @@ def test_an_order_nobody_can_take_is_left_out() -> None:
     p = problem([driver("A", skills=frozenset())], [order("cold", 1, required_skills={"cold_chain"})])
     routes, left = insert_greedily(p, {}, ["cold"])
     assert left == ["cold"] and routes == {}
+
+
+def test_an_order_on_board_goes_back_to_its_own_van_or_is_left_out() -> None:
+    # "parcel" is loaded in A's van: B, nearer, may not take it; with A's van down, nobody can.
+    p = problem([driver("A", lat=-10.0), driver("B", lat=1.0)],
+                [order("parcel", 1, locked_driver_id="A")])
+    routes, left = insert_greedily(p, {}, ["parcel"])
+    assert routes == {"A": ["parcel"]} and left == []
+    broken = problem([driver("A", lat=-10.0, blocked=True), driver("B", lat=1.0)],
+                     [order("parcel", 1, locked_driver_id="A")])
+    routes, left = insert_greedily(broken, {}, ["parcel"])
+    assert routes == {} and left == ["parcel"]
