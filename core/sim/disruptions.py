@@ -133,29 +133,40 @@ def _areas(rng: np.random.Generator, outline: DayOutline, per_hub: float, radius
     return out
 
 
+def _stream(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, 1, *key]))
+
+
 def plan_disruptions(params: DisruptionParams, outline: DayOutline, seed: int,
                      open_s: int = 7 * HOUR_S, close_s: int = 20 * HOUR_S) -> DisruptionPlan:
-    """The day's scheduled disruptions, deterministic from `seed`."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    """The day's scheduled disruptions, deterministic from `seed`.
+
+    Each family draws from its own stream, and a driver's late start and breakdown from a
+    stream of its own: two plans of the same day (say rule-based and agentic) meet the same
+    incidents, closures and urgent orders, and a driver routed in both meets the same fate.
+    """
     p = params
-    incidents = _areas(rng, outline, p.incidents_per_hub, p.incident_radius_m, p.incident_min_s,
+    incidents = _areas(_stream(seed, 1), outline, p.incidents_per_hub, p.incident_radius_m, p.incident_min_s,
                        p.incident_max_s, p.incident_speed_factor, 1, open_s, close_s)
-    closures = _areas(rng, outline, p.closures_per_hub, p.closure_radius_m, p.closure_min_s,
+    closures = _areas(_stream(seed, 2), outline, p.closures_per_hub, p.closure_radius_m, p.closure_min_s,
                       p.closure_max_s, p.closure_detour_factor, 1, open_s, close_s)
-    drivers = sorted(outline.driver_spans)
-    late_starts = {d: int(rng.integers(10 * 60, p.late_start_max_s + 1)) for d in drivers
-                   if rng.random() < p.late_start_share}
-    n_break = int(rng.poisson(p.breakdowns_per_100_drivers * len(drivers) / 100)) if drivers else 0
+    late_starts: dict[int, int] = {}
     breakdowns = []
-    for d in rng.choice(drivers, size=min(n_break, len(drivers)), replace=False) if n_break else ():
-        _, start, end = outline.driver_spans[int(d)]
-        at = int(rng.integers(start + 1800, max(start + 1801, end - 1800)))
-        repair = None if rng.random() < p.unrepaired_share else int(
-            rng.integers(p.repair_min_s, p.repair_max_s + 1))
-        breakdowns.append(Breakdown(int(d), at, repair))
+    for d in sorted(outline.driver_spans):
+        rng = _stream(seed, 3, d)
+        late, delay, breaks, when, unrepaired, repair = rng.random(6)
+        if late < p.late_start_share:
+            late_starts[d] = 10 * 60 + int(delay * (p.late_start_max_s - 10 * 60))
+        if breaks < p.breakdowns_per_100_drivers / 100:
+            _, start, end = outline.driver_spans[d]
+            at = start + 1800 + int(when * max(1, end - start - 3600))
+            repair_s = None if unrepaired < p.unrepaired_share else \
+                p.repair_min_s + int(repair * (p.repair_max_s - p.repair_min_s))
+            breakdowns.append(Breakdown(d, at, repair_s))
     urgent: list[UrgentOrder] = []
     hours = (p.urgent_until_s - p.urgent_from_s) / HOUR_S
     for hub_id in sorted(outline.order_points):
+        rng = _stream(seed, 4, hub_id)
         points, zones = outline.order_points[hub_id], outline.order_zones[hub_id]
         n = int(rng.poisson(p.urgent_orders_per_hub_hour * hours)) if len(points) else 0
         for at in sorted(int(x) for x in rng.integers(p.urgent_from_s, p.urgent_until_s, size=n)):

@@ -31,6 +31,21 @@ def test_each_kind_of_disruption_is_drawn_inside_the_day() -> None:
     assert all(u.window_start_s == u.at_s + 1800 and u.zone in "ABC" for u in plan.urgent)
 
 
+def test_two_plans_of_the_same_day_meet_the_same_disruptions() -> None:
+    # rule-based routes use drivers 1-200, the allocator only 1-60: what happens to the day and
+    # to each driver in both must not depend on who else is routed
+    params = DisruptionParams(incidents_per_hub=3, closures_per_hub=2, breakdowns_per_100_drivers=10,
+                              late_start_share=0.3, urgent_orders_per_hub_hour=3)
+    fewer = DayOutline(OUTLINE.order_points, OUTLINE.order_zones,
+                       {d: span for d, span in OUTLINE.driver_spans.items() if d <= 60})
+    every, some = plan_disruptions(params, OUTLINE, 5), plan_disruptions(params, fewer, 5)
+    assert some.urgent == every.urgent and some.incidents == every.incidents
+    assert some.closures == every.closures
+    assert some.late_starts == {d: s for d, s in every.late_starts.items() if d <= 60}
+    assert some.breakdowns == tuple(b for b in every.breakdowns if b.driver_id <= 60)
+    assert some.late_starts and some.breakdowns
+
+
 def test_a_calm_day_has_no_disruptions_and_everyone_at_home() -> None:
     plan = plan_disruptions(DisruptionParams.none(), OUTLINE, 3)
     assert not (plan.incidents or plan.closures or plan.breakdowns or plan.late_starts or plan.urgent)

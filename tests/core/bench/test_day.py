@@ -1,0 +1,52 @@
+"""The outcome benchmark end to end on a tiny day: both policies on the same seeded day."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from core.bench.day import COLUMNS, DayCase, run_seed, side_by_side, write_csv
+from core.cli import main
+
+TINY = DayCase(orders=60, drivers=10, hubs=1, plan_seconds=1.0, dispatch_seconds=0.5)
+
+
+@pytest.mark.xdist_group("day-bench")
+def test_both_policies_run_the_same_day_and_every_order_is_accounted_for(tmp_path: Path) -> None:
+    baseline, agentic = run_seed(TINY, 3, tmp_path, say=lambda _: None)
+    assert (baseline.policy, agentic.policy) == ("baseline", "agentic")
+    assert baseline.orders == agentic.orders > 0       # the same day, urgent orders included
+    for o in (baseline, agentic):
+        assert o.delivered + o.failed == o.orders     # none lost: delivered, or failed / never reached
+        assert o.late <= o.delivered and o.not_attempted <= o.failed
+        assert 0 <= o.on_time_rate <= 1 and 0 <= o.first_attempt_rate <= 1
+        assert o.on_time_rate == pytest.approx((o.delivered - o.late) / o.orders, abs=1e-4)
+        assert o.failed_cost == pytest.approx(o.failed * 17.78)
+        assert o.km > 0 and o.route_cost > 0 and o.escalations >= 0
+    out = tmp_path / "day.csv"
+    write_csv(out, [baseline, agentic])
+    rows = list(csv.DictReader(out.open()))
+    assert tuple(rows[0]) == COLUMNS and [r["policy"] for r in rows] == ["baseline", "agentic"]
+    table = side_by_side([baseline, agentic])
+    assert "| on_time_rate |" in table and "pts |" in table
+
+
+def test_a_scenario_file_sets_the_day_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    good = tmp_path / "day.json"
+    good.write_text(json.dumps({"orders": 80, "hubs": 2, "disruptions": {"not_home_rate": 0.2}}))
+    case = DayCase.from_file(good)
+    assert (case.orders, case.hubs, case.disruptions.not_home_rate) == (80, 2, 0.2)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"oders": 80}))
+    with pytest.raises(ValueError, match="unknown scenario keys \\['oders'\\]"):
+        DayCase.from_file(bad)
+
+
+def test_bench_day_is_a_ctower_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "day", "--help"])
+    text = capsys.readouterr().out
+    assert "--seeds" in text and "--scenario" in text and "--hubs" in text
