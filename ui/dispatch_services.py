@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import core.agents.registry  # noqa: F401 - registers every agent's applier: any inbox proposal can be approved
 from core.access import Viewer
 from core.agents.dispatch import RouteLine, changed_routes
 from core.db import unit_of_work

@@ -28,6 +28,18 @@ def effect_table(p: ProposalView) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def facts_table(p: ProposalView) -> pd.DataFrame:
+    """The effect of a proposal that is not a re-plan (a call-in, a loading plan, a warning)."""
+    return pd.DataFrame([{"measure": key.replace("_", " "), "value": str(value)}
+                         for key, value in p.effect.items() if not isinstance(value, dict | list)])
+
+
+def detail_table(p: ProposalView) -> pd.DataFrame:
+    """What a non-route change lists: drivers called in, routes re-timed or flagged."""
+    rows = p.change.get("drivers") or p.change.get("routes") or []
+    return pd.DataFrame([r for r in rows if isinstance(r, dict)])
+
+
 def moves_table(p: ProposalView) -> pd.DataFrame:
     columns = ["order", "from_driver", "from_position", "to_driver", "to_position", "reason"]
     frame = pd.DataFrame(p.change.get("moves", []), columns=columns)
@@ -68,18 +80,27 @@ def routes_deck(lines: list[RouteLine], basemap_style: str) -> pdk.Deck:
 def proposal_card(p: ProposalView, lines: list[RouteLine], basemap_style: str,
                   on_decide: Callable[[int, bool, str], None], can_decide: bool) -> None:
     e = p.effect
+    replan = "before" in e and "after" in e
     with st.container(border=True):
-        st.markdown(f"**Proposal {p.id}** · {p.kind} by {p.proposed_by} for hub {p.hub_code} · "
+        action = p.change.get("action")
+        st.markdown(f"**Proposal {p.id}** · {action or p.kind} by {p.proposed_by} for hub {p.hub_code} · "
                     f"plan version {p.base_version} · {p.created_at:%H:%M:%S} UTC")
         st.write(p.rationale)
-        st.caption(f"{e['orders_moved']} orders move, {e['orders_placed']} placed, "
-                   f"{e['orders_dropped']} dropped; {e['routes_touched']} of {e['routes_total']} "
-                   f"routes change · solver {e['solver']['status']} in {e['solver']['runtime_s']} s")
-        left, right = st.columns([1, 1.4])
-        left.dataframe(effect_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
-        right.pydeck_chart(routes_deck(lines, basemap_style), height=260, key=f"dispatch.routes.{p.id}")
-        st.dataframe(moves_table(p), hide_index=True, width="stretch", height=220,
-                     key=f"dispatch.moves.{p.id}")
+        if replan:
+            solver = e.get("solver")
+            st.caption(f"{e.get('orders_moved', 0)} orders move, {e.get('orders_placed', 0)} placed, "
+                       f"{e.get('orders_dropped', 0)} dropped; {e.get('routes_touched', 0)} of "
+                       f"{e.get('routes_total', e.get('routes_touched', 0))} routes change"
+                       + (f" · solver {solver['status']} in {solver['runtime_s']} s" if solver else ""))
+            left, right = st.columns([1, 1.4])
+            left.dataframe(effect_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
+            right.pydeck_chart(routes_deck(lines, basemap_style), height=260, key=f"dispatch.routes.{p.id}")
+            st.dataframe(moves_table(p), hide_index=True, width="stretch", height=220,
+                         key=f"dispatch.moves.{p.id}")
+        else:
+            left, right = st.columns([1, 1.4])
+            left.dataframe(facts_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
+            right.dataframe(detail_table(p), hide_index=True, width="stretch", key=f"dispatch.detail.{p.id}")
         if not can_decide:
             return
         reason = st.text_input("Reason (to reject)", key=f"dispatch.reason.{p.id}")

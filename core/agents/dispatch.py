@@ -240,7 +240,9 @@ class RouteLine:
 
 def changed_routes(session: Session, proposal: ProposalView) -> list[RouteLine]:
     """The proposal's new routes for its touched drivers, as map lines (hub to hub)."""
-    routes: dict[str, Any] = proposal.change.get("routes", {})
+    routes = proposal.change.get("routes", {})
+    if not isinstance(routes, dict):  # a loading plan or a warning lists routes, it does not re-draw them
+        return []
     refs = [ref for r in routes.values() for ref, _ in r["stops"]]
     coords = {ref: (float(lon), float(lat)) for ref, lon, lat in session.execute(
         select(Order.external_ref, Order.lon, Order.lat).where(Order.external_ref.in_(refs)))}

@@ -33,24 +33,21 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import date, datetime
-from functools import partial
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.orm import Session
 
 from core.access import SYSTEM
-from core.agents import capacity, compliance_agent, hub
-from core.agents.autopilot import Autopilot, AutopilotParams, HubAgent
+from core.agents.autopilot import Autopilot, AutopilotParams
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
-from core.agents.policy import policy_viewer
+from core.agents.registry import HUB_AGENTS, hub_agents
 from core.allocator.params import FAILED_DELIVERY_COST_CENTS
 from core.db import make_engine, migrate, unit_of_work
 from core.kpi import kpis
 from core.models import Driver, DriverStatus, Event, EventKind, Hub, Order, OrderStatus, Stop
-from core.proposals import ProposalView, approve
+from core.proposals import approve
 from core.scenario import ScenarioParams, seed_scenario
 from core.sim.baseline import propose_baseline
 from core.sim.baseline_live import NearestDriverDispatch
@@ -61,7 +58,6 @@ from core.timeutil import at_seconds
 
 BENCH_DAY = date(2026, 11, 27)
 POLICIES = ("baseline", "agentic")
-AGENTS = ("capacity", "hub", "compliance")
 PLAN_AT_S = 6 * 3600
 DAY_END_S = 22 * 3600
 COLUMNS = ("seed", "policy", "orders", "on_time_rate", "first_attempt_rate", "failed", "failed_cost",
@@ -82,7 +78,7 @@ class DayCase:
     hubs: int | None = None                # keep only the first N hubs (None: all)
     plan_seconds: float = 20.0             # allocator time per hub for the morning plan
     dispatch_seconds: float = 2.0          # allocator time per re-plan during the day
-    agents: tuple[str, ...] = AGENTS       # agents beside the dispatch agent (agentic policy)
+    agents: tuple[str, ...] = HUB_AGENTS       # agents beside the dispatch agent (agentic policy)
     disruptions: DisruptionParams = field(default_factory=DisruptionParams)
 
     @classmethod
@@ -206,24 +202,6 @@ def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: fl
         route_cost=round(route_cost, 2), by_fleet=by_fleet)
 
 
-def extra_agents(names: Sequence[str]) -> dict[str, tuple[HubAgent, int, str]]:
-    """The capacity, hub and compliance agents named, with how often each looks at a hub."""
-    agents: dict[str, tuple[HubAgent, int, str]] = {}
-    if "compliance" in names:
-        agents[compliance_agent.AGENT] = (compliance_agent.propose_compliance, 1800, compliance_agent.ACTION)
-    if "capacity" in names:
-        agents[capacity.AGENT] = (
-            partial(_as_agent, capacity.propose_capacity, capacity.AGENT), 3600, capacity.CALL_IN)
-    if "hub" in names:
-        agents[hub.AGENT] = (partial(_as_agent, hub.propose_loading_plan, hub.AGENT), 3600, hub.LOADING_PLAN)
-    return agents
-
-
-def _as_agent(propose: Callable[..., Sequence[ProposalView]], agent: str, session: Session, hub_id: int,
-              day: date, now: datetime) -> Sequence[ProposalView]:
-    return propose(session, policy_viewer(agent), hub_id, day, now)
-
-
 def run_policy(db: Path, case: DayCase, seed: int, policy: str,
                say: Callable[[str], None] = print) -> DayOutcome:
     """Plan and simulate the day in `db` under `policy`; returns its outcome."""
@@ -238,7 +216,7 @@ def run_policy(db: Path, case: DayCase, seed: int, policy: str,
         plan_agentic(engine, case, seed)
         params = SimParams(disruptions=case.disruptions)
         autopilot = Autopilot(BENCH_DAY, AutopilotParams(dispatch_seconds=case.dispatch_seconds),
-                              agents=extra_agents(case.agents), seed=seed)
+                              agents=hub_agents(case.agents), seed=seed)
         agents = (autopilot,)
     sim = Simulator(engine, BENCH_DAY, seed=seed, params=params, agents=agents)
     clock = SimClock(BENCH_DAY, sim.tz, sim.first_start_s(), DAY_END_S, params.tick_s)
@@ -326,7 +304,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", choices=(*POLICIES, "both"), default="both")
     parser.add_argument("--agents", default=None,
                         help="agents beside the dispatch agent, comma-separated "
-                        f"(default {','.join(AGENTS)}; "
+                        f"(default {','.join(HUB_AGENTS)}; "
                         "'none' for the dispatch agent alone)")
 
 

@@ -103,3 +103,28 @@ def test_a_vendor_has_no_dispatch_page() -> None:
     at = signed_in("jonas")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("dispatch.py")
+
+
+def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scratch_db_url: str) -> None:
+    from core.agents.hub import TURNAROUND_WARNING
+    from core.models import ProposerKind
+    from core.proposals import create_proposal
+
+    hub = _first_hub(scratch_db_url)
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        plan = s.scalars(select(Plan).where(Plan.hub_id == hub.id, Plan.service_date == TEST_DAY)).one()
+        change = {"action": TURNAROUND_WARNING, "hub_id": hub.id, "day": TEST_DAY.isoformat(),
+                  "routes": [{"route_id": 1, "driver": "C-001", "first_order": "X-1", "due": "09:00",
+                              "eta": "09:40", "departs": "09:10", "minutes_late": 40}]}
+        warning = create_proposal(s, plan, TURNAROUND_WARNING, "hub-agent", ProposerKind.AGENT, change,
+                                  {"routes_late": 1, "max_minutes_late": 40}, "first stops late", APP_NOW).id
+    at = _open_dispatch("priya")
+    assert f"**Proposal {warning}** · turnaround_warning by hub-agent" in " ".join(m.value for m in at.markdown)
+    facts = at.dataframe(key=f"dispatch.effect.{warning}").value
+    assert dict(zip(facts["measure"], facts["value"], strict=True)) == {"routes late": "1",
+                                                                         "max minutes late": "40"}
+    assert list(at.dataframe(key=f"dispatch.detail.{warning}").value["driver"]) == ["C-001"]
+    at.button(key=f"dispatch.approve.{warning}").click().run()
+    assert [s.value for s in at.success] == [f"Proposal {warning} approved and applied."]
+    with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
+        assert s.get(Proposal, warning).status is ProposalStatus.APPLIED  # type: ignore[union-attr]

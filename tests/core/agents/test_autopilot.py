@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,3 +90,14 @@ def test_predicted_lateness_carries_the_driver_s_delay_along_the_route(db: Sessi
     assert predicted_late(db, w.hub.id, DAY, local(9, 50)) == 0   # on time: no delay
     assert predicted_late(db, w.hub.id, DAY, local(10, 20)) == 1  # 20 min behind: 10:50 > 10:45
     assert predicted_late(db, w.hub.id, DAY, local(11, 10)) == 3  # 70 min behind: all three
+
+
+def test_the_registry_names_each_hub_agent_and_refuses_an_unknown_one() -> None:
+    from core.agents.registry import hub_agents
+
+    agents = hub_agents()
+    assert set(agents) == {"capacity-agent", "hub-agent", "compliance-agent"}
+    assert {every for _, every, _ in agents.values()} <= {1800, 3600}
+    assert set(hub_agents(["hub"])) == {"hub-agent"}
+    with pytest.raises(ValueError, match="unknown agents \\['weather'\\]"):
+        hub_agents(["weather"])

@@ -1,0 +1,48 @@
+"""Every agent in one place: importing this registers each agent's way of applying its
+proposals, so any proposal in the inbox can be approved, and names the agents that look at a
+hub on their own rhythm beside the dispatch agent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from functools import partial
+
+from sqlalchemy.orm import Session
+
+from core.agents import capacity, compliance_agent, copilot_reroute, dispatch, hub
+from core.agents.autopilot import HubAgent
+from core.agents.policy import policy_viewer
+from core.proposals import ProposalView
+
+HUB_AGENTS = ("capacity", "hub", "compliance")
+"""The agents beside the dispatch agent, by short name."""
+
+APPLIED_KINDS = (dispatch.KIND, copilot_reroute.KIND, capacity.CALL_IN, hub.LOADING_PLAN,
+                 hub.TURNAROUND_WARNING)
+"""Every kind of proposal an agent makes; each has its applier once this module is imported."""
+
+
+def _as_agent(propose: Callable[..., Sequence[ProposalView]], agent: str, session: Session, hub_id: int,
+              day: date, now: datetime) -> Sequence[ProposalView]:
+    return propose(session, policy_viewer(agent), hub_id, day, now)
+
+
+def hub_agents(names: Sequence[str] = HUB_AGENTS) -> dict[str, tuple[HubAgent, int, str]]:
+    """The named agents for `Autopilot.agents`: each with how often (s) it looks at a hub and its
+    usual action."""
+    unknown = sorted(set(names) - set(HUB_AGENTS))
+    if unknown:
+        raise ValueError(f"unknown agents {unknown}; known: {', '.join(HUB_AGENTS)}")
+    agents: dict[str, tuple[HubAgent, int, str]] = {}
+    if "compliance" in names:
+        agents[compliance_agent.AGENT] = (compliance_agent.propose_compliance, 1800, compliance_agent.ACTION)
+    if "capacity" in names:
+        agents[capacity.AGENT] = (
+            partial(_as_agent, capacity.propose_capacity, capacity.AGENT), 3600, capacity.CALL_IN)
+    if "hub" in names:
+        agents[hub.AGENT] = (partial(_as_agent, hub.propose_loading_plan, hub.AGENT), 3600, hub.LOADING_PLAN)
+    return agents
+
+
+__all__ = ["APPLIED_KINDS", "HUB_AGENTS", "hub_agents"]
