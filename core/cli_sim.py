@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, time
+from collections.abc import Callable
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -12,9 +13,10 @@ from core.access import SYSTEM
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
-from core.models import Event, Hub, Plan
+from core.models import Event, Hub, Order, Plan
 from core.proposals import approve
 from core.sim.clock import SimClock
+from core.sim.control import ClockHold
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator, TickReport
 from core.timeutil import at_seconds, local_midnight_utc, local_today, seconds_since_midnight
@@ -58,13 +60,19 @@ def resume_point(engine: Engine, day: date, tz: str) -> int | None:
 
 
 def simulate_day(engine: Engine, day: date, seed: int, params: SimParams, start_s: int | None,
-                 end_s: int, speed: float | None, say: Any = print) -> dict[str, int]:
-    """Simulate `day` from `start_s` (default: resume, else the first route start) to `end_s`."""
+                 end_s: int, speed: float | None, say: Any = print,
+                 hold: Callable[[datetime], float] | None = None) -> dict[str, int]:
+    """Simulate `day` from `start_s` (default: resume, else the first route start) to `end_s`.
+
+    Every tick publishes the simulated time for the app and waits while the app has paused it
+    (`hold`, by default a `ClockHold` on the same database).
+    """
     sim = Simulator(engine, day, seed=seed, params=params)
     start = start_s if start_s is not None else (resume_point(engine, day, sim.tz) or sim.first_start_s())
     if start >= end_s:
         raise ControlTowerError(f"nothing to simulate: the day is already at {_hhmm(start)}")
-    clock = SimClock(day, sim.tz, start, end_s, params.tick_s, speed)
+    clock = SimClock(day, sim.tz, start, end_s, params.tick_s, speed,
+                     hold=hold or ClockHold(engine, day, speed))
     say(f"simulating {day} from {_hhmm(start)} to {_hhmm(end_s)} "
         f"({'as fast as possible' if speed is None else f'{speed:g}x real time'}), seed {seed}")
     shown = {"next": start + REPORT_EVERY_S}
@@ -88,11 +96,25 @@ def simulate_day(engine: Engine, day: date, seed: int, params: SimParams, start_
     return totals
 
 
+def latest_day_with_orders(engine: Engine, day: date) -> date | None:
+    """`day` if it has orders, else the latest day that has (a database seeded on another day)."""
+    with unit_of_work(engine, read_only=True) as session:
+        if session.scalar(select(Order.id).where(Order.service_date == day).limit(1)) is not None:
+            return day
+        return session.scalar(select(func.max(Order.service_date)))
+
+
 def _simulate(args: argparse.Namespace) -> int:
     engine = default_engine()
     migrate(engine)
     tz = get_settings().timezone
     day = args.date or local_today(tz)
+    if args.latest_day:
+        found = latest_day_with_orders(engine, day)
+        if found is None:
+            print(f"no orders to simulate on {day} or any other day: run `ctower seed` first")
+            return 0
+        day = found
     with unit_of_work(engine, read_only=True) as session:
         has_plan = session.scalar(select(func.count()).select_from(Plan).where(Plan.service_date == day))
     if not has_plan and args.plan == "none":
@@ -106,7 +128,13 @@ def _simulate(args: argparse.Namespace) -> int:
     params = SimParams(tick_s=args.tick, copilot=not args.rule_based, disruptions=disruptions)
     start = args.start.hour * 3600 + args.start.minute * 60 if args.start else None
     end = args.until.hour * 3600 + args.until.minute * 60 if args.until else DAY_END_S
-    totals = simulate_day(engine, day, args.seed, params, start, end, None if args.fast else args.speed)
+    try:
+        totals = simulate_day(engine, day, args.seed, params, start, end, None if args.fast else args.speed)
+    except ControlTowerError as exc:
+        if not args.latest_day:
+            raise
+        print(f"{exc}; `ctower seed --reset` makes a fresh day")  # a finished demo day is no error
+        return 0
     print("day so far: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
     return 0
 
@@ -119,6 +147,9 @@ def add_sim_parser(sub: Any) -> None:
     p.add_argument("--speed", type=float, default=60.0, help="times real time (default 60)")
     p.add_argument("--fast", action="store_true", help="as fast as possible (ignores --speed)")
     p.add_argument("--date", type=date.fromisoformat, default=None, help="day (default: today)")
+    p.add_argument("--latest-day", action="store_true",
+                   help="if the day has no orders, simulate the latest day that has (the demo day as "
+                   "seeded); a finished or empty day is not an error (`make run` uses this)")
     p.add_argument("--from", dest="start", type=time.fromisoformat, default=None,
                    help="local start HH:MM (default: carry on from the last report, else first route)")
     p.add_argument("--until", type=time.fromisoformat, default=None, help="local end HH:MM (default 22:00)")
@@ -133,4 +164,4 @@ def add_sim_parser(sub: Any) -> None:
     p.set_defaults(handler=_simulate)
 
 
-__all__ = ["add_sim_parser", "make_plans", "simulate_day"]
+__all__ = ["add_sim_parser", "latest_day_with_orders", "make_plans", "simulate_day"]

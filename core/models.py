@@ -506,3 +506,19 @@ class CustomerChoice(Base):
     kind: Mapped[CustomerChoiceKind] = mapped_column(_enum(CustomerChoiceKind, "customer_choice_kind"))
     made_at: Mapped[datetime]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SimState(Base):
+    """The simulator's clock, one row: the app reads "now" from here while a simulator runs.
+
+    `updated_at` is the wall clock of the simulator's last word, so a reader can tell a running
+    (or paused) simulator from one that stopped; `paused` is set by the app and obeyed by it.
+    """
+
+    __tablename__ = "sim_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_day: Mapped[date] = mapped_column(Date)
+    sim_now_at: Mapped[datetime]
+    speed: Mapped[float | None] = mapped_column(Float)   # times real time; None: as fast as possible
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -70,7 +71,7 @@ class CustomerPolicy:
 
     eta_window_s: int = 3600
     delay_threshold_s: int = 15 * 60
-    base_url: str = "http://localhost:8501/track"
+    base_url: str = "http://localhost:8501/track"  # the app's tracking page; links are <base_url>?t=<token>
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,17 @@ class ChoiceRequest:
     kind: CustomerChoiceKind
     place: str | None = None
     slot: Slot | None = None
+
+
+def tracking_url(base_url: str, token: str) -> str:
+    """The link a message carries: the app's tracking page with the token as `?t=` (Streamlit
+    serves a page at one path segment, so the token cannot be a path segment of its own)."""
+    return f"{base_url}?{urlencode({'t': token})}"
+
+
+def token_of(url: str) -> str:
+    """The token of a tracking link (the simulator's customers follow their links with it)."""
+    return parse_qs(urlsplit(url).query).get("t", [""])[0]
 
 
 def token_hash(token: str) -> str:
@@ -242,7 +254,7 @@ class _Outbox:
             "order_id": order.id, "kind": kind, "channel": order.contact_channel,
             "status": MessageStatus.QUEUED, "dedupe_key": key, "created_at": self.now, "sent_at": None,
             "attempts": 0, "body": text, "provider_ref": None, "error": None,
-            "payload": {**payload, "tracking_url": f"{self.policy.base_url}/{token}"}})
+            "payload": {**payload, "tracking_url": tracking_url(self.policy.base_url, token)}})
 
     def write(self, session: Session) -> int:
         bulk_insert(session, TrackingToken.__table__, self.tokens)  # type: ignore[arg-type]

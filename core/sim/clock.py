@@ -1,7 +1,9 @@
 """Simulated time for one service day, in ticks, paced against the wall clock or not at all.
 
 Time only moves forward: each tick starts where the last one ended. At `speed` 60 a 60-second
-tick takes one wall second; `speed=None` runs as fast as the work allows. The wall clock and
+tick takes one wall second; `speed=None` runs as fast as the work allows. After each tick a
+`hold` (if given) may publish the time and block while the simulation is paused; the time it
+held does not count against the pace, so the clock resumes where it was. The wall clock and
 sleep are injectable so tests never wait.
 """
 
@@ -40,6 +42,7 @@ class SimClock:
     speed: float | None = None
     wall: Callable[[], float] = field(default=time.monotonic, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    hold: Callable[[datetime], float] | None = field(default=None, repr=False)  # returns wall s held
 
     def __post_init__(self) -> None:
         if self.tick_s <= 0:
@@ -58,10 +61,13 @@ class SimClock:
         t, index = self.start_s, 0
         while t < self.end_s:
             end = min(t + self.tick_s, self.end_s)
-            yield Tick(index, t, end, self.at(t), self.at(end))
+            tick = Tick(index, t, end, self.at(t), self.at(end))
+            yield tick
             if self.speed is not None:
                 due = wall0 + (end - self.start_s) / self.speed
                 wait = due - self.wall()
                 if wait > 0:
                     self.sleep(wait)
+            if self.hold is not None:
+                wall0 += self.hold(tick.end_at)
             t, index = end, index + 1

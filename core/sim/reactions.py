@@ -23,6 +23,7 @@ from core.agents.customer import (
     SendReceipt,
     next_slots,
     record_customer_choice,
+    token_of,
 )
 from core.allocator.stop import StopRule
 from core.errors import ControlTowerError
@@ -135,7 +136,7 @@ class SimulatedCustomers:
         for message in self.inbox:
             if np.random.default_rng([self.seed, 3, message.message_id]).random() >= self.rate:
                 continue
-            token = message.tracking_url.rsplit("/", 1)[-1]
+            token = token_of(message.tracking_url)
             for request in self._requests(message.kind):
                 try:
                     record_customer_choice(session, token, request, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -109,7 +110,9 @@ def test_the_link_leaves_the_database_once_the_provider_has_it(planned: Session)
     assert report.sent == len(sender.sent) > 0 and report.failed == 0
     text = sender.sent[0].text
     assert sender.sent[0].tracking_url in text and "{tracking_url}" not in text
-    token = sender.sent[0].tracking_url.rsplit("/", 1)[-1]
+    url = urlsplit(sender.sent[0].tracking_url)
+    assert url.path == "/track"  # the app's tracking page (pages/track.py)
+    [token] = parse_qs(url.query)["t"]
     sent = planned.get(OutboxMessage, sender.sent[0].message_id)
     assert sent is not None and sent.status is MessageStatus.SENT and "tracking_url" not in sent.payload
     stored = planned.scalars(select(TrackingToken.token_hash)).all()
