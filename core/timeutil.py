@@ -32,3 +32,10 @@ def seconds_since_midnight(instant: datetime, day: date, tz: str) -> int:
 def local_today(tz: str, now: datetime | None = None) -> date:
     """Today's date at the hub (`now` defaults to the wall clock)."""
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(tz)).date()
+
+
+def hhmm(seconds: int | float) -> str:
+    """Seconds since local midnight as HH:MM (past 24:00 for a route that runs over midnight)."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+

@@ -55,7 +55,7 @@ from core.models import (
     Vehicle,
 )
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
-from core.timeutil import seconds_since_midnight
+from core.timeutil import hhmm, seconds_since_midnight
 
 AGENT = "capacity-agent"
 CALL_IN = "call_in_gig"
@@ -74,9 +74,6 @@ Vector = npt.NDArray[np.float64]
 def _s(t: time) -> int:
     return t.hour * HOUR_S + t.minute * 60 + t.second
 
-
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // HOUR_S:02d}:{seconds % HOUR_S // 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,7 @@ class Shortfall:
         return self.work_due_s - self.available_s
 
     def text(self, hub_code: str) -> str:
-        return (f"{hub_code} {_hhmm(self.start_s)}-{_hhmm(self.end_s)}: {self.work_due_s / HOUR_S:.0f} "
+        return (f"{hub_code} {hhmm(self.start_s)}-{hhmm(self.end_s)}: {self.work_due_s / HOUR_S:.0f} "
                 f"driver-hours of work due, {self.available_s / HOUR_S:.0f} on shift")
 
 
@@ -363,7 +360,7 @@ def propose_capacity(session: Session, viewer: Viewer, hub_id: int, day: date, n
         change = {"action": CALL_IN, "hub_id": hub_id, "day": day.isoformat(),
                   "requested_by": viewer.username,
                   "drivers": [{"code": r.code, "fleet": r.fleet.code, "start_s": start, "end_s": end,
-                               "start": _hhmm(start), "end": _hhmm(end)} for r, start, end, _ in chosen]}
+                               "start": hhmm(start), "end": hhmm(end)} for r, start, end, _ in chosen]}
         effect = {"shortfall_before_h": round(before.short_s / HOUR_S, 1),
                   "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
                   "drivers_called": len(chosen), "driver_hours_added": round(hours, 1),
@@ -453,10 +450,10 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
             van.parcels_left -= order.parcels
             van.distance_m += leg_m
             moved_s += work.get(order.external_ref, float(order.service_time_s))
-            late = f"ETA was after {_hhmm(due_s)}" if from_code else "unassigned"
+            late = f"ETA was after {hhmm(due_s)}" if from_code else "unassigned"
             moves.append({"order": order.external_ref, "from_driver": from_code, "from_position": position,
                           "to_driver": van.reserve.code, "to_position": len(van.stops) - 1,
-                          "reason": f"{late}; 3PL ETA {_hhmm(int(arrive))} (due {_hhmm(due_s)})"})
+                          "reason": f"{late}; 3PL ETA {hhmm(int(arrive))} (due {hhmm(due_s)})"})
             if from_code:
                 source.setdefault(from_code, []).append(order.external_ref)
             break

@@ -57,7 +57,7 @@ from core.models import (
     StopStatus,
 )
 from core.proposals import ProposalView, create_proposal, proposal_view
-from core.timeutil import local_midnight_utc, seconds_since_midnight
+from core.timeutil import hhmm, local_midnight_utc, seconds_since_midnight
 
 AGENT = "compliance-agent"
 ACTION = "reassign"
@@ -101,9 +101,6 @@ class _Look:
 def _clock(instant: datetime, tz: str) -> str:
     return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
 
-
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def _document_expiry(facts: DriverFacts, kind: DocumentKind) -> datetime | None:
@@ -327,7 +324,7 @@ def _sentence(risk: ComplianceRisk, after: Evaluation, entry: Mapping[str, Any],
     n = len(risk.orders)
     kept = next((r.visits for r in after.routes if r.driver_id == risk.driver_code), ())
     stops = "stop" if n == 1 else "stops"
-    which = f"{stops} after {_hhmm(kept[-1].departure_s)}" if kept else f"remaining {stops}"
+    which = f"{stops} after {hhmm(kept[-1].departure_s)}" if kept else f"remaining {stops}"
     to = Counter(placed[o] for o in risk.orders if o in placed)
     stuck = [o for o in risk.orders if o in reasons]
     if not stuck:
@@ -338,7 +335,7 @@ def _sentence(risk: ComplianceRisk, after: Evaluation, entry: Mapping[str, Any],
     else:
         text = f"{risk.reason}; the {n} {which} come off the route and cannot be placed ({reasons[stuck[0]]})"
     if not avoided:
-        text += f"; even so the van is back only at {_hhmm(int(entry['end_s']))}, after the breach"
+        text += f"; even so the van is back only at {hhmm(int(entry['end_s']))}, after the breach"
     return text + "."
 
 
@@ -385,8 +382,8 @@ def propose_compliance(session: Session, hub_id: int, day: date, now: datetime, 
             words = [risk.reason]
             if to is not None:
                 arrive, due = now_at[ref]
-                words.append(f"ETA {_hhmm(was[ref])} -> {_hhmm(arrive)} (due {_hhmm(due)})" if ref in was
-                             else f"ETA {_hhmm(arrive)} (due {_hhmm(due)})")
+                words.append(f"ETA {hhmm(was[ref])} -> {hhmm(arrive)} (due {hhmm(due)})" if ref in was
+                             else f"ETA {hhmm(arrive)} (due {hhmm(due)})")
             else:
                 words.append(reasons[ref])
             moves.append({"order": ref, "from_driver": risk.driver_code, "from_position": position,

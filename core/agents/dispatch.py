@@ -40,7 +40,7 @@ from core.models import (
     StopStatus,
 )
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
-from core.timeutil import at_seconds
+from core.timeutil import at_seconds, hhmm
 
 KIND = "rebalance"
 REPAIR_SHARE = 0.25  # of the time budget kept for inserting what the search left out
@@ -66,9 +66,6 @@ def _metrics(m: Metrics) -> dict[str, int]:
             "late": m.late_count, "unassigned": m.orders_unassigned, "drivers_used": m.drivers_used}
 
 
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
 
 def _moves(diff: PlanDiff, before: dict[str, Any], after: dict[str, Any],
            result: AllocationResult) -> list[dict[str, Any]]:
@@ -81,9 +78,9 @@ def _moves(diff: PlanDiff, before: dict[str, Any], after: dict[str, Any],
         was, now = before["visits"].get(move.order_id), after["visits"].get(move.order_id)
         words = []
         if was and now:
-            words.append(f"ETA {_hhmm(was[0])} -> {_hhmm(now[0])} (due {_hhmm(now[1])})")
+            words.append(f"ETA {hhmm(was[0])} -> {hhmm(now[0])} (due {hhmm(now[1])})")
         elif now:
-            words.append(f"placed, ETA {_hhmm(now[0])} (due {_hhmm(now[1])})")
+            words.append(f"placed, ETA {hhmm(now[0])} (due {hhmm(now[1])})")
         if move.from_driver and move.to_driver:
             frm, to = move.from_driver, move.to_driver
             words.append(f"{frm} {stops_before.get(frm, 0)} -> {stops_after.get(frm, 0)} stops, "

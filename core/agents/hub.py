@@ -40,7 +40,7 @@ from core.models import (
 )
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
 from core.sim.baseline import TRAVEL
-from core.timeutil import at_seconds, seconds_since_midnight
+from core.timeutil import at_seconds, hhmm, seconds_since_midnight
 
 AGENT = "hub-agent"
 LOADING_PLAN = "loading_plan"
@@ -51,9 +51,6 @@ MIN_RETIME_S = 60            # a slot within a minute of the planned start is no
 def _s(t: time) -> int:
     return t.hour * 3600 + t.minute * 60
 
-
-def _hhmm(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 @dataclass(frozen=True)
@@ -262,7 +259,7 @@ def _propose_plan(session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan,
               "turnaround_s": lp.turnaround_s,
               "routes": [{"route_id": d.route_id, "driver": d.driver_code, "bay": d.bay + 1,
                           "from_s": d.planned_start_s, "to_s": d.load_start_s,
-                          "load": f"{_hhmm(d.load_start_s)}-{_hhmm(d.load_start_s + lp.turnaround_s)}"}
+                          "load": f"{hhmm(d.load_start_s)}-{hhmm(d.load_start_s + lp.turnaround_s)}"}
                          for d in retimed]}
     effect = {"max_dock_wait_min_before": round(lp.max_wait_before_s / 60),
               "mean_dock_wait_min_before": round(lp.mean_wait_before_s / 60),
@@ -273,7 +270,7 @@ def _propose_plan(session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan,
     waves = sorted({d.load_start_s for d in lp.departures})
     text = (f"{lp.hub_code}: {len(lp.departures)} vans for {lp.loading_bays} bays; turning up at their "
             f"planned start the last would wait {lp.max_wait_before_s // 60} min at the dock. Load in "
-            f"{len(waves)} wave(s) from {_hhmm(waves[0])}: no van waits, {len(retimed)} route(s) re-timed, "
+            f"{len(waves)} wave(s) from {hhmm(waves[0])}: no van waits, {len(retimed)} route(s) re-timed, "
             f"latest departure delay {max(delays, default=0) // 60} min")
     proposal = create_proposal(session, plan, LOADING_PLAN, AGENT, ProposerKind.AGENT, change, effect, text,
                                now)
@@ -286,8 +283,8 @@ def _propose_warning(session: Session, viewer: Viewer, plan: Plan, lp: LoadingPl
               "requested_by": viewer.username, "loading_bays": lp.loading_bays,
               "turnaround_s": lp.turnaround_s,
               "routes": [{"route_id": d.route_id, "driver": d.driver_code, "first_order": d.first_order,
-                          "due": _hhmm(d.first_due_s or 0), "eta": _hhmm(d.new_first_eta_s or 0),
-                          "departs": _hhmm(d.load_start_s + lp.turnaround_s), "minutes_late": d.minutes_late}
+                          "due": hhmm(d.first_due_s or 0), "eta": hhmm(d.new_first_eta_s or 0),
+                          "departs": hhmm(d.load_start_s + lp.turnaround_s), "minutes_late": d.minutes_late}
                          for d in late]}
     worst = max(late, key=lambda d: d.minutes_late)
     effect = {"routes_late": len(late), "max_minutes_late": worst.minutes_late,
@@ -295,7 +292,7 @@ def _propose_warning(session: Session, viewer: Viewer, plan: Plan, lp: LoadingPl
     text = (f"{lp.hub_code}: a {lp.turnaround_s // 60} min turnaround with {lp.loading_bays} bay(s) makes "
             f"the first stop of {len(late)} route(s) late even with the loading plan "
             f"(worst: {worst.driver_code}, "
-            f"{worst.first_order} due {_hhmm(worst.first_due_s or 0)}, {worst.minutes_late} min late); "
+            f"{worst.first_order} due {hhmm(worst.first_due_s or 0)}, {worst.minutes_late} min late); "
             "shorten loading, open a bay or re-plan those first stops")
     proposal = create_proposal(session, plan, TURNAROUND_WARNING, AGENT, ProposerKind.AGENT, change, effect,
                                text, now)
