@@ -104,7 +104,8 @@ def test_shortfall_couriers_cannot_cover_goes_to_3pl_for_a_person(db: Session) -
     # The call-in touched other drivers and no order, so the 3PL proposal is still valid: the
     # next turn does not repeat it, and a dispatcher approves it on the newer plan version.
     assert db.get(Proposal, move.id).status is ProposalStatus.PENDING  # type: ignore[union-attr]
-    assert [p for p in propose_capacity(db, AGENT, w.hub.id, DAY, NOW) if p.change["action"] == MOVE_TO_3PL] == []
+    again = propose_capacity(db, AGENT, w.hub.id, DAY, NOW)
+    assert [p for p in again if p.change["action"] == MOVE_TO_3PL] == []
     approve(db, SYSTEM, move.id, now=NOW)
     on_3pl = db.scalars(select(Order.status).join(Stop, Stop.order_id == Order.id)
                         .join(Route, Route.id == Stop.route_id)
