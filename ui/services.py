@@ -27,9 +27,11 @@ from core.orders_view import (
     order_facets,
     search_orders,
 )
+from core.sim import control as sim_control
 from core.timeutil import local_today
 
 LIVE_REFRESH_S = 5
+SIM_STATE_TTL_S = 1  # the simulator's clock is read at most this often (it moves once a tick)
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,9 +50,32 @@ def current_engine() -> Engine:
     return engine(settings().database_url)
 
 
+@st.cache_data(ttl=SIM_STATE_TTL_S, max_entries=8, show_spinner=False)
+def _sim_state(url: str) -> sim_control.SimStateView | None:
+    with unit_of_work(engine(url), read_only=True) as session:
+        return sim_control.current(session)
+
+
+def sim_clock() -> sim_control.SimStateView | None:
+    """The running (or paused) simulator's clock; None when no simulator is live."""
+    state = _sim_state(settings().database_url)
+    return state if state is not None and state.live(datetime.now(UTC)) else None
+
+
 def now() -> datetime:
-    """The app's one clock (aware UTC). The simulator's clock will replace the wall clock here."""
-    return datetime.now(UTC)
+    """The app's one clock (aware UTC): the simulator's time while one runs or is paused, else
+    the wall clock (the rule of `core.sim.control.app_now`; the state is read at most once per
+    `SIM_STATE_TTL_S`)."""
+    wall = datetime.now(UTC)
+    state = _sim_state(settings().database_url)
+    return state.clock(wall) if state is not None else wall
+
+
+def set_paused(paused: bool) -> None:
+    """Hold or release the simulator (it obeys at its next tick); a button callback."""
+    with unit_of_work(current_engine()) as session:
+        sim_control.set_paused(session, paused)
+    _sim_state.clear()
 
 
 def today() -> date:

@@ -1,0 +1,269 @@
+"""The co-pilot page's reads, actions, forms and map.
+
+Every action is one tap, one unit of work through core: it first reads the driver's co-pilot
+view as the viewer (core refuses a driver that is not theirs), then reports through the same
+field services the simulator uses. A refusal (`ControlTowerError`, or a proof of delivery that
+core's records reject) rolls everything back and comes back as the message to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pydeck as pdk
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from core.access import PLAN_CHANGE_ROLES, Viewer
+from core.agents.copilot import (
+    CopilotView,
+    NotHomeAdvice,
+    StopView,
+    act_on_not_home,
+    copilot_view,
+    not_home_options,
+)
+from core.agents.copilot_reroute import Closure, reroute
+from core.db import unit_of_work
+from core.errors import ControlTowerError
+from core.field import (
+    DISRUPTIONS,
+    ExceptionAction,
+    ExceptionReason,
+    ProblemReport,
+    ProofOfDelivery,
+    arrive,
+    deliver,
+    report_problem,
+)
+from core.models import Role, StopStatus
+from ui import maps, services
+
+NOTICE = "copilot.notice"   # (kind, text) of the last action, shown once (pages/copilot.py)
+PANEL = "copilot.panel"     # (form, order_id) of the open form: "delivered", "not_home" or "problem"
+ACTING_ROLES = PLAN_CHANGE_ROLES | {Role.DRIVER}  # a dispatcher may report for a driver on the phone
+ROAD_CLOSED_RADIUS_M = 600  # a closure reported from the road: the area around where the driver is
+HANDED_TO, SAFE_PLACE = "person", "safe_place"
+REASON_LABELS = {ExceptionReason.VEHICLE_BREAKDOWN: "Vehicle breakdown", ExceptionReason.ROAD_CLOSED:
+                 "Road closed ahead", ExceptionReason.RUNNING_LATE: "Running late"}
+ACTION_LABELS = {ExceptionAction.SAFE_PLACE: "Safe place", ExceptionAction.NEIGHBOUR: "Neighbour",
+                 ExceptionAction.LOCKER: "Locker", ExceptionAction.RESCHEDULE: "Reschedule",
+                 ExceptionAction.RETURN_TO_DEPOT: "Return to depot"}
+NEXT_COLOUR, LATER_COLOUR, DRIVER_COLOUR = (245, 158, 11), (59, 130, 246), (15, 23, 42)
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def view(viewer: Viewer, driver_id: int) -> CopilotView:
+    """The driver's screen as of the app's clock (raises `AccessDeniedError` for another's)."""
+    with unit_of_work(services.current_engine(), read_only=True) as session:
+        return copilot_view(session, viewer, driver_id, services.now())
+
+
+def not_home_advice(viewer: Viewer, driver_id: int, order_id: int) -> NotHomeAdvice:
+    with unit_of_work(services.current_engine(), read_only=True) as session:
+        at = services.now()
+        copilot_view(session, viewer, driver_id, at)
+        return not_home_options(session, driver_id, order_id, at)
+
+
+def drivers(viewer: Viewer) -> pd.DataFrame:
+    """The drivers the viewer may look over: driver_id, code, name, hub_id, stops_left."""
+    return services.live_map(viewer).drivers[["driver_id", "code", "name", "hub_id", "stops_left"]]
+
+
+# -- actions (button callbacks) ------------------------------------------------------------
+
+
+def _act(viewer: Viewer, driver_id: int, work: Callable[[Session, CopilotView, datetime], str]) -> None:
+    """One tap, one transaction; the outcome lands in `NOTICE`, and the open form closes."""
+    try:
+        viewer.require(ACTING_ROLES, "report for a driver")
+        with unit_of_work(services.current_engine()) as session:
+            at = services.now()
+            text = work(session, copilot_view(session, viewer, driver_id, at), at)
+    except (ControlTowerError, ValueError) as exc:  # ValueError: a record core refuses to build
+        st.session_state[NOTICE] = ("error", str(exc))
+        return
+    st.session_state[NOTICE] = ("success", text)
+    st.session_state.pop(PANEL, None)
+
+
+def _stop(current: CopilotView, order_id: int) -> StopView:
+    found = next((s for s in current.remaining if s.order_id == order_id), None)
+    if found is None:
+        raise ControlTowerError("this stop is no longer open on the route")
+    return found
+
+
+def _text(key: str) -> str | None:
+    value = str(st.session_state.get(key) or "").strip()
+    return value or None
+
+
+def arrived(viewer: Viewer, driver_id: int, order_id: int) -> None:
+    def work(session: Session, current: CopilotView, at: datetime) -> str:
+        stop = _stop(current, order_id)
+        arrive(session, driver_id, order_id, at, stop.lat, stop.lon)
+        return f"Arrived at {stop.ref}."
+    _act(viewer, driver_id, work)
+
+
+def delivered(viewer: Viewer, driver_id: int, order_id: int) -> None:
+    """Handed to a person (proof: recipient, photo or signature), or left in the safe place,
+    which is the co-pilot's not-home safe-place option: only where the customer allowed it."""
+    photo, signature = _text("copilot.photo_ref"), _text("copilot.signature_ref")
+
+    def work(session: Session, current: CopilotView, at: datetime) -> str:
+        stop = _stop(current, order_id)
+        if st.session_state.get("copilot.handover") != SAFE_PLACE:
+            deliver(session, driver_id, order_id, at, ProofOfDelivery(
+                lat=stop.lat, lon=stop.lon, recipient=_text("copilot.recipient"), photo_ref=photo,
+                signature_ref=signature))
+            return f"Delivered {stop.ref}."
+        advice = not_home_options(session, driver_id, order_id, at)
+        option = next((o for o in advice.options if o.action is ExceptionAction.SAFE_PLACE), None)
+        if option is None:
+            why = dict(advice.excluded).get(ExceptionAction.SAFE_PLACE, "not on offer")
+            raise ControlTowerError(f"no safe place for {stop.ref}: {why}")
+        option = replace(option, place=_text("copilot.place") or option.place)
+        act_on_not_home(session, driver_id, order_id, at, option, stop.lat, stop.lon, photo)
+        return f"Delivered {stop.ref} to the safe place ({option.place})."
+    _act(viewer, driver_id, work)
+
+
+def not_home(viewer: Viewer, driver_id: int, order_id: int, action: ExceptionAction) -> None:
+    """Record the chosen option, as the co-pilot ranks it at the moment of the tap."""
+    def work(session: Session, current: CopilotView, at: datetime) -> str:
+        stop = _stop(current, order_id)
+        advice = not_home_options(session, driver_id, order_id, at)
+        option = next((o for o in advice.options if o.action is action), None)
+        if option is None:
+            raise ControlTowerError(f"{ACTION_LABELS[action].lower()} is no longer on offer for {stop.ref}")
+        act_on_not_home(session, driver_id, order_id, at, option, stop.lat, stop.lon,
+                        _text("copilot.nh_photo_ref"), _text("copilot.nh_recipient"))
+        return f"{stop.ref}: {ACTION_LABELS[action].lower()} recorded ({option.reason})."
+    _act(viewer, driver_id, work)
+
+
+def problem(viewer: Viewer, driver_id: int) -> None:
+    """Report the disruption, then let the co-pilot re-sequence the stops or ask dispatch."""
+    reason = ExceptionReason(st.session_state["copilot.reason"])
+
+    def work(session: Session, current: CopilotView, at: datetime) -> str:
+        event_id = report_problem(session, driver_id, at, ProblemReport(reason, current.lat, current.lon))
+        closures = ((Closure(current.lat, current.lon, ROAD_CLOSED_RADIUS_M),)
+                    if reason is ExceptionReason.ROAD_CLOSED else ())
+        outcome = reroute(session, driver_id, at, reason, current.lat, current.lon, closures=closures,
+                          problem_event_id=event_id, propose_to_dispatch=True)
+        sent = " Request sent to dispatch." if outcome.escalated else ""
+        return f"{REASON_LABELS[reason]} reported. Co-pilot: {outcome.message}.{sent}"
+    _act(viewer, driver_id, work)
+
+
+def open_panel(form: str, order_id: int | None) -> None:
+    st.session_state[PANEL] = (form, order_id)
+    st.session_state.pop(NOTICE, None)
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _hhmm(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(ZoneInfo(tz)):%H:%M}"
+
+
+def next_stop_card(current: CopilotView, tz: str) -> None:
+    stop = current.next_stop
+    if stop is None:
+        st.info(f"{current.driver_code}: no open stops" + (f" ({current.done} done today)." if current.done
+                                                           else " on today's route."))
+        return
+    st.markdown(f"**Next stop · {escape(stop.ref)}**  \n{escape(stop.address)}")
+    window, eta = st.columns(2)
+    late = f"late by {stop.late_by_s // 60} min" if stop.late_by_s else "on time"
+    window.metric("Window", f"{_hhmm(stop.window_start_at, tz)}–{_hhmm(stop.window_end_at, tz)}", border=True)
+    eta.metric("ETA", _hhmm(stop.eta_at, tz), late, delta_color="inverse" if stop.late_by_s else "off",
+               border=True)
+    st.caption(f"{len(current.remaining)} stops left · {current.done} done · "
+               + (f"running {current.running_late_s // 60} min behind plan" if current.running_late_s
+                  else "on plan") + (" · arrived" if stop.status is StopStatus.ARRIVED else ""))
+
+
+def remaining_table(current: CopilotView, tz: str) -> None:
+    rows = [{"#": s.sequence, "order": s.ref, "address": s.address,
+             "window": f"{_hhmm(s.window_start_at, tz)}–{_hhmm(s.window_end_at, tz)}",
+             "ETA": _hhmm(s.eta_at, tz), "late by (min)": s.late_by_s // 60} for s in current.remaining]
+    st.dataframe(pd.DataFrame(rows, columns=["#", "order", "address", "window", "ETA", "late by (min)"]),
+                 hide_index=True, width="stretch", key="copilot.remaining")
+
+
+def deck(current: CopilotView, view_at: maps.MapView, basemap_style: str, tz: str) -> pdk.Deck:
+    """The driver's remaining route: the path, the stops (the next one highlighted), the driver."""
+    stops = pd.DataFrame([{
+        "lon": s.lon, "lat": s.lat, "colour": list(NEXT_COLOUR if i == 0 else LATER_COLOUR),
+        "radius": 9 if i == 0 else 5,
+        "tooltip": f"<b>{escape(s.ref)}</b> · ETA {_hhmm(s.eta_at, tz)}<br/>window "
+                   f"{_hhmm(s.window_start_at, tz)}–{_hhmm(s.window_end_at, tz)}<br/>{escape(s.address)}"}
+        for i, s in enumerate(current.remaining)], columns=["lon", "lat", "colour", "radius", "tooltip"])
+    here = pd.DataFrame([{"lon": current.lon, "lat": current.lat,
+                          "tooltip": f"<b>{escape(current.driver_code)}</b> is here"}])
+    path = pd.DataFrame([{"path": [list(p) for p in current.route_points], "tooltip": "Remaining route"}]
+                        if current.route_points else [], columns=["path", "tooltip"])
+    return pdk.Deck(
+        layers=[
+            pdk.Layer("PathLayer", path, id="route", get_path="path", get_color=[*LATER_COLOUR, 170],
+                      width_units=maps.PIXELS, get_width=4, joint_rounded=True, cap_rounded=True),
+            pdk.Layer("ScatterplotLayer", stops, id="stops", get_position="[lon, lat]",
+                      get_fill_color="colour", radius_units=maps.PIXELS, get_radius="radius", pickable=True),
+            pdk.Layer("ScatterplotLayer", here, id="driver", get_position="[lon, lat]",
+                      get_fill_color=list(DRIVER_COLOUR), radius_units=maps.PIXELS, get_radius=8,
+                      pickable=True),
+        ],
+        map_style=basemap_style,
+        initial_view_state=pdk.ViewState(latitude=view_at.latitude, longitude=view_at.longitude,
+                                         zoom=view_at.zoom, pitch=0, bearing=0),
+        tooltip={"html": "{tooltip}", "style": maps.TOOLTIP_STYLE},
+    )
+
+
+def delivered_form(viewer: Viewer, driver_id: int, stop: StopView) -> None:
+    with st.form("copilot.delivered_form"):
+        st.radio("Handed over", [HANDED_TO, SAFE_PLACE], key="copilot.handover", horizontal=True,
+                 format_func=lambda h: "to a person" if h == HANDED_TO else "left in the safe place")
+        st.text_input("Recipient name", key="copilot.recipient")
+        st.text_input("Safe place", key="copilot.place", placeholder=stop.safe_place_note or "")
+        photo, signature = st.columns(2)
+        photo.text_input("Photo reference", key="copilot.photo_ref")
+        signature.text_input("Signature reference", key="copilot.signature_ref")
+        st.form_submit_button("Confirm delivery", type="primary", on_click=delivered,
+                              args=(viewer, driver_id, stop.order_id))
+
+
+def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHomeAdvice) -> None:
+    """The co-pilot's ranked options, each with its one-line reason; a tap records one."""
+    st.markdown(f"**Nobody at home at {escape(stop.ref)}**: what the customer allowed, best first")
+    photo, recipient = st.columns(2)
+    photo.text_input("Photo reference (safe place, neighbour, locker)", key="copilot.nh_photo_ref")
+    recipient.text_input("Neighbour's name", key="copilot.nh_recipient")
+    for rank, option in enumerate(advice.options, start=1):
+        label, text = st.columns([1, 4], vertical_alignment="center")
+        label.button(f"{rank}. {ACTION_LABELS[option.action]}", key=f"copilot.option.{option.action.value}",
+                     width="stretch", type="primary" if rank == 1 else "secondary", on_click=not_home,
+                     args=(viewer, driver_id, stop.order_id, option.action))
+        text.caption(option.reason)
+    for action, why in advice.excluded:
+        st.caption(f"Not offered: {ACTION_LABELS[action].lower()}, {why}")
+
+
+def problem_form(viewer: Viewer, driver_id: int) -> None:
+    with st.form("copilot.problem_form"):
+        st.selectbox("What happened?", sorted(DISRUPTIONS), key="copilot.reason",
+                     format_func=lambda r: REASON_LABELS[ExceptionReason(r)])
+        st.form_submit_button("Report", type="primary", on_click=problem, args=(viewer, driver_id))

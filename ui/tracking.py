@@ -1,0 +1,74 @@
+"""The customer's tracking page: its read, the choice it records, and how it words an order.
+
+Nothing here takes an order id: the link's token is the only key, and core opens exactly the
+one order it was issued for. A wrong or expired token gets core's one sentence and nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from core.agents.customer import ChoiceRequest, TrackingView, record_customer_choice, tracking_view
+from core.db import unit_of_work
+from core.errors import ControlTowerError
+from core.models import CustomerChoiceKind, OrderStatus
+from ui import services
+
+TOKEN_PARAM = "t"              # the link is <app>/track?t=<token> (core.agents.customer.tracking_url)
+NOTICE = "track.notice"        # the thank-you after a recorded choice (pages/track.py)
+STATUS_TEXT = {
+    OrderStatus.UNASSIGNED: "Your parcel is at our depot and will be planned onto a van soon.",
+    OrderStatus.PLANNED: "Your parcel is planned on today's round.",
+    OrderStatus.OUT_FOR_DELIVERY: "Your parcel is out for delivery.",
+    OrderStatus.DELIVERED: "Your parcel has been delivered.",
+    OrderStatus.FAILED: "We missed you today. Tell us what to do next time.",
+}
+CHOSEN_TEXT = {CustomerChoiceKind.SAFE_PLACE: "leave it in a safe place",
+               CustomerChoiceKind.NEIGHBOUR: "leave it with a neighbour",
+               CustomerChoiceKind.RESCHEDULE: "deliver it another time"}
+
+
+def token() -> str:
+    return str(st.query_params.get(TOKEN_PARAM, ""))
+
+
+def view(link_token: str) -> TrackingView:
+    """What the link opens; raises `TrackingLinkError` for a wrong or expired one."""
+    with unit_of_work(services.current_engine(), read_only=True) as session:
+        return tracking_view(session, link_token, services.now())
+
+
+def choose(link_token: str) -> None:
+    """Button callback: record the choice in the page's widgets in one transaction, or say why not."""
+    kind = CustomerChoiceKind(st.session_state["track.choice"])
+    place = str(st.session_state.get(f"track.place.{kind.value}") or "").strip() or None
+    slot = st.session_state.get("track.slot") if kind is CustomerChoiceKind.RESCHEDULE else None
+    request = ChoiceRequest(kind, place=place, slot=slot)
+    try:
+        with unit_of_work(services.current_engine()) as session:
+            record_customer_choice(session, link_token, request, services.now())
+    except ControlTowerError as exc:
+        st.session_state[NOTICE] = ("error", str(exc))
+        return
+    st.session_state[NOTICE] = ("success", f"Thank you: we will {CHOSEN_TEXT[request.kind]}.")
+
+
+def hhmm(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(ZoneInfo(tz)):%H:%M}"
+
+
+def window(start: datetime, end: datetime, tz: str) -> str:
+    return f"{hhmm(start, tz)}–{hhmm(end, tz)}"
+
+
+def slot_label(start: datetime, end: datetime, tz: str) -> str:
+    return f"{start.astimezone(ZoneInfo(tz)):%a %d %b} {window(start, end, tz)}"
+
+
+def status_text(order: TrackingView, tz: str) -> str:
+    if order.status is OrderStatus.DELIVERED and order.delivered_at is not None:
+        return f"Your parcel was delivered at {hhmm(order.delivered_at, tz)}."
+    return STATUS_TEXT.get(order.status, "Your parcel's delivery was cancelled.")
