@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
 from core.access import SYSTEM
+from core.agents.autopilot import Autopilot
+from core.agents.registry import hub_agents
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
 from core.models import Event, Hub, Order, Plan
 from core.proposals import approve
+from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
 from core.sim.control import ClockHold
 from core.sim.disruptions import DisruptionParams
-from core.sim.engine import SimParams, Simulator, TickReport
+from core.sim.engine import SimParams, Simulator, TickAgent, TickReport
 from core.timeutil import at_seconds, local_midnight_utc, local_today, seconds_since_midnight
 
 DAY_END_S = 22 * 3600
@@ -43,7 +46,7 @@ def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: in
         with unit_of_work(engine) as session:
             if planner == "allocator":
                 proposal = propose_rebalance(session, SYSTEM, RebalanceRequest(
-                    hub_id=hub_id, day=day, now=None, seconds=seconds, seed=seed))
+                    hub_id=hub_id, day=day, now=None, seconds=seconds, seed=seed, metro=True))
             else:
                 proposal = propose_baseline(session, SYSTEM, hub_id, day, now)
         with unit_of_work(engine) as session:
@@ -61,13 +64,14 @@ def resume_point(engine: Engine, day: date, tz: str) -> int | None:
 
 def simulate_day(engine: Engine, day: date, seed: int, params: SimParams, start_s: int | None,
                  end_s: int, speed: float | None, say: Any = print,
-                 hold: Callable[[datetime], float] | None = None) -> dict[str, int]:
+                 hold: Callable[[datetime], float] | None = None,
+                 agents: Sequence[TickAgent] = ()) -> dict[str, int]:
     """Simulate `day` from `start_s` (default: resume, else the first route start) to `end_s`.
 
     Every tick publishes the simulated time for the app and waits while the app has paused it
     (`hold`, by default a `ClockHold` on the same database).
     """
-    sim = Simulator(engine, day, seed=seed, params=params)
+    sim = Simulator(engine, day, seed=seed, params=params, agents=agents)
     start = start_s if start_s is not None else (resume_point(engine, day, sim.tz) or sim.first_start_s())
     if start >= end_s:
         raise ControlTowerError(f"nothing to simulate: the day is already at {_hhmm(start)}")
@@ -128,8 +132,14 @@ def _simulate(args: argparse.Namespace) -> int:
     params = SimParams(tick_s=args.tick, copilot=not args.rule_based, disruptions=disruptions)
     start = args.start.hour * 3600 + args.start.minute * 60 if args.start else None
     end = args.until.hour * 3600 + args.until.minute * 60 if args.until else DAY_END_S
+    agents: list[TickAgent] = []
+    if args.agents:
+        agents.append(Autopilot(day, agents=hub_agents(), seed=args.seed))
+    elif args.rule_based:
+        agents.append(NearestDriverDispatch(day))
     try:
-        totals = simulate_day(engine, day, args.seed, params, start, end, None if args.fast else args.speed)
+        totals = simulate_day(engine, day, args.seed, params, start, end, None if args.fast else args.speed,
+                              agents=agents)
     except ControlTowerError as exc:
         if not args.latest_day:
             raise
@@ -161,6 +171,10 @@ def add_sim_parser(sub: Any) -> None:
     p.add_argument("--rule-based", action="store_true",
                    help="drivers without the co-pilot: not home means failed, no rerouting")
     p.add_argument("--calm", action="store_true", help="no disruptions at all")
+    p.add_argument("--agents", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the dispatch, capacity, hub and compliance agents, each proposal applied or "
+                   "left for a dispatcher by its policy (default on; with --no-agents and --rule-based, "
+                   "new orders go to the nearest driver)")
     p.set_defaults(handler=_simulate)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from core.cli import main
 from core.cli_sim import simulate_day
 from core.db import engine_for, unit_of_work
-from core.models import Event, EventKind, Order, OrderStatus
+from core.models import Event, EventKind, Order, OrderStatus, Proposal, ProposalStatus
 from core.sim import bench
 from core.sim.clock import SimClock
 from core.sim.disruptions import DisruptionParams
@@ -31,6 +31,11 @@ def test_simulate_plans_runs_and_resumes_from_the_shell(cli_db: str,
     assert "from 10:0" in capsys.readouterr().out  # carried on from the last report
     with unit_of_work(engine_for(cli_db), read_only=True) as s:
         assert s.scalar(select(func.count()).select_from(Event).where(Event.kind == EventKind.GPS_PING))
+        # the agents ran beside the drivers: urgent orders from 09:00 were placed by the dispatch
+        # agent, which its policy let apply
+        by_agent = s.execute(select(Proposal.proposed_by, Proposal.status)
+                             .where(Proposal.proposed_by == "dispatch-agent")).all()
+        assert ("dispatch-agent", ProposalStatus.APPLIED) in by_agent
 
 
 def test_ctrl_c_stops_between_ticks_and_keeps_what_was_done(day_engine: object,
