@@ -1,9 +1,10 @@
-# Two commands: `make run` (install, seed the embedded database if empty, serve on :8501)
-# and `make test` (install with the test extra, run the whole suite).
+# Two commands: `make run` (install, seed the embedded database if empty, start the simulator in
+# the background, serve on :8501) and `make test` (install with the test extra, run the whole suite).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8501
+SIM_LOG ?= data/simulator.log
 
 .PHONY: run test seed lint clean
 
@@ -15,8 +16,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
+# The simulator plans the demo day if needed and moves it at 60x in the background (its log in
+# $(SIM_LOG)); it stops when the app stops, Ctrl-C included.
 run: $(VENV)/.installed
 	$(BIN)/ctower seed --if-empty
+	@echo "simulator: ctower simulate --speed 60 --plan allocator --latest-day (log: $(SIM_LOG))"
+	@PYTHONUNBUFFERED=1 $(BIN)/ctower simulate --speed 60 --plan allocator --latest-day > $(SIM_LOG) 2>&1 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/streamlit run pages/app.py --server.port $(PORT)
 
 test: $(VENV)/.installed

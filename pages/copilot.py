@@ -15,6 +15,9 @@ from ui.auth import current_viewer
 viewer = current_viewer()
 tz = widgets.hub_timezone()
 candidates = copilot.drivers(viewer)
+hub_ids = widgets.selected_hub_ids()
+if hub_ids is not None:
+    candidates = candidates[candidates["hub_id"].isin(list(hub_ids))]
 if viewer.driver_id is not None:
     driver_id = viewer.driver_id
 else:

@@ -1,59 +1,42 @@
 """The co-pilot page's reads, actions, forms and map.
 
-Every action is one tap, one unit of work through core: it first reads the driver's co-pilot
-view as the viewer (core refuses a driver that is not theirs), then reports through the same
-field services the simulator uses. A refusal (`ControlTowerError`, or a proof of delivery that
-core's records reject) rolls everything back and comes back as the message to show.
+Every action is one tap, one unit of work through `core.driver_app`, which checks the viewer and
+reports through the same field services the simulator uses. A refusal (`ControlTowerError`, or
+a proof of delivery that core's records reject) rolls everything back and comes back as the
+message to show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from html import escape
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pydeck as pdk
 import streamlit as st
-from sqlalchemy.orm import Session
 
-from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.copilot import (
-    CopilotView,
-    NotHomeAdvice,
-    StopView,
-    act_on_not_home,
-    copilot_view,
-    not_home_options,
-)
-from core.agents.copilot_reroute import Closure, reroute
+from core import driver_app
+from core.access import Viewer
+from core.agents.copilot import CopilotView, NotHomeAdvice, StopView, copilot_view, not_home_options
 from core.db import unit_of_work
 from core.errors import ControlTowerError
-from core.field import (
-    DISRUPTIONS,
-    ExceptionAction,
-    ExceptionReason,
-    ProblemReport,
-    ProofOfDelivery,
-    arrive,
-    deliver,
-    report_problem,
-)
-from core.models import Role, StopStatus
+from core.field import DISRUPTIONS, ExceptionAction, ExceptionReason
+from core.models import StopStatus
 from ui import maps, services
 
 NOTICE = "copilot.notice"   # (kind, text) of the last action, shown once (pages/copilot.py)
 PANEL = "copilot.panel"     # (form, order_id) of the open form: "delivered", "not_home" or "problem"
-ACTING_ROLES = PLAN_CHANGE_ROLES | {Role.DRIVER}  # a dispatcher may report for a driver on the phone
-ROAD_CLOSED_RADIUS_M = 600  # a closure reported from the road: the area around where the driver is
+ACTING_ROLES = driver_app.REPORTING_ROLES
 HANDED_TO, SAFE_PLACE = "person", "safe_place"
 REASON_LABELS = {ExceptionReason.VEHICLE_BREAKDOWN: "Vehicle breakdown", ExceptionReason.ROAD_CLOSED:
                  "Road closed ahead", ExceptionReason.RUNNING_LATE: "Running late"}
 ACTION_LABELS = {ExceptionAction.SAFE_PLACE: "Safe place", ExceptionAction.NEIGHBOUR: "Neighbour",
                  ExceptionAction.LOCKER: "Locker", ExceptionAction.RESCHEDULE: "Reschedule",
                  ExceptionAction.RETURN_TO_DEPOT: "Return to depot"}
+T = TypeVar("T")
 NEXT_COLOUR, LATER_COLOUR, DRIVER_COLOUR = (245, 158, 11), (59, 130, 246), (15, 23, 42)
 
 
@@ -74,32 +57,25 @@ def not_home_advice(viewer: Viewer, driver_id: int, order_id: int) -> NotHomeAdv
 
 
 def drivers(viewer: Viewer) -> pd.DataFrame:
-    """The drivers the viewer may look over: driver_id, code, name, hub_id, stops_left."""
-    return services.live_map(viewer).drivers[["driver_id", "code", "name", "hub_id", "stops_left"]]
+    """The drivers the viewer may look over (driver_id, code, name, hub_id, stops_left), those
+    with stops left first."""
+    d = services.live_map(viewer).drivers[["driver_id", "code", "name", "hub_id", "stops_left"]]
+    return d.assign(idle=d["stops_left"] == 0).sort_values(["idle", "code"]).drop(columns="idle")
 
 
 # -- actions (button callbacks) ------------------------------------------------------------
 
 
-def _act(viewer: Viewer, driver_id: int, work: Callable[[Session, CopilotView, datetime], str]) -> None:
-    """One tap, one transaction; the outcome lands in `NOTICE`, and the open form closes."""
+def _act(describe: Callable[[T], str], tap: Callable[..., T], *args: Any) -> None:
+    """One tap, one transaction (`core.driver_app`); the outcome lands in `NOTICE`, the form closes."""
     try:
-        viewer.require(ACTING_ROLES, "report for a driver")
         with unit_of_work(services.current_engine()) as session:
-            at = services.now()
-            text = work(session, copilot_view(session, viewer, driver_id, at), at)
+            done = tap(session, *args, at=services.now())
     except (ControlTowerError, ValueError) as exc:  # ValueError: a record core refuses to build
         st.session_state[NOTICE] = ("error", str(exc))
         return
-    st.session_state[NOTICE] = ("success", text)
+    st.session_state[NOTICE] = ("success", describe(done))
     st.session_state.pop(PANEL, None)
-
-
-def _stop(current: CopilotView, order_id: int) -> StopView:
-    found = next((s for s in current.remaining if s.order_id == order_id), None)
-    if found is None:
-        raise ControlTowerError("this stop is no longer open on the route")
-    return found
 
 
 def _text(key: str) -> str | None:
@@ -108,63 +84,32 @@ def _text(key: str) -> str | None:
 
 
 def arrived(viewer: Viewer, driver_id: int, order_id: int) -> None:
-    def work(session: Session, current: CopilotView, at: datetime) -> str:
-        stop = _stop(current, order_id)
-        arrive(session, driver_id, order_id, at, stop.lat, stop.lon)
-        return f"Arrived at {stop.ref}."
-    _act(viewer, driver_id, work)
+    _act(lambda stop: f"Arrived at {stop.ref}.", driver_app.arrived, viewer, driver_id, order_id)
 
 
 def delivered(viewer: Viewer, driver_id: int, order_id: int) -> None:
-    """Handed to a person (proof: recipient, photo or signature), or left in the safe place,
-    which is the co-pilot's not-home safe-place option: only where the customer allowed it."""
-    photo, signature = _text("copilot.photo_ref"), _text("copilot.signature_ref")
-
-    def work(session: Session, current: CopilotView, at: datetime) -> str:
-        stop = _stop(current, order_id)
-        if st.session_state.get("copilot.handover") != SAFE_PLACE:
-            deliver(session, driver_id, order_id, at, ProofOfDelivery(
-                lat=stop.lat, lon=stop.lon, recipient=_text("copilot.recipient"), photo_ref=photo,
-                signature_ref=signature))
-            return f"Delivered {stop.ref}."
-        advice = not_home_options(session, driver_id, order_id, at)
-        option = next((o for o in advice.options if o.action is ExceptionAction.SAFE_PLACE), None)
-        if option is None:
-            why = dict(advice.excluded).get(ExceptionAction.SAFE_PLACE, "not on offer")
-            raise ControlTowerError(f"no safe place for {stop.ref}: {why}")
-        option = replace(option, place=_text("copilot.place") or option.place)
-        act_on_not_home(session, driver_id, order_id, at, option, stop.lat, stop.lon, photo)
-        return f"Delivered {stop.ref} to the safe place ({option.place})."
-    _act(viewer, driver_id, work)
+    """Handed to a person, or left in the safe place: the co-pilot's not-home safe-place option,
+    so only where the customer allowed it."""
+    photo = _text("copilot.photo_ref")
+    if st.session_state.get("copilot.handover") == SAFE_PLACE:
+        _act(lambda why: f"Delivered to the safe place: {why}.", driver_app.not_home, viewer, driver_id,
+             order_id, ExceptionAction.SAFE_PLACE, photo, None, _text("copilot.place"))
+    else:
+        _act(lambda stop: f"Delivered {stop.ref}.", driver_app.delivered, viewer, driver_id, order_id,
+             _text("copilot.recipient"), photo, _text("copilot.signature_ref"))
 
 
 def not_home(viewer: Viewer, driver_id: int, order_id: int, action: ExceptionAction) -> None:
-    """Record the chosen option, as the co-pilot ranks it at the moment of the tap."""
-    def work(session: Session, current: CopilotView, at: datetime) -> str:
-        stop = _stop(current, order_id)
-        advice = not_home_options(session, driver_id, order_id, at)
-        option = next((o for o in advice.options if o.action is action), None)
-        if option is None:
-            raise ControlTowerError(f"{ACTION_LABELS[action].lower()} is no longer on offer for {stop.ref}")
-        act_on_not_home(session, driver_id, order_id, at, option, stop.lat, stop.lon,
-                        _text("copilot.nh_photo_ref"), _text("copilot.nh_recipient"))
-        return f"{stop.ref}: {ACTION_LABELS[action].lower()} recorded ({option.reason})."
-    _act(viewer, driver_id, work)
+    _act(lambda why: f"{ACTION_LABELS[action]} recorded: {why}.", driver_app.not_home, viewer, driver_id,
+         order_id, action, _text("copilot.nh_photo_ref"), _text("copilot.nh_recipient"))
 
 
 def problem(viewer: Viewer, driver_id: int) -> None:
-    """Report the disruption, then let the co-pilot re-sequence the stops or ask dispatch."""
+    """Report the disruption; the co-pilot's reroute, or its request to dispatch, is the notice."""
     reason = ExceptionReason(st.session_state["copilot.reason"])
-
-    def work(session: Session, current: CopilotView, at: datetime) -> str:
-        event_id = report_problem(session, driver_id, at, ProblemReport(reason, current.lat, current.lon))
-        closures = ((Closure(current.lat, current.lon, ROAD_CLOSED_RADIUS_M),)
-                    if reason is ExceptionReason.ROAD_CLOSED else ())
-        outcome = reroute(session, driver_id, at, reason, current.lat, current.lon, closures=closures,
-                          problem_event_id=event_id, propose_to_dispatch=True)
-        sent = " Request sent to dispatch." if outcome.escalated else ""
-        return f"{REASON_LABELS[reason]} reported. Co-pilot: {outcome.message}.{sent}"
-    _act(viewer, driver_id, work)
+    _act(lambda outcome: f"{REASON_LABELS[reason]} reported. Co-pilot: {outcome.message}."
+         + (" Request sent to dispatch." if outcome.escalated else ""),
+         driver_app.problem, viewer, driver_id, reason)
 
 
 def open_panel(form: str, order_id: int | None) -> None:

@@ -7,22 +7,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
+from core import driver_app
 from core.access import Viewer
 from core.agents.copilot import CopilotView, copilot_view
 from core.db import engine_for, unit_of_work
+from core.errors import AccessDeniedError
 from core.models import Driver, Event, EventKind, Order, OrderStatus, User
 from tests.app.conftest import APP_NOW, signed_in
 
 
-def _core_view(url: str, username: str) -> CopilotView:
+def _viewer(url: str, username: str) -> Viewer:
     with unit_of_work(engine_for(url), read_only=True) as s:
         u = s.scalars(select(User).where(User.username == username)).one()
-        assert u.driver_id is not None
-        viewer = Viewer(u.username, u.role, u.id, u.vendor_id, u.driver_id)
-        return copilot_view(s, viewer, u.driver_id, APP_NOW)
+        return Viewer(u.username, u.role, u.id, u.vendor_id, u.driver_id)
+
+
+def _core_view(url: str, username: str) -> CopilotView:
+    viewer = _viewer(url, username)
+    assert viewer.driver_id is not None
+    with unit_of_work(engine_for(url), read_only=True) as s:
+        return copilot_view(s, viewer, viewer.driver_id, APP_NOW)
 
 
 def _stop_tooltips(at: AppTest) -> list[str]:
@@ -96,7 +104,7 @@ def test_not_home_offers_only_what_an_age_checked_parcel_allows(scratch_db_url: 
     assert "Not offered: safe place, not for a parcel that needs age_check" in captions
     assert "an age-checked parcel goes to the customer only" in captions
     at.button(key="copilot.option.reschedule").click().run()
-    assert not at.error and "reschedule recorded" in at.success[0].value
+    assert not at.error and at.success[0].value.startswith("Reschedule recorded: reschedule to")
     kinds = _events(scratch_db_url, stop.order_id)
     assert [k for k, _ in kinds] == [EventKind.EXCEPTION, EventKind.FAILED]
     assert kinds[0][1]["reason"] == "not_home" and kinds[0][1]["action"] == "reschedule"
@@ -141,3 +149,13 @@ def test_an_operations_user_picks_a_driver_and_only_dispatchers_report_for_them(
         assert carla.driver_code in at.subheader[0].value
         assert carla.next_stop is not None and carla.next_stop.ref in at.markdown[0].value
         assert at.button(key="copilot.delivered").disabled is not may_act
+
+
+def test_core_refuses_a_tap_for_someone_elses_stop_or_from_a_looking_role(scratch_db_url: str) -> None:
+    carla = _core_view(scratch_db_url, "carla")
+    assert carla.next_stop is not None
+    for username, refusal in (("sam", "may not see driver"), ("marcus", "may not report for a driver")):
+        with pytest.raises(AccessDeniedError, match=refusal), unit_of_work(engine_for(scratch_db_url)) as s:
+            driver_app.arrived(s, _viewer(scratch_db_url, username), carla.driver_id,
+                               carla.next_stop.order_id, at=APP_NOW)
+    assert _events(scratch_db_url, carla.next_stop.order_id) == []
