@@ -90,13 +90,6 @@ def clock_text(instant: datetime, tz: str) -> str:
     return f"{instant.astimezone(ZoneInfo(tz)):%H:%M:%S}"
 
 
-@st.fragment(run_every="30s")
-def clock() -> None:
-    """"Now" at the chosen hub (the app's clock, which the simulator will drive)."""
-    local = services.now().astimezone(ZoneInfo(hub_timezone()))
-    st.caption(f":material/schedule: Now **{local:%H:%M}** {local:%Z} · {local:%a %d %b %Y}")
-
-
 def _dots(items: Sequence[tuple[str, maps.RGB]], ring: bool = False) -> str:
     style = "border:3px solid rgb({0},{1},{2});background:#fff" if ring else "background:rgb({0},{1},{2})"
     return " ".join(
