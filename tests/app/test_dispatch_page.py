@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from core.access import SYSTEM, Viewer
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.db import engine_for, unit_of_work
-from core.models import Hub, Plan, Proposal, ProposalStatus, Role
-from core.proposals import approve
+from core.models import (
+    Driver,
+    Hub,
+    Order,
+    Plan,
+    Proposal,
+    ProposalStatus,
+    ProposerKind,
+    Role,
+    Route,
+    Stop,
+    StopStatus,
+)
+from core.proposals import approve, create_proposal
 from tests.app.conftest import APP_NOW, signed_in
 from tests.conftest import TEST_DAY
 
@@ -68,12 +82,32 @@ def test_rebalance_then_approve_moves_the_plan_version(scratch_db_url: str) -> N
     assert list(at.dataframe[-1].value["status"]) == ["applied"]
 
 
+def _resequence(s: Session, hub_id: int, effect: dict[str, Any], reverse: bool) -> Proposal:
+    """A rebalance proposal that re-orders the pending stops of the hub's busiest route."""
+    rows = s.execute(select(Driver.code, Order.external_ref, Stop.planned_eta_at)
+                     .join(Route, Route.id == Stop.route_id).join(Driver, Driver.id == Route.driver_id)
+                     .join(Plan, Plan.id == Route.plan_id).join(Order, Order.id == Stop.order_id)
+                     .where(Plan.hub_id == hub_id, Stop.status == StopStatus.PENDING)
+                     .order_by(Stop.sequence)).all()
+    by_driver: dict[str, list[str]] = {}
+    for code, ref, _ in rows:
+        by_driver.setdefault(code, []).append(ref)
+    code, refs = max(by_driver.items(), key=lambda kv: len(kv[1]))
+    stops = [[ref, 12 * 3600 + 600 * k] for k, ref in enumerate(reversed(refs) if reverse else refs)]
+    plan = s.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == TEST_DAY)).one()
+    change = {"hub_id": hub_id, "day": TEST_DAY.isoformat(), "requested_by": "priya", "moves": [],
+              "unassigned": [], "routes": {code: {"stops": stops, "start_s": None, "end_s": None,
+                                                  "distance_m": 1000}}}
+    return create_proposal(s, plan, "rebalance", "priya", ProposerKind.USER, change, effect, "re-order",
+                           APP_NOW)
+
+
 def test_stale_approval_is_refused_with_what_moved(scratch_db_url: str) -> None:
     hub = _first_hub(scratch_db_url)
     admin = Viewer(username="admin", role=Role.ADMIN)
     with unit_of_work(engine_for(scratch_db_url)) as s:
-        first = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1))
-        second = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1, seed=2))
+        solved = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1))
+        first, second = (_resequence(s, hub.id, solved.effect, reverse) for reverse in (False, True))
     at = _open_dispatch("priya")
     with unit_of_work(engine_for(scratch_db_url)) as s:
         approve(s, admin, first.id, now=APP_NOW)
@@ -107,8 +141,6 @@ def test_a_vendor_has_no_dispatch_page() -> None:
 
 def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scratch_db_url: str) -> None:
     from core.agents.hub import TURNAROUND_WARNING
-    from core.models import ProposerKind
-    from core.proposals import create_proposal
 
     hub = _first_hub(scratch_db_url)
     with unit_of_work(engine_for(scratch_db_url)) as s:
@@ -119,11 +151,12 @@ def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scr
         warning = create_proposal(s, plan, TURNAROUND_WARNING, "hub-agent", ProposerKind.AGENT, change,
                                   {"routes_late": 1, "max_minutes_late": 40}, "first stops late", APP_NOW).id
     at = _open_dispatch("priya")
-    assert f"**Proposal {warning}** · turnaround_warning by hub-agent" in " ".join(m.value for m in at.markdown)
-    facts = at.dataframe(key=f"dispatch.effect.{warning}").value
+    cards = " ".join(m.value for m in at.markdown)
+    assert f"**Proposal {warning}** · turnaround_warning by hub-agent" in cards
+    facts, detail, _history = (d.value for d in at.dataframe)  # one card, then the history
     assert dict(zip(facts["measure"], facts["value"], strict=True)) == {"routes late": "1",
                                                                          "max minutes late": "40"}
-    assert list(at.dataframe(key=f"dispatch.detail.{warning}").value["driver"]) == ["C-001"]
+    assert list(detail["driver"]) == ["C-001"]
     at.button(key=f"dispatch.approve.{warning}").click().run()
     assert [s.value for s in at.success] == [f"Proposal {warning} approved and applied."]
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
