@@ -63,10 +63,11 @@ DAY_END_S = 22 * 3600
 COLUMNS = ("seed", "policy", "orders", "on_time_rate", "first_attempt_rate", "failed", "failed_cost",
            "cost_per_delivered", "km", "co2_kg", "stops_per_driver_hour", "workload_cv", "escalations",
            "wall_s", "delivered", "late", "not_attempted", "route_cost")
-"""The issue's columns first, then the counts behind the rates."""
-HIGHER_IS_BETTER = {"on_time_rate": True, "first_attempt_rate": True, "failed": False, "failed_cost": False,
-                    "cost_per_delivered": False, "km": False, "co2_kg": False, "stops_per_driver_hour": True,
-                    "workload_cv": False, "escalations": False, "late": False}
+"""The outcome columns first, then the counts behind the rates."""
+COMPARED = ("orders", "on_time_rate", "first_attempt_rate", "failed", "failed_cost", "cost_per_delivered",
+            "km", "co2_kg", "stops_per_driver_hour", "workload_cv", "escalations", "late", "delivered",
+            "not_attempted", "wall_s")
+"""The rows of the side-by-side table."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class DayCase:
     hubs: int | None = None                # keep only the first N hubs (None: all)
     plan_seconds: float = 20.0             # allocator time per hub for the morning plan
     dispatch_seconds: float = 2.0          # allocator time per re-plan during the day
-    agents: tuple[str, ...] = HUB_AGENTS       # agents beside the dispatch agent (agentic policy)
+    agents: tuple[str, ...] = HUB_AGENTS   # agents beside the dispatch agent (agentic policy)
     disruptions: DisruptionParams = field(default_factory=DisruptionParams)
 
     @classmethod
@@ -90,6 +91,9 @@ class DayCase:
         if unknown:
             raise ValueError(f"{path}: unknown scenario keys {unknown}; allowed: {sorted(known)}")
         rates = raw.pop("disruptions", {})
+        unknown = sorted(set(rates) - {f.name for f in fields(DisruptionParams)})
+        if unknown:
+            raise ValueError(f"{path}: unknown disruption rates {unknown}")
         if "agents" in raw:
             raw["agents"] = tuple(raw["agents"])
         return cls(**raw, disruptions=replace(DisruptionParams(), **rates))
@@ -263,7 +267,7 @@ def _fmt(value: float) -> str:
 def side_by_side(outcomes: Sequence[DayOutcome]) -> str:
     """Mean (and spread, min..max) per policy for each metric, and the change agentic vs baseline."""
     lines = [f"| metric | {' | '.join(POLICIES)} | change |", "|---|" + "--:|" * (len(POLICIES) + 1)]
-    for metric in ("orders", *HIGHER_IS_BETTER, "delivered", "not_attempted", "wall_s"):
+    for metric in COMPARED:
         cells, means = [], []
         for policy in POLICIES:
             values = [float(getattr(o, metric)) for o in outcomes if o.policy == policy]

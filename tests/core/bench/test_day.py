@@ -43,6 +43,9 @@ def test_a_scenario_file_sets_the_day_and_rejects_unknown_keys(tmp_path: Path) -
     bad.write_text(json.dumps({"oders": 80}))
     with pytest.raises(ValueError, match="unknown scenario keys \\['oders'\\]"):
         DayCase.from_file(bad)
+    bad.write_text(json.dumps({"disruptions": {"meteor_rate": 1}}))
+    with pytest.raises(ValueError, match="unknown disruption rates \\['meteor_rate'\\]"):
+        DayCase.from_file(bad)
 
 
 def test_bench_day_is_a_ctower_command(capsys: pytest.CaptureFixture[str]) -> None:
