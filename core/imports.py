@@ -187,9 +187,11 @@ def import_drivers(session: Session, source: bytes | str | Path) -> ImportResult
         if r.hub not in hubs:
             errors.append(RowError(line, "hub", f"unknown hub {r.hub!r}; known: {', '.join(sorted(hubs))}"))
         if r.fleet not in fleets:
-            errors.append(RowError(line, "fleet", f"unknown fleet {r.fleet!r}; known: {', '.join(sorted(fleets))}"))
+            known = ", ".join(sorted(fleets))
+            errors.append(RowError(line, "fleet", f"unknown fleet {r.fleet!r}; known: {known}"))
         if r.region and r.region not in regions:
-            errors.append(RowError(line, "region", f"unknown region {r.region!r}; known: {', '.join(sorted(regions))}"))
+            known = ", ".join(sorted(regions))
+            errors.append(RowError(line, "region", f"unknown region {r.region!r}; known: {known}"))
     _reject("drivers", errors)
     for _, r in rows:
         hub, fleet = hubs[r.hub], fleets[r.fleet]

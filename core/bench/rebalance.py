@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", type=int, default=2000, help="orders in the demo day")
     parser.add_argument("--drivers", type=int, default=150, help="drivers in the demo day")
     parser.add_argument("--urgent", type=int, default=20, help="urgent orders arriving at 11:15")
-    parser.add_argument("--seconds", type=float, default=4.0, help="solver time limit (the proposal adds about 5 s of reading, repair and evaluation)")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="solver time limit (a proposal adds about 5 s of reading, repair, evaluation)")
     parser.add_argument("--max-moves", type=int, default=30, help="change budget: orders moved")
     parser.add_argument("--hub", default="BKN", help="hub that receives the urgent orders")
     parser.add_argument("--seed", type=int, default=0)

@@ -50,7 +50,8 @@ def test_touches_reads_every_change_shape() -> None:
 
 def test_a_change_elsewhere_leaves_a_proposal_valid(db: Session) -> None:
     plan = _plan(db)
-    first, second, third = _propose(db, plan, ["a"]), _propose(db, plan, ["b"]), _propose(db, plan, ["a", "c"])
+    first, second = _propose(db, plan, ["a"]), _propose(db, plan, ["b"])
+    third = _propose(db, plan, ["a", "c"])
     approve(db, SYSTEM, first, now=local(10))
     assert proposal_view(db, second).status is ProposalStatus.PENDING
     assert proposal_view(db, third).status is ProposalStatus.STALE  # shares driver a
