@@ -6,7 +6,7 @@ import pytest
 
 from core.allocator.solomon import solve_solomon
 
-DATA = Path("/work/shared/benchmarks/solomon/C101.txt")
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks" / "solomon" / "C101.txt"
 
 
 def test_solve_solomon_returns_feasible_routes_on_a_small_instance() -> None:
