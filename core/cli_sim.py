@@ -22,14 +22,10 @@ from core.sim.clock import SimClock
 from core.sim.control import ClockHold
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator, TickAgent, TickReport
-from core.timeutil import at_seconds, local_midnight_utc, local_today, seconds_since_midnight
+from core.timeutil import at_seconds, hhmm, local_midnight_utc, local_today, seconds_since_midnight
 
 DAY_END_S = 22 * 3600
 REPORT_EVERY_S = 1800
-
-
-def _hhmm(seconds: float) -> str:
-    return f"{int(seconds) // 3600:02d}:{int(seconds) % 3600 // 60:02d}"
 
 
 def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: int) -> int:
@@ -74,10 +70,10 @@ def simulate_day(engine: Engine, day: date, seed: int, params: SimParams, start_
     sim = Simulator(engine, day, seed=seed, params=params, agents=agents)
     start = start_s if start_s is not None else (resume_point(engine, day, sim.tz) or sim.first_start_s())
     if start >= end_s:
-        raise ControlTowerError(f"nothing to simulate: the day is already at {_hhmm(start)}")
+        raise ControlTowerError(f"nothing to simulate: the day is already at {hhmm(start)}")
     clock = SimClock(day, sim.tz, start, end_s, params.tick_s, speed,
                      hold=hold or ClockHold(engine, day, speed))
-    say(f"simulating {day} from {_hhmm(start)} to {_hhmm(end_s)} "
+    say(f"simulating {day} from {hhmm(start)} to {hhmm(end_s)} "
         f"({'as fast as possible' if speed is None else f'{speed:g}x real time'}), seed {seed}")
     shown = {"next": start + REPORT_EVERY_S}
     totals: dict[str, int] = {}
@@ -87,7 +83,7 @@ def simulate_day(engine: Engine, day: date, seed: int, params: SimParams, start_
             totals[key] = totals.get(key, 0) + int(value)
         if r.tick.end_s >= shown["next"] or r.tick.end_s >= end_s:
             shown["next"] += REPORT_EVERY_S
-            say(f"  {_hhmm(r.tick.end_s)}  on duty {r.on_duty:>4}  delivered {totals.get('delivered', 0):>6}"
+            say(f"  {hhmm(r.tick.end_s)}  on duty {r.on_duty:>4}  delivered {totals.get('delivered', 0):>6}"
                 f"  failed {totals.get('failed', 0):>4}  problems "
                 f"{sum(v for k, v in totals.items() if k.startswith('problem_')):>3}"
                 f"  reroutes {totals.get('reroutes_applied', 0):>3}"

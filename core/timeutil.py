@@ -39,3 +39,8 @@ def hhmm(seconds: int | float) -> str:
     whole = int(seconds)
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
 
+
+def local_hhmm(instant: datetime, tz: str) -> str:
+    """An instant as HH:MM on the clock of `tz`."""
+    return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+

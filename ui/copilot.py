@@ -9,10 +9,8 @@ message to show.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pydeck as pdk
@@ -25,6 +23,7 @@ from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.field import DISRUPTIONS, ExceptionAction, ExceptionReason
 from core.models import StopStatus
+from core.timeutil import local_hhmm
 from ui import maps, services
 
 NOTICE = "copilot.notice"   # (kind, text) of the last action, shown once (pages/copilot.py)
@@ -120,10 +119,6 @@ def open_panel(form: str, order_id: int | None) -> None:
 # -- rendering -----------------------------------------------------------------------------
 
 
-def _hhmm(at: datetime, tz: str) -> str:
-    return f"{at.astimezone(ZoneInfo(tz)):%H:%M}"
-
-
 def next_stop_card(current: CopilotView, tz: str) -> None:
     stop = current.next_stop
     if stop is None:
@@ -133,8 +128,9 @@ def next_stop_card(current: CopilotView, tz: str) -> None:
     st.markdown(f"**Next stop · {escape(stop.ref)}**  \n{escape(stop.address)}")
     window, eta = st.columns(2)
     late = f"late by {stop.late_by_s // 60} min" if stop.late_by_s else "on time"
-    window.metric("Window", f"{_hhmm(stop.window_start_at, tz)}–{_hhmm(stop.window_end_at, tz)}", border=True)
-    eta.metric("ETA", _hhmm(stop.eta_at, tz), late, delta_color="inverse" if stop.late_by_s else "off",
+    window.metric("Window", f"{local_hhmm(stop.window_start_at, tz)}–{local_hhmm(stop.window_end_at, tz)}",
+                  border=True)
+    eta.metric("ETA", local_hhmm(stop.eta_at, tz), late, delta_color="inverse" if stop.late_by_s else "off",
                border=True)
     st.caption(f"{len(current.remaining)} stops left · {current.done} done · "
                + (f"running {current.running_late_s // 60} min behind plan" if current.running_late_s
@@ -143,8 +139,8 @@ def next_stop_card(current: CopilotView, tz: str) -> None:
 
 def remaining_table(current: CopilotView, tz: str) -> None:
     rows = [{"#": s.sequence, "order": s.ref, "address": s.address,
-             "window": f"{_hhmm(s.window_start_at, tz)}–{_hhmm(s.window_end_at, tz)}",
-             "ETA": _hhmm(s.eta_at, tz), "late by (min)": s.late_by_s // 60} for s in current.remaining]
+             "window": f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}",
+             "ETA": local_hhmm(s.eta_at, tz), "late by (min)": s.late_by_s // 60} for s in current.remaining]
     st.dataframe(pd.DataFrame(rows, columns=["#", "order", "address", "window", "ETA", "late by (min)"]),
                  hide_index=True, width="stretch", key="copilot.remaining")
 
@@ -154,8 +150,9 @@ def deck(current: CopilotView, view_at: maps.MapView, basemap_style: str, tz: st
     stops = pd.DataFrame([{
         "lon": s.lon, "lat": s.lat, "colour": list(NEXT_COLOUR if i == 0 else LATER_COLOUR),
         "radius": 9 if i == 0 else 5,
-        "tooltip": f"<b>{escape(s.ref)}</b> · ETA {_hhmm(s.eta_at, tz)}<br/>window "
-                   f"{_hhmm(s.window_start_at, tz)}–{_hhmm(s.window_end_at, tz)}<br/>{escape(s.address)}"}
+        "tooltip": f"<b>{escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
+                   f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}"
+                   f"<br/>{escape(s.address)}"}
         for i, s in enumerate(current.remaining)], columns=["lon", "lat", "colour", "radius", "tooltip"])
     here = pd.DataFrame([{"lon": current.lon, "lat": current.lat,
                           "tooltip": f"<b>{escape(current.driver_code)}</b> is here"}])

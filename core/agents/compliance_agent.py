@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,7 +56,7 @@ from core.models import (
     StopStatus,
 )
 from core.proposals import ProposalView, create_proposal, proposal_view
-from core.timeutil import hhmm, local_midnight_utc, seconds_since_midnight
+from core.timeutil import hhmm, local_hhmm, local_midnight_utc, seconds_since_midnight
 
 AGENT = "compliance-agent"
 ACTION = "reassign"
@@ -98,10 +97,6 @@ class _Look:
     risks: list[ComplianceRisk]
 
 
-def _clock(instant: datetime, tz: str) -> str:
-    return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-
-
 
 def _document_expiry(facts: DriverFacts, kind: DocumentKind) -> datetime | None:
     """When the document of `kind` that counts expires: verified ones first, then the latest
@@ -127,7 +122,7 @@ def _breaches(facts: DriverFacts, comp: DriverCompliance, day: date, now: dateti
         found.append((rule, comp.limit_hit_at,
                       f"{code} {'would pass' if comp.limit_hit_at > now else 'passed'} the {limits.region} "
                       f"{duration_text(limit_s)} {span} driving "
-                      f"limit at {_clock(comp.limit_hit_at, tz)}"))
+                      f"limit at {local_hhmm(comp.limit_hit_at, tz)}"))
     for finding in comp.findings:
         if finding.severity is not ComplianceStatus.BLOCKED or finding.rule not in DOCUMENT_RULES:
             continue
@@ -139,7 +134,7 @@ def _breaches(facts: DriverFacts, comp: DriverCompliance, day: date, now: dateti
             found.append((finding.rule, expiry, f"{code}'s {finding.message}"))
         else:
             verb = "expires" if expiry > now else "expired"
-            words = f"{code}'s {document_label(kind)} {verb} at {_clock(expiry, tz)}"
+            words = f"{code}'s {document_label(kind)} {verb} at {local_hhmm(expiry, tz)}"
             found.append((finding.rule, expiry, words))
     return found
 

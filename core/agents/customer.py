@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -46,7 +45,7 @@ from core.models import (
     StopStatus,
     TrackingToken,
 )
-from core.timeutil import at_seconds
+from core.timeutil import at_seconds, local_hhmm
 
 TOKEN_BYTES = 24
 TOKEN_TTL = timedelta(days=3)
@@ -214,10 +213,6 @@ def _etas(session: Session, order_ids: Sequence[int], now: datetime) -> dict[int
     return out
 
 
-def _hhmm(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-
-
 def _first_name(name: str) -> str:
     return name.split(" ", 1)[0]
 
@@ -285,7 +280,7 @@ def run_customer_agent(session: Session, day: date, now: datetime,
         slot = next_slots(day, tz, 1)[0]
         text = (f"Hi {_first_name(order.customer_name)}, your parcel {order.ref} could not be "
                 f"delivered today: we missed you. Pick a new slot (e.g. tomorrow "
-                f"{_hhmm(slot.start_at, tz)}-{_hhmm(slot.end_at, tz)}) or leave instructions: "
+                f"{local_hhmm(slot.start_at, tz)}-{local_hhmm(slot.end_at, tz)}) or leave instructions: "
                 "{tracking_url}")
         outbox.queue(order, MessageKind.MISSED_YOU, f"missed:{order.id}", text, {})
     open_stop = (Plan.service_date == day) & Stop.status.in_(PENDING)
@@ -318,12 +313,12 @@ def run_customer_agent(session: Session, day: date, now: datetime,
         window = {"eta_at": eta.isoformat(), "eta_start_at": start.isoformat(),
                   "eta_end_at": end.isoformat()}
         if due_eta:
-            text = (f"{hello} is out for delivery and should arrive between {_hhmm(start, tz)} and "
-                    f"{_hhmm(end, tz)}. Track it or leave instructions: {{tracking_url}}")
+            text = (f"{hello} is out for delivery and should arrive between {local_hhmm(start, tz)} and "
+                    f"{local_hhmm(end, tz)}. Track it or leave instructions: {{tracking_url}}")
             outbox.queue(order, MessageKind.ETA_WINDOW, f"eta:{order.id}", text, window)
         if due_delay:
-            text = (f"{hello} is running late: we now expect it between {_hhmm(start, tz)} and "
-                    f"{_hhmm(end, tz)}, after your booked slot. Sorry. Options: {{tracking_url}}")
+            text = (f"{hello} is running late: we now expect it between {local_hhmm(start, tz)} and "
+                    f"{local_hhmm(end, tz)}, after your booked slot. Sorry. Options: {{tracking_url}}")
             outbox.queue(order, MessageKind.DELAY, f"delay:{order.id}", text,
                          {**window, "late_s": int(late_s)})
     return outbox.write(session)

@@ -16,6 +16,7 @@ from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem, OrderSpec
 from core.allocator.result import AllocationResult, Plan
+from core.timeutil import hhmm
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,6 @@ class Contribution:
 
 
 Explainer = Callable[[AllocationProblem, AllocationResult, SolveParams, Plan | None], Contribution]
-
-
-def _hhmm(s: int) -> str:
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
 
 
 def fleet_cost(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
@@ -129,7 +126,7 @@ def unserved(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
 
 def hos_break(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
     details = tuple(
-        f"{r.driver_id}: break {_hhmm(b.start_s)} for {b.duration_s // 60} min"
+        f"{r.driver_id}: break {hhmm(b.start_s)} for {b.duration_s // 60} min"
         for r in res.routes
         for b in r.breaks
     )
