@@ -41,20 +41,17 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from core.access import SYSTEM
 from core.agents.autopilot import Autopilot, AutopilotParams
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.registry import HUB_AGENTS, hub_agents
 from core.allocator.params import FAILED_DELIVERY_COST_CENTS
+from core.cli_sim import make_plans
 from core.db import make_engine, migrate, unit_of_work
 from core.kpi import kpis
 from core.models import Driver, DriverStatus, Event, EventKind, Hub, Order, OrderStatus, Stop
-from core.proposals import approve
 from core.scenario import ScenarioParams, seed_scenario
-from core.sim.baseline import propose_baseline
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator
-from core.timeutil import at_seconds
 
 BENCH_DAY = date(2026, 11, 27)
 POLICIES = ("baseline", "agentic")
@@ -139,30 +136,6 @@ def seed_day(path: Path, case: DayCase, seed: int) -> None:
     engine.dispose()
 
 
-def _hubs_with_orders(engine: Engine) -> list[tuple[int, str]]:
-    with unit_of_work(engine, read_only=True) as session:
-        return [(h, tz) for h, tz in session.execute(
-            select(Hub.id, Hub.timezone).where(Hub.id.in_(select(Order.hub_id).distinct())).order_by(Hub.id))]
-
-
-def plan_baseline(engine: Engine) -> None:
-    for hub_id, tz in _hubs_with_orders(engine):
-        now = at_seconds(BENCH_DAY, tz, PLAN_AT_S)
-        with unit_of_work(engine) as session:
-            proposal = propose_baseline(session, SYSTEM, hub_id, BENCH_DAY, now)
-            approve(session, SYSTEM, proposal.id, now=now)
-
-
-def plan_agentic(engine: Engine, case: DayCase, seed: int) -> None:
-    """The morning plan: the dispatch agent solves each hub; its policy applies a first plan."""
-    for hub_id, tz in _hubs_with_orders(engine):
-        now = at_seconds(BENCH_DAY, tz, PLAN_AT_S)
-        with unit_of_work(engine) as session:
-            proposal = propose_rebalance(session, SYSTEM, RebalanceRequest(
-                hub_id=hub_id, day=BENCH_DAY, now=None, seconds=case.plan_seconds, seed=seed, metro=True))
-            approve(session, SYSTEM, proposal.id, now=now)
-
-
 def _exceptions(engine: Engine, *, open_requests_only: bool) -> int:
     with unit_of_work(engine, read_only=True) as session:
         rows = session.execute(select(Event.kind, Event.payload).where(
@@ -213,11 +186,11 @@ def run_policy(db: Path, case: DayCase, seed: int, policy: str,
     engine = make_engine(f"sqlite:///{db}")
     autopilot: Autopilot | None = None
     if policy == "baseline":
-        plan_baseline(engine)
+        make_plans(engine, BENCH_DAY, "baseline", case.plan_seconds, seed)
         params = SimParams(copilot=False, customer_every_s=0, disruptions=case.disruptions)
         agents: Sequence[Any] = (NearestDriverDispatch(BENCH_DAY),)
     else:
-        plan_agentic(engine, case, seed)
+        make_plans(engine, BENCH_DAY, "allocator", case.plan_seconds, seed)  # approved as a dispatcher would
         params = SimParams(disruptions=case.disruptions)
         autopilot = Autopilot(BENCH_DAY, AutopilotParams(dispatch_seconds=case.dispatch_seconds),
                               agents=hub_agents(case.agents), seed=seed)
