@@ -10,7 +10,9 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from core.agents import capacity, compliance_agent, copilot_reroute, dispatch, hub
+import core.agents.copilot_reroute  # noqa: F401 - for its applier
+import core.agents.dispatch  # noqa: F401 - for its applier
+from core.agents import capacity, compliance_agent, hub
 from core.agents.autopilot import HubAgent
 from core.agents.policy import policy_viewer
 from core.proposals import ProposalView
@@ -18,9 +20,6 @@ from core.proposals import ProposalView
 HUB_AGENTS = ("capacity", "hub", "compliance")
 """The agents beside the dispatch agent, by short name."""
 
-APPLIED_KINDS = (dispatch.KIND, copilot_reroute.KIND, capacity.CALL_IN, hub.LOADING_PLAN,
-                 hub.TURNAROUND_WARNING)
-"""Every kind of proposal an agent makes; each has its applier once this module is imported."""
 
 
 def _as_agent(propose: Callable[..., Sequence[ProposalView]], agent: str, session: Session, hub_id: int,
@@ -45,4 +44,4 @@ def hub_agents(names: Sequence[str] = HUB_AGENTS) -> dict[str, tuple[HubAgent, i
     return agents
 
 
-__all__ = ["APPLIED_KINDS", "HUB_AGENTS", "hub_agents"]
+__all__ = ["HUB_AGENTS", "hub_agents"]
