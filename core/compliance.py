@@ -173,7 +173,7 @@ def document_label(kind: DocumentKind | str) -> str:
     return str(kind).replace("_", " ")
 
 
-def _best(documents: Iterable[DocumentFact]) -> DocumentFact | None:
+def counting_document(documents: Iterable[DocumentFact]) -> DocumentFact | None:
     """Of several documents of one kind, the one that counts: verified first, then the latest
     expiry (no expiry date is the latest)."""
     far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
@@ -186,7 +186,7 @@ def check_document(kind: DocumentKind, documents: Sequence[DocumentFact], day: d
     """A required document must exist, be verified and stay valid through the whole `day`
     (local time in `tz`); one expiring within `warn_days` after it gives a warning."""
     rule, label = str(kind), document_label(kind)
-    doc = _best(d for d in documents if d.kind == kind)
+    doc = counting_document(d for d in documents if d.kind == kind)
     if doc is None:
         return Finding(rule, ComplianceStatus.BLOCKED, f"{label} missing")
     if doc.expires_at is not None:

@@ -39,6 +39,7 @@ from core.compliance import (
     ComplianceStatus,
     DriverCompliance,
     DriverFacts,
+    counting_document,
     document_label,
     duration_text,
     evaluate_driver,
@@ -99,13 +100,10 @@ class _Look:
 
 
 def _document_expiry(facts: DriverFacts, kind: DocumentKind) -> datetime | None:
-    """When the document of `kind` that counts expires: verified ones first, then the latest
-    (the compliance module's choice)."""
-    docs = [d for d in facts.documents if d.kind == kind
-            and (kind is not DocumentKind.VEHICLE_INSPECTION or d.vehicle_id == facts.vehicle_id)]
-    ranked = [d for d in docs if d.verified] or docs
-    expiries = [d.expires_at for d in ranked if d.expires_at is not None]
-    return max(expiries) if expiries else None
+    """When the document of `kind` that counts (the compliance module's choice) expires."""
+    doc = counting_document(d for d in facts.documents if d.kind == kind and (
+        kind is not DocumentKind.VEHICLE_INSPECTION or d.vehicle_id == facts.vehicle_id))
+    return doc.expires_at if doc is not None else None
 
 
 def _breaches(facts: DriverFacts, comp: DriverCompliance, day: date, now: datetime
