@@ -116,10 +116,9 @@ def _rolled_back(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
-@pytest.fixture
-def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """DATABASE_URL pointed at a fresh SQLite file, for commands that read the settings."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
+def settings_pointing_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """DATABASE_URL set to `url` for code that reads the settings; cached engines and settings
+    are dropped before and after."""
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     engine_for.cache_clear()
@@ -127,6 +126,12 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     engine_for(url).dispose()
     get_settings.cache_clear()
     engine_for.cache_clear()
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """DATABASE_URL pointed at a fresh SQLite file, for commands that read the settings."""
+    yield from settings_pointing_at(f"sqlite:///{tmp_path / 'cli.db'}", monkeypatch)
 
 
 @pytest.fixture

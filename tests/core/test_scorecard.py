@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session
 
 from core.access import SYSTEM, Viewer
 from core.cli import main
-from core.config import get_settings
-from core.db import engine_for
 from core.errors import AccessDeniedError
 from core.kpi import KPIS, TOTAL, kpis
 from core.models import Role, User, Vendor
@@ -30,7 +28,7 @@ from core.scorecard import (
     scorecard_csv,
     vendor_by_code,
 )
-from tests.conftest import TEST_DAY
+from tests.conftest import TEST_DAY, settings_pointing_at
 from tests.core.test_kpi import D, build_world
 
 PERIOD = (TEST_DAY - timedelta(days=2), TEST_DAY - timedelta(days=1))
@@ -133,14 +131,7 @@ def test_unknown_vendor_code_is_a_readable_error(seeded_db: Session) -> None:
 
 @pytest.fixture
 def cli_on_seeded(seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = seeded_engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("DATABASE_URL", url)
-    get_settings.cache_clear()
-    engine_for.cache_clear()
-    yield url
-    engine_for(url).dispose()
-    get_settings.cache_clear()
-    engine_for.cache_clear()
+    yield from settings_pointing_at(seeded_engine.url.render_as_string(hide_password=False), monkeypatch)
 
 
 def test_cli_scorecard_writes_a_self_contained_html_file(
