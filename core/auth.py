@@ -65,8 +65,9 @@ def _password_tag(secret: bytes, password_hash: str) -> str:
     return _mac(secret, "password:" + password_hash)[:_PASSWORD_TAG_CHARS]
 
 
-def issue_token(user_id: int, password_hash: str, secret: bytes, *, now: datetime,
-                lifetime: timedelta) -> str:
+def issue_token(
+    user_id: int, password_hash: str, secret: bytes, *, now: datetime, lifetime: timedelta
+) -> str:
     """A token for `user_id` valid until `now + lifetime` while the password hash is unchanged."""
     expires = int((now + lifetime).timestamp())
     body = f"{TOKEN_VERSION}.{user_id}.{expires}.{_password_tag(secret, password_hash)}"
@@ -92,8 +93,13 @@ def read_token(token: str, secret: bytes, *, now: datetime) -> TokenClaims | Non
 
 
 def _viewer(user: User) -> Viewer:
-    return Viewer(username=user.username, role=user.role, user_id=user.id,
-                  vendor_id=user.vendor_id, driver_id=user.driver_id)
+    return Viewer(
+        username=user.username,
+        role=user.role,
+        user_id=user.id,
+        vendor_id=user.vendor_id,
+        driver_id=user.driver_id,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -101,8 +107,9 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def authenticate(session: Session, username: str, password: str, secret: bytes, *,
-                 now: datetime, lifetime: timedelta) -> SignIn | None:
+def authenticate(
+    session: Session, username: str, password: str, secret: bytes, *, now: datetime, lifetime: timedelta
+) -> SignIn | None:
     """Check a username and password; None for any failure, without saying which part.
 
     An unknown user still costs one argon2 verification, so timing does not tell either.
@@ -114,8 +121,12 @@ def authenticate(session: Session, username: str, password: str, secret: bytes, 
     if not verify_password(user.password_hash, password):
         return None
     token = issue_token(user.id, user.password_hash, secret, now=now, lifetime=lifetime)
-    return SignIn(_viewer(user), user.display_name, token,
-                  datetime.fromtimestamp(int((now + lifetime).timestamp()), UTC))
+    return SignIn(
+        _viewer(user),
+        user.display_name,
+        token,
+        datetime.fromtimestamp(int((now + lifetime).timestamp()), UTC),
+    )
 
 
 def resume(session: Session, token: str, secret: bytes, *, now: datetime) -> SignIn | None:
@@ -161,6 +172,8 @@ def load_secret_key(env: dict[str, str] | None = None, path: Path = SECRET_FILE)
             with os.fdopen(fd, "w") as handle:
                 handle.write(value + "\n")
     if len(value) < MIN_SECRET_CHARS:
-        raise ValueError(f"the secret key must have at least {MIN_SECRET_CHARS} characters "
-                         f"(set {SECRET_ENV} or delete {path} to make a new one)")
+        raise ValueError(
+            f"the secret key must have at least {MIN_SECRET_CHARS} characters "
+            f"(set {SECRET_ENV} or delete {path} to make a new one)"
+        )
     return value.encode()

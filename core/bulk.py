@@ -64,7 +64,7 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     sql = f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({quoted}) VALUES ({marks})"
     for start in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[start:start + CHUNK_ROWS]
+        chunk = rows[start : start + CHUNK_ROWS]
         columns_values = []
         for name, process in zip(names, processors, strict=True):
             values = [row[name] for row in chunk]

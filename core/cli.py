@@ -33,8 +33,9 @@ def _safe_url() -> str:
 def _seed(args: argparse.Namespace) -> int:
     engine = default_engine()
     migrate(engine)
-    params = ScenarioParams(seed=args.seed, orders=args.orders, drivers=args.drivers,
-                            days=args.days, today=args.date)
+    params = ScenarioParams(
+        seed=args.seed, orders=args.orders, drivers=args.drivers, days=args.days, today=args.date
+    )
     with unit_of_work(engine) as session:
         has_data = bool(session.scalar(select(func.count()).select_from(Hub)))
         if has_data and args.if_empty:
@@ -43,8 +44,10 @@ def _seed(args: argparse.Namespace) -> int:
         if has_data and args.reset:
             clear_all(session)
         summary = seed_scenario(session, params, progress=lambda m: print(f"  {m}", flush=True))
-    print(f"seeded {summary.hubs} hubs, {summary.drivers} drivers, {summary.orders_today} orders "
-          f"for {summary.today}, {summary.history_orders} past orders, {summary.events} events")
+    print(
+        f"seeded {summary.hubs} hubs, {summary.drivers} drivers, {summary.orders_today} orders "
+        f"for {summary.today}, {summary.history_orders} past orders, {summary.events} events"
+    )
     print("demo users (username / password / role):")
     for username, password, role in summary.users:
         print(f"  {username:<8} {password:<13} {role}")
@@ -110,16 +113,25 @@ def _compliance(args: argparse.Namespace) -> int:
 
     day = args.date or _today()
     with unit_of_work(default_engine(), read_only=True) as session:
-        report = compliance_report(session, SYSTEM, day, warn_days=args.warn_days,
-                                   fleet=args.fleet, vendor=args.vendor, region=args.region,
-                                   status=args.status)
+        report = compliance_report(
+            session,
+            SYSTEM,
+            day,
+            warn_days=args.warn_days,
+            fleet=args.fleet,
+            vendor=args.vendor,
+            region=args.region,
+            status=args.status,
+        )
     frame = compliance_frame(report)
     if args.format == "csv":
         sys.stdout.write(frame.to_csv(index=False))
         return 0
     counts = frame["status"].value_counts()
-    print(f"{len(frame)} drivers on {day}: " + ", ".join(
-        f"{counts.get(s, 0)} {s}" for s in ("compliant", "warning", "blocked")))
+    print(
+        f"{len(frame)} drivers on {day}: "
+        + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("compliant", "warning", "blocked"))
+    )
     for column in ("driving_today_s", "driving_week_s", "headroom_today_s"):
         frame[column] = frame[column].map(duration_text)
     for column in ("limit_hit_at", "break_due_at"):
@@ -136,8 +148,9 @@ def _scorecard(args: argparse.Namespace) -> int:
 
     start, end = _period(args)
     with unit_of_work(default_engine(), read_only=True) as session:
-        card = scorecard(session, SYSTEM, vendor_by_code(session, args.vendor), start, end,
-                         compliance_day=_today())
+        card = scorecard(
+            session, SYSTEM, vendor_by_code(session, args.vendor), start, end, compliance_day=_today()
+        )
     render = {"table": scorecard_text, "csv": scorecard_csv, "html": scorecard_html}[args.format]
     text = render(card)
     if args.out:
@@ -152,17 +165,24 @@ def _add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     from core.compliance import EXPIRY_WARNING_DAYS, ComplianceStatus
     from core.kpi import DEFAULT_PERIOD_DAYS, GROUPINGS, KPIS
 
-    period = (f"service days, YYYY-MM-DD (default: the {DEFAULT_PERIOD_DAYS} days before today "
-              "at the hubs)")
-    p = sub.add_parser("kpis", help="KPIs by fleet type, vendor, hub, driver, ... (one definition)",
-                       description="One row per group, one column per KPI, and a total row. "
-                       "Rates are fractions 0..1. Money is shown in dollars: the *_cents KPIs "
-                       "appear as failed_cost, cost_per_delivered, route_cost, cost_per_drop.")
+    period = f"service days, YYYY-MM-DD (default: the {DEFAULT_PERIOD_DAYS} days before today at the hubs)"
+    p = sub.add_parser(
+        "kpis",
+        help="KPIs by fleet type, vendor, hub, driver, ... (one definition)",
+        description="One row per group, one column per KPI, and a total row. "
+        "Rates are fractions 0..1. Money is shown in dollars: the *_cents KPIs "
+        "appear as failed_cost, cost_per_delivered, route_cost, cost_per_drop.",
+    )
     p.add_argument("--by", choices=GROUPINGS, default="fleet_type", help="grouping (default fleet_type)")
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first " + period)
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last " + period)
-    p.add_argument("--kpi", action="append", choices=list(KPIS), metavar="NAME",
-                   help="show only this KPI (repeatable; names as in the CSV header, with _cents)")
+    p.add_argument(
+        "--kpi",
+        action="append",
+        choices=list(KPIS),
+        metavar="NAME",
+        help="show only this KPI (repeatable; names as in the CSV header, with _cents)",
+    )
     p.add_argument("--format", choices=("table", "csv"), default="table")
     p.set_defaults(handler=_kpis)
 
@@ -172,8 +192,12 @@ def _add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--fleet", metavar="CODE", help="only this fleet's drivers (e.g. CAPTIVE)")
     p.add_argument("--region", metavar="CODE", help="only drivers in this region (e.g. NY)")
     p.add_argument("--status", choices=[s.value for s in ComplianceStatus])
-    p.add_argument("--warn-days", type=int, default=EXPIRY_WARNING_DAYS,
-                   help=f"warn of documents expiring within this many days ({EXPIRY_WARNING_DAYS})")
+    p.add_argument(
+        "--warn-days",
+        type=int,
+        default=EXPIRY_WARNING_DAYS,
+        help=f"warn of documents expiring within this many days ({EXPIRY_WARNING_DAYS})",
+    )
     p.add_argument("--format", choices=("table", "csv"), default="table")
     p.set_defaults(handler=_compliance)
 
@@ -181,16 +205,24 @@ def _add_report_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--vendor", metavar="CODE", required=True, help="vendor code, e.g. MPP")
     p.add_argument("--from", dest="start", type=date.fromisoformat, help="first " + period)
     p.add_argument("--to", dest="end", type=date.fromisoformat, help="last " + period)
-    p.add_argument("--format", choices=("table", "csv", "html"), default="table",
-                   help="table (text), csv (money in cents) or html (self-contained report)")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "html"),
+        default="table",
+        help="table (text), csv (money in cents) or html (self-contained report)",
+    )
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(handler=_scorecard)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ctower", description=(
-        "Control Tower: operations control tower for last-mile delivery. "
-        f"DATABASE_URL selects the store (now: {get_settings().database_url.split('@')[-1]})."))
+    parser = argparse.ArgumentParser(
+        prog="ctower",
+        description=(
+            "Control Tower: operations control tower for last-mile delivery. "
+            f"DATABASE_URL selects the store (now: {get_settings().database_url.split('@')[-1]})."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("init-db", help="create or upgrade the schema (Alembic migrations)")
@@ -201,8 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--orders", type=int, default=2000, help="orders per day (default 2000)")
     p.add_argument("--drivers", type=int, default=150, help="drivers (default 150)")
     p.add_argument("--days", type=int, default=14, help="past days of history (default 14)")
-    p.add_argument("--date", type=date.fromisoformat, default=None,
-                   help="today's date, YYYY-MM-DD (default: today at the hubs)")
+    p.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="today's date, YYYY-MM-DD (default: today at the hubs)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--reset", action="store_true", help="delete all data first")
     group.add_argument("--if-empty", action="store_true", help="do nothing if data exists")

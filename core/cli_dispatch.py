@@ -28,26 +28,45 @@ def _viewer(session: Any, username: str | None) -> Viewer:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
         raise ControlTowerError(f"no user {username!r}")
-    return Viewer(username=user.username, role=user.role, user_id=user.id,
-                  vendor_id=user.vendor_id, driver_id=user.driver_id)
+    return Viewer(
+        username=user.username,
+        role=user.role,
+        user_id=user.id,
+        vendor_id=user.vendor_id,
+        driver_id=user.driver_id,
+    )
 
 
 def _print(p: ProposalView) -> None:
     e = p.effect
-    print(f"\nproposal {p.id} for hub {p.hub_code} (plan version {p.base_version}), "
-          f"solver {e['solver']['status']} in {e['solver']['runtime_s']} s")
+    print(
+        f"\nproposal {p.id} for hub {p.hub_code} (plan version {p.base_version}), "
+        f"solver {e['solver']['status']} in {e['solver']['runtime_s']} s"
+    )
     print(f"  {'':<12} {'before':>12} {'after':>12}")
-    for key, label in (("cost_cents", "cost $"), ("distance_m", "km"), ("co2_g", "CO2 kg"),
-                       ("late", "late"), ("unassigned", "unassigned")):
+    for key, label in (
+        ("cost_cents", "cost $"),
+        ("distance_m", "km"),
+        ("co2_g", "CO2 kg"),
+        ("late", "late"),
+        ("unassigned", "unassigned"),
+    ):
         b, a = e["before"][key], e["after"][key]
         scale = 100 if key == "cost_cents" else 1000 if key in ("distance_m", "co2_g") else 1
-        print(f"  {label:<12} {b / scale:>12,.1f} {a / scale:>12,.1f}" if scale > 1 else
-              f"  {label:<12} {b:>12} {a:>12}")
-    print(f"  {e['orders_moved']} orders moved, {e['orders_placed']} placed, {e['orders_dropped']} "
-          f"dropped; {e['routes_touched']} of {e['routes_total']} routes change")
+        print(
+            f"  {label:<12} {b / scale:>12,.1f} {a / scale:>12,.1f}"
+            if scale > 1
+            else f"  {label:<12} {b:>12} {a:>12}"
+        )
+    print(
+        f"  {e['orders_moved']} orders moved, {e['orders_placed']} placed, {e['orders_dropped']} "
+        f"dropped; {e['routes_touched']} of {e['routes_total']} routes change"
+    )
     for move in p.change["moves"][:MOVES_SHOWN]:
-        print(f"    {move['order']}: {move['from_driver'] or '-'} -> {move['to_driver'] or '-'}  "
-              f"{move['reason']}")
+        print(
+            f"    {move['order']}: {move['from_driver'] or '-'} -> {move['to_driver'] or '-'}  "
+            f"{move['reason']}"
+        )
     if len(p.change["moves"]) > MOVES_SHOWN:
         print(f"    ... and {len(p.change['moves']) - MOVES_SHOWN} more")
     print(f"  why: {p.rationale}")
@@ -60,18 +79,24 @@ def _rebalance(args: argparse.Namespace) -> int:
     day = args.date or local_today(tz)
     now = datetime.combine(day, args.now, tzinfo=ZoneInfo(tz)) if args.now else None
     with unit_of_work(engine, read_only=True) as session:
-        hubs = [h.id for h in session.scalars(select(Hub).order_by(Hub.code))
-                if args.hub in ("all", h.code)]
+        hubs = [h.id for h in session.scalars(select(Hub).order_by(Hub.code)) if args.hub in ("all", h.code)]
     if not hubs:
         raise ControlTowerError(f"no hub {args.hub!r}")
     for hub_id in hubs:
         with unit_of_work(engine) as session:
             viewer = _viewer(session, args.approve_as)
-            request = RebalanceRequest(hub_id=hub_id, day=day, now=now, seconds=args.seconds,
-                                       max_orders_moved=args.max_moves,
-                                       max_routes_touched=args.max_routes, seed=args.seed)
-            proposal = propose_rebalance(session, viewer, request,
-                                         blocked_driver_ids=frozenset(blocked_driver_ids(session, day)))
+            request = RebalanceRequest(
+                hub_id=hub_id,
+                day=day,
+                now=now,
+                seconds=args.seconds,
+                max_orders_moved=args.max_moves,
+                max_routes_touched=args.max_routes,
+                seed=args.seed,
+            )
+            proposal = propose_rebalance(
+                session, viewer, request, blocked_driver_ids=frozenset(blocked_driver_ids(session, day))
+            )
         _print(proposal)
         if args.approve_as:
             with unit_of_work(engine) as session:
@@ -84,12 +109,20 @@ def add_dispatch_parser(sub: Any) -> None:
     p = sub.add_parser("rebalance", help="re-optimise a hub's day and print the proposal")
     p.add_argument("--hub", default="all", help="hub code, or 'all' (default)")
     p.add_argument("--date", type=date.fromisoformat, default=None, help="day (default: today)")
-    p.add_argument("--now", type=time.fromisoformat, default=None,
-                   help="local time the new plan starts, HH:MM (default: start of day)")
+    p.add_argument(
+        "--now",
+        type=time.fromisoformat,
+        default=None,
+        help="local time the new plan starts, HH:MM (default: start of day)",
+    )
     p.add_argument("--seconds", type=float, default=10.0, help="solver time limit per hub")
     p.add_argument("--max-moves", type=int, default=None, help="change budget: orders moved")
     p.add_argument("--max-routes", type=int, default=None, help="change budget: routes touched")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--approve-as", default=None, metavar="USERNAME",
-                   help="approve each proposal as this dispatcher or admin")
+    p.add_argument(
+        "--approve-as",
+        default=None,
+        metavar="USERNAME",
+        help="approve each proposal as this dispatcher or admin",
+    )
     p.set_defaults(handler=_rebalance)

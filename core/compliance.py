@@ -43,7 +43,10 @@ HOS_WARNING_SHARE = 0.9
 """Driving at or above this share of a limit (but not over it) gives a warning."""
 WEEK_DAYS = 7
 DRIVER_DOCUMENTS: tuple[DocumentKind, ...] = (
-    DocumentKind.LICENCE, DocumentKind.INSURANCE, DocumentKind.BACKGROUND_CHECK)
+    DocumentKind.LICENCE,
+    DocumentKind.INSURANCE,
+    DocumentKind.BACKGROUND_CHECK,
+)
 """Required of every driver; a vehicle inspection is required for the driver's vehicle."""
 
 RULE_DAILY = "daily_driving"
@@ -58,8 +61,7 @@ class ComplianceStatus(StrEnum):
     BLOCKED = "blocked"
 
 
-_SEVERITY = {ComplianceStatus.COMPLIANT: 0, ComplianceStatus.WARNING: 1,
-             ComplianceStatus.BLOCKED: 2}
+_SEVERITY = {ComplianceStatus.COMPLIANT: 0, ComplianceStatus.WARNING: 1, ComplianceStatus.BLOCKED: 2}
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,13 @@ def counting_document(documents: Iterable[DocumentFact]) -> DocumentFact | None:
     return ranked[-1] if ranked else None
 
 
-def check_document(kind: DocumentKind, documents: Sequence[DocumentFact], day: date, tz: str,
-                   warn_days: int = EXPIRY_WARNING_DAYS) -> Finding | None:
+def check_document(
+    kind: DocumentKind,
+    documents: Sequence[DocumentFact],
+    day: date,
+    tz: str,
+    warn_days: int = EXPIRY_WARNING_DAYS,
+) -> Finding | None:
     """A required document must exist, be verified and stay valid through the whole `day`
     (local time in `tz`); one expiring within `warn_days` after it gives a warning."""
     rule, label = str(kind), document_label(kind)
@@ -193,8 +200,13 @@ def check_document(kind: DocumentKind, documents: Sequence[DocumentFact], day: d
         expiry_day = doc.expires_at.astimezone(ZoneInfo(tz)).date()
         if doc.expires_at < local_midnight_utc(day + timedelta(days=1), tz):
             ago = (day - expiry_day).days
-            text = ("expires today" if ago <= 0 else "expired yesterday" if ago == 1
-                    else f"expired {ago} days ago")
+            text = (
+                "expires today"
+                if ago <= 0
+                else "expired yesterday"
+                if ago == 1
+                else f"expired {ago} days ago"
+            )
             return Finding(rule, ComplianceStatus.BLOCKED, f"{label} {text}", expiry_day)
     if not doc.verified:
         return Finding(rule, ComplianceStatus.BLOCKED, f"{label} not verified")
@@ -206,31 +218,40 @@ def check_document(kind: DocumentKind, documents: Sequence[DocumentFact], day: d
     return None
 
 
-def document_findings(documents: Sequence[DocumentFact], vehicle_id: int | None, day: date,
-                      tz: str, warn_days: int = EXPIRY_WARNING_DAYS) -> list[Finding]:
+def document_findings(
+    documents: Sequence[DocumentFact],
+    vehicle_id: int | None,
+    day: date,
+    tz: str,
+    warn_days: int = EXPIRY_WARNING_DAYS,
+) -> list[Finding]:
     """Every required document of a driver; the inspection must be for the driver's vehicle."""
     findings = [check_document(kind, documents, day, tz, warn_days) for kind in DRIVER_DOCUMENTS]
     if vehicle_id is not None:
-        own = [d for d in documents if d.kind is DocumentKind.VEHICLE_INSPECTION
-               and d.vehicle_id == vehicle_id]
+        own = [
+            d for d in documents if d.kind is DocumentKind.VEHICLE_INSPECTION and d.vehicle_id == vehicle_id
+        ]
         findings.append(check_document(DocumentKind.VEHICLE_INSPECTION, own, day, tz, warn_days))
     return [f for f in findings if f is not None]
 
 
-def _limit_finding(rule: str, driven_s: int, limit_s: int, when: str, region: str
-                   ) -> Finding | None:
+def _limit_finding(rule: str, driven_s: int, limit_s: int, when: str, region: str) -> Finding | None:
     if driven_s > limit_s:
         severity = ComplianceStatus.BLOCKED
     elif driven_s >= HOS_WARNING_SHARE * limit_s:
         severity = ComplianceStatus.WARNING
     else:
         return None
-    return Finding(rule, severity, f"{duration_text(driven_s)} of driving {when} against a "
-                                   f"{duration_text(limit_s)} limit in {region}")
+    return Finding(
+        rule,
+        severity,
+        f"{duration_text(driven_s)} of driving {when} against a {duration_text(limit_s)} limit in {region}",
+    )
 
 
-def _crossing(pieces: Sequence[Interval], limit_s: int, before_s: int, lo: datetime,
-              hi: datetime) -> datetime | None:
+def _crossing(
+    pieces: Sequence[Interval], limit_s: int, before_s: int, lo: datetime, hi: datetime
+) -> datetime | None:
     """The instant in [lo, hi) at which `before_s` of earlier driving plus the driving since
     `lo` goes past `limit_s`; None if it never does (or nobody drives in [lo, hi))."""
     done = before_s
@@ -242,8 +263,7 @@ def _crossing(pieces: Sequence[Interval], limit_s: int, before_s: int, lo: datet
     return None
 
 
-def _break_due(pieces: Sequence[Interval], limits: HosLimits, lo: datetime, hi: datetime
-               ) -> datetime | None:
+def _break_due(pieces: Sequence[Interval], limits: HosLimits, lo: datetime, hi: datetime) -> datetime | None:
     """When today's driving first adds up to `break_after_s` with no pause of at least
     `break_duration_s` (shorter pauses do not reset the count, nor do they count as driving)."""
     if limits.break_after_s <= 0:
@@ -268,8 +288,7 @@ def _break_due(pieces: Sequence[Interval], limits: HosLimits, lo: datetime, hi: 
     return None
 
 
-def hours_of_service(driving: Sequence[Interval], limits: HosLimits, day: date, tz: str
-                     ) -> HoursOfService:
+def hours_of_service(driving: Sequence[Interval], limits: HosLimits, day: date, tz: str) -> HoursOfService:
     """Driving on `day` and in the 7 local days ending with it, against the region's limits."""
     day_start = local_midnight_utc(day, tz)
     day_end = local_midnight_utc(day + timedelta(days=1), tz)
@@ -277,19 +296,37 @@ def hours_of_service(driving: Sequence[Interval], limits: HosLimits, day: date, 
     pieces = sorted(driving, key=lambda i: i.start)
     today_s = sum(i.overlap_s(day_start, day_end) for i in pieces)
     week_s = sum(i.overlap_s(week_start, day_end) for i in pieces)
-    findings = [f for f in (
-        _limit_finding(RULE_DAILY, today_s, limits.daily_driving_limit_s, "today", limits.region),
-        _limit_finding(RULE_WEEKLY, week_s, limits.weekly_driving_limit_s,
-                       f"in the last {WEEK_DAYS} days", limits.region),
-    ) if f is not None]
-    hits = [t for t in (
-        _crossing(pieces, limits.daily_driving_limit_s, 0, day_start, day_end),
-        _crossing(pieces, limits.weekly_driving_limit_s, week_s - today_s, day_start, day_end),
-    ) if t is not None]
-    headroom = max(min(limits.daily_driving_limit_s - today_s,
-                       limits.weekly_driving_limit_s - week_s), 0)
-    return HoursOfService(today_s, week_s, headroom, min(hits) if hits else None,
-                          _break_due(pieces, limits, day_start, day_end), tuple(findings))
+    findings = [
+        f
+        for f in (
+            _limit_finding(RULE_DAILY, today_s, limits.daily_driving_limit_s, "today", limits.region),
+            _limit_finding(
+                RULE_WEEKLY,
+                week_s,
+                limits.weekly_driving_limit_s,
+                f"in the last {WEEK_DAYS} days",
+                limits.region,
+            ),
+        )
+        if f is not None
+    ]
+    hits = [
+        t
+        for t in (
+            _crossing(pieces, limits.daily_driving_limit_s, 0, day_start, day_end),
+            _crossing(pieces, limits.weekly_driving_limit_s, week_s - today_s, day_start, day_end),
+        )
+        if t is not None
+    ]
+    headroom = max(min(limits.daily_driving_limit_s - today_s, limits.weekly_driving_limit_s - week_s), 0)
+    return HoursOfService(
+        today_s,
+        week_s,
+        headroom,
+        min(hits) if hits else None,
+        _break_due(pieces, limits, day_start, day_end),
+        tuple(findings),
+    )
 
 
 def overall_status(findings: Iterable[Finding]) -> ComplianceStatus:
@@ -300,22 +337,34 @@ def overall_status(findings: Iterable[Finding]) -> ComplianceStatus:
     return worst
 
 
-def evaluate_driver(facts: DriverFacts, day: date, warn_days: int = EXPIRY_WARNING_DAYS
-                    ) -> DriverCompliance:
+def evaluate_driver(facts: DriverFacts, day: date, warn_days: int = EXPIRY_WARNING_DAYS) -> DriverCompliance:
     """Every rule for one driver on one day; blocking reasons are listed before warnings."""
     docs = document_findings(facts.documents, facts.vehicle_id, day, facts.timezone, warn_days)
     hos = hours_of_service(facts.driving, facts.limits, day, facts.timezone)
     findings = sorted([*docs, *hos.findings], key=lambda f: -_SEVERITY[f.severity])
-    expiring = tuple((f.rule, f.expires_on) for f in docs
-                     if f.severity is ComplianceStatus.WARNING and f.expires_on is not None)
+    expiring = tuple(
+        (f.rule, f.expires_on)
+        for f in docs
+        if f.severity is ComplianceStatus.WARNING and f.expires_on is not None
+    )
     return DriverCompliance(
-        driver_id=facts.driver_id, driver_code=facts.code, driver_name=facts.name,
-        fleet=facts.fleet, fleet_type=facts.fleet_type, vendor=facts.vendor,
-        region=facts.limits.region, driver_status=facts.driver_status,
-        status=overall_status(findings), reasons=tuple(f.message for f in findings),
-        findings=tuple(findings), driving_today_s=hos.driving_today_s,
-        driving_week_s=hos.driving_week_s, headroom_today_s=hos.headroom_today_s,
-        limit_hit_at=hos.limit_hit_at, break_due_at=hos.break_due_at, expiring=expiring,
+        driver_id=facts.driver_id,
+        driver_code=facts.code,
+        driver_name=facts.name,
+        fleet=facts.fleet,
+        fleet_type=facts.fleet_type,
+        vendor=facts.vendor,
+        region=facts.limits.region,
+        driver_status=facts.driver_status,
+        status=overall_status(findings),
+        reasons=tuple(f.message for f in findings),
+        findings=tuple(findings),
+        driving_today_s=hos.driving_today_s,
+        driving_week_s=hos.driving_week_s,
+        headroom_today_s=hos.headroom_today_s,
+        limit_hit_at=hos.limit_hit_at,
+        break_due_at=hos.break_due_at,
+        expiring=expiring,
     )
 
 
@@ -346,44 +395,66 @@ def load_driver_facts(session: Session, viewer: Viewer, day: date) -> list[Drive
     )
     rows = session.execute(stmt).all()
     documents: dict[int, list[DocumentFact]] = {}
-    for doc in session.scalars(select(ComplianceDocument)
-                               .where(ComplianceDocument.driver_id.in_(visible))):
+    for doc in session.scalars(select(ComplianceDocument).where(ComplianceDocument.driver_id.in_(visible))):
         documents.setdefault(doc.driver_id, []).append(
-            DocumentFact(doc.kind, doc.expires_at, doc.verified, doc.vehicle_id))
+            DocumentFact(doc.kind, doc.expires_at, doc.verified, doc.vehicle_id)
+        )
     driving: dict[int, list[Interval]] = {}
     routes = session.execute(
-        select(Route, Plan.service_date).join(Plan, Plan.id == Route.plan_id)
-        .where(Plan.service_date.between(day - timedelta(days=WEEK_DAYS), day),
-               Route.driver_id.in_(visible)))
+        select(Route, Plan.service_date)
+        .join(Plan, Plan.id == Route.plan_id)
+        .where(Plan.service_date.between(day - timedelta(days=WEEK_DAYS), day), Route.driver_id.in_(visible))
+    )
     for route, plan_day in routes:
         interval = _driving(route, plan_day, day)
         if interval is not None:
             driving.setdefault(route.driver_id, []).append(interval)
     return [
         DriverFacts(
-            driver_id=d.id, code=d.code, name=d.name, fleet=fleet_code, fleet_type=str(ftype),
-            vendor=vendor_code, driver_status=str(d.status), vehicle_id=d.vehicle_id,
+            driver_id=d.id,
+            code=d.code,
+            name=d.name,
+            fleet=fleet_code,
+            fleet_type=str(ftype),
+            vendor=vendor_code,
+            driver_status=str(d.status),
+            vehicle_id=d.vehicle_id,
             timezone=tz,
-            limits=HosLimits(region.code, region.daily_driving_limit_s,
-                             region.weekly_driving_limit_s, region.break_after_s,
-                             region.break_duration_s),
-            documents=tuple(documents.get(d.id, ())), driving=tuple(driving.get(d.id, ())),
+            limits=HosLimits(
+                region.code,
+                region.daily_driving_limit_s,
+                region.weekly_driving_limit_s,
+                region.break_after_s,
+                region.break_duration_s,
+            ),
+            documents=tuple(documents.get(d.id, ())),
+            driving=tuple(driving.get(d.id, ())),
         )
         for d, fleet_code, ftype, vendor_code, tz, region in rows
     ]
 
 
-def compliance_report(session: Session, viewer: Viewer, day: date, *,
-                      warn_days: int = EXPIRY_WARNING_DAYS, fleet: str | None = None,
-                      vendor: str | None = None, region: str | None = None,
-                      status: ComplianceStatus | str | None = None) -> list[DriverCompliance]:
+def compliance_report(
+    session: Session,
+    viewer: Viewer,
+    day: date,
+    *,
+    warn_days: int = EXPIRY_WARNING_DAYS,
+    fleet: str | None = None,
+    vendor: str | None = None,
+    region: str | None = None,
+    status: ComplianceStatus | str | None = None,
+) -> list[DriverCompliance]:
     """Every visible driver's compliance on `day`, by driver code, filtered by fleet code,
     vendor code, region code and status (each optional)."""
     wanted = ComplianceStatus(status) if status is not None else None
     report = []
     for facts in load_driver_facts(session, viewer, day):
-        if (fleet and facts.fleet != fleet) or (vendor and facts.vendor != vendor) or (
-                region and facts.limits.region != region):
+        if (
+            (fleet and facts.fleet != fleet)
+            or (vendor and facts.vendor != vendor)
+            or (region and facts.limits.region != region)
+        ):
             continue
         result = evaluate_driver(facts, day, warn_days)
         if wanted is None or result.status is wanted:
@@ -393,16 +464,46 @@ def compliance_report(session: Session, viewer: Viewer, day: date, *,
 
 def compliance_frame(report: Sequence[DriverCompliance]) -> pd.DataFrame:
     """The report as one row per driver (reasons joined with "; "), for tables and CSV."""
-    columns = ["driver", "driver_name", "fleet", "fleet_type", "vendor", "region", "status",
-               "reasons", "driving_today_s", "driving_week_s", "headroom_today_s",
-               "limit_hit_at", "break_due_at"]
-    return pd.DataFrame([(r.driver_code, r.driver_name, r.fleet, r.fleet_type, r.vendor or "",
-                          r.region, str(r.status), "; ".join(r.reasons), r.driving_today_s,
-                          r.driving_week_s, r.headroom_today_s, r.limit_hit_at, r.break_due_at)
-                         for r in report], columns=columns)
+    columns = [
+        "driver",
+        "driver_name",
+        "fleet",
+        "fleet_type",
+        "vendor",
+        "region",
+        "status",
+        "reasons",
+        "driving_today_s",
+        "driving_week_s",
+        "headroom_today_s",
+        "limit_hit_at",
+        "break_due_at",
+    ]
+    return pd.DataFrame(
+        [
+            (
+                r.driver_code,
+                r.driver_name,
+                r.fleet,
+                r.fleet_type,
+                r.vendor or "",
+                r.region,
+                str(r.status),
+                "; ".join(r.reasons),
+                r.driving_today_s,
+                r.driving_week_s,
+                r.headroom_today_s,
+                r.limit_hit_at,
+                r.break_due_at,
+            )
+            for r in report
+        ],
+        columns=columns,
+    )
 
 
 def blocked_driver_ids(session: Session, day: date) -> frozenset[int]:
     """Drivers who may not be dispatched on `day`: what the dispatch adapter leaves out."""
-    return frozenset(r.driver_id for r in compliance_report(session, SYSTEM, day)
-                     if r.status is ComplianceStatus.BLOCKED)
+    return frozenset(
+        r.driver_id for r in compliance_report(session, SYSTEM, day) if r.status is ComplianceStatus.BLOCKED
+    )

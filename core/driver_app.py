@@ -52,18 +52,43 @@ def arrived(session: Session, viewer: Viewer, driver_id: int, order_id: int, *, 
     return stop
 
 
-def delivered(session: Session, viewer: Viewer, driver_id: int, order_id: int, recipient: str | None,
-              photo_ref: str | None, signature_ref: str | None, *, at: datetime) -> StopView:
+def delivered(
+    session: Session,
+    viewer: Viewer,
+    driver_id: int,
+    order_id: int,
+    recipient: str | None,
+    photo_ref: str | None,
+    signature_ref: str | None,
+    *,
+    at: datetime,
+) -> StopView:
     """Handed to a person; raises `ValueError` for a proof with no photo and no signature."""
     stop = _stop(_as(session, viewer, driver_id, at), order_id)
-    deliver(session, driver_id, order_id, at, ProofOfDelivery(
-        lat=stop.lat, lon=stop.lon, recipient=recipient, photo_ref=photo_ref, signature_ref=signature_ref))
+    deliver(
+        session,
+        driver_id,
+        order_id,
+        at,
+        ProofOfDelivery(
+            lat=stop.lat, lon=stop.lon, recipient=recipient, photo_ref=photo_ref, signature_ref=signature_ref
+        ),
+    )
     return stop
 
 
-def not_home(session: Session, viewer: Viewer, driver_id: int, order_id: int, action: ExceptionAction,
-             photo_ref: str | None = None, recipient: str | None = None, place: str | None = None, *,
-             at: datetime) -> str:
+def not_home(
+    session: Session,
+    viewer: Viewer,
+    driver_id: int,
+    order_id: int,
+    action: ExceptionAction,
+    photo_ref: str | None = None,
+    recipient: str | None = None,
+    place: str | None = None,
+    *,
+    at: datetime,
+) -> str:
     """Record the co-pilot's option for `action` as ranked now (only what the customer allowed);
     returns its reason. Leaving the parcel in a safe place without the customer is this, too."""
     stop = _stop(_as(session, viewer, driver_id, at), order_id)
@@ -78,12 +103,25 @@ def not_home(session: Session, viewer: Viewer, driver_id: int, order_id: int, ac
     return option.reason
 
 
-def problem(session: Session, viewer: Viewer, driver_id: int, reason: ExceptionReason, *,
-            at: datetime) -> RerouteOutcome:
+def problem(
+    session: Session, viewer: Viewer, driver_id: int, reason: ExceptionReason, *, at: datetime
+) -> RerouteOutcome:
     """Report a disruption where the driver is; the co-pilot re-sequences or asks dispatch."""
     current = _as(session, viewer, driver_id, at)
     event_id = report_problem(session, driver_id, at, ProblemReport(reason, current.lat, current.lon))
-    closures = ((Closure(current.lat, current.lon, ROAD_CLOSED_RADIUS_M),)
-                if reason is ExceptionReason.ROAD_CLOSED else ())
-    return reroute(session, driver_id, at, reason, current.lat, current.lon, closures=closures,
-                   problem_event_id=event_id, propose_to_dispatch=True)
+    closures = (
+        (Closure(current.lat, current.lon, ROAD_CLOSED_RADIUS_M),)
+        if reason is ExceptionReason.ROAD_CLOSED
+        else ()
+    )
+    return reroute(
+        session,
+        driver_id,
+        at,
+        reason,
+        current.lat,
+        current.lon,
+        closures=closures,
+        problem_event_id=event_id,
+        propose_to_dispatch=True,
+    )

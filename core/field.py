@@ -76,10 +76,24 @@ class OpenStop:
     route_started: bool = True
 
 
-def _event(kind: EventKind, driver_id: int, at: datetime, lat: float, lon: float,
-           order_id: int | None = None, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"kind": kind, "occurred_at": at, "driver_id": driver_id, "order_id": order_id,
-            "lat": float(lat), "lon": float(lon), "payload": payload or {}}
+def _event(
+    kind: EventKind,
+    driver_id: int,
+    at: datetime,
+    lat: float,
+    lon: float,
+    order_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "occurred_at": at,
+        "driver_id": driver_id,
+        "order_id": order_id,
+        "lat": float(lat),
+        "lon": float(lon),
+        "payload": payload or {},
+    }
 
 
 def _on_day(at: datetime, day: date, tz: str) -> bool:
@@ -95,21 +109,36 @@ class _Checker:
         ids = sorted(set(order_ids))
         if not ids:
             return
-        open_stops = (select(Stop.id, Stop.status, Stop.order_id, Route.id.label("route_id"),
-                             Route.driver_id, Plan.service_date, Hub.timezone, Route.started_at,
-                             Route.status.label("route_status"))
-                      .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
-                      .join(Hub, Plan.hub_id == Hub.id)
-                      .where(Stop.order_id.in_(ids), Stop.status.in_(OPEN_STOPS)).subquery())
+        open_stops = (
+            select(
+                Stop.id,
+                Stop.status,
+                Stop.order_id,
+                Route.id.label("route_id"),
+                Route.driver_id,
+                Plan.service_date,
+                Hub.timezone,
+                Route.started_at,
+                Route.status.label("route_status"),
+            )
+            .join(Route, Stop.route_id == Route.id)
+            .join(Plan, Route.plan_id == Plan.id)
+            .join(Hub, Plan.hub_id == Hub.id)
+            .where(Stop.order_id.in_(ids), Stop.status.in_(OPEN_STOPS))
+            .subquery()
+        )
         for row in session.execute(
-                select(Order.id, Order.external_ref, Order.status, Order.delivered_at, open_stops)
-                .outerjoin(open_stops, open_stops.c.order_id == Order.id).where(Order.id.in_(ids))):
+            select(Order.id, Order.external_ref, Order.status, Order.delivered_at, open_stops)
+            .outerjoin(open_stops, open_stops.c.order_id == Order.id)
+            .where(Order.id.in_(ids))
+        ):
             self.orders[row[0]] = (row[1], row[2], row[3])
             if row[4] is None:
                 continue
             started = row[11] is not None and row[12] is RouteStatus.IN_PROGRESS
             self.stops.setdefault(row[0], []).append(
-                OpenStop(row[4], row[5], row[7], row[8], row[9], row[10], started))
+                OpenStop(row[4], row[5], row[7], row[8], row[9], row[10], started)
+            )
 
     def open_stop(self, driver_id: int, order_id: int, at: datetime) -> OpenStop | str:
         """The driver's open stop for the order today, or why there is none."""
@@ -167,11 +196,14 @@ def _expire(session: Session, model: type, ids: set[int]) -> None:
 
 
 def _start_route(conn: Any, route_id: int, at: datetime) -> None:
-    conn.execute(update(_ROUTES).where(_ROUTES.c.id == route_id, _ROUTES.c.started_at.is_(None))
-                 .values(started_at=at))
-    conn.execute(update(_ROUTES).where(_ROUTES.c.id == route_id,
-                                       _ROUTES.c.status != RouteStatus.IN_PROGRESS.value)
-                 .values(status=RouteStatus.IN_PROGRESS, finished_at=None))
+    conn.execute(
+        update(_ROUTES).where(_ROUTES.c.id == route_id, _ROUTES.c.started_at.is_(None)).values(started_at=at)
+    )
+    conn.execute(
+        update(_ROUTES)
+        .where(_ROUTES.c.id == route_id, _ROUTES.c.status != RouteStatus.IN_PROGRESS.value)
+        .values(status=RouteStatus.IN_PROGRESS, finished_at=None)
+    )
 
 
 def report_positions(session: Session, pings: Sequence[Ping]) -> None:
@@ -182,8 +214,11 @@ def report_positions(session: Session, pings: Sequence[Ping]) -> None:
     known = set(session.scalars(select(Driver.id).where(Driver.id.in_(ids))))
     if ids - known:
         raise FieldReportError(f"unknown driver(s): {sorted(ids - known)[:5]}")
-    bulk_insert(session, Event.__table__,  # type: ignore[arg-type]
-                [_event(EventKind.GPS_PING, p.driver_id, p.at, p.lat, p.lon) for p in pings])
+    bulk_insert(
+        session,
+        Event.__table__,  # type: ignore[arg-type]
+        [_event(EventKind.GPS_PING, p.driver_id, p.at, p.lat, p.lon) for p in pings],
+    )
 
 
 def report_position(session: Session, driver_id: int, at: datetime, lat: float, lon: float) -> None:
@@ -195,12 +230,16 @@ def _routes_of(session: Session, moves: Sequence[RouteMove]) -> list[int | None]
     ids = {m.driver_id for m in moves}
     routes: dict[int, list[tuple[int, date, str]]] = {}
     for route_id, driver_id, day, tz in session.execute(
-            select(Route.id, Route.driver_id, Plan.service_date, Hub.timezone)
-            .join(Plan, Route.plan_id == Plan.id).join(Hub, Plan.hub_id == Hub.id)
-            .where(Route.driver_id.in_(ids)).order_by(Plan.service_date.desc())):
+        select(Route.id, Route.driver_id, Plan.service_date, Hub.timezone)
+        .join(Plan, Route.plan_id == Plan.id)
+        .join(Hub, Plan.hub_id == Hub.id)
+        .where(Route.driver_id.in_(ids))
+        .order_by(Plan.service_date.desc())
+    ):
         routes.setdefault(driver_id, []).append((route_id, day, tz))
-    return [next((r for r, day, tz in routes.get(m.driver_id, []) if _on_day(m.at, day, tz)), None)
-            for m in moves]
+    return [
+        next((r for r, day, tz in routes.get(m.driver_id, []) if _on_day(m.at, day, tz)), None) for m in moves
+    ]
 
 
 def _route_of(session: Session, driver_id: int, at: datetime) -> int | None:
@@ -219,11 +258,17 @@ def start_routes(session: Session, starts: Sequence[RouteMove], strict: bool = T
         _start_route(conn, route_id, s.at)
         pending = (_STOPS.c.route_id == route_id) & (_STOPS.c.status == StopStatus.PENDING.value)
         conn.execute(update(_STOPS).where(pending).values(loaded=True))
-        conn.execute(update(_ORDERS).where(_ORDERS.c.id.in_(select(_STOPS.c.order_id).where(pending)),
-                                           _ORDERS.c.status == OrderStatus.PLANNED.value)
-                     .values(status=OrderStatus.OUT_FOR_DELIVERY))
-        events.append(_event(EventKind.GPS_PING, s.driver_id, s.at, s.lat, s.lon,
-                             payload={"route": "started"}))
+        conn.execute(
+            update(_ORDERS)
+            .where(
+                _ORDERS.c.id.in_(select(_STOPS.c.order_id).where(pending)),
+                _ORDERS.c.status == OrderStatus.PLANNED.value,
+            )
+            .values(status=OrderStatus.OUT_FOR_DELIVERY)
+        )
+        events.append(
+            _event(EventKind.GPS_PING, s.driver_id, s.at, s.lat, s.lon, payload={"route": "started"})
+        )
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
     if events:  # loaded flags and order states of whole routes moved: refresh what we hold
         for model in (Route, Stop, Order):
@@ -250,15 +295,17 @@ def finish_routes(session: Session, finishes: Sequence[RouteMove], strict: bool 
             values["distance_m"] = int(f.distance_m)
         conn.execute(update(_ROUTES).where(_ROUTES.c.id == route_id).values(**values))
         done.add(route_id)
-        events.append(_event(EventKind.GPS_PING, f.driver_id, f.at, f.lat, f.lon,
-                             payload={"route": "finished"}))
+        events.append(
+            _event(EventKind.GPS_PING, f.driver_id, f.at, f.lat, f.lon, payload={"route": "finished"})
+        )
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
     _expire(session, Route, done)
     return rejections
 
 
-def finish_route(session: Session, driver_id: int, at: datetime, lat: float, lon: float,
-                 distance_m: int | None = None) -> None:
+def finish_route(
+    session: Session, driver_id: int, at: datetime, lat: float, lon: float, distance_m: int | None = None
+) -> None:
     finish_routes(session, [RouteMove(driver_id, at, lat, lon, distance_m)])
 
 
@@ -285,10 +332,18 @@ def arrive_many(session: Session, arrivals: Sequence[Arrival], strict: bool = Tr
         check.stops[a.order_id] = [replace(stop, stop_status=StopStatus.ARRIVED, route_started=True)]
         events.append(_event(EventKind.ARRIVED, a.driver_id, a.at, a.lat, a.lon, a.order_id))
     if stops:
-        conn.execute(update(_STOPS).where(_STOPS.c.id == bindparam("sid"))
-                     .values(status=StopStatus.ARRIVED, arrived_at=bindparam("at")), stops)
-        conn.execute(update(_ORDERS).where(_ORDERS.c.id == bindparam("oid"), _ORDER_IS_OPEN)
-                     .values(status=OrderStatus.OUT_FOR_DELIVERY), orders)
+        conn.execute(
+            update(_STOPS)
+            .where(_STOPS.c.id == bindparam("sid"))
+            .values(status=StopStatus.ARRIVED, arrived_at=bindparam("at")),
+            stops,
+        )
+        conn.execute(
+            update(_ORDERS)
+            .where(_ORDERS.c.id == bindparam("oid"), _ORDER_IS_OPEN)
+            .values(status=OrderStatus.OUT_FOR_DELIVERY),
+            orders,
+        )
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
     _expire(session, Stop, {s["sid"] for s in stops})
     _expire(session, Order, {o["oid"] for o in orders})
@@ -310,9 +365,16 @@ def _close_order(conn: Any, order_id: int, status: OrderStatus, at: datetime) ->
 
 def _close_stops(session: Session, conn: Any, closed: list[dict[str, Any]], status: StopStatus) -> None:
     if closed:
-        conn.execute(update(_STOPS).where(_STOPS.c.id == bindparam("sid")).values(
-            status=status, completed_at=bindparam("at"),
-            arrived_at=func.coalesce(_STOPS.c.arrived_at, bindparam("at"))), closed)
+        conn.execute(
+            update(_STOPS)
+            .where(_STOPS.c.id == bindparam("sid"))
+            .values(
+                status=status,
+                completed_at=bindparam("at"),
+                arrived_at=func.coalesce(_STOPS.c.arrived_at, bindparam("at")),
+            ),
+            closed,
+        )
     _expire(session, Stop, {c["sid"] for c in closed})
     _expire(session, Order, {c["oid"] for c in closed})
 
@@ -327,16 +389,30 @@ def deliver_many(session: Session, deliveries: Sequence[Delivery], strict: bool 
     for d in deliveries:
         stop = check.open_stop(d.driver_id, d.order_id, d.at)
         if isinstance(stop, str) or not _close_order(conn, d.order_id, OrderStatus.DELIVERED, d.at):
-            _refuse(rejections, d, stop if isinstance(stop, str) else
-                    f"order {d.order_id} was delivered by another report", strict)
+            _refuse(
+                rejections,
+                d,
+                stop if isinstance(stop, str) else f"order {d.order_id} was delivered by another report",
+                strict,
+            )
             continue
         closed.append({"sid": stop.stop_id, "at": d.at, "oid": d.order_id})
         check.close(d.order_id, OrderStatus.DELIVERED, d.at)
         if d.pod.exception is not None:
-            events.append(_event(EventKind.EXCEPTION, d.driver_id, d.at, d.pod.lat, d.pod.lon,
-                                 d.order_id, {**d.pod.exception.payload(), "resolved": True}))
-        events.append(_event(EventKind.DELIVERED, d.driver_id, d.at, d.pod.lat, d.pod.lon, d.order_id,
-                             d.pod.payload()))
+            events.append(
+                _event(
+                    EventKind.EXCEPTION,
+                    d.driver_id,
+                    d.at,
+                    d.pod.lat,
+                    d.pod.lon,
+                    d.order_id,
+                    {**d.pod.exception.payload(), "resolved": True},
+                )
+            )
+        events.append(
+            _event(EventKind.DELIVERED, d.driver_id, d.at, d.pod.lat, d.pod.lon, d.order_id, d.pod.payload())
+        )
     _close_stops(session, conn, closed, StopStatus.DELIVERED)
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
     return rejections
@@ -356,21 +432,48 @@ def fail_many(session: Session, failures: Sequence[Failure], strict: bool = True
     conn = _core(session)
     for f in failures:
         if f.exception.action not in FAILING_ACTIONS:
-            _refuse(rejections, f, f"a parcel left by {f.exception.action.value} is delivered: "
-                    "report it with deliver() and a proof of delivery", strict)
+            _refuse(
+                rejections,
+                f,
+                f"a parcel left by {f.exception.action.value} is delivered: "
+                "report it with deliver() and a proof of delivery",
+                strict,
+            )
             continue
         stop = check.open_stop(f.driver_id, f.order_id, f.at)
         if isinstance(stop, str) or not _close_order(conn, f.order_id, OrderStatus.FAILED, f.at):
-            _refuse(rejections, f, stop if isinstance(stop, str) else
-                    f"order {f.order_id} was closed by another report", strict)
+            _refuse(
+                rejections,
+                f,
+                stop if isinstance(stop, str) else f"order {f.order_id} was closed by another report",
+                strict,
+            )
             continue
         closed.append({"sid": stop.stop_id, "at": f.at, "oid": f.order_id})
         check.close(f.order_id, OrderStatus.FAILED, f.at)
         record = f.exception.payload()
-        events.append(_event(EventKind.EXCEPTION, f.driver_id, f.at, f.exception.lat, f.exception.lon,
-                             f.order_id, {**record, "resolved": True}))
-        events.append(_event(EventKind.FAILED, f.driver_id, f.at, f.exception.lat, f.exception.lon,
-                             f.order_id, {"reason": record["reason"], "action": record["action"]}))
+        events.append(
+            _event(
+                EventKind.EXCEPTION,
+                f.driver_id,
+                f.at,
+                f.exception.lat,
+                f.exception.lon,
+                f.order_id,
+                {**record, "resolved": True},
+            )
+        )
+        events.append(
+            _event(
+                EventKind.FAILED,
+                f.driver_id,
+                f.at,
+                f.exception.lat,
+                f.exception.lon,
+                f.order_id,
+                {"reason": record["reason"], "action": record["action"]},
+            )
+        )
     _close_stops(session, conn, closed, StopStatus.FAILED)
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
     return rejections
@@ -396,8 +499,15 @@ def report_problem(session: Session, driver_id: int, at: datetime, problem: Prob
         raise FieldReportError(f"driver {driver_id} has no route on that day")
     payload = json_payload({"reason": problem.reason, "delay_s": problem.delay_s})
     payload.update(needs_dispatch=problem.needs_dispatch, resolved=False, detail=problem.detail)
-    event = Event(kind=EventKind.EXCEPTION, occurred_at=at, driver_id=driver_id,
-                  order_id=problem.order_id, lat=problem.lat, lon=problem.lon, payload=payload)
+    event = Event(
+        kind=EventKind.EXCEPTION,
+        occurred_at=at,
+        driver_id=driver_id,
+        order_id=problem.order_id,
+        lat=problem.lat,
+        lon=problem.lon,
+        payload=payload,
+    )
     session.add(event)
     session.flush()
     return event.id
@@ -408,16 +518,46 @@ def resolve_problem(session: Session, event_id: int, at: datetime, resolution: s
     event = session.get(Event, event_id)
     if event is None or event.kind is not EventKind.EXCEPTION:
         raise FieldReportError(f"there is no exception {event_id}")
-    event.payload = {**event.payload, "resolved": True, "resolved_at": at.isoformat(),
-                     "resolution": resolution}
+    event.payload = {
+        **event.payload,
+        "resolved": True,
+        "resolved_at": at.isoformat(),
+        "resolution": resolution,
+    }
     session.flush()
 
 
 __all__ = [
-    "DELIVERING_ACTIONS", "DISRUPTIONS", "FAILING_ACTIONS", "Arrival", "Delivery", "ExceptionAction",
-    "ExceptionReason", "ExceptionRecord", "Failure", "FieldReportError", "Handover", "OpenStop", "Ping",
-    "ProblemReport", "ProofOfDelivery", "Rejection", "RouteMove", "arrive", "arrive_many",
-    "check_open_stop", "deliver", "deliver_many", "fail", "fail_many", "finish_route", "finish_routes",
-    "report_position", "report_positions", "report_problem", "resolve_problem", "start_route",
+    "DELIVERING_ACTIONS",
+    "DISRUPTIONS",
+    "FAILING_ACTIONS",
+    "Arrival",
+    "Delivery",
+    "ExceptionAction",
+    "ExceptionReason",
+    "ExceptionRecord",
+    "Failure",
+    "FieldReportError",
+    "Handover",
+    "OpenStop",
+    "Ping",
+    "ProblemReport",
+    "ProofOfDelivery",
+    "Rejection",
+    "RouteMove",
+    "arrive",
+    "arrive_many",
+    "check_open_stop",
+    "deliver",
+    "deliver_many",
+    "fail",
+    "fail_many",
+    "finish_route",
+    "finish_routes",
+    "report_position",
+    "report_positions",
+    "report_problem",
+    "resolve_problem",
+    "start_route",
     "start_routes",
 ]

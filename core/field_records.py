@@ -47,10 +47,12 @@ class Handover(StrEnum):
     LOCKER = "locker"
 
 
-DISRUPTIONS = frozenset({ExceptionReason.VEHICLE_BREAKDOWN, ExceptionReason.ROAD_CLOSED,
-                         ExceptionReason.RUNNING_LATE})
-DELIVERING_ACTIONS = frozenset({ExceptionAction.SAFE_PLACE, ExceptionAction.NEIGHBOUR,
-                                ExceptionAction.LOCKER})
+DISRUPTIONS = frozenset(
+    {ExceptionReason.VEHICLE_BREAKDOWN, ExceptionReason.ROAD_CLOSED, ExceptionReason.RUNNING_LATE}
+)
+DELIVERING_ACTIONS = frozenset(
+    {ExceptionAction.SAFE_PLACE, ExceptionAction.NEIGHBOUR, ExceptionAction.LOCKER}
+)
 FAILING_ACTIONS = frozenset({ExceptionAction.RESCHEDULE, ExceptionAction.RETURN_TO_DEPOT})
 
 
@@ -64,8 +66,11 @@ def json_payload(d: dict[str, Any]) -> dict[str, Any]:
     for key, value in d.items():
         if value is None:
             continue
-        out[key] = value.isoformat() if isinstance(value, datetime) else (
-            value.value if isinstance(value, StrEnum) else value)
+        out[key] = (
+            value.isoformat()
+            if isinstance(value, datetime)
+            else (value.value if isinstance(value, StrEnum) else value)
+        )
     return out
 
 
@@ -77,8 +82,8 @@ class ExceptionRecord:
     action: ExceptionAction
     lat: float
     lon: float
-    place: str | None = None               # safe place, neighbour's address, locker id
-    recipient: str | None = None           # who took it (neighbour's name)
+    place: str | None = None  # safe place, neighbour's address, locker id
+    recipient: str | None = None  # who took it (neighbour's name)
     photo_ref: str | None = None
     signature_ref: str | None = None
     reschedule_start_at: datetime | None = None
@@ -136,7 +141,7 @@ class ProblemReport:
     reason: ExceptionReason
     lat: float
     lon: float
-    order_id: int | None = None            # the stop it affects first, if any
+    order_id: int | None = None  # the stop it affects first, if any
     delay_s: int | None = None
     needs_dispatch: bool = False
     detail: dict[str, Any] = field(default_factory=dict)

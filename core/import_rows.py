@@ -31,8 +31,9 @@ def _skills(value: object) -> object:
         names = {s.strip() for s in value.replace(",", ";").split(";") if s.strip()}
         unknown = names - KNOWN_SKILLS
         if unknown:
-            raise ValueError(f"unknown skill(s) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(KNOWN_SKILLS))}")
+            raise ValueError(
+                f"unknown skill(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(KNOWN_SKILLS))}"
+            )
         return frozenset(names)
     return value
 
@@ -73,8 +74,10 @@ class OrderRow(BaseModel):
         if (self.window_start.tzinfo is None) != (self.window_end.tzinfo is None):
             raise ValueError("window_start and window_end must both have an offset or neither")
         if self.window_end <= self.window_start:
-            raise ValueError(f"window_end {self.window_end.isoformat()} is not after "
-                             f"window_start {self.window_start.isoformat()}")
+            raise ValueError(
+                f"window_end {self.window_end.isoformat()} is not after "
+                f"window_start {self.window_start.isoformat()}"
+            )
         return self
 
     def sla_kind_for_window(self) -> SlaKind:

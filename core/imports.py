@@ -53,8 +53,8 @@ def _rows(text: str, model: type[M]) -> Iterator[tuple[int, dict[str, str]]]:
     missing = [c for c in required if c not in header]
     if missing:
         raise ImportRejectedError(
-            f"missing column(s): {', '.join(missing)}",
-            [RowError(1, c, "missing column") for c in missing])
+            f"missing column(s): {', '.join(missing)}", [RowError(1, c, "missing column") for c in missing]
+        )
     reader.fieldnames = header
     for raw in reader:
         if raw.get(None):
@@ -83,8 +83,9 @@ def _validate(text: str, model: type[M]) -> tuple[list[tuple[int, M]], list[RowE
     return good, errors
 
 
-def _duplicates(rows: list[tuple[int, M]], key: Callable[[M], str], existing: set[str],
-                field: str) -> list[RowError]:
+def _duplicates(
+    rows: list[tuple[int, M]], key: Callable[[M], str], existing: set[str], field: str
+) -> list[RowError]:
     errors, first_line = [], {}
     for line, row in rows:
         value = key(row)
@@ -101,7 +102,8 @@ def _reject(kind: str, errors: list[RowError]) -> None:
     if errors:
         errors.sort(key=lambda e: e.line)
         raise ImportRejectedError(
-            f"{kind} import refused: {len(errors)} problem(s); nothing was written", errors)
+            f"{kind} import refused: {len(errors)} problem(s); nothing was written", errors
+        )
 
 
 def _read(source: bytes | str | Path) -> str:
@@ -116,7 +118,8 @@ def _as_utc(value: datetime, tz: str) -> datetime:
 
 def _zone_centres(session: Session) -> dict[int, list[tuple[str, float, float]]]:
     stmt = select(Order.hub_id, Order.zone, func.avg(Order.lat), func.avg(Order.lon)).group_by(
-        Order.hub_id, Order.zone)
+        Order.hub_id, Order.zone
+    )
     centres: dict[int, list[tuple[str, float, float]]] = {}
     for hub_id, zone, lat, lon in session.execute(stmt):
         centres.setdefault(hub_id, []).append((zone, float(lat), float(lon)))
@@ -130,14 +133,16 @@ def _nearest_zone(centres: list[tuple[str, float, float]], lat: float, lon: floa
     return centres[int(d.argmin())][0]
 
 
-def import_orders(session: Session, source: bytes | str | Path,
-                  now: datetime | None = None) -> ImportResult:
+def import_orders(session: Session, source: bytes | str | Path, now: datetime | None = None) -> ImportResult:
     """Validate and insert orders; raises `ImportRejectedError` listing every bad line."""
     rows, errors = _validate(_read(source), OrderRow)
     hubs = {h.code: h for h in session.scalars(select(Hub))}
     refs = [r.external_ref for _, r in rows]
-    existing = set(session.scalars(select(Order.external_ref).where(Order.external_ref.in_(refs)))
-                   ) if len(refs) < 30_000 else set(session.scalars(select(Order.external_ref)))
+    existing = (
+        set(session.scalars(select(Order.external_ref).where(Order.external_ref.in_(refs))))
+        if len(refs) < 30_000
+        else set(session.scalars(select(Order.external_ref)))
+    )
     errors += _duplicates(rows, lambda r: r.external_ref, existing, "external_ref")
     for line, r in rows:
         hub = hubs.get(r.hub)
@@ -146,8 +151,13 @@ def import_orders(session: Session, source: bytes | str | Path,
             continue
         far = float(haversine_m(hub.lat, hub.lon, r.lat, r.lon))
         if far > MAX_DISTANCE_FROM_HUB_M:
-            errors.append(RowError(line, "lat/lon", f"({r.lat}, {r.lon}) is {far / 1000:.0f} km "
-                                   f"from hub {hub.code}; check the coordinates"))
+            errors.append(
+                RowError(
+                    line,
+                    "lat/lon",
+                    f"({r.lat}, {r.lon}) is {far / 1000:.0f} km from hub {hub.code}; check the coordinates",
+                )
+            )
     _reject("orders", errors)
     centres = _zone_centres(session)
     created = now or datetime.now(UTC)
@@ -155,21 +165,37 @@ def import_orders(session: Session, source: bytes | str | Path,
     for _, r in rows:
         hub = hubs[r.hub]
         start, end = _as_utc(r.window_start, hub.timezone), _as_utc(r.window_end, hub.timezone)
-        records.append({
-            "external_ref": r.external_ref, "hub_id": hub.id,
-            "service_date": start.astimezone(ZoneInfo(hub.timezone)).date(),
-            "status": OrderStatus.UNASSIGNED, "address": r.address,
-            "zone": r.zone or _nearest_zone(centres.get(hub.id, []), r.lat, r.lon),
-            "lat": r.lat, "lon": r.lon, "parcels": r.parcels,
-            "weight_g": round(r.weight_kg * 1000), "volume_ml": round(r.volume_l * 1000),
-            "service_time_s": r.service_time_s, "sla_kind": r.sla_kind_for_window(),
-            "window_start_at": start, "window_end_at": end, "priority": r.priority,
-            "brand_tier": r.brand_tier, "required_skills": sorted(r.required_skills),
-            "customer_name": r.customer_name, "contact_channel": r.contact_channel,
-            "safe_place_allowed": r.safe_place_allowed, "safe_place_note": r.safe_place_note,
-            "neighbour_allowed": r.neighbour_allowed, "locker_allowed": r.locker_allowed,
-            "attempts": 0, "created_at": created, "delivered_at": None,
-        })
+        records.append(
+            {
+                "external_ref": r.external_ref,
+                "hub_id": hub.id,
+                "service_date": start.astimezone(ZoneInfo(hub.timezone)).date(),
+                "status": OrderStatus.UNASSIGNED,
+                "address": r.address,
+                "zone": r.zone or _nearest_zone(centres.get(hub.id, []), r.lat, r.lon),
+                "lat": r.lat,
+                "lon": r.lon,
+                "parcels": r.parcels,
+                "weight_g": round(r.weight_kg * 1000),
+                "volume_ml": round(r.volume_l * 1000),
+                "service_time_s": r.service_time_s,
+                "sla_kind": r.sla_kind_for_window(),
+                "window_start_at": start,
+                "window_end_at": end,
+                "priority": r.priority,
+                "brand_tier": r.brand_tier,
+                "required_skills": sorted(r.required_skills),
+                "customer_name": r.customer_name,
+                "contact_channel": r.contact_channel,
+                "safe_place_allowed": r.safe_place_allowed,
+                "safe_place_note": r.safe_place_note,
+                "neighbour_allowed": r.neighbour_allowed,
+                "locker_allowed": r.locker_allowed,
+                "attempts": 0,
+                "created_at": created,
+                "delivered_at": None,
+            }
+        )
     bulk_insert(session, Order.__table__, records)  # type: ignore[arg-type]
     return ImportResult("orders", len(records))
 
@@ -181,8 +207,12 @@ def import_drivers(session: Session, source: bytes | str | Path) -> ImportResult
     fleets = {f.code: f for f in session.scalars(select(Fleet))}
     regions = {r.code: r for r in session.scalars(select(Region))}
     errors += _duplicates(rows, lambda r: r.code, set(session.scalars(select(Driver.code))), "code")
-    errors += _duplicates(rows, lambda r: r.vehicle_registration or f"{r.hub}-{r.code}",
-                          set(session.scalars(select(Vehicle.registration))), "vehicle_registration")
+    errors += _duplicates(
+        rows,
+        lambda r: r.vehicle_registration or f"{r.hub}-{r.code}",
+        set(session.scalars(select(Vehicle.registration))),
+        "vehicle_registration",
+    )
     for line, r in rows:
         if r.hub not in hubs:
             errors.append(RowError(line, "hub", f"unknown hub {r.hub!r}; known: {', '.join(sorted(hubs))}"))
@@ -196,19 +226,31 @@ def import_drivers(session: Session, source: bytes | str | Path) -> ImportResult
     for _, r in rows:
         hub, fleet = hubs[r.hub], fleets[r.fleet]
         vehicle = Vehicle(
-            registration=r.vehicle_registration or f"{hub.code}-{r.code}", fleet_id=fleet.id,
-            vehicle_type=r.vehicle_type, capacity_parcels=r.capacity_parcels,
-            capacity_g=round(r.capacity_kg * 1000), capacity_ml=round(r.capacity_l * 1000),
-            electric=r.electric, co2_g_per_km=0 if r.electric else r.co2_g_per_km,
-            cold_chain=r.cold_chain)
+            registration=r.vehicle_registration or f"{hub.code}-{r.code}",
+            fleet_id=fleet.id,
+            vehicle_type=r.vehicle_type,
+            capacity_parcels=r.capacity_parcels,
+            capacity_g=round(r.capacity_kg * 1000),
+            capacity_ml=round(r.capacity_l * 1000),
+            electric=r.electric,
+            co2_g_per_km=0 if r.electric else r.co2_g_per_km,
+            cold_chain=r.cold_chain,
+        )
         session.add(vehicle)
         session.flush()
-        session.add(Driver(
-            code=r.code, name=r.name, fleet_id=fleet.id, vehicle_id=vehicle.id, home_hub_id=hub.id,
-            region_id=regions[r.region].id if r.region else hub.region_id,
-            shift_start=r.shift_start, shift_end=r.shift_end, skills=sorted(r.skills),
-            status=DriverStatus.ACTIVE))
+        session.add(
+            Driver(
+                code=r.code,
+                name=r.name,
+                fleet_id=fleet.id,
+                vehicle_id=vehicle.id,
+                home_hub_id=hub.id,
+                region_id=regions[r.region].id if r.region else hub.region_id,
+                shift_start=r.shift_start,
+                shift_end=r.shift_end,
+                skills=sorted(r.skills),
+                status=DriverStatus.ACTIVE,
+            )
+        )
     session.flush()
     return ImportResult("drivers", len(rows))
-
-

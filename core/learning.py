@@ -17,8 +17,9 @@ PRIOR_ATTEMPTS = 8.0
 HISTORY_DAYS = 30
 
 
-def zone_success_rates(session: Session, driver_ids: list[int], until: date,
-                       days: int = HISTORY_DAYS) -> dict[int, dict[str, float]]:
+def zone_success_rates(
+    session: Session, driver_ids: list[int], until: date, days: int = HISTORY_DAYS
+) -> dict[int, dict[str, float]]:
     """driver id -> zone -> probability that a first attempt succeeds (0..1)."""
     if not driver_ids:
         return {}
@@ -26,9 +27,14 @@ def zone_success_rates(session: Session, driver_ids: list[int], until: date,
     first_ok = case((Stop.status == StopStatus.DELIVERED, 1), else_=0)
     stmt = (
         select(Route.driver_id, Order.zone, func.count(), func.sum(first_ok))
-        .join(Stop, Stop.route_id == Route.id).join(Order, Order.id == Stop.order_id)
-        .where(Route.driver_id.in_(driver_ids), done,
-               Order.service_date < until, Order.service_date >= until - timedelta(days=days))
+        .join(Stop, Stop.route_id == Route.id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(
+            Route.driver_id.in_(driver_ids),
+            done,
+            Order.service_date < until,
+            Order.service_date >= until - timedelta(days=days),
+        )
         .group_by(Route.driver_id, Order.zone)
     )
     rows = session.execute(stmt).all()
@@ -39,5 +45,6 @@ def zone_success_rates(session: Session, driver_ids: list[int], until: date,
     rates: dict[int, dict[str, float]] = {}
     for driver_id, zone, n, ok in rows:
         rates.setdefault(driver_id, {})[zone] = (int(ok or 0) + PRIOR_ATTEMPTS * overall) / (
-            n + PRIOR_ATTEMPTS)
+            n + PRIOR_ATTEMPTS
+        )
     return rates

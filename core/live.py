@@ -133,17 +133,26 @@ class LiveMap:
         on_time = delivered & (reached <= o["window_end_at"])
         active = d["state"].isin([DriverState.ON_ROUTE, DriverState.ON_SHIFT, DriverState.EXCEPTION])
         return LiveKpis(
-            delivered=int(delivered.sum()), failed=int((o["status"] == OrderStatus.FAILED).sum()),
-            on_time=int(on_time.sum()), at_risk=int((o["live_status"] == LiveStatus.AT_RISK).sum()),
-            active_drivers=int(active.sum()), open_exceptions=len(self.exceptions))
+            delivered=int(delivered.sum()),
+            failed=int((o["status"] == OrderStatus.FAILED).sum()),
+            on_time=int(on_time.sum()),
+            at_risk=int((o["live_status"] == LiveStatus.AT_RISK).sum()),
+            active_drivers=int(active.sum()),
+            open_exceptions=len(self.exceptions),
+        )
 
-    def filtered(self, *, hub_ids: frozenset[int] | None = None,
-                 fleet_types: frozenset[FleetType] | None = None,
-                 vendor_ids: frozenset[int] | None = None) -> LiveMap:
+    def filtered(
+        self,
+        *,
+        hub_ids: frozenset[int] | None = None,
+        fleet_types: frozenset[FleetType] | None = None,
+        vendor_ids: frozenset[int] | None = None,
+    ) -> LiveMap:
         """The part of the map in these hubs, fleet types and vendors (None: no filter).
 
         A fleet-type or vendor filter drops unassigned orders, which belong to no fleet yet.
         """
+
         def keep(frame: pd.DataFrame, hub_col: str = "hub_id") -> pd.DataFrame:
             mask = pd.Series(True, index=frame.index)
             if hub_ids is not None:
@@ -155,8 +164,14 @@ class LiveMap:
             return frame[mask]
 
         hubs = self.hubs if hub_ids is None else self.hubs[self.hubs["hub_id"].isin(list(hub_ids))]
-        return replace(self, hubs=hubs, drivers=keep(self.drivers), orders=keep(self.orders),
-                       routes=keep(self.routes), exceptions=keep(self.exceptions))
+        return replace(
+            self,
+            hubs=hubs,
+            drivers=keep(self.drivers),
+            orders=keep(self.orders),
+            routes=keep(self.routes),
+            exceptions=keep(self.exceptions),
+        )
 
     def with_order_states(self, states: frozenset[LiveStatus] | None) -> LiveMap:
         """Only orders in these live states (None: all); drivers and routes untouched."""
@@ -168,8 +183,9 @@ class LiveMap:
         if states is None:
             return self
         drivers = self.drivers[self.drivers["state"].isin([str(s) for s in states])]
-        return replace(self, drivers=drivers,
-                       routes=self.routes[self.routes["driver_id"].isin(drivers["driver_id"])])
+        return replace(
+            self, drivers=drivers, routes=self.routes[self.routes["driver_id"].isin(drivers["driver_id"])]
+        )
 
 
 def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
@@ -178,8 +194,10 @@ def _frame(session: Session, stmt: Any, columns: list[str]) -> pd.DataFrame:
     Times and enums come back as the driver gives them (ISO text on SQLite) and are parsed
     vectorised by `_utc`; per-value ORM type processing is most of the cost at 20k rows.
     """
-    raw = [type_coerce(c, String) if isinstance(c.type, (UtcDateTime, Enum)) else c
-           for c in stmt.selected_columns]
+    raw = [
+        type_coerce(c, String) if isinstance(c.type, (UtcDateTime, Enum)) else c
+        for c in stmt.selected_columns
+    ]
     rows = session.connection().execute(stmt.with_only_columns(*raw, maintain_column_froms=True)).all()
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -209,16 +227,45 @@ def hub_table(session: Session) -> pd.DataFrame:
 
 
 def _drivers(session: Session, viewer: Viewer) -> pd.DataFrame:
-    stmt = (select(Driver.id, Driver.code, Driver.name, Fleet.fleet_type, Fleet.code, Fleet.vendor_id,
-                   Vendor.name, Driver.home_hub_id, Vehicle.vehicle_type, Driver.status,
-                   Driver.shift_start, Driver.shift_end)
-            .join(Fleet, Driver.fleet_id == Fleet.id)
-            .outerjoin(Vendor, Fleet.vendor_id == Vendor.id)
-            .outerjoin(Vehicle, Driver.vehicle_id == Vehicle.id)
-            .where(Driver.id.in_(visible_driver_ids(viewer))).order_by(Driver.id))
-    frame = _frame(session, stmt, ["driver_id", "code", "name", "fleet_type", "fleet_code", "vendor_id",
-                                   "vendor_name", "hub_id", "vehicle_type", "driver_status",
-                                   "shift_start", "shift_end"])
+    stmt = (
+        select(
+            Driver.id,
+            Driver.code,
+            Driver.name,
+            Fleet.fleet_type,
+            Fleet.code,
+            Fleet.vendor_id,
+            Vendor.name,
+            Driver.home_hub_id,
+            Vehicle.vehicle_type,
+            Driver.status,
+            Driver.shift_start,
+            Driver.shift_end,
+        )
+        .join(Fleet, Driver.fleet_id == Fleet.id)
+        .outerjoin(Vendor, Fleet.vendor_id == Vendor.id)
+        .outerjoin(Vehicle, Driver.vehicle_id == Vehicle.id)
+        .where(Driver.id.in_(visible_driver_ids(viewer)))
+        .order_by(Driver.id)
+    )
+    frame = _frame(
+        session,
+        stmt,
+        [
+            "driver_id",
+            "code",
+            "name",
+            "fleet_type",
+            "fleet_code",
+            "vendor_id",
+            "vendor_name",
+            "hub_id",
+            "vehicle_type",
+            "driver_status",
+            "shift_start",
+            "shift_end",
+        ],
+    )
     for col in ("fleet_type", "vehicle_type", "driver_status"):
         frame[col] = frame[col].astype(str)
     frame["vendor_id"] = frame["vendor_id"].astype("Int64")
@@ -227,15 +274,46 @@ def _drivers(session: Session, viewer: Viewer) -> pd.DataFrame:
 
 def _stops(session: Session, viewer: Viewer, day: date) -> pd.DataFrame:
     """Today's stops on visible drivers' routes, with their route; the latest stop per order."""
-    stmt = (select(Stop.id, Stop.order_id, Stop.route_id, Route.driver_id, Plan.hub_id, Route.status,
-                   Route.started_at, Stop.sequence, Stop.status, Stop.planned_eta_at, Stop.arrived_at,
-                   Order.lat, Order.lon)
-            .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
-            .join(Order, Stop.order_id == Order.id)
-            .where(Plan.service_date == day, Route.driver_id.in_(visible_driver_ids(viewer))))
-    frame = _frame(session, stmt, ["stop_id", "order_id", "route_id", "driver_id", "route_hub_id",
-                                   "route_status", "started_at", "sequence", "stop_status",
-                                   "planned_eta_at", "arrived_at", "lat", "lon"])
+    stmt = (
+        select(
+            Stop.id,
+            Stop.order_id,
+            Stop.route_id,
+            Route.driver_id,
+            Plan.hub_id,
+            Route.status,
+            Route.started_at,
+            Stop.sequence,
+            Stop.status,
+            Stop.planned_eta_at,
+            Stop.arrived_at,
+            Order.lat,
+            Order.lon,
+        )
+        .join(Route, Stop.route_id == Route.id)
+        .join(Plan, Route.plan_id == Plan.id)
+        .join(Order, Stop.order_id == Order.id)
+        .where(Plan.service_date == day, Route.driver_id.in_(visible_driver_ids(viewer)))
+    )
+    frame = _frame(
+        session,
+        stmt,
+        [
+            "stop_id",
+            "order_id",
+            "route_id",
+            "driver_id",
+            "route_hub_id",
+            "route_status",
+            "started_at",
+            "sequence",
+            "stop_status",
+            "planned_eta_at",
+            "arrived_at",
+            "lat",
+            "lon",
+        ],
+    )
     for col in ("route_status", "stop_status"):
         frame[col] = frame[col].astype(str)
     for col in ("started_at", "planned_eta_at", "arrived_at"):
@@ -244,19 +322,46 @@ def _stops(session: Session, viewer: Viewer, day: date) -> pd.DataFrame:
 
 
 def _orders(session: Session, viewer: Viewer, day: date) -> pd.DataFrame:
-    stmt = (select(Order.id, Order.external_ref, Order.hub_id, Order.status, Order.zone,
-                   Order.sla_kind, Order.address, Order.lat, Order.lon, Order.window_start_at,
-                   Order.window_end_at, Order.delivered_at)
-            .where(Order.service_date == day, Order.status != OrderStatus.CANCELLED))
+    stmt = select(
+        Order.id,
+        Order.external_ref,
+        Order.hub_id,
+        Order.status,
+        Order.zone,
+        Order.sla_kind,
+        Order.address,
+        Order.lat,
+        Order.lon,
+        Order.window_start_at,
+        Order.window_end_at,
+        Order.delivered_at,
+    ).where(Order.service_date == day, Order.status != OrderStatus.CANCELLED)
     if not viewer.sees_everything:
-        on_visible_routes = (select(Stop.order_id).join(Route, Stop.route_id == Route.id)
-                             .join(Plan, Route.plan_id == Plan.id)
-                             .where(Plan.service_date == day,
-                                    Route.driver_id.in_(visible_driver_ids(viewer))))
+        on_visible_routes = (
+            select(Stop.order_id)
+            .join(Route, Stop.route_id == Route.id)
+            .join(Plan, Route.plan_id == Plan.id)
+            .where(Plan.service_date == day, Route.driver_id.in_(visible_driver_ids(viewer)))
+        )
         stmt = stmt.where(Order.id.in_(on_visible_routes))
-    frame = _frame(session, stmt.order_by(Order.id),
-                   ["order_id", "ref", "hub_id", "status", "zone", "sla_kind", "address", "lat", "lon",
-                    "window_start_at", "window_end_at", "delivered_at"])
+    frame = _frame(
+        session,
+        stmt.order_by(Order.id),
+        [
+            "order_id",
+            "ref",
+            "hub_id",
+            "status",
+            "zone",
+            "sla_kind",
+            "address",
+            "lat",
+            "lon",
+            "window_start_at",
+            "window_end_at",
+            "delivered_at",
+        ],
+    )
     for col in ("status", "sla_kind"):
         frame[col] = frame[col].astype(str)
     for col in ("window_start_at", "window_end_at", "delivered_at"):
@@ -264,23 +369,37 @@ def _orders(session: Session, viewer: Viewer, day: date) -> pd.DataFrame:
     return frame
 
 
-def _events(session: Session, viewer: Viewer, start: datetime, end: datetime
-            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _events(
+    session: Session, viewer: Viewer, start: datetime, end: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(last reported position per visible driver, exception events) between start and end."""
-    in_day = (Event.occurred_at >= start, Event.occurred_at < end,
-              Event.driver_id.in_(visible_driver_ids(viewer)))
-    latest = (select(Event.driver_id, func.max(Event.occurred_at).label("at"))
-              .where(*in_day).group_by(Event.driver_id).subquery())
-    positions = _frame(session, select(Event.driver_id, Event.occurred_at, Event.lat, Event.lon, Event.id)
-                       .join(latest, (Event.driver_id == latest.c.driver_id)
-                             & (Event.occurred_at == latest.c.at)),
-                       ["driver_id", "position_at", "lat", "lon", "event_id"])
+    in_day = (
+        Event.occurred_at >= start,
+        Event.occurred_at < end,
+        Event.driver_id.in_(visible_driver_ids(viewer)),
+    )
+    latest = (
+        select(Event.driver_id, func.max(Event.occurred_at).label("at"))
+        .where(*in_day)
+        .group_by(Event.driver_id)
+        .subquery()
+    )
+    positions = _frame(
+        session,
+        select(Event.driver_id, Event.occurred_at, Event.lat, Event.lon, Event.id).join(
+            latest, (Event.driver_id == latest.c.driver_id) & (Event.occurred_at == latest.c.at)
+        ),
+        ["driver_id", "position_at", "lat", "lon", "event_id"],
+    )
     positions = positions.sort_values("event_id").drop_duplicates("driver_id", keep="last")
     positions["position_at"] = _utc(positions["position_at"])
-    exceptions = _frame(session, select(Event.id, Event.driver_id, Event.order_id, Event.occurred_at,
-                                        Event.payload)
-                        .where(*in_day, Event.kind == EventKind.EXCEPTION).order_by(Event.id),
-                        ["event_id", "driver_id", "order_id", "occurred_at", "payload"])
+    exceptions = _frame(
+        session,
+        select(Event.id, Event.driver_id, Event.order_id, Event.occurred_at, Event.payload)
+        .where(*in_day, Event.kind == EventKind.EXCEPTION)
+        .order_by(Event.id),
+        ["event_id", "driver_id", "order_id", "occurred_at", "payload"],
+    )
     exceptions["occurred_at"] = _utc(exceptions["occurred_at"])
     return positions.drop(columns="event_id"), exceptions
 
@@ -316,7 +435,8 @@ def read_live_map(session: Session, viewer: Viewer, day: date, now: datetime, tz
     is_open = orders["status"].isin([str(s) for s in OPEN_ORDER_STATES])
     late = (orders["window_end_at"] < now_ts) | (orders["eta_at"] > orders["window_end_at"]).fillna(False)
     short = (orders["status"] == OrderStatus.UNASSIGNED) & (
-        orders["window_end_at"] - now_ts < pd.Timedelta(seconds=AT_RISK_UNASSIGNED_S))
+        orders["window_end_at"] - now_ts < pd.Timedelta(seconds=AT_RISK_UNASSIGNED_S)
+    )
     orders["live_status"] = orders["status"].where(~(is_open & (late | short)), str(LiveStatus.AT_RISK))
     by_driver = drivers.set_index("driver_id")
     orders["driver_code"] = orders["driver_id"].map(by_driver["code"])
@@ -336,15 +456,32 @@ def read_live_map(session: Session, viewer: Viewer, day: date, now: datetime, tz
 
     drivers = _place_drivers(drivers, hubs, positions, remaining, stops, exceptions, now, tz)
     routes = _remaining_routes(remaining, drivers, hubs)
-    vendors = {int(v): str(n) for v, n in drivers[["vendor_id", "vendor_name"]].dropna()
-               .drop_duplicates().itertuples(index=False)}
-    return LiveMap(day, now, hubs, drivers.drop(columns=["shift_start", "shift_end"]), orders, routes,
-                   exceptions, vendors)
+    vendors = {
+        int(v): str(n)
+        for v, n in drivers[["vendor_id", "vendor_name"]].dropna().drop_duplicates().itertuples(index=False)
+    }
+    return LiveMap(
+        day,
+        now,
+        hubs,
+        drivers.drop(columns=["shift_start", "shift_end"]),
+        orders,
+        routes,
+        exceptions,
+        vendors,
+    )
 
 
-def _place_drivers(drivers: pd.DataFrame, hubs: pd.DataFrame, positions: pd.DataFrame,
-                   remaining: pd.DataFrame, stops: pd.DataFrame, exceptions: pd.DataFrame,
-                   now: datetime, tz: str) -> pd.DataFrame:
+def _place_drivers(
+    drivers: pd.DataFrame,
+    hubs: pd.DataFrame,
+    positions: pd.DataFrame,
+    remaining: pd.DataFrame,
+    stops: pd.DataFrame,
+    exceptions: pd.DataFrame,
+    now: datetime,
+    tz: str,
+) -> pd.DataFrame:
     """Position (last report today, else the home hub) and state of every driver."""
     hub_pos = hubs.set_index("hub_id")[["lat", "lon"]]
     d = drivers.merge(positions, on="driver_id", how="left")
@@ -362,15 +499,24 @@ def _place_drivers(drivers: pd.DataFrame, hubs: pd.DataFrame, positions: pd.Data
     on_shift = (_seconds_of_day(d["shift_start"]) <= now_s) & (now_s < _seconds_of_day(d["shift_end"]))
     available = d["driver_status"] == DriverStatus.ACTIVE
     d["state"] = np.select(
-        [~available, d["driver_id"].isin(exceptions["driver_id"]), on_route,
-         pd.Series(on_shift, index=d.index)],
-        [str(DriverState.UNAVAILABLE), str(DriverState.EXCEPTION), str(DriverState.ON_ROUTE),
-         str(DriverState.ON_SHIFT)], default=str(DriverState.OFF_SHIFT))
+        [
+            ~available,
+            d["driver_id"].isin(exceptions["driver_id"]),
+            on_route,
+            pd.Series(on_shift, index=d.index),
+        ],
+        [
+            str(DriverState.UNAVAILABLE),
+            str(DriverState.EXCEPTION),
+            str(DriverState.ON_ROUTE),
+            str(DriverState.ON_SHIFT),
+        ],
+        default=str(DriverState.OFF_SHIFT),
+    )
     return d
 
 
-def _remaining_routes(remaining: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.DataFrame
-                      ) -> pd.DataFrame:
+def _remaining_routes(remaining: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.DataFrame) -> pd.DataFrame:
     """One path per route with stops left: driver position -> remaining stops -> the route's hub."""
     columns = ["route_id", "driver_id", "hub_id", "fleet_type", "vendor_id", "state", "stops_left", "path"]
     if remaining.empty:
@@ -378,9 +524,13 @@ def _remaining_routes(remaining: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.D
     by_driver = drivers.set_index("driver_id")
     hub_pos = hubs.set_index("hub_id")
     first = remaining.drop_duplicates("route_id")  # sorted by route, sequence: one row per route
-    routes = pd.DataFrame({"route_id": first["route_id"].to_numpy(),
-                           "driver_id": first["driver_id"].to_numpy(),
-                           "hub_id": first["route_hub_id"].to_numpy()})
+    routes = pd.DataFrame(
+        {
+            "route_id": first["route_id"].to_numpy(),
+            "driver_id": first["driver_id"].to_numpy(),
+            "hub_id": first["route_hub_id"].to_numpy(),
+        }
+    )
     for col in ("fleet_type", "vendor_id", "state", "lon", "lat"):
         routes[col] = routes["driver_id"].map(by_driver[col]).to_numpy()
     routes["stops_left"] = remaining.groupby("route_id", sort=True).size().to_numpy()
@@ -389,11 +539,20 @@ def _remaining_routes(remaining: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.D
     bounds = [0, *(np.flatnonzero(np.diff(remaining["route_id"].to_numpy())) + 1).tolist(), len(xy)]
     start = routes[["lon", "lat"]].to_numpy(dtype=np.float64).round(6).tolist()
     end = hub_pos.loc[routes["hub_id"], ["lon", "lat"]].to_numpy(dtype=np.float64).round(6).tolist()
-    routes["path"] = [[s, *xy[a:b], e]
-                      for s, a, b, e in zip(start, bounds[:-1], bounds[1:], end, strict=True)]
+    routes["path"] = [
+        [s, *xy[a:b], e] for s, a, b, e in zip(start, bounds[:-1], bounds[1:], end, strict=True)
+    ]
     routes["vendor_id"] = routes["vendor_id"].astype("Int64")
     return routes[columns]
 
 
-__all__ = ["AT_RISK_UNASSIGNED_S", "DriverState", "LiveKpis", "LiveMap", "LiveStatus", "PositionSource",
-           "hub_table", "read_live_map"]
+__all__ = [
+    "AT_RISK_UNASSIGNED_S",
+    "DriverState",
+    "LiveKpis",
+    "LiveMap",
+    "LiveStatus",
+    "PositionSource",
+    "hub_table",
+    "read_live_map",
+]

@@ -244,9 +244,7 @@ class Driver(Base):
     """One driver profile for every fleet type: captive, 3PL or gig."""
 
     __tablename__ = "drivers"
-    __table_args__ = (
-        CheckConstraint("shift_start < shift_end", name="shift_ordered"),
-    )
+    __table_args__ = (CheckConstraint("shift_start < shift_end", name="shift_ordered"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -265,9 +263,7 @@ class Driver(Base):
 
 class ComplianceDocument(Base):
     __tablename__ = "compliance_documents"
-    __table_args__ = (
-        CheckConstraint("expires_at IS NULL OR expires_at > issued_at", name="dates_ordered"),
-    )
+    __table_args__ = (CheckConstraint("expires_at IS NULL OR expires_at > issued_at", name="dates_ordered"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     driver_id: Mapped[int] = mapped_column(ForeignKey("drivers.id"), index=True)
     vehicle_id: Mapped[int | None] = mapped_column(ForeignKey("vehicles.id"))
@@ -420,9 +416,7 @@ class Proposal(Base):
     change: Mapped[dict[str, Any]] = mapped_column(default=dict)
     effect: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rationale: Mapped[str] = mapped_column(Text)
-    status: Mapped[ProposalStatus] = mapped_column(
-        _enum(ProposalStatus, "proposal_status"), index=True
-    )
+    status: Mapped[ProposalStatus] = mapped_column(_enum(ProposalStatus, "proposal_status"), index=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
@@ -519,6 +513,6 @@ class SimState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     service_day: Mapped[date] = mapped_column(Date)
     sim_now_at: Mapped[datetime]
-    speed: Mapped[float | None] = mapped_column(Float)   # times real time; None: as fast as possible
+    speed: Mapped[float | None] = mapped_column(Float)  # times real time; None: as fast as possible
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime]

@@ -18,8 +18,22 @@ from core.imports import ImportResult, import_orders
 from core.models import Driver, Hub, Order, OrderStatus, Plan, Route, SlaKind, Stop
 
 DEFAULT_LIMIT = 500
-ORDER_COLUMNS = ["ref", "hub", "status", "zone", "sla_kind", "window_start_at", "window_end_at",
-                 "priority", "brand_tier", "parcels", "driver", "attempts", "delivered_at", "address"]
+ORDER_COLUMNS = [
+    "ref",
+    "hub",
+    "status",
+    "zone",
+    "sla_kind",
+    "window_start_at",
+    "window_end_at",
+    "priority",
+    "brand_tier",
+    "parcels",
+    "driver",
+    "attempts",
+    "delivered_at",
+    "address",
+]
 
 
 @dataclass(frozen=True)
@@ -52,9 +66,12 @@ class OrderFacets:
 
 
 def _on_visible_routes(viewer: Viewer, day: date) -> ColumnElement[bool]:
-    return Order.id.in_(select(Stop.order_id).join(Route, Stop.route_id == Route.id)
-                        .join(Plan, Route.plan_id == Plan.id)
-                        .where(Plan.service_date == day, Route.driver_id.in_(visible_driver_ids(viewer))))
+    return Order.id.in_(
+        select(Stop.order_id)
+        .join(Route, Stop.route_id == Route.id)
+        .join(Plan, Route.plan_id == Plan.id)
+        .where(Plan.service_date == day, Route.driver_id.in_(visible_driver_ids(viewer)))
+    )
 
 
 def _conditions(viewer: Viewer, day: date, query: OrderQuery) -> list[ColumnElement[bool]]:
@@ -79,25 +96,65 @@ def search_orders(session: Session, viewer: Viewer, day: date, query: OrderQuery
     """Orders of `day` the viewer may see that match `query`."""
     where = _conditions(viewer, day, query)
     total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
-    stmt = (select(Order.id, Order.external_ref, Hub.code, Order.status, Order.zone, Order.sla_kind,
-                   Order.window_start_at, Order.window_end_at, Order.priority, Order.brand_tier,
-                   Order.parcels, Order.attempts, Order.delivered_at, Order.address)
-            .join(Hub, Order.hub_id == Hub.id).where(*where)
-            .order_by(Order.window_start_at, Order.external_ref).limit(query.limit))
-    rows = pd.DataFrame(session.execute(stmt).all(),
-                        columns=["order_id", "ref", "hub", "status", "zone", "sla_kind", "window_start_at",
-                                 "window_end_at", "priority", "brand_tier", "parcels", "attempts",
-                                 "delivered_at", "address"])
+    stmt = (
+        select(
+            Order.id,
+            Order.external_ref,
+            Hub.code,
+            Order.status,
+            Order.zone,
+            Order.sla_kind,
+            Order.window_start_at,
+            Order.window_end_at,
+            Order.priority,
+            Order.brand_tier,
+            Order.parcels,
+            Order.attempts,
+            Order.delivered_at,
+            Order.address,
+        )
+        .join(Hub, Order.hub_id == Hub.id)
+        .where(*where)
+        .order_by(Order.window_start_at, Order.external_ref)
+        .limit(query.limit)
+    )
+    rows = pd.DataFrame(
+        session.execute(stmt).all(),
+        columns=[
+            "order_id",
+            "ref",
+            "hub",
+            "status",
+            "zone",
+            "sla_kind",
+            "window_start_at",
+            "window_end_at",
+            "priority",
+            "brand_tier",
+            "parcels",
+            "attempts",
+            "delivered_at",
+            "address",
+        ],
+    )
     for col in ("status", "sla_kind", "brand_tier"):
         rows[col] = rows[col].astype("str")
     for col in ("window_start_at", "window_end_at", "delivered_at"):
         rows[col] = pd.to_datetime(rows[col], utc=True)
-    drivers = pd.DataFrame(session.execute(
-        select(Stop.order_id, Stop.id, Driver.code).join(Route, Stop.route_id == Route.id)
-        .join(Plan, Route.plan_id == Plan.id).join(Driver, Route.driver_id == Driver.id)
-        .where(Plan.service_date == day, Stop.order_id.in_(rows["order_id"].tolist()),
-               Route.driver_id.in_(visible_driver_ids(viewer)))).all(),
-        columns=["order_id", "stop_id", "driver"])
+    drivers = pd.DataFrame(
+        session.execute(
+            select(Stop.order_id, Stop.id, Driver.code)
+            .join(Route, Stop.route_id == Route.id)
+            .join(Plan, Route.plan_id == Plan.id)
+            .join(Driver, Route.driver_id == Driver.id)
+            .where(
+                Plan.service_date == day,
+                Stop.order_id.in_(rows["order_id"].tolist()),
+                Route.driver_id.in_(visible_driver_ids(viewer)),
+            )
+        ).all(),
+        columns=["order_id", "stop_id", "driver"],
+    )
     latest = drivers.sort_values("stop_id").drop_duplicates("order_id", keep="last").set_index("order_id")
     rows["driver"] = rows["order_id"].map(latest["driver"])
     return OrderSearch(rows[ORDER_COLUMNS], int(total))
@@ -114,8 +171,9 @@ def can_import_orders(viewer: Viewer) -> bool:
     return viewer.role in PLAN_CHANGE_ROLES
 
 
-def import_orders_as(session: Session, viewer: Viewer, data: bytes, now: datetime | None = None
-                     ) -> ImportResult:
+def import_orders_as(
+    session: Session, viewer: Viewer, data: bytes, now: datetime | None = None
+) -> ImportResult:
     """The CLI's validated import, for a viewer who may change the plan.
 
     Raises `AccessDeniedError` for other roles and `ImportRejectedError` (nothing written)

@@ -51,19 +51,49 @@ class ProposalView:
 
 
 def _view(p: Proposal, hub_code: str, decided_by: str | None) -> ProposalView:
-    return ProposalView(p.id, p.kind, hub_code, p.plan_id, p.base_version, p.proposed_by,
-                        p.proposer_kind.value, p.created_at, p.status, p.rationale, p.change,
-                        p.effect, decided_by, p.decided_at, p.decision_reason)
+    return ProposalView(
+        p.id,
+        p.kind,
+        hub_code,
+        p.plan_id,
+        p.base_version,
+        p.proposed_by,
+        p.proposer_kind.value,
+        p.created_at,
+        p.status,
+        p.rationale,
+        p.change,
+        p.effect,
+        decided_by,
+        p.decided_at,
+        p.decision_reason,
+    )
 
 
-def create_proposal(session: Session, plan: Plan, kind: str, proposed_by: str,
-                    proposer_kind: ProposerKind, change: dict[str, Any], effect: dict[str, Any],
-                    rationale: str, now: datetime | None = None) -> Proposal:
+def create_proposal(
+    session: Session,
+    plan: Plan,
+    kind: str,
+    proposed_by: str,
+    proposer_kind: ProposerKind,
+    change: dict[str, Any],
+    effect: dict[str, Any],
+    rationale: str,
+    now: datetime | None = None,
+) -> Proposal:
     """Record a pending proposal against the plan's current version."""
     proposal = Proposal(
-        plan_id=plan.id, base_version=plan.version, kind=kind, proposer_kind=proposer_kind,
-        proposed_by=proposed_by, created_at=now or datetime.now(UTC), change=change,
-        effect=effect, rationale=rationale, status=ProposalStatus.PENDING)
+        plan_id=plan.id,
+        base_version=plan.version,
+        kind=kind,
+        proposer_kind=proposer_kind,
+        proposed_by=proposed_by,
+        created_at=now or datetime.now(UTC),
+        change=change,
+        effect=effect,
+        rationale=rationale,
+        status=ProposalStatus.PENDING,
+    )
     session.add(proposal)
     session.flush()
     return proposal
@@ -102,9 +132,13 @@ def touches(change: dict[str, Any]) -> Touches:
 def _conflicts_since(session: Session, plan: Plan, proposal: Proposal) -> bool:
     """Did a change applied to the plan after the proposal's version touch what it touches?"""
     mine = touches(proposal.change)
-    entries = [e for e in session.scalars(select(AuditEntry).where(
-        AuditEntry.entity == "plan", AuditEntry.entity_id == plan.id))
-        if int(e.detail.get("to_version", 0)) > proposal.base_version]
+    entries = [
+        e
+        for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "plan", AuditEntry.entity_id == plan.id)
+        )
+        if int(e.detail.get("to_version", 0)) > proposal.base_version
+    ]
     if len(entries) < plan.version - proposal.base_version:
         return True  # a version without an audited proposal: nothing says what it touched
     for entry in entries:
@@ -127,8 +161,10 @@ def _pending(session: Session, proposal_id: int, *, stale_ok: bool = False) -> P
 
 def _what_moved(session: Session, plan: Plan, since_version: int) -> str:
     entries = session.scalars(
-        select(AuditEntry).where(AuditEntry.entity == "plan", AuditEntry.entity_id == plan.id)
-        .order_by(AuditEntry.at.desc())).all()
+        select(AuditEntry)
+        .where(AuditEntry.entity == "plan", AuditEntry.entity_id == plan.id)
+        .order_by(AuditEntry.at.desc())
+    ).all()
     later = [e for e in entries if int(e.detail.get("to_version", 0)) > since_version]
     if not later:
         return ""
@@ -136,8 +172,7 @@ def _what_moved(session: Session, plan: Plan, since_version: int) -> str:
     return " Since then: " + "; ".join(parts) + "."
 
 
-def approve(session: Session, viewer: Viewer, proposal_id: int,
-            now: datetime | None = None) -> ProposalView:
+def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | None = None) -> ProposalView:
     """Apply a pending proposal atomically; refuse it if the plan moved since it was made."""
     viewer.require(PLAN_CHANGE_ROLES, "approve proposals")
     now = now or datetime.now(UTC)
@@ -149,7 +184,8 @@ def approve(session: Session, viewer: Viewer, proposal_id: int,
         raise StaleProposalError(
             f"The plan changed since this proposal was made (it was built on version "
             f"{proposal.base_version}, the plan is now at version {plan.version}); ask for a fresh "
-            f"proposal.{_what_moved(session, plan, proposal.base_version)}")
+            f"proposal.{_what_moved(session, plan, proposal.base_version)}"
+        )
     applier = _APPLIERS.get(proposal.kind)
     if applier is None:
         raise ControlTowerError(f"no way to apply a {proposal.kind!r} proposal")
@@ -157,32 +193,50 @@ def approve(session: Session, viewer: Viewer, proposal_id: int,
     summary = applier(session, plan, proposal.change, now)
     session.flush()
     bumped = session.execute(
-        update(Plan).where(Plan.id == plan.id, Plan.version == from_version)
-        .values(version=Plan.version + 1, updated_at=now).execution_options(synchronize_session=False))
+        update(Plan)
+        .where(Plan.id == plan.id, Plan.version == from_version)
+        .values(version=Plan.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if bumped.rowcount != 1:  # another approval got there between our read and our write
         raise StaleProposalError(
             "The plan was changed by someone else while this proposal was being applied; "
-            "nothing was changed. Ask for a fresh proposal.")
+            "nothing was changed. Ask for a fresh proposal."
+        )
     session.refresh(plan)
     proposal.status = ProposalStatus.APPLIED
     proposal.decided_by_id = viewer.user_id
     proposal.decided_at = now
     mine = touches(proposal.change)
-    for other in session.scalars(select(Proposal).where(
-            Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING,
-            Proposal.id != proposal.id)):
+    for other in session.scalars(
+        select(Proposal).where(
+            Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING, Proposal.id != proposal.id
+        )
+    ):
         if touches(other.change).meets(mine):
             other.status = ProposalStatus.STALE
-    session.add(AuditEntry(
-        at=now, actor=viewer.username, action=f"apply_{proposal.kind}", entity="plan",
-        entity_id=plan.id, detail={"proposal_id": proposal.id, "from_version": from_version,
-                                   "to_version": plan.version, **summary}))
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=viewer.username,
+            action=f"apply_{proposal.kind}",
+            entity="plan",
+            entity_id=plan.id,
+            detail={
+                "proposal_id": proposal.id,
+                "from_version": from_version,
+                "to_version": plan.version,
+                **summary,
+            },
+        )
+    )
     session.flush()
     return proposal_view(session, proposal.id)
 
 
-def reject(session: Session, viewer: Viewer, proposal_id: int, reason: str,
-           now: datetime | None = None) -> ProposalView:
+def reject(
+    session: Session, viewer: Viewer, proposal_id: int, reason: str, now: datetime | None = None
+) -> ProposalView:
     """Reject a pending proposal with a reason a colleague can read later."""
     viewer.require(PLAN_CHANGE_ROLES, "reject proposals")
     if not reason.strip():
@@ -193,8 +247,16 @@ def reject(session: Session, viewer: Viewer, proposal_id: int, reason: str,
     proposal.decided_by_id = viewer.user_id
     proposal.decided_at = now
     proposal.decision_reason = reason.strip()
-    session.add(AuditEntry(at=now, actor=viewer.username, action=f"reject_{proposal.kind}",
-                           entity="proposal", entity_id=proposal.id, detail={"reason": reason}))
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=viewer.username,
+            action=f"reject_{proposal.kind}",
+            entity="proposal",
+            entity_id=proposal.id,
+            detail={"reason": reason},
+        )
+    )
     session.flush()
     return proposal_view(session, proposal.id)
 
@@ -202,8 +264,10 @@ def reject(session: Session, viewer: Viewer, proposal_id: int, reason: str,
 def _views(session: Session, stmt: Any) -> list[ProposalView]:
     rows = session.execute(
         stmt.add_columns(Hub.code, User.username)
-        .join(Plan, Plan.id == Proposal.plan_id).join(Hub, Hub.id == Plan.hub_id)
-        .outerjoin(User, User.id == Proposal.decided_by_id)).all()
+        .join(Plan, Plan.id == Proposal.plan_id)
+        .join(Hub, Hub.id == Plan.hub_id)
+        .outerjoin(User, User.id == Proposal.decided_by_id)
+    ).all()
     return [_view(p, hub_code, who) for p, hub_code, who in rows]
 
 
@@ -214,8 +278,13 @@ def proposal_view(session: Session, proposal_id: int) -> ProposalView:
     return views[0]
 
 
-def list_proposals(session: Session, viewer: Viewer, status: ProposalStatus | None = None,
-                   hub_id: int | None = None, limit: int = 100) -> list[ProposalView]:
+def list_proposals(
+    session: Session,
+    viewer: Viewer,
+    status: ProposalStatus | None = None,
+    hub_id: int | None = None,
+    limit: int = 100,
+) -> list[ProposalView]:
     """The inbox (pending) or the history; plan changes are visible to operations roles only."""
     if not viewer.sees_everything:
         return []

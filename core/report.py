@@ -68,15 +68,19 @@ def _bars(items: tuple[tuple[str, int], ...], width: int = 320) -> str:
     top = max(n for _, n in items) or 1
     row_h, label_w = 22, 150
     height = row_h * len(items)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_w + width + 60}"'
-             f' height="{height}" aria-label="exceptions by reason">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{label_w + width + 60}"'
+        f' height="{height}" aria-label="exceptions by reason">'
+    ]
     for i, (label, n) in enumerate(items):
         y = i * row_h
         w = max(int(width * n / top), 1)
-        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{escape(label.replace("_", " "))}'
-                     f'</text><rect x="{label_w}" y="{y + 4}" width="{w}" height="14" '
-                     f'fill="#4c78a8"/><text x="{label_w + w + 6}" y="{y + 15}" '
-                     f'font-size="12">{n}</text>')
+        parts.append(
+            f'<text x="0" y="{y + 15}" font-size="12">{escape(label.replace("_", " "))}'
+            f'</text><rect x="{label_w}" y="{y + 4}" width="{w}" height="14" '
+            f'fill="#4c78a8"/><text x="{label_w + w + 6}" y="{y + 15}" '
+            f'font-size="12">{n}</text>'
+        )
     parts.append("</svg>")
     # The SVG namespace is an identifier, not a resource: nothing is fetched. It is dropped
     # anyway, since inline SVG in HTML does not need it, so the page holds no URL at all.
@@ -88,11 +92,12 @@ def _kpi_rows(card: Scorecard) -> str:
     for trend in card.kpis:
         css = "" if trend.improved is None else ("better" if trend.improved else "worse")
         rows.append(
-            f"<tr><td>{escape(trend.label)}<div class=\"def\">"
+            f'<tr><td>{escape(trend.label)}<div class="def">'
             f"{escape(KPIS[trend.name].definition)}</div></td>"
             f"<td><b>{format_value(trend.name, trend.value)}</b></td>"
             f"<td>{format_value(trend.name, trend.previous)}</td>"
-            f"<td class=\"{css}\">{format_change(trend)}</td></tr>")
+            f'<td class="{css}">{format_change(trend)}</td></tr>'
+        )
     return "".join(rows)
 
 
@@ -101,12 +106,16 @@ def _rate_card_rows(card: Scorecard) -> str:
     for rc in card.rate_cards:
         contract = format_value("cost_per_drop_cents", rc.contract_per_drop_cents)
         actual = format_value("cost_per_drop_cents", rc.cost_per_drop_cents)
-        terms = (f"${rc.per_drop_cents / 100:.2f} per drop, route minimum "
-                 f"${rc.route_minimum_cents / 100:.2f}" if rc.fleet_type == "third_party" else
-                 f"${rc.per_task_cents / 100:.2f} per task + ${rc.per_km_cents / 100:.2f}/km, "
-                 f"minimum payout ${rc.min_payout_cents / 100:.2f}")
-        rows.append(f"<tr><td>{escape(rc.fleet_name)}</td><td>{escape(terms)}</td>"
-                    f"<td>{contract}</td><td>{actual}</td><td>{rc.drops:,}</td></tr>")
+        terms = (
+            f"${rc.per_drop_cents / 100:.2f} per drop, route minimum ${rc.route_minimum_cents / 100:.2f}"
+            if rc.fleet_type == "third_party"
+            else f"${rc.per_task_cents / 100:.2f} per task + ${rc.per_km_cents / 100:.2f}/km, "
+            f"minimum payout ${rc.min_payout_cents / 100:.2f}"
+        )
+        rows.append(
+            f"<tr><td>{escape(rc.fleet_name)}</td><td>{escape(terms)}</td>"
+            f"<td>{contract}</td><td>{actual}</td><td>{rc.drops:,}</td></tr>"
+        )
     return "".join(rows)
 
 
@@ -120,13 +129,15 @@ def scorecard_html(card: Scorecard) -> str:
     c = card.compliance
     share = format_share(c.compliant_share)
     ranks = "".join(
-        f"<div class=\"tile\">{escape(KPIS[r.kpi].label)}<b>"
+        f'<div class="tile">{escape(KPIS[r.kpi].label)}<b>'
         + (f"{_ordinal(r.rank)} of {r.of}" if r.rank is not None else "not ranked")
-        + "</b></div>" for r in card.ranks)
+        + "</b></div>"
+        for r in card.ranks
+    )
     headline = "".join(
-        f"<div class=\"tile\">{escape(KPIS[n].label)}<b>{format_value(n, card.kpi(n).value)}"
-        f"</b></div>" for n in ("orders", "on_time_rate", "first_attempt_rate",
-                                "failed_cost_cents", "cost_per_drop_cents"))
+        f'<div class="tile">{escape(KPIS[n].label)}<b>{format_value(n, card.kpi(n).value)}</b></div>'
+        for n in ("orders", "on_time_rate", "first_attempt_rate", "failed_cost_cents", "cost_per_drop_cents")
+    )
     title = f"{card.vendor_name} scorecard, {card.start} to {card.end}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -163,25 +174,40 @@ gig fleets. Money in US dollars; rates as shares of orders.</p>
 def scorecard_text(card: Scorecard) -> str:
     """The scorecard as plain text for a terminal (the CLI's `--format table`)."""
     width = max(len(k.label) for k in card.kpis) + 2
-    lines = [f"{card.vendor_name} ({card.vendor_code}), {card.vendor_kind.replace('_', ' ')}",
-             f"service days {card.start} to {card.end}; previous period {card.previous_start} "
-             f"to {card.previous_end}", "",
-             f"{'KPI':<{width}}{'this period':>16}{'previous':>16}{'change':>14}"]
+    lines = [
+        f"{card.vendor_name} ({card.vendor_code}), {card.vendor_kind.replace('_', ' ')}",
+        f"service days {card.start} to {card.end}; previous period {card.previous_start} "
+        f"to {card.previous_end}",
+        "",
+        f"{'KPI':<{width}}{'this period':>16}{'previous':>16}{'change':>14}",
+    ]
     for k in card.kpis:
-        lines.append(f"{k.label:<{width}}{format_value(k.name, k.value):>16}"
-                     f"{format_value(k.name, k.previous):>16}{format_change(k):>14}")
-    lines += ["", "rank among vendors: " + ", ".join(
-        f"{KPIS[r.kpi].label} {r.rank if r.rank is not None else '-'} of {r.of}"
-        for r in card.ranks)]
-    lines += ["exceptions by reason: " + (", ".join(
-        f"{reason.replace('_', ' ')} {n}" for reason, n in card.exceptions_by_reason) or "none")]
+        lines.append(
+            f"{k.label:<{width}}{format_value(k.name, k.value):>16}"
+            f"{format_value(k.name, k.previous):>16}{format_change(k):>14}"
+        )
+    lines += [
+        "",
+        "rank among vendors: "
+        + ", ".join(
+            f"{KPIS[r.kpi].label} {r.rank if r.rank is not None else '-'} of {r.of}" for r in card.ranks
+        ),
+    ]
+    lines += [
+        "exceptions by reason: "
+        + (", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in card.exceptions_by_reason) or "none")
+    ]
     for rc in card.rate_cards:
-        lines.append(f"rate card {rc.fleet}: contract per drop "
-                     f"{format_value('cost_per_drop_cents', rc.contract_per_drop_cents)}, actual "
-                     f"{format_value('cost_per_drop_cents', rc.cost_per_drop_cents)} over "
-                     f"{rc.drops:,} drops")
+        lines.append(
+            f"rate card {rc.fleet}: contract per drop "
+            f"{format_value('cost_per_drop_cents', rc.contract_per_drop_cents)}, actual "
+            f"{format_value('cost_per_drop_cents', rc.cost_per_drop_cents)} over "
+            f"{rc.drops:,} drops"
+        )
     c = card.compliance
-    lines.append(f"compliance on {card.compliance_day}: {format_share(c.compliant_share)} of "
-                 f"{c.drivers} drivers compliant, {c.blocked} blocked, {c.warning} warning, "
-                 f"{c.open_violations} open violations")
+    lines.append(
+        f"compliance on {card.compliance_day}: {format_share(c.compliant_share)} of "
+        f"{c.drivers} drivers compliant, {c.blocked} blocked, {c.warning} warning, "
+        f"{c.open_violations} open violations"
+    )
     return "\n".join(lines) + "\n"

@@ -29,8 +29,12 @@ from core.kpi import KPIS, aggregate, facts_for, reasons
 from core.kpi.definitions import CAPTIVE_VENDOR
 from core.models import Fleet, Role, Vendor
 
-RANK_KPIS: tuple[str, ...] = ("on_time_rate", "first_attempt_rate", "cost_per_delivered_cents",
-                              "failed_cost_cents")
+RANK_KPIS: tuple[str, ...] = (
+    "on_time_rate",
+    "first_attempt_rate",
+    "cost_per_delivered_cents",
+    "failed_cost_cents",
+)
 """The KPIs a vendor is ranked on, each in its registry direction (`higher_is_better`)."""
 
 Number = int | float
@@ -168,22 +172,29 @@ def _ranks(session: Session, vendor_code: str, start: date, end: date) -> tuple[
 
 
 def _rate_cards(session: Session, vendor_id: int, work: pd.DataFrame) -> tuple[RateCardView, ...]:
-    by_fleet = aggregate(work, ["fleet"], total=False).set_index("fleet") if not work.empty \
-        else pd.DataFrame()
+    by_fleet = (
+        aggregate(work, ["fleet"], total=False).set_index("fleet") if not work.empty else pd.DataFrame()
+    )
     cards = []
-    for fleet in session.scalars(select(Fleet).where(Fleet.vendor_id == vendor_id)
-                                 .order_by(Fleet.code)):
+    for fleet in session.scalars(select(Fleet).where(Fleet.vendor_id == vendor_id).order_by(Fleet.code)):
         used = fleet.code in by_fleet.index
-        cards.append(RateCardView(
-            fleet=fleet.code, fleet_name=fleet.name, fleet_type=str(fleet.fleet_type),
-            per_drop_cents=fleet.per_drop_cents, route_minimum_cents=fleet.route_minimum_cents,
-            per_task_cents=fleet.per_task_cents, per_km_cents=fleet.per_km_cents,
-            min_payout_cents=fleet.min_payout_cents,
-            contract_per_drop_cents=contract_rate_per_drop_cents(fleet_cost(fleet)),
-            drops=int(by_fleet.at[fleet.code, "drops"]) if used else 0,
-            cost_per_drop_cents=_int_or_none(by_fleet.at[fleet.code, "cost_per_drop_cents"])
-            if used else None,
-        ))
+        cards.append(
+            RateCardView(
+                fleet=fleet.code,
+                fleet_name=fleet.name,
+                fleet_type=str(fleet.fleet_type),
+                per_drop_cents=fleet.per_drop_cents,
+                route_minimum_cents=fleet.route_minimum_cents,
+                per_task_cents=fleet.per_task_cents,
+                per_km_cents=fleet.per_km_cents,
+                min_payout_cents=fleet.min_payout_cents,
+                contract_per_drop_cents=contract_rate_per_drop_cents(fleet_cost(fleet)),
+                drops=int(by_fleet.at[fleet.code, "drops"]) if used else 0,
+                cost_per_drop_cents=_int_or_none(by_fleet.at[fleet.code, "cost_per_drop_cents"])
+                if used
+                else None,
+            )
+        )
     return tuple(cards)
 
 
@@ -192,22 +203,30 @@ def _int_or_none(value: Any) -> int | None:
     return None if plain is None else int(round(plain))
 
 
-def _compliance(session: Session, viewer: Viewer, vendor_code: str, day: date
-                ) -> ComplianceShareView:
+def _compliance(session: Session, viewer: Viewer, vendor_code: str, day: date) -> ComplianceShareView:
     report = compliance_report(session, viewer, day, vendor=vendor_code)
     counts = {s: sum(1 for r in report if r.status is s) for s in ComplianceStatus}
     findings = [f for r in report for f in r.findings]
     return ComplianceShareView(
-        drivers=len(report), compliant=counts[ComplianceStatus.COMPLIANT],
-        warning=counts[ComplianceStatus.WARNING], blocked=counts[ComplianceStatus.BLOCKED],
+        drivers=len(report),
+        compliant=counts[ComplianceStatus.COMPLIANT],
+        warning=counts[ComplianceStatus.WARNING],
+        blocked=counts[ComplianceStatus.BLOCKED],
         compliant_share=counts[ComplianceStatus.COMPLIANT] / len(report) if report else None,
         open_violations=sum(1 for f in findings if f.severity is ComplianceStatus.BLOCKED),
         open_warnings=sum(1 for f in findings if f.severity is ComplianceStatus.WARNING),
     )
 
 
-def scorecard(session: Session, viewer: Viewer, vendor_id: int, start: date, end: date, *,
-              compliance_day: date | None = None) -> Scorecard:
+def scorecard(
+    session: Session,
+    viewer: Viewer,
+    vendor_id: int,
+    start: date,
+    end: date,
+    *,
+    compliance_day: date | None = None,
+) -> Scorecard:
     """The scorecard of `vendor_id` for service days `start`..`end`; compliance is judged on
     `compliance_day` (default `end`). Raises AccessDeniedError for another vendor's viewer
     (checked before anything is read) and ScorecardError for an unknown vendor."""
@@ -224,13 +243,19 @@ def scorecard(session: Session, viewer: Viewer, vendor_id: int, start: date, end
     current = _totals(now.work)
     exceptions = reasons(now.exceptions, [], total=True)
     return Scorecard(
-        vendor_id=vendor.id, vendor_code=vendor.code, vendor_name=vendor.name,
-        vendor_kind=str(vendor.kind), start=start, end=end, previous_start=prev_start,
-        previous_end=prev_end, compliance_day=compliance_day or end,
+        vendor_id=vendor.id,
+        vendor_code=vendor.code,
+        vendor_name=vendor.name,
+        vendor_kind=str(vendor.kind),
+        start=start,
+        end=end,
+        previous_start=prev_start,
+        previous_end=prev_end,
+        compliance_day=compliance_day or end,
         kpis=tuple(_trend(name, current[name], before[name]) for name in KPIS),
-        exceptions_by_reason=tuple((str(r), int(n)) for r, n in
-                                   zip(exceptions["reason"], exceptions["exceptions"],
-                                       strict=True)),
+        exceptions_by_reason=tuple(
+            (str(r), int(n)) for r, n in zip(exceptions["reason"], exceptions["exceptions"], strict=True)
+        ),
         rate_cards=_rate_cards(session, vendor.id, now.work),
         compliance=_compliance(session, viewer, vendor.code, compliance_day or end),
         ranks=_ranks(session, vendor.code, start, end),
@@ -247,8 +272,11 @@ def vendor_by_code(session: Session, code: str) -> int:
 
 def scorecards(session: Session, viewer: Viewer, start: date, end: date) -> list[Scorecard]:
     """Every vendor's scorecard the viewer may see: all for the office, its own for a vendor."""
-    ids = ([viewer.vendor_id] if viewer.role is Role.VENDOR and viewer.vendor_id is not None
-           else list(session.scalars(select(Vendor.id).order_by(Vendor.code))))
+    ids = (
+        [viewer.vendor_id]
+        if viewer.role is Role.VENDOR and viewer.vendor_id is not None
+        else list(session.scalars(select(Vendor.id).order_by(Vendor.code)))
+    )
     return [scorecard(session, viewer, vendor_id, start, end) for vendor_id in ids]
 
 
@@ -257,41 +285,93 @@ def scorecard_rows(card: Scorecard) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {"section": "vendor", "name": "vendor", "value": card.vendor_name},
         {"section": "vendor", "name": "vendor_code", "value": card.vendor_code},
-        {"section": "period", "name": "start", "value": card.start.isoformat(),
-         "previous": card.previous_start.isoformat()},
-        {"section": "period", "name": "end", "value": card.end.isoformat(),
-         "previous": card.previous_end.isoformat()},
+        {
+            "section": "period",
+            "name": "start",
+            "value": card.start.isoformat(),
+            "previous": card.previous_start.isoformat(),
+        },
+        {
+            "section": "period",
+            "name": "end",
+            "value": card.end.isoformat(),
+            "previous": card.previous_end.isoformat(),
+        },
     ]
-    rows += [{"section": "kpi", "name": k.name, "unit": k.unit, "value": k.value,
-              "previous": k.previous, "change": k.change} for k in card.kpis]
-    rows += [{"section": "exceptions_by_reason", "name": reason, "unit": "events", "value": n}
-             for reason, n in card.exceptions_by_reason]
+    rows += [
+        {
+            "section": "kpi",
+            "name": k.name,
+            "unit": k.unit,
+            "value": k.value,
+            "previous": k.previous,
+            "change": k.change,
+        }
+        for k in card.kpis
+    ]
+    rows += [
+        {"section": "exceptions_by_reason", "name": reason, "unit": "events", "value": n}
+        for reason, n in card.exceptions_by_reason
+    ]
     for rc in card.rate_cards:
-        rows += [{"section": f"rate_card:{rc.fleet}", "name": "contract_per_drop_cents",
-                  "unit": "cents", "value": rc.contract_per_drop_cents},
-                 {"section": f"rate_card:{rc.fleet}", "name": "cost_per_drop_cents",
-                  "unit": "cents", "value": rc.cost_per_drop_cents}]
+        rows += [
+            {
+                "section": f"rate_card:{rc.fleet}",
+                "name": "contract_per_drop_cents",
+                "unit": "cents",
+                "value": rc.contract_per_drop_cents,
+            },
+            {
+                "section": f"rate_card:{rc.fleet}",
+                "name": "cost_per_drop_cents",
+                "unit": "cents",
+                "value": rc.cost_per_drop_cents,
+            },
+        ]
     c = card.compliance
-    rows += [{"section": "compliance", "name": name, "value": value} for name, value in (
-        ("drivers", c.drivers), ("compliant", c.compliant), ("warning", c.warning),
-        ("blocked", c.blocked), ("compliant_share", c.compliant_share),
-        ("open_violations", c.open_violations), ("open_warnings", c.open_warnings))]
-    rows += [{"section": "rank", "name": r.kpi, "value": r.rank, "previous": None,
-              "unit": f"of {r.of}"} for r in card.ranks]
+    rows += [
+        {"section": "compliance", "name": name, "value": value}
+        for name, value in (
+            ("drivers", c.drivers),
+            ("compliant", c.compliant),
+            ("warning", c.warning),
+            ("blocked", c.blocked),
+            ("compliant_share", c.compliant_share),
+            ("open_violations", c.open_violations),
+            ("open_warnings", c.open_warnings),
+        )
+    ]
+    rows += [
+        {"section": "rank", "name": r.kpi, "value": r.rank, "previous": None, "unit": f"of {r.of}"}
+        for r in card.ranks
+    ]
     return rows
 
 
 def scorecard_csv(card: Scorecard) -> str:
     """CSV with a header: section,name,unit,value,previous,change (money in cents)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["section", "name", "unit", "value", "previous",
-                                             "change"], lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=["section", "name", "unit", "value", "previous", "change"], lineterminator="\n"
+    )
     writer.writeheader()
     for row in scorecard_rows(card):
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return out.getvalue()
 
 
-__all__ = ["RANK_KPIS", "ComplianceShareView", "KpiTrendView", "RankView", "RateCardView",
-           "Scorecard", "ScorecardError", "previous_period", "scorecard",
-           "scorecard_csv", "scorecard_rows", "scorecards", "vendor_by_code"]
+__all__ = [
+    "RANK_KPIS",
+    "ComplianceShareView",
+    "KpiTrendView",
+    "RankView",
+    "RateCardView",
+    "Scorecard",
+    "ScorecardError",
+    "previous_period",
+    "scorecard",
+    "scorecard_csv",
+    "scorecard_rows",
+    "scorecards",
+    "vendor_by_code",
+]

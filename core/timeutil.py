@@ -43,4 +43,3 @@ def hhmm(seconds: int | float) -> str:
 def local_hhmm(instant: datetime, tz: str) -> str:
     """An instant as HH:MM on the clock of `tz`."""
     return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
-

@@ -14,8 +14,11 @@ st.set_page_config(page_title="Control Tower", page_icon="🚚", layout="wide")
 services.current_engine()
 
 signed_in = auth.signed_in()
-page = (navigation.navigation_signed_out() if signed_in is None
-        else navigation.navigation_for(signed_in.viewer.role))
+page = (
+    navigation.navigation_signed_out()
+    if signed_in is None
+    else navigation.navigation_for(signed_in.viewer.role)
+)
 if navigation.is_public(page):
     page.run()
     st.stop()

@@ -21,8 +21,9 @@ if hub_ids is not None:
 if viewer.driver_id is not None:
     driver_id = viewer.driver_id
 else:
-    names = {int(r.driver_id): f"{r.code} · {r.name} ({r.stops_left} stops left)"
-             for r in candidates.itertuples()}
+    names = {
+        int(r.driver_id): f"{r.code} · {r.name} ({r.stops_left} stops left)" for r in candidates.itertuples()
+    }
     driver_id = st.selectbox("Driver", list(names), key="copilot.driver", format_func=names.__getitem__)
     if driver_id is None:
         st.info("No driver to show.")
@@ -37,8 +38,9 @@ def route_panel() -> None:
     current = copilot.view(viewer, driver_id)
     st.subheader(f"Co-pilot · {current.driver_code} {current.driver_name}", anchor=False)
     copilot.next_stop_card(current, tz)
-    st.pydeck_chart(copilot.deck(current, view_at, services.settings().basemap_style, tz), height=360,
-                    key="copilot.deck")
+    st.pydeck_chart(
+        copilot.deck(current, view_at, services.settings().basemap_style, tz), height=360, key="copilot.deck"
+    )
 
 
 route_panel()
@@ -52,18 +54,42 @@ stop = current.next_stop
 can_act = viewer.role in copilot.ACTING_ROLES
 order_id = stop.order_id if stop else None
 arrived_col, delivered_col, not_home_col, problem_col = st.columns(4)
-arrived_col.button("Arrived", key="copilot.arrived", icon=":material/where_to_vote:", width="stretch",
-                   disabled=not can_act or stop is None or stop.status is StopStatus.ARRIVED,
-                   on_click=copilot.arrived, args=(viewer, driver_id, order_id))
-delivered_col.button("Delivered", key="copilot.delivered", icon=":material/package_2:", width="stretch",
-                     disabled=not can_act or stop is None, on_click=copilot.open_panel,
-                     args=("delivered", order_id))
-not_home_col.button("Not home", key="copilot.not_home", icon=":material/door_front:", width="stretch",
-                    disabled=not can_act or stop is None, on_click=copilot.open_panel,
-                    args=("not_home", order_id))
-problem_col.button("Report a problem", key="copilot.problem", icon=":material/report:", width="stretch",
-                   disabled=not can_act or current.day is None, on_click=copilot.open_panel,
-                   args=("problem", None))
+arrived_col.button(
+    "Arrived",
+    key="copilot.arrived",
+    icon=":material/where_to_vote:",
+    width="stretch",
+    disabled=not can_act or stop is None or stop.status is StopStatus.ARRIVED,
+    on_click=copilot.arrived,
+    args=(viewer, driver_id, order_id),
+)
+delivered_col.button(
+    "Delivered",
+    key="copilot.delivered",
+    icon=":material/package_2:",
+    width="stretch",
+    disabled=not can_act or stop is None,
+    on_click=copilot.open_panel,
+    args=("delivered", order_id),
+)
+not_home_col.button(
+    "Not home",
+    key="copilot.not_home",
+    icon=":material/door_front:",
+    width="stretch",
+    disabled=not can_act or stop is None,
+    on_click=copilot.open_panel,
+    args=("not_home", order_id),
+)
+problem_col.button(
+    "Report a problem",
+    key="copilot.problem",
+    icon=":material/report:",
+    width="stretch",
+    disabled=not can_act or current.day is None,
+    on_click=copilot.open_panel,
+    args=("problem", None),
+)
 
 form, for_order = st.session_state.get(copilot.PANEL) or (None, None)
 if form == "delivered" and stop is not None and for_order == stop.order_id:

@@ -22,9 +22,14 @@ settings = services.settings()
 
 
 def start_rebalance(seconds: float, max_moves: int, max_routes: int) -> None:
-    request = RebalanceRequest(hub_id=hub_id, day=services.today(), now=services.now(),
-                               seconds=float(seconds), max_orders_moved=max_moves or None,
-                               max_routes_touched=max_routes or None)
+    request = RebalanceRequest(
+        hub_id=hub_id,
+        day=services.today(),
+        now=services.now(),
+        seconds=float(seconds),
+        max_orders_moved=max_moves or None,
+        max_routes_touched=max_routes or None,
+    )
     st.session_state[state.REBALANCE_JOB] = dispatch_jobs.start(viewer, request)
     st.session_state.pop(state.DISPATCH_NOTICE, None)
 
@@ -44,12 +49,15 @@ if can_change:
     with st.form("dispatch.rebalance"):
         seconds_col, moves_col, routes_col = st.columns(3)
         seconds = seconds_col.slider("Time limit (seconds)", 2, 60, 10, key="dispatch.seconds")
-        max_moves = moves_col.number_input("Move at most N orders (0: no limit)", 0, 10_000, 0,
-                                           key="dispatch.max_moves")
-        max_routes = routes_col.number_input("Touch at most M routes (0: no limit)", 0, 1_000, 0,
-                                             key="dispatch.max_routes")
-        if st.form_submit_button("Rebalance", type="primary", icon=":material/alt_route:",
-                                 disabled=bool(job and job.running)):
+        max_moves = moves_col.number_input(
+            "Move at most N orders (0: no limit)", 0, 10_000, 0, key="dispatch.max_moves"
+        )
+        max_routes = routes_col.number_input(
+            "Touch at most M routes (0: no limit)", 0, 1_000, 0, key="dispatch.max_routes"
+        )
+        if st.form_submit_button(
+            "Rebalance", type="primary", icon=":material/alt_route:", disabled=bool(job and job.running)
+        ):
             start_rebalance(seconds, int(max_moves), int(max_routes))
             job = st.session_state[state.REBALANCE_JOB]
 
@@ -67,10 +75,14 @@ def progress_panel() -> None:
             st.rerun()
         return
     best, limit = current.progress, current.request.seconds
-    found = (f" · best cost ${best.best_cost_cents / 100:,.2f} after {best.solutions} solutions"
-             if best else " · building the first plan")
-    st.progress(min(1.0, current.elapsed_s / limit),
-                text=f"Solving: {current.elapsed_s:.0f} of {limit:.0f} s{found}")
+    found = (
+        f" · best cost ${best.best_cost_cents / 100:,.2f} after {best.solutions} solutions"
+        if best
+        else " · building the first plan"
+    )
+    st.progress(
+        min(1.0, current.elapsed_s / limit), text=f"Solving: {current.elapsed_s:.0f} of {limit:.0f} s{found}"
+    )
     st.button("Cancel", key="dispatch.cancel", on_click=current.cancel.set)
 
 
@@ -83,18 +95,26 @@ if notice:
     kind, text = notice
     (st.success if kind == "success" else st.error)(text)
     if kind == "error" and can_change:
-        st.button("Ask for a fresh proposal", key="dispatch.fresh", icon=":material/refresh:",
-                  on_click=start_rebalance, args=(st.session_state.get("dispatch.seconds", 10),
-                                                  st.session_state.get("dispatch.max_moves", 0),
-                                                  st.session_state.get("dispatch.max_routes", 0)))
+        st.button(
+            "Ask for a fresh proposal",
+            key="dispatch.fresh",
+            icon=":material/refresh:",
+            on_click=start_rebalance,
+            args=(
+                st.session_state.get("dispatch.seconds", 10),
+                st.session_state.get("dispatch.max_moves", 0),
+                st.session_state.get("dispatch.max_routes", 0),
+            ),
+        )
 
 st.markdown("#### Inbox")
 inbox = dispatch_services.pending(viewer, hub_id)
 if not inbox:
     st.caption("No pending proposals for this hub.")
 for proposal in inbox:
-    proposals.proposal_card(proposal, dispatch_services.routes(proposal), settings.basemap_style,
-                            decide, can_change)
+    proposals.proposal_card(
+        proposal, dispatch_services.routes(proposal), settings.basemap_style, decide, can_change
+    )
 
 st.markdown("#### History")
 past = dispatch_services.history(viewer, hub_id)

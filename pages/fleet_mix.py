@@ -22,19 +22,38 @@ today = services.today()
 hub = state.get(state.HUB)
 
 period_col, by_col, defs_col = st.columns([1.4, 1.4, 1], vertical_alignment="bottom")
-period = period_col.segmented_control("Period", list(PERIODS), default="yesterday", required=True,
-                                      format_func=lambda p: PERIODS[p], key="fleet_mix.period")
-by: str = by_col.segmented_control(
-    "Compare", list(charts.GROUPINGS), default="fleet_type", required=True,
-    format_func=lambda b: charts.GROUPINGS[b], key="fleet_mix.by") or "fleet_type"
+period = period_col.segmented_control(
+    "Period",
+    list(PERIODS),
+    default="yesterday",
+    required=True,
+    format_func=lambda p: PERIODS[p],
+    key="fleet_mix.period",
+)
+by: str = (
+    by_col.segmented_control(
+        "Compare",
+        list(charts.GROUPINGS),
+        default="fleet_type",
+        required=True,
+        format_func=lambda b: charts.GROUPINGS[b],
+        key="fleet_mix.by",
+    )
+    or "fleet_type"
+)
 with defs_col.popover("KPI definitions", icon=":material/help:", width="stretch"):
     for d in KPIS.values():
         st.markdown(f"**{d.label}** (`{d.name}`, {d.unit}): {d.definition}")
 
 if period == "custom":
     yesterday = today - timedelta(days=1)
-    chosen = st.date_input("Service days", (yesterday - timedelta(days=6), yesterday),
-                           max_value=today, key="fleet_mix.days", width=260)
+    chosen = st.date_input(
+        "Service days",
+        (yesterday - timedelta(days=6), yesterday),
+        max_value=today,
+        key="fleet_mix.days",
+        width=260,
+    )
     start, end = (chosen[0], chosen[-1]) if chosen else (yesterday, yesterday)
 else:
     start, end = default_period(today, 1 if period == "yesterday" else TREND_DAYS)
@@ -45,56 +64,109 @@ mix = fleet_services.fleet_mix(viewer, start, end, hub)
 table = mix.table(by)
 where = "all hubs" if hub is None else f"hub {hub}"
 if not (table[by] != TOTAL).any():
-    st.info(f"No routes on {start:%d %b %Y}{'' if start == end else f' to {end:%d %b %Y}'} "
-            f"in {where}.", icon=":material/info:")
+    st.info(
+        f"No routes on {start:%d %b %Y}{'' if start == end else f' to {end:%d %b %Y}'} in {where}.",
+        icon=":material/info:",
+    )
     st.stop()
 
 total = table[table[by] == TOTAL].iloc[0]
-st.caption(f"Service days {start:%a %d %b %Y}" + ("" if start == end else f" to {end:%a %d %b %Y}")
-           + f" · {where} · {int(total['orders']):,} orders, {int(total['driver_days']):,} "
-           "driver-days. Dotted lines: all groups together.")
-st.plotly_chart(charts.kpi_comparison(table, by), key="fleet_mix.comparison",
-                config=charts.plot_config(f"fleet-mix-{by}-{start}-{end}"))
+st.caption(
+    f"Service days {start:%a %d %b %Y}"
+    + ("" if start == end else f" to {end:%a %d %b %Y}")
+    + f" · {where} · {int(total['orders']):,} orders, {int(total['driver_days']):,} "
+    "driver-days. Dotted lines: all groups together."
+)
+st.plotly_chart(
+    charts.kpi_comparison(table, by),
+    key="fleet_mix.comparison",
+    config=charts.plot_config(f"fleet-mix-{by}-{start}-{end}"),
+)
 
-label_of = {n: (KPIS[n].label + (" %" if KPIS[n].unit == "fraction" else
-                                 " $" if KPIS[n].unit == "cents" else "")) for n in KPIS}
-number_format = {n: "%.1f" if KPIS[n].unit == "fraction" else "%.2f" if KPIS[n].unit == "cents"
-                 else "%d" if KPIS[n].additive else "%.2f" for n in KPIS}
-kpi_columns = {n: st.column_config.NumberColumn(label_of[n], help=KPIS[n].definition,
-                                                format=number_format[n]) for n in KPIS}
+label_of = {
+    n: (KPIS[n].label + (" %" if KPIS[n].unit == "fraction" else " $" if KPIS[n].unit == "cents" else ""))
+    for n in KPIS
+}
+number_format = {
+    n: "%.1f"
+    if KPIS[n].unit == "fraction"
+    else "%.2f"
+    if KPIS[n].unit == "cents"
+    else "%d"
+    if KPIS[n].additive
+    else "%.2f"
+    for n in KPIS
+}
+kpi_columns = {
+    n: st.column_config.NumberColumn(label_of[n], help=KPIS[n].definition, format=number_format[n])
+    for n in KPIS
+}
 name_column = {"fleet_type": "fleet_type", "vendor": "vendor_name", "driver": "driver_name"}
-people = charts.people_table(table).assign(fleet_type=[charts.group_label("fleet_type", str(k))
-                                                       for k in table["fleet_type"]]) \
-    if by == "fleet_type" else charts.people_table(table)
-st.dataframe(people, hide_index=True, width="stretch", key="fleet_mix.table",
-             column_order=[name_column[by], *KPIS],
-             column_config={"fleet_type": "fleet type", "vendor_name": "vendor", **kpi_columns})
-st.download_button("Download table (CSV)", table.to_csv(index=False), mime="text/csv",
-                   file_name=f"fleet-mix-{by}-{start}-{end}.csv", icon=":material/download:",
-                   key="fleet_mix.download_table")
+people = (
+    charts.people_table(table).assign(
+        fleet_type=[charts.group_label("fleet_type", str(k)) for k in table["fleet_type"]]
+    )
+    if by == "fleet_type"
+    else charts.people_table(table)
+)
+st.dataframe(
+    people,
+    hide_index=True,
+    width="stretch",
+    key="fleet_mix.table",
+    column_order=[name_column[by], *KPIS],
+    column_config={"fleet_type": "fleet type", "vendor_name": "vendor", **kpi_columns},
+)
+st.download_button(
+    "Download table (CSV)",
+    table.to_csv(index=False),
+    mime="text/csv",
+    file_name=f"fleet-mix-{by}-{start}-{end}.csv",
+    icon=":material/download:",
+    key="fleet_mix.download_table",
+)
 
 st.subheader("Trend by day")
-trend_kpi = st.selectbox("KPI", charts.HEADLINE_KPIS, format_func=lambda n: KPIS[n].label,
-                         key="fleet_mix.trend_kpi")
+trend_kpi = st.selectbox(
+    "KPI", charts.HEADLINE_KPIS, format_func=lambda n: KPIS[n].label, key="fleet_mix.trend_kpi"
+)
 st.caption(f"{KPIS[trend_kpi].definition} Service days {trend_start:%d %b} to {trend_end:%d %b %Y}.")
 daily = fleet_services.fleet_mix(viewer, trend_start, trend_end, hub).daily(by)
-st.plotly_chart(charts.kpi_trend(daily, by, trend_kpi), key="fleet_mix.trend",
-                config=charts.plot_config(f"fleet-mix-trend-{trend_kpi}-{trend_start}-{trend_end}"))
+st.plotly_chart(
+    charts.kpi_trend(daily, by, trend_kpi),
+    key="fleet_mix.trend",
+    config=charts.plot_config(f"fleet-mix-trend-{trend_kpi}-{trend_start}-{trend_end}"),
+)
 
 st.subheader("Drivers behind a number")
-groups = {str(k): charts.group_label(by, str(k), n) for k, n in
-          zip(table[by], table[name_column[by]], strict=True) if k != TOTAL}
-group: str = st.selectbox(charts.GROUPINGS[by], list(groups), format_func=lambda g: groups[g],
-                          key=f"fleet_mix.drill_{by}") or next(iter(groups))
+groups = {
+    str(k): charts.group_label(by, str(k), n)
+    for k, n in zip(table[by], table[name_column[by]], strict=True)
+    if k != TOTAL
+}
+group: str = st.selectbox(
+    charts.GROUPINGS[by], list(groups), format_func=lambda g: groups[g], key=f"fleet_mix.drill_{by}"
+) or next(iter(groups))
 row = table[table[by].astype(str) == group].iloc[0]
-tiles = [widgets.Kpi(KPIS[n].label, format_value(n, row[n]), KPIS[n].definition)
-         for n in charts.HEADLINE_KPIS]
+tiles = [
+    widgets.Kpi(KPIS[n].label, format_value(n, row[n]), KPIS[n].definition) for n in charts.HEADLINE_KPIS
+]
 widgets.kpi_row(tiles[:5])
 widgets.kpi_row(tiles[5:])
 drivers = fleet_services.drivers_behind(viewer, start, end, by, group, hub)
-st.dataframe(charts.people_table(drivers[drivers["driver"] != TOTAL]), hide_index=True,
-             width="stretch", key="fleet_mix.drivers", column_order=["driver", "driver_name", *KPIS],
-             column_config={"driver_name": "name", **kpi_columns})
-st.download_button(f"Download drivers of {groups[group]} (CSV)", drivers.to_csv(index=False),
-                   mime="text/csv", file_name=f"fleet-mix-drivers-{group}-{start}-{end}.csv",
-                   icon=":material/download:", key="fleet_mix.download_drivers")
+st.dataframe(
+    charts.people_table(drivers[drivers["driver"] != TOTAL]),
+    hide_index=True,
+    width="stretch",
+    key="fleet_mix.drivers",
+    column_order=["driver", "driver_name", *KPIS],
+    column_config={"driver_name": "name", **kpi_columns},
+)
+st.download_button(
+    f"Download drivers of {groups[group]} (CSV)",
+    drivers.to_csv(index=False),
+    mime="text/csv",
+    file_name=f"fleet-mix-drivers-{group}-{start}-{end}.csv",
+    icon=":material/download:",
+    key="fleet_mix.download_drivers",
+)

@@ -19,39 +19,73 @@ hub_ids = widgets.selected_hub_ids()
 snapshot = services.live_map(viewer)
 st.subheader(f"Live map · {widgets.hub_label()}", anchor=False)
 
-fleet_col, vendor_col, order_col, driver_col, button_col = st.columns([1, 1.2, 1.5, 1.3, 0.8],
-                                                                      vertical_alignment="bottom")
-fleet_types = fleet_col.multiselect("Fleet type", list(FleetType), key="live_map.fleet_types",
-                                    format_func=lambda f: maps.FLEET_LABELS[f], placeholder="All")
-vendor_ids = vendor_col.multiselect("Vendor", list(snapshot.vendors), key="live_map.vendors",
-                                    format_func=lambda v: snapshot.vendors.get(v, str(v)), placeholder="All")
-order_states = order_col.multiselect("Order status", list(LiveStatus), key="live_map.order_states",
-                                     format_func=lambda s: maps.ORDER_LABELS[s], placeholder="All")
-driver_states = driver_col.multiselect("Driver status", list(DriverState), key="live_map.driver_states",
-                                       format_func=lambda s: maps.STATE_LABELS[s], placeholder="All")
-button_col.button("Re-centre", icon=":material/my_location:", key="live_map.recentre",
-                  on_click=state.bump, args=(state.RECENTRED,), width="stretch")
+fleet_col, vendor_col, order_col, driver_col, button_col = st.columns(
+    [1, 1.2, 1.5, 1.3, 0.8], vertical_alignment="bottom"
+)
+fleet_types = fleet_col.multiselect(
+    "Fleet type",
+    list(FleetType),
+    key="live_map.fleet_types",
+    format_func=lambda f: maps.FLEET_LABELS[f],
+    placeholder="All",
+)
+vendor_ids = vendor_col.multiselect(
+    "Vendor",
+    list(snapshot.vendors),
+    key="live_map.vendors",
+    format_func=lambda v: snapshot.vendors.get(v, str(v)),
+    placeholder="All",
+)
+order_states = order_col.multiselect(
+    "Order status",
+    list(LiveStatus),
+    key="live_map.order_states",
+    format_func=lambda s: maps.ORDER_LABELS[s],
+    placeholder="All",
+)
+driver_states = driver_col.multiselect(
+    "Driver status",
+    list(DriverState),
+    key="live_map.driver_states",
+    format_func=lambda s: maps.STATE_LABELS[s],
+    placeholder="All",
+)
+button_col.button(
+    "Re-centre",
+    icon=":material/my_location:",
+    key="live_map.recentre",
+    on_click=state.bump,
+    args=(state.RECENTRED,),
+    width="stretch",
+)
 
 hubs = services.hubs()
 # The view follows only the hub filter (or, for a vendor or a driver, their drivers' home hubs,
 # which do not move) and "Re-centre": never the live data, so a refresh keeps the user's pan.
-in_view = hub_ids if hub_ids is not None else (
-    None if viewer.sees_everything else frozenset(snapshot.drivers["hub_id"].tolist()))
-view = maps.view_over(hubs if in_view is None else hubs[hubs["hub_id"].isin(list(in_view))],
-                      state.get(state.RECENTRED, 0))
+in_view = (
+    hub_ids
+    if hub_ids is not None
+    else (None if viewer.sees_everything else frozenset(snapshot.drivers["hub_id"].tolist()))
+)
+view = maps.view_over(
+    hubs if in_view is None else hubs[hubs["hub_id"].isin(list(in_view))], state.get(state.RECENTRED, 0)
+)
 
 
 @st.fragment(run_every=f"{services.LIVE_REFRESH_S}s")
 def live_panel() -> None:
     live = services.live_map(viewer).filtered(
-        hub_ids=hub_ids, fleet_types=frozenset(fleet_types) or None, vendor_ids=frozenset(vendor_ids) or None)
+        hub_ids=hub_ids, fleet_types=frozenset(fleet_types) or None, vendor_ids=frozenset(vendor_ids) or None
+    )
     widgets.live_kpis(live.kpis())
     shown = live.with_order_states(frozenset(order_states) or None).with_driver_states(
-        frozenset(driver_states) or None)
-    st.pydeck_chart(maps.live_deck(shown, view, settings.basemap_style, tz), height=640,
-                    key="live_map.deck")
-    st.caption(f"As of {widgets.clock_text(live.now, tz)} · {len(shown.drivers):,} drivers, "
-               f"{len(shown.routes):,} routes under way, {len(shown.orders):,} orders shown")
+        frozenset(driver_states) or None
+    )
+    st.pydeck_chart(maps.live_deck(shown, view, settings.basemap_style, tz), height=640, key="live_map.deck")
+    st.caption(
+        f"As of {widgets.clock_text(live.now, tz)} · {len(shown.drivers):,} drivers, "
+        f"{len(shown.routes):,} routes under way, {len(shown.orders):,} orders shown"
+    )
 
 
 live_panel()

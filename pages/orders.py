@@ -20,33 +20,55 @@ day = services.today()
 st.subheader(f"Orders for {day:%A %d %B %Y}")
 ref_col, status_col, zone_col, sla_col = st.columns([1, 1.4, 1.4, 1])
 ref = ref_col.text_input("Reference", key="orders.ref", placeholder="part of a reference")
-statuses = status_col.multiselect("Status", list(OrderStatus), key="orders.statuses", placeholder="All",
-                                  format_func=lambda s: s.value.replace("_", " "))
+statuses = status_col.multiselect(
+    "Status",
+    list(OrderStatus),
+    key="orders.statuses",
+    placeholder="All",
+    format_func=lambda s: s.value.replace("_", " "),
+)
 zones = zone_col.multiselect("Zone", facets.zones, key="orders.zones", placeholder="All")
-slas = sla_col.multiselect("SLA", list(SlaKind), key="orders.sla_kinds", placeholder="All",
-                           format_func=lambda s: maps.SLA_LABELS.get(s, s))
+slas = sla_col.multiselect(
+    "SLA",
+    list(SlaKind),
+    key="orders.sla_kinds",
+    placeholder="All",
+    format_func=lambda s: maps.SLA_LABELS.get(s, s),
+)
 
-query = OrderQuery(ref=ref, hub_ids=widgets.selected_hub_ids(), statuses=frozenset(statuses) or None,
-                   zones=frozenset(zones) or None, sla_kinds=frozenset(slas) or None)
+query = OrderQuery(
+    ref=ref,
+    hub_ids=widgets.selected_hub_ids(),
+    statuses=frozenset(statuses) or None,
+    zones=frozenset(zones) or None,
+    sla_kinds=frozenset(slas) or None,
+)
 found = services.orders(viewer, query)
 shown = len(found.rows)
 more = f"; the first {shown:,} are shown" if shown < found.total else ""
 st.caption(f"{found.total:,} orders match{more}")
 st.dataframe(
     widgets.local_times(found.rows, ["window_start_at", "window_end_at", "delivered_at"], tz),
-    hide_index=True, width="stretch", height=420, key="orders.table", column_order=ORDER_COLUMNS,
+    hide_index=True,
+    width="stretch",
+    height=420,
+    key="orders.table",
+    column_order=ORDER_COLUMNS,
     column_config={
         "window_start_at": st.column_config.DatetimeColumn("window start", format="HH:mm"),
         "window_end_at": st.column_config.DatetimeColumn("window end", format="HH:mm"),
         "delivered_at": st.column_config.DatetimeColumn("delivered", format="HH:mm"),
-        "sla_kind": "SLA", "brand_tier": "tier",
+        "sla_kind": "SLA",
+        "brand_tier": "tier",
     },
 )
 
 if can_import_orders(viewer):
     st.subheader("Import orders from a CSV file")
-    st.caption("The same validated import as `ctower import-orders`: every row is checked, and the "
-               "file is imported whole or not at all.")
+    st.caption(
+        "The same validated import as `ctower import-orders`: every row is checked, and the "
+        "file is imported whole or not at all."
+    )
     upload = st.file_uploader("Orders CSV", type=["csv"], key="orders.upload")
     if st.button("Import", type="primary", key="orders.import", disabled=upload is None):
         assert upload is not None

@@ -39,14 +39,23 @@ if notice:
 if order.choices:
     st.markdown("#### Not at home?")
     offered = {c.kind: c for c in order.choices}
-    chosen = st.radio("What should we do?", list(offered), key="track.choice",
-                      format_func=lambda k: offered[k].label)
+    chosen = st.radio(
+        "What should we do?", list(offered), key="track.choice", format_func=lambda k: offered[k].label
+    )
     if chosen is CustomerChoiceKind.SAFE_PLACE:
-        st.text_input("Where exactly?", key="track.place.safe_place", max_chars=120,
-                      placeholder="e.g. behind the side gate")
+        st.text_input(
+            "Where exactly?",
+            key="track.place.safe_place",
+            max_chars=120,
+            placeholder="e.g. behind the side gate",
+        )
     elif chosen is CustomerChoiceKind.NEIGHBOUR:
         st.text_input("Which neighbour? (optional)", key="track.place.neighbour", max_chars=120)
     else:
-        st.selectbox("New delivery slot", offered[chosen].slots, key="track.slot",
-                     format_func=lambda s: tracking.slot_label(s.start_at, s.end_at, tz))
+        st.selectbox(
+            "New delivery slot",
+            offered[chosen].slots,
+            key="track.slot",
+            format_func=lambda s: tracking.slot_label(s.start_at, s.end_at, tz),
+        )
     st.button("Confirm", type="primary", key="track.confirm", on_click=tracking.choose, args=(link,))

@@ -24,8 +24,10 @@ from core.scenario import ScenarioParams, seed_scenario
 PG_ADMIN_URL = os.environ.get("CT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEST_DAY = date(2026, 11, 27)
 SMALL = ScenarioParams(seed=3, orders=160, drivers=24, days=3, today=TEST_DAY)
-BACKENDS = [pytest.param("sqlite", id="sqlite"),
-            pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
 
 
 def _pg_available() -> str | None:

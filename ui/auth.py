@@ -31,8 +31,11 @@ def _cookie_token() -> str | None:
 def _cookie_script(value: str, max_age_s: int) -> None:
     secure = "; Secure" if (st.context.url or "").startswith("https:") else ""
     cookie = f"{COOKIE}={value}; Path=/; Max-Age={max_age_s}; SameSite=Strict{secure}"
-    st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True,
-            width="content")
+    st.html(
+        f"<script>document.cookie = {json.dumps(cookie)};</script>",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
 
 
 def signed_in() -> SignIn | None:
@@ -89,8 +92,7 @@ def login_form() -> None:
         st.caption("Sign in to run the delivery day.")
         with st.form("login", clear_on_submit=False, enter_to_submit=True):
             st.text_input("Username", key="login.username", autocomplete="username")
-            st.text_input("Password", type="password", key="login.password",
-                          autocomplete="current-password")
+            st.text_input("Password", type="password", key="login.password", autocomplete="current-password")
             st.form_submit_button("Sign in", type="primary", on_click=_submit, width="stretch")
         if state.get(state.LOGIN_FAILED):
             st.error(REFUSED, icon=":material/lock:")

@@ -25,18 +25,29 @@ from core.scorecard import KpiTrendView
 from ui import maps
 
 HEADLINE_KPIS: tuple[str, ...] = (
-    "on_time_rate", "first_attempt_rate", "failed_cost_cents", "cost_per_delivered_cents",
-    "cost_per_drop_cents", "stops_per_driver_hour", "utilisation", "co2_kg_per_delivered",
-    "workload_cv")
+    "on_time_rate",
+    "first_attempt_rate",
+    "failed_cost_cents",
+    "cost_per_delivered_cents",
+    "cost_per_drop_cents",
+    "stops_per_driver_hour",
+    "utilisation",
+    "co2_kg_per_delivered",
+    "workload_cv",
+)
 """The KPIs the fleet-mix page compares groups on, in panel order."""
 
 GROUPINGS: dict[str, str] = {"fleet_type": "Fleet type", "vendor": "Vendor"}
-STATUS_LABELS: dict[str, str] = {ComplianceStatus.COMPLIANT: "compliant",
-                                 ComplianceStatus.WARNING: "warning",
-                                 ComplianceStatus.BLOCKED: "blocked"}
-STATUS_COLOURS: dict[str, str] = {ComplianceStatus.COMPLIANT: "#16a34a",
-                                  ComplianceStatus.WARNING: "#f59e0b",
-                                  ComplianceStatus.BLOCKED: "#dc2626"}
+STATUS_LABELS: dict[str, str] = {
+    ComplianceStatus.COMPLIANT: "compliant",
+    ComplianceStatus.WARNING: "warning",
+    ComplianceStatus.BLOCKED: "blocked",
+}
+STATUS_COLOURS: dict[str, str] = {
+    ComplianceStatus.COMPLIANT: "#16a34a",
+    ComplianceStatus.WARNING: "#f59e0b",
+    ComplianceStatus.BLOCKED: "#dc2626",
+}
 _VENDOR_PALETTE = ("#7c3aed", "#ea580c", "#2563eb", "#db2777", "#65a30d", "#0891b2", "#a16207")
 _FLEET_ORDER = {f: i for i, f in enumerate(FleetType)}
 _MODEBAR = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -44,8 +55,7 @@ _MODEBAR = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2
 
 def plot_config(file_name: str) -> dict[str, Any]:
     """plotly's toolbar, whose camera button downloads the chart as a PNG named `file_name`."""
-    return {**_MODEBAR, "toImageButtonOptions": {"format": "png", "filename": file_name,
-                                                 "scale": 2}}
+    return {**_MODEBAR, "toImageButtonOptions": {"format": "png", "filename": file_name, "scale": 2}}
 
 
 # --- values for people -----------------------------------------------------------------------
@@ -105,9 +115,11 @@ def group_label(by: str, key: str, name: str | None = None) -> str:
 def _groups(frame: pd.DataFrame, by: str) -> list[tuple[str, str]]:
     """(key, label) of each group in `frame`, fleet types in enum order, captive first."""
     name_col = {"vendor": "vendor_name", "driver": "driver_name"}.get(by)
-    pairs = {str(k): group_label(by, str(k), str(n) if name_col else None)
-             for k, n in zip(frame[by], frame[name_col] if name_col else frame[by], strict=True)
-             if k != TOTAL}
+    pairs = {
+        str(k): group_label(by, str(k), str(n) if name_col else None)
+        for k, n in zip(frame[by], frame[name_col] if name_col else frame[by], strict=True)
+        if k != TOTAL
+    }
     if by == "fleet_type":
         return sorted(pairs.items(), key=lambda kv: _FLEET_ORDER.get(kv[0], 99))  # type: ignore[call-overload]
     return sorted(pairs.items(), key=lambda kv: (kv[0] != CAPTIVE_VENDOR, kv[1]))
@@ -116,8 +128,10 @@ def _groups(frame: pd.DataFrame, by: str) -> list[tuple[str, str]]:
 def group_colours(frame: pd.DataFrame, by: str) -> dict[str, str]:
     """A fixed colour per group: fleet types as on the live map, vendors from a palette."""
     if by == "fleet_type":
-        return {k: "rgb({},{},{})".format(*maps.FLEET_COLOURS.get(k, (100, 116, 139)))
-                for k, _ in _groups(frame, by)}
+        return {
+            k: "rgb({},{},{})".format(*maps.FLEET_COLOURS.get(k, (100, 116, 139)))
+            for k, _ in _groups(frame, by)
+        }
     captive = "rgb({},{},{})".format(*maps.FLEET_COLOURS[FleetType.CAPTIVE])
     others = [k for k, _ in _groups(frame, by) if k != CAPTIVE_VENDOR]
     colours = {k: _VENDOR_PALETTE[i % len(_VENDOR_PALETTE)] for i, k in enumerate(sorted(others))}
@@ -137,8 +151,7 @@ def delta_colour(name: str) -> Literal["normal", "inverse", "off"]:
 
 
 def _local_clock(values: pd.Series, tz: str) -> list[str]:
-    return ["" if v is None or pd.isna(v) else f"{pd.Timestamp(v).tz_convert(tz):%H:%M}"
-            for v in values]
+    return ["" if v is None or pd.isna(v) else f"{pd.Timestamp(v).tz_convert(tz):%H:%M}" for v in values]
 
 
 def compliance_table(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -150,29 +163,60 @@ def compliance_table(frame: pd.DataFrame, tz: str) -> pd.DataFrame:
         headroom_today=[duration_text(s) for s in frame["headroom_today_s"]],
         limit_hit_at=_local_clock(frame["limit_hit_at"], tz),
         break_due_at=_local_clock(frame["break_due_at"], tz),
-    )[["driver", "driver_name", "status", "reasons", "fleet", "vendor", "region", "driving_today",
-       "headroom_today", "driving_week", "limit_hit_at", "break_due_at"]]
+    )[
+        [
+            "driver",
+            "driver_name",
+            "status",
+            "reasons",
+            "fleet",
+            "vendor",
+            "region",
+            "driving_today",
+            "headroom_today",
+            "driving_week",
+            "limit_hit_at",
+            "break_due_at",
+        ]
+    ]
 
 
 def expiring_table(report: Sequence[DriverCompliance], day: date) -> pd.DataFrame:
     """Documents that expire within the warning window, soonest first: who must renew what."""
-    rows = [(r.driver_code, r.driver_name, r.vendor or "captive", document_label(kind), expires_on,
-             (expires_on - day).days) for r in report for kind, expires_on in r.expiring]
-    frame = pd.DataFrame(rows, columns=["driver", "driver_name", "vendor", "document",
-                                        "expires_on", "days_left"])
+    rows = [
+        (
+            r.driver_code,
+            r.driver_name,
+            r.vendor or "captive",
+            document_label(kind),
+            expires_on,
+            (expires_on - day).days,
+        )
+        for r in report
+        for kind, expires_on in r.expiring
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["driver", "driver_name", "vendor", "document", "expires_on", "days_left"]
+    )
     return frame.sort_values(["expires_on", "driver"], ignore_index=True)
 
 
 # --- figures ---------------------------------------------------------------------------------
 
 
-def kpi_comparison(table: pd.DataFrame, by: str, names: Sequence[str] = HEADLINE_KPIS,
-                   columns: int = 3) -> go.Figure:
+def kpi_comparison(
+    table: pd.DataFrame, by: str, names: Sequence[str] = HEADLINE_KPIS, columns: int = 3
+) -> go.Figure:
     """One panel per KPI, one bar per group (one trace per group, so the legend names the
     groups); a dotted line marks the value over all groups (the total row)."""
     rows = math.ceil(len(names) / columns)
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[KPIS[n].label for n in names],
-                        vertical_spacing=0.14, horizontal_spacing=0.08)
+    fig = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[KPIS[n].label for n in names],
+        vertical_spacing=0.14,
+        horizontal_spacing=0.08,
+    )
     groups = _groups(table, by)
     colours = group_colours(table, by)
     by_key = table.set_index(table[by].astype(str))
@@ -180,19 +224,36 @@ def kpi_comparison(table: pd.DataFrame, by: str, names: Sequence[str] = HEADLINE
     for i, name in enumerate(names):
         row, col = divmod(i, columns)
         for key, label in groups:
-            fig.add_trace(go.Bar(
-                x=[label], y=[shown(name, by_key.at[key, name])], name=label, legendgroup=key,
-                showlegend=i == 0, marker_color=colours[key],
-                hovertemplate=f"{label}: {hover_format(name)}<extra>{KPIS[name].label}</extra>",
-            ), row=row + 1, col=col + 1)
+            fig.add_trace(
+                go.Bar(
+                    x=[label],
+                    y=[shown(name, by_key.at[key, name])],
+                    name=label,
+                    legendgroup=key,
+                    showlegend=i == 0,
+                    marker_color=colours[key],
+                    hovertemplate=f"{label}: {hover_format(name)}<extra>{KPIS[name].label}</extra>",
+                ),
+                row=row + 1,
+                col=col + 1,
+            )
         if total is not None and shown(name, total[name]) is not None:
-            fig.add_hline(y=shown(name, total[name]), line_dash="dot", line_color="#334155",
-                          line_width=1, row=row + 1, col=col + 1)  # type: ignore[arg-type]
+            fig.add_hline(
+                y=shown(name, total[name]),
+                line_dash="dot",
+                line_color="#334155",
+                line_width=1,
+                row=row + 1,
+                col=col + 1,
+            )  # type: ignore[arg-type]
         fig.update_yaxes(row=row + 1, col=col + 1, rangemode="tozero", **axis_format(name))
     fig.update_xaxes(showticklabels=False)
-    fig.update_layout(height=260 * rows + 50, margin={"t": 80, "b": 10, "l": 10, "r": 10},
-                      legend={"orientation": "h", "yref": "container", "y": 0.995,
-                              "yanchor": "top", "x": 0}, bargap=0.25)
+    fig.update_layout(
+        height=260 * rows + 50,
+        margin={"t": 80, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "yref": "container", "y": 0.995, "yanchor": "top", "x": 0},
+        bargap=0.25,
+    )
     return fig
 
 
@@ -200,42 +261,67 @@ def kpi_trend(daily: pd.DataFrame, by: str, name: str) -> go.Figure:
     """`name` by day, one line per group."""
     fig = go.Figure()
     colours = group_colours(daily, by) if not daily.empty else {}
-    for key, label in (_groups(daily, by) if not daily.empty else []):
+    for key, label in _groups(daily, by) if not daily.empty else []:
         rows = daily[daily[by].astype(str) == key].sort_values("day")
-        fig.add_trace(go.Scatter(
-            x=list(rows["day"]), y=[shown(name, v) for v in rows[name]], name=label,
-            mode="lines+markers", line={"color": colours[key]}, connectgaps=False,
-            hovertemplate=f"{label} %{{x}}: {hover_format(name)}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(rows["day"]),
+                y=[shown(name, v) for v in rows[name]],
+                name=label,
+                mode="lines+markers",
+                line={"color": colours[key]},
+                connectgaps=False,
+                hovertemplate=f"{label} %{{x}}: {hover_format(name)}<extra></extra>",
+            )
+        )
     fig.update_yaxes(title=KPIS[name].label, rangemode="tozero", **axis_format(name))
     fig.update_xaxes(type="category", title=None)
-    fig.update_layout(height=340, margin={"t": 30, "b": 10, "l": 10, "r": 10},
-                      legend={"orientation": "h", "y": 1.12, "x": 0})
+    fig.update_layout(
+        height=340,
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+    )
     return fig
 
 
 def reasons_bars(reasons: Sequence[tuple[str, int]]) -> go.Figure:
     """Exceptions by reason, most frequent on top."""
     ordered = sorted(reasons, key=lambda r: (r[1], r[0]))
-    fig = go.Figure(go.Bar(x=[n for _, n in ordered], y=[r.replace("_", " ") for r, _ in ordered],
-                           orientation="h", marker_color="#0f766e", name="exceptions",
-                           hovertemplate="%{y}: %{x}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[n for _, n in ordered],
+            y=[r.replace("_", " ") for r, _ in ordered],
+            orientation="h",
+            marker_color="#0f766e",
+            name="exceptions",
+            hovertemplate="%{y}: %{x}<extra></extra>",
+        )
+    )
     top = max((n for _, n in ordered), default=1)
     fig.update_xaxes(title="exceptions", tick0=0, dtick=max(1, math.ceil(top / 5)), rangemode="tozero")
-    fig.update_layout(height=max(160, 40 * len(ordered) + 60),
-                      margin={"t": 10, "b": 10, "l": 10, "r": 10})
+    fig.update_layout(height=max(160, 40 * len(ordered) + 60), margin={"t": 10, "b": 10, "l": 10, "r": 10})
     return fig
 
 
 def period_comparison(trends: Sequence[KpiTrendView]) -> go.Figure:
     """Each KPI in the previous period and this one, side by side (one panel per KPI)."""
-    fig = make_subplots(rows=1, cols=len(trends), subplot_titles=[t.label for t in trends],
-                        horizontal_spacing=0.08)
+    fig = make_subplots(
+        rows=1, cols=len(trends), subplot_titles=[t.label for t in trends], horizontal_spacing=0.08
+    )
     for i, t in enumerate(trends):
         values = [shown(t.name, t.previous), shown(t.name, t.value)]
-        fig.add_trace(go.Bar(x=["previous", "this period"], y=values, name=t.label,
-                             marker_color=["#94a3b8", "#0f766e"], showlegend=False,
-                             hovertemplate=f"%{{x}}: {hover_format(t.name)}<extra></extra>"),
-                      row=1, col=i + 1)
+        fig.add_trace(
+            go.Bar(
+                x=["previous", "this period"],
+                y=values,
+                name=t.label,
+                marker_color=["#94a3b8", "#0f766e"],
+                showlegend=False,
+                hovertemplate=f"%{{x}}: {hover_format(t.name)}<extra></extra>",
+            ),
+            row=1,
+            col=i + 1,
+        )
         fig.update_yaxes(row=1, col=i + 1, rangemode="tozero", **axis_format(t.name))
     fig.update_layout(height=280, margin={"t": 40, "b": 10, "l": 10, "r": 10})
     return fig
@@ -244,15 +330,32 @@ def period_comparison(trends: Sequence[KpiTrendView]) -> go.Figure:
 def compliance_by_group(frame: pd.DataFrame, by: str = "fleet_type") -> go.Figure:
     """Drivers per group (a `compliance_frame` column), stacked by status."""
     fig = go.Figure()
-    labels = {k: group_label(by, k) if by == "fleet_type" else (k or "captive")
-              for k in frame[by].astype(str).unique()} if not frame.empty else {}
+    labels = (
+        {
+            k: group_label(by, k) if by == "fleet_type" else (k or "captive")
+            for k in frame[by].astype(str).unique()
+        }
+        if not frame.empty
+        else {}
+    )
     keys = sorted(labels, key=lambda k: (_FLEET_ORDER.get(k, 99), k))  # type: ignore[call-overload]
     for status in ComplianceStatus:
         rows = frame[frame["status"] == str(status)]
         counts = rows[by].astype(str).value_counts()
-        fig.add_trace(go.Bar(x=[labels[k] for k in keys], y=[int(counts.get(k, 0)) for k in keys],
-                             name=STATUS_LABELS[status], marker_color=STATUS_COLOURS[status],
-                             hovertemplate="%{x}: %{y} drivers<extra>%{fullData.name}</extra>"))
-    fig.update_layout(barmode="stack", height=260, margin={"t": 10, "b": 10, "l": 10, "r": 10},
-                      yaxis_title="drivers", legend={"orientation": "h", "y": 1.12, "x": 0})
+        fig.add_trace(
+            go.Bar(
+                x=[labels[k] for k in keys],
+                y=[int(counts.get(k, 0)) for k in keys],
+                name=STATUS_LABELS[status],
+                marker_color=STATUS_COLOURS[status],
+                hovertemplate="%{x}: %{y} drivers<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        height=260,
+        margin={"t": 10, "b": 10, "l": 10, "r": 10},
+        yaxis_title="drivers",
+        legend={"orientation": "h", "y": 1.12, "x": 0},
+    )
     return fig

@@ -22,10 +22,20 @@ def sidebar_clock(can_pause: bool) -> None:
     sim = services.sim_clock()
     pace = ""
     if sim is not None:
-        pace = " · :orange[**paused**]" if sim.paused else (
-            " · simulated, as fast as possible" if sim.speed is None else f" · simulated, {sim.speed:g}x")
+        pace = (
+            " · :orange[**paused**]"
+            if sim.paused
+            else (
+                " · simulated, as fast as possible" if sim.speed is None else f" · simulated, {sim.speed:g}x"
+            )
+        )
     st.caption(f":material/schedule: Now **{local:%H:%M}** {local:%Z} · {local:%a %d %b %Y}{pace}")
     if sim is not None and can_pause:
-        st.button("Resume" if sim.paused else "Pause", key="frame.sim_pause", width="stretch",
-                  icon=":material/play_arrow:" if sim.paused else ":material/pause:",
-                  on_click=services.set_paused, args=(not sim.paused,))
+        st.button(
+            "Resume" if sim.paused else "Pause",
+            key="frame.sim_pause",
+            width="stretch",
+            icon=":material/play_arrow:" if sim.paused else ":material/pause:",
+            on_click=services.set_paused,
+            args=(not sim.paused,),
+        )

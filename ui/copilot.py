@@ -26,15 +26,22 @@ from core.models import StopStatus
 from core.timeutil import local_hhmm
 from ui import maps, services
 
-NOTICE = "copilot.notice"   # (kind, text) of the last action, shown once (pages/copilot.py)
-PANEL = "copilot.panel"     # (form, order_id) of the open form: "delivered", "not_home" or "problem"
+NOTICE = "copilot.notice"  # (kind, text) of the last action, shown once (pages/copilot.py)
+PANEL = "copilot.panel"  # (form, order_id) of the open form: "delivered", "not_home" or "problem"
 ACTING_ROLES = driver_app.REPORTING_ROLES
 HANDED_TO, SAFE_PLACE = "person", "safe_place"
-REASON_LABELS = {ExceptionReason.VEHICLE_BREAKDOWN: "Vehicle breakdown", ExceptionReason.ROAD_CLOSED:
-                 "Road closed ahead", ExceptionReason.RUNNING_LATE: "Running late"}
-ACTION_LABELS = {ExceptionAction.SAFE_PLACE: "Safe place", ExceptionAction.NEIGHBOUR: "Neighbour",
-                 ExceptionAction.LOCKER: "Locker", ExceptionAction.RESCHEDULE: "Reschedule",
-                 ExceptionAction.RETURN_TO_DEPOT: "Return to depot"}
+REASON_LABELS = {
+    ExceptionReason.VEHICLE_BREAKDOWN: "Vehicle breakdown",
+    ExceptionReason.ROAD_CLOSED: "Road closed ahead",
+    ExceptionReason.RUNNING_LATE: "Running late",
+}
+ACTION_LABELS = {
+    ExceptionAction.SAFE_PLACE: "Safe place",
+    ExceptionAction.NEIGHBOUR: "Neighbour",
+    ExceptionAction.LOCKER: "Locker",
+    ExceptionAction.RESCHEDULE: "Reschedule",
+    ExceptionAction.RETURN_TO_DEPOT: "Return to depot",
+}
 T = TypeVar("T")
 NEXT_COLOUR, LATER_COLOUR, DRIVER_COLOUR = (245, 158, 11), (59, 130, 246), (15, 23, 42)
 
@@ -91,24 +98,56 @@ def delivered(viewer: Viewer, driver_id: int, order_id: int) -> None:
     so only where the customer allowed it."""
     photo = _text("copilot.photo_ref")
     if st.session_state.get("copilot.handover") == SAFE_PLACE:
-        _act(lambda why: f"Delivered to the safe place: {why}.", driver_app.not_home, viewer, driver_id,
-             order_id, ExceptionAction.SAFE_PLACE, photo, None, _text("copilot.place"))
+        _act(
+            lambda why: f"Delivered to the safe place: {why}.",
+            driver_app.not_home,
+            viewer,
+            driver_id,
+            order_id,
+            ExceptionAction.SAFE_PLACE,
+            photo,
+            None,
+            _text("copilot.place"),
+        )
     else:
-        _act(lambda stop: f"Delivered {stop.ref}.", driver_app.delivered, viewer, driver_id, order_id,
-             _text("copilot.recipient"), photo, _text("copilot.signature_ref"))
+        _act(
+            lambda stop: f"Delivered {stop.ref}.",
+            driver_app.delivered,
+            viewer,
+            driver_id,
+            order_id,
+            _text("copilot.recipient"),
+            photo,
+            _text("copilot.signature_ref"),
+        )
 
 
 def not_home(viewer: Viewer, driver_id: int, order_id: int, action: ExceptionAction) -> None:
-    _act(lambda why: f"{ACTION_LABELS[action]} recorded: {why}.", driver_app.not_home, viewer, driver_id,
-         order_id, action, _text("copilot.nh_photo_ref"), _text("copilot.nh_recipient"))
+    _act(
+        lambda why: f"{ACTION_LABELS[action]} recorded: {why}.",
+        driver_app.not_home,
+        viewer,
+        driver_id,
+        order_id,
+        action,
+        _text("copilot.nh_photo_ref"),
+        _text("copilot.nh_recipient"),
+    )
 
 
 def problem(viewer: Viewer, driver_id: int) -> None:
     """Report the disruption; the co-pilot's reroute, or its request to dispatch, is the notice."""
     reason = ExceptionReason(st.session_state["copilot.reason"])
-    _act(lambda outcome: f"{REASON_LABELS[reason]} reported. Co-pilot: {outcome.message}."
-         + (" Request sent to dispatch." if outcome.escalated else ""),
-         driver_app.problem, viewer, driver_id, reason)
+    _act(
+        lambda outcome: (
+            f"{REASON_LABELS[reason]} reported. Co-pilot: {outcome.message}."
+            + (" Request sent to dispatch." if outcome.escalated else "")
+        ),
+        driver_app.problem,
+        viewer,
+        driver_id,
+        reason,
+    )
 
 
 def open_panel(form: str, order_id: int | None) -> None:
@@ -122,70 +161,136 @@ def open_panel(form: str, order_id: int | None) -> None:
 def next_stop_card(current: CopilotView, tz: str) -> None:
     stop = current.next_stop
     if stop is None:
-        st.info(f"{current.driver_code}: no open stops" + (f" ({current.done} done today)." if current.done
-                                                           else " on today's route."))
+        st.info(
+            f"{current.driver_code}: no open stops"
+            + (f" ({current.done} done today)." if current.done else " on today's route.")
+        )
         return
     st.markdown(f"**Next stop · {escape(stop.ref)}**  \n{escape(stop.address)}")
     window, eta = st.columns(2)
     late = f"late by {stop.late_by_s // 60} min" if stop.late_by_s else "on time"
-    window.metric("Window", f"{local_hhmm(stop.window_start_at, tz)}–{local_hhmm(stop.window_end_at, tz)}",
-                  border=True)
-    eta.metric("ETA", local_hhmm(stop.eta_at, tz), late, delta_color="inverse" if stop.late_by_s else "off",
-               border=True)
-    st.caption(f"{len(current.remaining)} stops left · {current.done} done · "
-               + (f"running {current.running_late_s // 60} min behind plan" if current.running_late_s
-                  else "on plan") + (" · arrived" if stop.status is StopStatus.ARRIVED else ""))
+    window.metric(
+        "Window", f"{local_hhmm(stop.window_start_at, tz)}–{local_hhmm(stop.window_end_at, tz)}", border=True
+    )
+    eta.metric(
+        "ETA",
+        local_hhmm(stop.eta_at, tz),
+        late,
+        delta_color="inverse" if stop.late_by_s else "off",
+        border=True,
+    )
+    st.caption(
+        f"{len(current.remaining)} stops left · {current.done} done · "
+        + (f"running {current.running_late_s // 60} min behind plan" if current.running_late_s else "on plan")
+        + (" · arrived" if stop.status is StopStatus.ARRIVED else "")
+    )
 
 
 def remaining_table(current: CopilotView, tz: str) -> None:
-    rows = [{"#": s.sequence, "order": s.ref, "address": s.address,
-             "window": f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}",
-             "ETA": local_hhmm(s.eta_at, tz), "late by (min)": s.late_by_s // 60} for s in current.remaining]
-    st.dataframe(pd.DataFrame(rows, columns=["#", "order", "address", "window", "ETA", "late by (min)"]),
-                 hide_index=True, width="stretch", key="copilot.remaining")
+    rows = [
+        {
+            "#": s.sequence,
+            "order": s.ref,
+            "address": s.address,
+            "window": f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}",
+            "ETA": local_hhmm(s.eta_at, tz),
+            "late by (min)": s.late_by_s // 60,
+        }
+        for s in current.remaining
+    ]
+    st.dataframe(
+        pd.DataFrame(rows, columns=["#", "order", "address", "window", "ETA", "late by (min)"]),
+        hide_index=True,
+        width="stretch",
+        key="copilot.remaining",
+    )
 
 
 def deck(current: CopilotView, view_at: maps.MapView, basemap_style: str, tz: str) -> pdk.Deck:
     """The driver's remaining route: the path, the stops (the next one highlighted), the driver."""
-    stops = pd.DataFrame([{
-        "lon": s.lon, "lat": s.lat, "colour": list(NEXT_COLOUR if i == 0 else LATER_COLOUR),
-        "radius": 9 if i == 0 else 5,
-        "tooltip": f"<b>{escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
-                   f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}"
-                   f"<br/>{escape(s.address)}"}
-        for i, s in enumerate(current.remaining)], columns=["lon", "lat", "colour", "radius", "tooltip"])
-    here = pd.DataFrame([{"lon": current.lon, "lat": current.lat,
-                          "tooltip": f"<b>{escape(current.driver_code)}</b> is here"}])
-    path = pd.DataFrame([{"path": [list(p) for p in current.route_points], "tooltip": "Remaining route"}]
-                        if current.route_points else [], columns=["path", "tooltip"])
+    stops = pd.DataFrame(
+        [
+            {
+                "lon": s.lon,
+                "lat": s.lat,
+                "colour": list(NEXT_COLOUR if i == 0 else LATER_COLOUR),
+                "radius": 9 if i == 0 else 5,
+                "tooltip": f"<b>{escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
+                f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}"
+                f"<br/>{escape(s.address)}",
+            }
+            for i, s in enumerate(current.remaining)
+        ],
+        columns=["lon", "lat", "colour", "radius", "tooltip"],
+    )
+    here = pd.DataFrame(
+        [{"lon": current.lon, "lat": current.lat, "tooltip": f"<b>{escape(current.driver_code)}</b> is here"}]
+    )
+    path = pd.DataFrame(
+        [{"path": [list(p) for p in current.route_points], "tooltip": "Remaining route"}]
+        if current.route_points
+        else [],
+        columns=["path", "tooltip"],
+    )
     return pdk.Deck(
         layers=[
-            pdk.Layer("PathLayer", path, id="route", get_path="path", get_color=[*LATER_COLOUR, 170],
-                      width_units=maps.PIXELS, get_width=4, joint_rounded=True, cap_rounded=True),
-            pdk.Layer("ScatterplotLayer", stops, id="stops", get_position="[lon, lat]",
-                      get_fill_color="colour", radius_units=maps.PIXELS, get_radius="radius", pickable=True),
-            pdk.Layer("ScatterplotLayer", here, id="driver", get_position="[lon, lat]",
-                      get_fill_color=list(DRIVER_COLOUR), radius_units=maps.PIXELS, get_radius=8,
-                      pickable=True),
+            pdk.Layer(
+                "PathLayer",
+                path,
+                id="route",
+                get_path="path",
+                get_color=[*LATER_COLOUR, 170],
+                width_units=maps.PIXELS,
+                get_width=4,
+                joint_rounded=True,
+                cap_rounded=True,
+            ),
+            pdk.Layer(
+                "ScatterplotLayer",
+                stops,
+                id="stops",
+                get_position="[lon, lat]",
+                get_fill_color="colour",
+                radius_units=maps.PIXELS,
+                get_radius="radius",
+                pickable=True,
+            ),
+            pdk.Layer(
+                "ScatterplotLayer",
+                here,
+                id="driver",
+                get_position="[lon, lat]",
+                get_fill_color=list(DRIVER_COLOUR),
+                radius_units=maps.PIXELS,
+                get_radius=8,
+                pickable=True,
+            ),
         ],
         map_style=basemap_style,
-        initial_view_state=pdk.ViewState(latitude=view_at.latitude, longitude=view_at.longitude,
-                                         zoom=view_at.zoom, pitch=0, bearing=0),
+        initial_view_state=pdk.ViewState(
+            latitude=view_at.latitude, longitude=view_at.longitude, zoom=view_at.zoom, pitch=0, bearing=0
+        ),
         tooltip={"html": "{tooltip}", "style": maps.TOOLTIP_STYLE},
     )
 
 
 def delivered_form(viewer: Viewer, driver_id: int, stop: StopView) -> None:
     with st.form("copilot.delivered_form"):
-        st.radio("Handed over", [HANDED_TO, SAFE_PLACE], key="copilot.handover", horizontal=True,
-                 format_func=lambda h: "to a person" if h == HANDED_TO else "left in the safe place")
+        st.radio(
+            "Handed over",
+            [HANDED_TO, SAFE_PLACE],
+            key="copilot.handover",
+            horizontal=True,
+            format_func=lambda h: "to a person" if h == HANDED_TO else "left in the safe place",
+        )
         st.text_input("Recipient name", key="copilot.recipient")
         st.text_input("Safe place", key="copilot.place", placeholder=stop.safe_place_note or "")
         photo, signature = st.columns(2)
         photo.text_input("Photo reference", key="copilot.photo_ref")
         signature.text_input("Signature reference", key="copilot.signature_ref")
-        st.form_submit_button("Confirm delivery", type="primary", on_click=delivered,
-                              args=(viewer, driver_id, stop.order_id))
+        st.form_submit_button(
+            "Confirm delivery", type="primary", on_click=delivered, args=(viewer, driver_id, stop.order_id)
+        )
 
 
 def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHomeAdvice) -> None:
@@ -196,9 +301,14 @@ def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHo
     recipient.text_input("Neighbour's name", key="copilot.nh_recipient")
     for rank, option in enumerate(advice.options, start=1):
         label, text = st.columns([1, 4], vertical_alignment="center")
-        label.button(f"{rank}. {ACTION_LABELS[option.action]}", key=f"copilot.option.{option.action.value}",
-                     width="stretch", type="primary" if rank == 1 else "secondary", on_click=not_home,
-                     args=(viewer, driver_id, stop.order_id, option.action))
+        label.button(
+            f"{rank}. {ACTION_LABELS[option.action]}",
+            key=f"copilot.option.{option.action.value}",
+            width="stretch",
+            type="primary" if rank == 1 else "secondary",
+            on_click=not_home,
+            args=(viewer, driver_id, stop.order_id, option.action),
+        )
         text.caption(option.reason)
     for action, why in advice.excluded:
         st.caption(f"Not offered: {ACTION_LABELS[action].lower()}, {why}")
@@ -206,6 +316,10 @@ def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHo
 
 def problem_form(viewer: Viewer, driver_id: int) -> None:
     with st.form("copilot.problem_form"):
-        st.selectbox("What happened?", sorted(DISRUPTIONS), key="copilot.reason",
-                     format_func=lambda r: REASON_LABELS[ExceptionReason(r)])
+        st.selectbox(
+            "What happened?",
+            sorted(DISRUPTIONS),
+            key="copilot.reason",
+            format_func=lambda r: REASON_LABELS[ExceptionReason(r)],
+        )
         st.form_submit_button("Report", type="primary", on_click=problem, args=(viewer, driver_id))

@@ -52,8 +52,14 @@ def _run(job: RebalanceJob, viewer: Viewer) -> None:
     try:
         with unit_of_work(services.current_engine()) as session:
             blocked = blocked_driver_ids(session, job.request.day)
-            view = propose_rebalance(session, viewer, job.request, progress=on_progress,
-                                     cancel=job.cancel, blocked_driver_ids=blocked)
+            view = propose_rebalance(
+                session,
+                viewer,
+                job.request,
+                progress=on_progress,
+                cancel=job.cancel,
+                blocked_driver_ids=blocked,
+            )
         job.proposal_id = view.id
     except ControlTowerError as exc:
         job.error = str(exc)
@@ -64,7 +70,6 @@ def _run(job: RebalanceJob, viewer: Viewer) -> None:
 
 def start(viewer: Viewer, request: RebalanceRequest) -> RebalanceJob:
     job = RebalanceJob(request)
-    job.thread = threading.Thread(target=_run, args=(job, viewer), name=f"rebalance-{job.id}",
-                                  daemon=True)
+    job.thread = threading.Thread(target=_run, args=(job, viewer), name=f"rebalance-{job.id}", daemon=True)
     job.thread.start()
     return job

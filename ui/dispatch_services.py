@@ -20,8 +20,11 @@ def _proposals(url: str, viewer: Viewer, hub_id: int, pending: bool) -> list[Pro
     with unit_of_work(services.engine(url), read_only=True) as session:
         if pending:
             return list_proposals(session, viewer, ProposalStatus.PENDING, hub_id=hub_id)
-        return [p for p in list_proposals(session, viewer, hub_id=hub_id, limit=HISTORY_ROWS)
-                if p.status is not ProposalStatus.PENDING]
+        return [
+            p
+            for p in list_proposals(session, viewer, hub_id=hub_id, limit=HISTORY_ROWS)
+            if p.status is not ProposalStatus.PENDING
+        ]
 
 
 def pending(viewer: Viewer, hub_id: int) -> list[ProposalView]:

@@ -22,8 +22,8 @@ from core.kpi.definitions import CAPTIVE_VENDOR
 from core.scorecard import Scorecard, scorecard, vendor_by_code
 from ui import services
 
-HISTORY_TTL_S = 300     # past days change only when someone corrects them
-COMPLIANCE_TTL_S = 60   # today's driving moves; documents get renewed
+HISTORY_TTL_S = 300  # past days change only when someone corrects them
+COMPLIANCE_TTL_S = 60  # today's driving moves; documents get renewed
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,12 @@ def _fleet_mix(url: str, viewer: Viewer, start: date, end: date, hub: str | None
     with unit_of_work(services.engine(url), read_only=True) as session:
         work = facts_for(session, viewer, start, end, _hub_where(hub)).work
     # What kpis() and daily_kpis() do, on one load instead of four.
-    return FleetMix(aggregate(work, ["fleet_type"]), aggregate(work, ["vendor"]),
-                    aggregate(work, ["day", "fleet_type"], total=False),
-                    aggregate(work, ["day", "vendor"], total=False))
+    return FleetMix(
+        aggregate(work, ["fleet_type"]),
+        aggregate(work, ["vendor"]),
+        aggregate(work, ["day", "fleet_type"], total=False),
+        aggregate(work, ["day", "vendor"], total=False),
+    )
 
 
 def fleet_mix(viewer: Viewer, start: date, end: date, hub: str | None) -> FleetMix:
@@ -64,40 +67,52 @@ def fleet_mix(viewer: Viewer, start: date, end: date, hub: str | None) -> FleetM
 
 
 @st.cache_data(ttl=HISTORY_TTL_S, max_entries=32, show_spinner=False)
-def _drivers_behind(url: str, viewer: Viewer, start: date, end: date,
-                    where: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+def _drivers_behind(
+    url: str, viewer: Viewer, start: date, end: date, where: tuple[tuple[str, str], ...]
+) -> pd.DataFrame:
     with unit_of_work(services.engine(url), read_only=True) as session:
         return kpis(session, viewer, "driver", start, end, where=dict(where))
 
 
-def drivers_behind(viewer: Viewer, start: date, end: date, by: str, group: str,
-                   hub: str | None) -> pd.DataFrame:
+def drivers_behind(
+    viewer: Viewer, start: date, end: date, by: str, group: str, hub: str | None
+) -> pd.DataFrame:
     """The drill-down: one row per driver of the `by` group `group` (and the total row)."""
     where: Mapping[str, str] = {by: group, **_hub_where(hub)}
-    return _drivers_behind(services.settings().database_url, viewer, start, end,
-                           tuple(sorted(where.items())))
+    return _drivers_behind(services.settings().database_url, viewer, start, end, tuple(sorted(where.items())))
 
 
 @st.cache_data(ttl=COMPLIANCE_TTL_S, max_entries=32, show_spinner=False)
-def _compliance(url: str, viewer: Viewer, day: date, fleet: str | None, vendor: str | None,
-                region: str | None, status: ComplianceStatus | None
-                ) -> tuple[DriverCompliance, ...]:
+def _compliance(
+    url: str,
+    viewer: Viewer,
+    day: date,
+    fleet: str | None,
+    vendor: str | None,
+    region: str | None,
+    status: ComplianceStatus | None,
+) -> tuple[DriverCompliance, ...]:
     with unit_of_work(services.engine(url), read_only=True) as session:
-        return tuple(compliance_report(session, viewer, day, fleet=fleet, vendor=vendor,
-                                       region=region, status=status))
+        return tuple(
+            compliance_report(session, viewer, day, fleet=fleet, vendor=vendor, region=region, status=status)
+        )
 
 
-def compliance(viewer: Viewer, day: date, *, fleet: str | None = None, vendor: str | None = None,
-               region: str | None = None, status: ComplianceStatus | None = None
-               ) -> tuple[DriverCompliance, ...]:
+def compliance(
+    viewer: Viewer,
+    day: date,
+    *,
+    fleet: str | None = None,
+    vendor: str | None = None,
+    region: str | None = None,
+    status: ComplianceStatus | None = None,
+) -> tuple[DriverCompliance, ...]:
     """Every driver the viewer may see, judged on `day`, filtered by core (each filter optional)."""
-    return _compliance(services.settings().database_url, viewer, day, fleet, vendor, region,
-                       status)
+    return _compliance(services.settings().database_url, viewer, day, fleet, vendor, region, status)
 
 
 @st.cache_data(ttl=HISTORY_TTL_S, max_entries=16, show_spinner=False)
-def _vendor_choices(url: str, viewer: Viewer, start: date, end: date, day: date
-                    ) -> dict[int, str]:
+def _vendor_choices(url: str, viewer: Viewer, start: date, end: date, day: date) -> dict[int, str]:
     with unit_of_work(services.engine(url), read_only=True) as session:
         named = kpis(session, viewer, "vendor", start, end, total=False)
         names = dict(zip(named["vendor"], named["vendor_name"], strict=True))
@@ -113,8 +128,7 @@ def vendor_choices(viewer: Viewer, start: date, end: date) -> dict[int, str]:
 
 
 @st.cache_data(ttl=COMPLIANCE_TTL_S, max_entries=32, show_spinner=False)
-def _scorecard(url: str, viewer: Viewer, vendor_id: int, start: date, end: date, day: date
-               ) -> Scorecard:
+def _scorecard(url: str, viewer: Viewer, vendor_id: int, start: date, end: date, day: date) -> Scorecard:
     with unit_of_work(services.engine(url), read_only=True) as session:
         return scorecard(session, viewer, vendor_id, start, end, compliance_day=day)
 
@@ -123,5 +137,4 @@ def vendor_scorecard(viewer: Viewer, vendor_id: int, start: date, end: date) -> 
     """The scorecard of service days `start`..`end`, with compliance judged today, as on the
     compliance page. Raises AccessDeniedError for another vendor's viewer (core checks before
     reading anything; an exception is never cached)."""
-    return _scorecard(services.settings().database_url, viewer, vendor_id, start, end,
-                      services.today())
+    return _scorecard(services.settings().database_url, viewer, vendor_id, start, end, services.today())

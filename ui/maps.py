@@ -22,17 +22,17 @@ from core.live import DriverState, LiveMap, LiveStatus, PositionSource
 RGB = tuple[int, int, int]
 
 FLEET_COLOURS: dict[str, RGB] = {
-    FleetType.CAPTIVE: (15, 118, 110),       # teal
-    FleetType.THIRD_PARTY: (124, 58, 237),   # violet
-    FleetType.GIG: (234, 88, 12),            # orange
+    FleetType.CAPTIVE: (15, 118, 110),  # teal
+    FleetType.THIRD_PARTY: (124, 58, 237),  # violet
+    FleetType.GIG: (234, 88, 12),  # orange
 }
 ORDER_COLOURS: dict[str, RGB] = {
-    LiveStatus.UNASSIGNED: (100, 116, 139),     # slate
-    LiveStatus.PLANNED: (59, 130, 246),         # blue
+    LiveStatus.UNASSIGNED: (100, 116, 139),  # slate
+    LiveStatus.PLANNED: (59, 130, 246),  # blue
     LiveStatus.OUT_FOR_DELIVERY: (6, 182, 212),  # cyan
-    LiveStatus.AT_RISK: (245, 158, 11),         # amber
-    LiveStatus.DELIVERED: (34, 197, 94),        # green
-    LiveStatus.FAILED: (220, 38, 38),           # red
+    LiveStatus.AT_RISK: (245, 158, 11),  # amber
+    LiveStatus.DELIVERED: (34, 197, 94),  # green
+    LiveStatus.FAILED: (220, 38, 38),  # red
 }
 STATE_COLOURS: dict[str, RGB] = {
     DriverState.EXCEPTION: (220, 38, 38),
@@ -42,21 +42,39 @@ STATE_COLOURS: dict[str, RGB] = {
     DriverState.UNAVAILABLE: (148, 163, 184),
 }
 HUB_COLOUR: RGB = (15, 23, 42)
-FLEET_LABELS: dict[str, str] = {FleetType.CAPTIVE: "captive", FleetType.THIRD_PARTY: "3PL",
-                                 FleetType.GIG: "gig"}
-ORDER_LABELS: dict[str, str] = {LiveStatus.UNASSIGNED: "unassigned", LiveStatus.PLANNED: "planned",
-                LiveStatus.OUT_FOR_DELIVERY: "out for delivery", LiveStatus.AT_RISK: "at risk of being late",
-                LiveStatus.DELIVERED: "delivered", LiveStatus.FAILED: "failed"}
-STATE_LABELS: dict[str, str] = {DriverState.EXCEPTION: "exception", DriverState.ON_ROUTE: "on route",
-                DriverState.ON_SHIFT: "on shift, no stops", DriverState.OFF_SHIFT: "off shift",
-                DriverState.UNAVAILABLE: "off duty / suspended"}
+FLEET_LABELS: dict[str, str] = {
+    FleetType.CAPTIVE: "captive",
+    FleetType.THIRD_PARTY: "3PL",
+    FleetType.GIG: "gig",
+}
+ORDER_LABELS: dict[str, str] = {
+    LiveStatus.UNASSIGNED: "unassigned",
+    LiveStatus.PLANNED: "planned",
+    LiveStatus.OUT_FOR_DELIVERY: "out for delivery",
+    LiveStatus.AT_RISK: "at risk of being late",
+    LiveStatus.DELIVERED: "delivered",
+    LiveStatus.FAILED: "failed",
+}
+STATE_LABELS: dict[str, str] = {
+    DriverState.EXCEPTION: "exception",
+    DriverState.ON_ROUTE: "on route",
+    DriverState.ON_SHIFT: "on shift, no stops",
+    DriverState.OFF_SHIFT: "off shift",
+    DriverState.UNAVAILABLE: "off duty / suspended",
+}
 SLA_LABELS = {"two_hour": "2-hour", "four_hour": "4-hour", "same_day": "same-day"}
 HUB_CLUSTER_STEP_DEG = 0.0022  # drivers waiting at a hub are fanned out around it, ~250 m apart
 HUB_CLUSTER_FIRST_RING = 4  # ... starting clear of the hub's marker
 GOLDEN_ANGLE = np.pi * (3 - np.sqrt(5))
 PIXELS = '"pixels"'  # quoted: pydeck turns a bare string into a data accessor expression
-TOOLTIP_STYLE = {"backgroundColor": "#0f172a", "color": "#f8fafc", "fontSize": "12px",
-                 "padding": "6px 8px", "borderRadius": "4px", "maxWidth": "320px"}
+TOOLTIP_STYLE = {
+    "backgroundColor": "#0f172a",
+    "color": "#f8fafc",
+    "fontSize": "12px",
+    "padding": "6px 8px",
+    "borderRadius": "4px",
+    "maxWidth": "320px",
+}
 
 
 @dataclass(frozen=True)
@@ -80,15 +98,19 @@ def view_over(hubs: pd.DataFrame, recentred: int = 0) -> MapView:
 
 def _esc(values: pd.Series) -> pd.Series:
     text = values.astype("str").fillna("")
-    return (text.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
-            .str.replace(">", "&gt;", regex=False).str.replace('"', "&quot;", regex=False))
+    return (
+        text.str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+        .str.replace('"', "&quot;", regex=False)
+    )
 
 
 _HH_MM = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)] + ["–"], dtype=object)
 
 
 def _clock(values: pd.Series, tz: str) -> pd.Series:
-    """"HH:MM" in `tz` ("–" when missing), by table lookup: strftime is slow at 20k rows."""
+    """ "HH:MM" in `tz` ("–" when missing), by table lookup: strftime is slow at 20k rows."""
     local = values.dt.tz_convert(tz)
     minute = (local.dt.hour * 60 + local.dt.minute).fillna(24 * 60).astype(int)
     return pd.Series(_HH_MM[minute.to_numpy()], index=values.index, dtype="str")
@@ -115,12 +137,29 @@ def _driver_rows(live: LiveMap, tz: str) -> pd.DataFrame:
     lon[at_hub] += radius * np.cos(rank * GOLDEN_ANGLE) * 1.3  # longitude degrees are shorter here
     where = np.where(at_hub, "waiting at home hub", "reported " + _clock(d["position_at"], tz))
     company = d["vendor_name"].fillna("own fleet")
-    tip = ("<b>" + _esc(d["code"]) + " · " + _esc(d["name"]) + "</b><br/>"
-           + _labels(d["fleet_type"], FLEET_LABELS) + " · " + _esc(company) + " · " + d["vehicle_type"]
-           + "<br/>" + _labels(d["state"], STATE_LABELS) + " · " + d["stops_left"].astype("str")
-           + " stops left · next ETA " + _clock(d["next_eta_at"], tz) + "<br/>" + where)
-    rows = pd.DataFrame({"lon": lon.round(5), "lat": lat.round(5), "code": d["code"].to_numpy(),
-                         "tooltip": tip.to_numpy()})
+    tip = (
+        "<b>"
+        + _esc(d["code"])
+        + " · "
+        + _esc(d["name"])
+        + "</b><br/>"
+        + _labels(d["fleet_type"], FLEET_LABELS)
+        + " · "
+        + _esc(company)
+        + " · "
+        + d["vehicle_type"]
+        + "<br/>"
+        + _labels(d["state"], STATE_LABELS)
+        + " · "
+        + d["stops_left"].astype("str")
+        + " stops left · next ETA "
+        + _clock(d["next_eta_at"], tz)
+        + "<br/>"
+        + where
+    )
+    rows = pd.DataFrame(
+        {"lon": lon.round(5), "lat": lat.round(5), "code": d["code"].to_numpy(), "tooltip": tip.to_numpy()}
+    )
     rows = _rgb(rows, d["fleet_type"], FLEET_COLOURS, "f")
     return _rgb(rows, d["state"], STATE_COLOURS, "s")
 
@@ -129,14 +168,33 @@ def _order_rows(live: LiveMap, tz: str) -> pd.DataFrame:
     o = live.orders
     window = _clock(o["window_start_at"], tz) + "–" + _clock(o["window_end_at"], tz)
     done = _clock(o["delivered_at"], tz)
-    when = np.where(o["eta_at"].notna(), "ETA " + _clock(o["eta_at"], tz),
-                    np.where(o["delivered_at"].notna(), "delivered " + done, "no ETA yet"))
-    tip = ("<b>" + _esc(o["ref"]) + "</b> · " + _labels(o["live_status"], ORDER_LABELS) + "<br/>"
-           + _labels(o["sla_kind"], SLA_LABELS) + " window " + window + " · " + when + "<br/>"
-           + "driver " + o["driver_code"].fillna("–") + " · zone " + _esc(o["zone"]) + "<br/>"
-           + _esc(o["address"]))
-    rows = pd.DataFrame({"lon": o["lon"].round(5).to_numpy(), "lat": o["lat"].round(5).to_numpy(),
-                         "tooltip": tip.to_numpy()})
+    when = np.where(
+        o["eta_at"].notna(),
+        "ETA " + _clock(o["eta_at"], tz),
+        np.where(o["delivered_at"].notna(), "delivered " + done, "no ETA yet"),
+    )
+    tip = (
+        "<b>"
+        + _esc(o["ref"])
+        + "</b> · "
+        + _labels(o["live_status"], ORDER_LABELS)
+        + "<br/>"
+        + _labels(o["sla_kind"], SLA_LABELS)
+        + " window "
+        + window
+        + " · "
+        + when
+        + "<br/>"
+        + "driver "
+        + o["driver_code"].fillna("–")
+        + " · zone "
+        + _esc(o["zone"])
+        + "<br/>"
+        + _esc(o["address"])
+    )
+    rows = pd.DataFrame(
+        {"lon": o["lon"].round(5).to_numpy(), "lat": o["lat"].round(5).to_numpy(), "tooltip": tip.to_numpy()}
+    )
     return _rgb(rows, o["live_status"], ORDER_COLOURS, "")
 
 
@@ -150,8 +208,14 @@ def _route_rows(live: LiveMap) -> pd.DataFrame:
 
 def _hub_rows(live: LiveMap) -> pd.DataFrame:
     h = live.hubs
-    return pd.DataFrame({"lon": h["lon"].round(5), "lat": h["lat"].round(5), "code": h["code"],
-                         "tooltip": ("<b>Hub " + _esc(h["code"]) + "</b><br/>" + _esc(h["name"])).to_numpy()})
+    return pd.DataFrame(
+        {
+            "lon": h["lon"].round(5),
+            "lat": h["lat"].round(5),
+            "code": h["code"],
+            "tooltip": ("<b>Hub " + _esc(h["code"]) + "</b><br/>" + _esc(h["name"])).to_numpy(),
+        }
+    )
 
 
 class CompactDeck(pdk.Deck):  # type: ignore[misc]
@@ -176,34 +240,88 @@ class CompactDeck(pdk.Deck):  # type: ignore[misc]
             layer["data"] = f"@@rows:{layer['id']}@@"
         text = json.dumps(spec, separators=(",", ":"))
         for layer_id, frame in rows.items():
-            text = text.replace(f'"@@rows:{layer_id}@@"',
-                                frame.to_json(orient="records", double_precision=6, force_ascii=False))
+            text = text.replace(
+                f'"@@rows:{layer_id}@@"',
+                frame.to_json(orient="records", double_precision=6, force_ascii=False),
+            )
         return text
 
 
 def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.Deck:
     """The live map as a deck: routes, orders, drivers, hubs (bottom to top)."""
     hubs = _hub_rows(live)
-    frames = {"routes": _route_rows(live), "orders": _order_rows(live, tz), "drivers": _driver_rows(live, tz),
-              "hubs": hubs, "hub-labels": hubs}
+    frames = {
+        "routes": _route_rows(live),
+        "orders": _order_rows(live, tz),
+        "drivers": _driver_rows(live, tz),
+        "hubs": hubs,
+        "hub-labels": hubs,
+    }
     layers = [
-        pdk.Layer("PathLayer", [], id="routes", get_path="path",
-                  get_color="[r, g, b, 170]", width_units=PIXELS, get_width=3, pickable=True,
-                  joint_rounded=True, cap_rounded=True),
-        pdk.Layer("ScatterplotLayer", [], id="orders", get_position="[lon, lat]",
-                  get_fill_color="[r, g, b, 215]", radius_units=PIXELS, get_radius=4, pickable=True),
-        pdk.Layer("ScatterplotLayer", [], id="drivers", get_position="[lon, lat]",
-                  get_fill_color="[fr, fg, fb, 235]", get_line_color="[sr, sg, sb, 255]", stroked=True,
-                  radius_units=PIXELS, get_radius=7, line_width_units=PIXELS, get_line_width=3,
-                  pickable=True),
-        pdk.Layer("ScatterplotLayer", [], id="hubs", get_position="[lon, lat]",
-                  get_fill_color=list(HUB_COLOUR), radius_units=PIXELS, get_radius=15, pickable=True),
-        pdk.Layer("TextLayer", [], id="hub-labels", get_position="[lon, lat]", get_text="code",
-                  get_size=10, get_color=[255, 255, 255], font_weight=700, pickable=False),
+        pdk.Layer(
+            "PathLayer",
+            [],
+            id="routes",
+            get_path="path",
+            get_color="[r, g, b, 170]",
+            width_units=PIXELS,
+            get_width=3,
+            pickable=True,
+            joint_rounded=True,
+            cap_rounded=True,
+        ),
+        pdk.Layer(
+            "ScatterplotLayer",
+            [],
+            id="orders",
+            get_position="[lon, lat]",
+            get_fill_color="[r, g, b, 215]",
+            radius_units=PIXELS,
+            get_radius=4,
+            pickable=True,
+        ),
+        pdk.Layer(
+            "ScatterplotLayer",
+            [],
+            id="drivers",
+            get_position="[lon, lat]",
+            get_fill_color="[fr, fg, fb, 235]",
+            get_line_color="[sr, sg, sb, 255]",
+            stroked=True,
+            radius_units=PIXELS,
+            get_radius=7,
+            line_width_units=PIXELS,
+            get_line_width=3,
+            pickable=True,
+        ),
+        pdk.Layer(
+            "ScatterplotLayer",
+            [],
+            id="hubs",
+            get_position="[lon, lat]",
+            get_fill_color=list(HUB_COLOUR),
+            radius_units=PIXELS,
+            get_radius=15,
+            pickable=True,
+        ),
+        pdk.Layer(
+            "TextLayer",
+            [],
+            id="hub-labels",
+            get_position="[lon, lat]",
+            get_text="code",
+            get_size=10,
+            get_color=[255, 255, 255],
+            font_weight=700,
+            pickable=False,
+        ),
     ]
     return CompactDeck(
-        frames, layers=layers, map_style=basemap_style,
-        initial_view_state=pdk.ViewState(latitude=view.latitude, longitude=view.longitude,
-                                         zoom=view.zoom, pitch=0, bearing=0),
+        frames,
+        layers=layers,
+        map_style=basemap_style,
+        initial_view_state=pdk.ViewState(
+            latitude=view.latitude, longitude=view.longitude, zoom=view.zoom, pitch=0, bearing=0
+        ),
         tooltip={"html": "{tooltip}", "style": TOOLTIP_STYLE},
     )

@@ -32,12 +32,22 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("live_map.py", "Live map", ":material/map:", EVERYONE, landing_for=OPERATIONS),
     PageSpec("orders.py", "Orders", ":material/inventory_2:", OPERATIONS),
     PageSpec("dispatch.py", "Dispatch", ":material/alt_route:", OPERATIONS),
-    PageSpec("copilot.py", "Co-pilot", ":material/navigation:", OPERATIONS | {Role.DRIVER},
-             landing_for=frozenset({Role.DRIVER})),
+    PageSpec(
+        "copilot.py",
+        "Co-pilot",
+        ":material/navigation:",
+        OPERATIONS | {Role.DRIVER},
+        landing_for=frozenset({Role.DRIVER}),
+    ),
     PageSpec("fleet_mix.py", "Fleet mix", ":material/query_stats:", OPERATIONS),
     PageSpec("compliance.py", "Compliance", ":material/verified_user:", OPERATIONS | {Role.VENDOR}),
-    PageSpec("vendor_review.py", "Vendor review", ":material/handshake:", OPERATIONS | {Role.VENDOR},
-             landing_for=frozenset({Role.VENDOR})),
+    PageSpec(
+        "vendor_review.py",
+        "Vendor review",
+        ":material/handshake:",
+        OPERATIONS | {Role.VENDOR},
+        landing_for=frozenset({Role.VENDOR}),
+    ),
 )
 
 TRACKING = PageSpec("track.py", "Track your parcel", ":material/package_2:", frozenset())
@@ -69,8 +79,13 @@ def _st_page(spec: PageSpec) -> StreamlitPage:
 
 
 def _tracking_page() -> StreamlitPage:
-    return st.Page(TRACKING.path, title=TRACKING.title, icon=TRACKING.icon, url_path=TRACKING_URL_PATH,
-                   visibility="hidden")
+    return st.Page(
+        TRACKING.path,
+        title=TRACKING.title,
+        icon=TRACKING.icon,
+        url_path=TRACKING_URL_PATH,
+        visibility="hidden",
+    )
 
 
 def is_public(page: StreamlitPage) -> bool:
@@ -92,5 +107,4 @@ def navigation_signed_out() -> StreamlitPage:
     """Register every page, hidden; returns the page asked for. The frame runs only a public
     one; for the others it shows the sign-in, and a deep link keeps its address meanwhile and
     opens once signed in if the role may see it."""
-    return st.navigation([_home_page(), *(_st_page(p) for p in PAGES), _tracking_page()],
-                         position="hidden")
+    return st.navigation([_home_page(), *(_st_page(p) for p in PAGES), _tracking_page()], position="hidden")

@@ -90,8 +90,14 @@ def _secret_key() -> bytes:
 
 def sign_in(username: str, password: str) -> auth.SignIn | None:
     with unit_of_work(current_engine(), read_only=True) as session:
-        return auth.authenticate(session, username, password, _secret_key(), now=now(),
-                                 lifetime=timedelta(hours=settings().session_hours))
+        return auth.authenticate(
+            session,
+            username,
+            password,
+            _secret_key(),
+            now=now(),
+            lifetime=timedelta(hours=settings().session_hours),
+        )
 
 
 def resume(token: str) -> auth.SignIn | None:
@@ -121,16 +127,22 @@ def _scope(viewer: Viewer) -> Viewer:
     its vendor's, a driver their own. Never wider than the viewer."""
     if viewer.sees_everything:
         return SYSTEM
-    return Viewer(username=viewer.role.value, role=viewer.role, vendor_id=viewer.vendor_id,
-                  driver_id=viewer.driver_id)
+    return Viewer(
+        username=viewer.role.value, role=viewer.role, vendor_id=viewer.vendor_id, driver_id=viewer.driver_id
+    )
 
 
 def live_map(viewer: Viewer) -> LiveMap:
     """The viewer's live map as of the last `LIVE_REFRESH_S` tick (shared by every viewer alike)."""
     at = now()
     tz = settings().timezone
-    return _live_map(settings().database_url, _scope(viewer), local_today(tz, at),
-                     int(at.timestamp() // LIVE_REFRESH_S), tz)
+    return _live_map(
+        settings().database_url,
+        _scope(viewer),
+        local_today(tz, at),
+        int(at.timestamp() // LIVE_REFRESH_S),
+        tz,
+    )
 
 
 @st.cache_data(ttl=LIVE_REFRESH_S, max_entries=64, show_spinner=False)

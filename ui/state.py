@@ -11,10 +11,10 @@ import streamlit as st
 
 from core.auth import SignIn
 
-SIGN_IN = "ct.sign_in"        # core.auth.SignIn of the signed-in person (ui.auth)
+SIGN_IN = "ct.sign_in"  # core.auth.SignIn of the signed-in person (ui.auth)
 SIGNED_OUT = "ct.signed_out"  # True after "Sign out": the cookie of this session is ignored (ui.auth)
 LOGIN_FAILED = "ct.login_failed"  # True after a refused sign-in, until the next attempt (ui.auth)
-HUB = "frame.hub"             # the sidebar's hub filter: a hub code, or None for all hubs (widget)
+HUB = "frame.hub"  # the sidebar's hub filter: a hub code, or None for all hubs (widget)
 RECENTRED = "live_map.recentred"  # how many times "Re-centre" was pressed (pages/live_map.py)
 
 
@@ -30,5 +30,7 @@ def sign_in() -> SignIn | None:
 def bump(key: str) -> None:
     """Add one to a counter (used from button callbacks)."""
     st.session_state[key] = int(st.session_state.get(key, 0)) + 1
-REBALANCE_JOB = "dispatch.job"        # ui.dispatch_jobs.RebalanceJob of this session (pages/dispatch.py)
-DISPATCH_NOTICE = "dispatch.notice"   # (kind, text) of the last decision, shown once (pages/dispatch.py)
+
+
+REBALANCE_JOB = "dispatch.job"  # ui.dispatch_jobs.RebalanceJob of this session (pages/dispatch.py)
+DISPATCH_NOTICE = "dispatch.notice"  # (kind, text) of the last decision, shown once (pages/dispatch.py)

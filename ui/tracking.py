@@ -17,8 +17,8 @@ from core.errors import ControlTowerError
 from core.models import CustomerChoiceKind, OrderStatus
 from ui import services
 
-TOKEN_PARAM = "t"              # the link is <app>/track?t=<token> (core.agents.customer.tracking_url)
-NOTICE = "track.notice"        # the thank-you after a recorded choice (pages/track.py)
+TOKEN_PARAM = "t"  # the link is <app>/track?t=<token> (core.agents.customer.tracking_url)
+NOTICE = "track.notice"  # the thank-you after a recorded choice (pages/track.py)
 STATUS_TEXT = {
     OrderStatus.UNASSIGNED: "Your parcel is at our depot and will be planned onto a van soon.",
     OrderStatus.PLANNED: "Your parcel is planned on today's round.",
@@ -26,9 +26,11 @@ STATUS_TEXT = {
     OrderStatus.DELIVERED: "Your parcel has been delivered.",
     OrderStatus.FAILED: "We missed you today. Tell us what to do next time.",
 }
-CHOSEN_TEXT = {CustomerChoiceKind.SAFE_PLACE: "leave it in a safe place",
-               CustomerChoiceKind.NEIGHBOUR: "leave it with a neighbour",
-               CustomerChoiceKind.RESCHEDULE: "deliver it another time"}
+CHOSEN_TEXT = {
+    CustomerChoiceKind.SAFE_PLACE: "leave it in a safe place",
+    CustomerChoiceKind.NEIGHBOUR: "leave it with a neighbour",
+    CustomerChoiceKind.RESCHEDULE: "deliver it another time",
+}
 
 
 def token() -> str:

@@ -38,31 +38,43 @@ def kpi_row(kpis: Sequence[Kpi]) -> None:
 
 
 def live_kpis(k: LiveKpis) -> None:
-    kpi_row([
-        Kpi("On time so far", percent(k.on_time_rate),
-            f"{k.on_time} of {k.delivered} delivered orders reached within their window."),
-        Kpi("Delivered", f"{k.delivered:,}"),
-        Kpi("Failed", f"{k.failed:,}"),
-        Kpi("At risk", f"{k.at_risk:,}",
-            "Open orders whose window has closed, whose ETA falls after the window, or still "
-            f"unassigned with under {AT_RISK_UNASSIGNED_S // 60} minutes of window left."),
-        Kpi("Active drivers", f"{k.active_drivers:,}", "On a route now, or on shift."),
-        Kpi("Exceptions", f"{k.open_exceptions:,}", "Open exceptions: reported today, not yet resolved."),
-    ])
+    kpi_row(
+        [
+            Kpi(
+                "On time so far",
+                percent(k.on_time_rate),
+                f"{k.on_time} of {k.delivered} delivered orders reached within their window.",
+            ),
+            Kpi("Delivered", f"{k.delivered:,}"),
+            Kpi("Failed", f"{k.failed:,}"),
+            Kpi(
+                "At risk",
+                f"{k.at_risk:,}",
+                "Open orders whose window has closed, whose ETA falls after the window, or still "
+                f"unassigned with under {AT_RISK_UNASSIGNED_S // 60} minutes of window left.",
+            ),
+            Kpi("Active drivers", f"{k.active_drivers:,}", "On a route now, or on shift."),
+            Kpi("Exceptions", f"{k.open_exceptions:,}", "Open exceptions: reported today, not yet resolved."),
+        ]
+    )
 
 
 def user_box(current: SignIn, on_sign_out: Callable[[], None]) -> None:
     st.markdown(f"**{current.display_name}**  \n:gray[{current.viewer.role.value.replace('_', ' ')}]")
-    st.button("Sign out", icon=":material/logout:", key="frame.sign_out", on_click=on_sign_out,
-              width="stretch")
+    st.button(
+        "Sign out", icon=":material/logout:", key="frame.sign_out", on_click=on_sign_out, width="stretch"
+    )
 
 
 def hub_filter(hubs: pd.DataFrame) -> str | None:
     """The frame's hub choice (a hub code, or None for all hubs), kept across pages."""
     names = dict(zip(hubs["code"], hubs["name"], strict=True))
     choice: str | None = st.selectbox(
-        "Hub", [None, *names], key=state.HUB,
-        format_func=lambda c: "All hubs" if c is None else f"{c} · {names[c]}")
+        "Hub",
+        [None, *names],
+        key=state.HUB,
+        format_func=lambda c: "All hubs" if c is None else f"{c} · {names[c]}",
+    )
     return choice
 
 
@@ -95,15 +107,18 @@ def _dots(items: Sequence[tuple[str, maps.RGB]], ring: bool = False) -> str:
     return " ".join(
         f"<span style='white-space:nowrap;margin-right:10px'><span style='display:inline-block;"
         f"width:10px;height:10px;border-radius:50%;{style.format(*rgb)}'></span> {escape(label)}</span>"
-        for label, rgb in items)
+        for label, rgb in items
+    )
 
 
 def map_legend() -> None:
     orders = [(maps.ORDER_LABELS[s], rgb) for s, rgb in maps.ORDER_COLOURS.items()]
     fleets = [(maps.FLEET_LABELS[f], rgb) for f, rgb in maps.FLEET_COLOURS.items()]
     states = [(maps.STATE_LABELS[s], rgb) for s, rgb in maps.STATE_COLOURS.items()]
-    st.html(f"<div style='font-size:0.8rem;line-height:1.8'><b>Orders</b> {_dots(orders)}<br/>"
-            f"<b>Drivers</b> fill: {_dots(fleets)} ring: {_dots(states, ring=True)}</div>")
+    st.html(
+        f"<div style='font-size:0.8rem;line-height:1.8'><b>Orders</b> {_dots(orders)}<br/>"
+        f"<b>Drivers</b> fill: {_dots(fleets)} ring: {_dots(states, ring=True)}</div>"
+    )
 
 
 def local_times(frame: pd.DataFrame, columns: Sequence[str], tz: str) -> pd.DataFrame:
@@ -112,6 +127,12 @@ def local_times(frame: pd.DataFrame, columns: Sequence[str], tz: str) -> pd.Data
 
 
 def row_errors(errors: Sequence[RowError]) -> None:
-    st.dataframe(pd.DataFrame([{"line": e.line, "field": e.field, "message": e.message} for e in errors],
-                              columns=["line", "field", "message"]),
-                 hide_index=True, width="stretch", key="orders.import_errors")
+    st.dataframe(
+        pd.DataFrame(
+            [{"line": e.line, "field": e.field, "message": e.message} for e in errors],
+            columns=["line", "field", "message"],
+        ),
+        hide_index=True,
+        width="stretch",
+        key="orders.import_errors",
+    )

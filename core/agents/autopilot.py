@@ -48,11 +48,11 @@ HubAgent = Callable[[Session, int, date, datetime], Sequence[ProposalView]]
 
 @dataclass(frozen=True)
 class AutopilotParams:
-    every_s: int = 300                 # how often the autopilot looks
-    dispatch_seconds: float = 2.0      # solver time per re-plan
-    cooldown_s: int = 900              # at least this long between two re-plans of a hub
-    late_trigger: int = 4              # predicted-late stops at a hub that call for a re-plan
-    late_cooldown_s: int = 2700        # a re-plan for lateness alone waits this long
+    every_s: int = 300  # how often the autopilot looks
+    dispatch_seconds: float = 2.0  # solver time per re-plan
+    cooldown_s: int = 900  # at least this long between two re-plans of a hub
+    late_trigger: int = 4  # predicted-late stops at a hub that call for a re-plan
+    late_cooldown_s: int = 2700  # a re-plan for lateness alone waits this long
     policies: Mapping[str, AgentPolicy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
 
 
@@ -60,22 +60,35 @@ class AutopilotParams:
 class HubSignals:
     """What the dispatch agent reads of one hub at one moment."""
 
-    waiting: frozenset[int]            # open orders without a driver
-    requests: tuple[int, ...]          # co-pilot requests to dispatch still open (event ids)
-    broken: frozenset[int]             # drivers whose van is down and not repaired
-    predicted_late: int                # pending stops predicted past their window
+    waiting: frozenset[int]  # open orders without a driver
+    requests: tuple[int, ...]  # co-pilot requests to dispatch still open (event ids)
+    broken: frozenset[int]  # drivers whose van is down and not repaired
+    predicted_late: int  # pending stops predicted past their window
 
 
 def hub_signals(session: Session, hub_id: int, day: date, now: datetime, tz: str) -> HubSignals:
     """Read the triggers of one hub at `now`."""
-    waiting = frozenset(session.scalars(select(Order.id).where(
-        Order.hub_id == hub_id, Order.service_date == day, Order.status == OrderStatus.UNASSIGNED,
-        Order.created_at <= now)))
+    waiting = frozenset(
+        session.scalars(
+            select(Order.id).where(
+                Order.hub_id == hub_id,
+                Order.service_date == day,
+                Order.status == OrderStatus.UNASSIGNED,
+                Order.created_at <= now,
+            )
+        )
+    )
     since = local_midnight_utc(day, tz)
     open_exceptions = session.execute(
-        select(Event.id, Event.driver_id, Event.payload).join(Driver, Driver.id == Event.driver_id)
-        .where(Driver.home_hub_id == hub_id, Event.kind == EventKind.EXCEPTION,
-               Event.occurred_at >= since, Event.occurred_at <= now)).all()
+        select(Event.id, Event.driver_id, Event.payload)
+        .join(Driver, Driver.id == Event.driver_id)
+        .where(
+            Driver.home_hub_id == hub_id,
+            Event.kind == EventKind.EXCEPTION,
+            Event.occurred_at >= since,
+            Event.occurred_at <= now,
+        )
+    ).all()
     requests, broken = [], set()
     for event_id, driver_id, payload in open_exceptions:
         if payload.get("resolved"):
@@ -84,8 +97,7 @@ def hub_signals(session: Session, hub_id: int, day: date, now: datetime, tz: str
             requests.append(event_id)
         if payload.get("reason") == "vehicle_breakdown":
             broken.add(driver_id)
-    return HubSignals(waiting, tuple(requests), frozenset(broken),
-                      predicted_late(session, hub_id, day, now))
+    return HubSignals(waiting, tuple(requests), frozenset(broken), predicted_late(session, hub_id, day, now))
 
 
 def predicted_late(session: Session, hub_id: int, day: date, now: datetime) -> int:
@@ -96,11 +108,17 @@ def predicted_late(session: Session, hub_id: int, day: date, now: datetime) -> i
     """
     rows = session.execute(
         select(Route.id, Stop.planned_eta_at, Order.window_end_at)
-        .join(Plan, Plan.id == Route.plan_id).join(Stop, Stop.route_id == Route.id)
+        .join(Plan, Plan.id == Route.plan_id)
+        .join(Stop, Stop.route_id == Route.id)
         .join(Order, Order.id == Stop.order_id)
-        .where(Plan.hub_id == hub_id, Plan.service_date == day, Stop.status == StopStatus.PENDING,
-               Stop.planned_eta_at.is_not(None))
-        .order_by(Route.id, Stop.sequence)).all()
+        .where(
+            Plan.hub_id == hub_id,
+            Plan.service_date == day,
+            Stop.status == StopStatus.PENDING,
+            Stop.planned_eta_at.is_not(None),
+        )
+        .order_by(Route.id, Stop.sequence)
+    ).all()
     late, delay, route = 0, 0.0, None
     for route_id, eta, due in rows:
         if route_id != route:
@@ -121,7 +139,7 @@ class Autopilot:
     outcomes: list[Outcome] = field(default_factory=list)
     last_look: datetime | None = None
     last_replan: dict[int, datetime] = field(default_factory=dict)
-    seen: dict[int, HubSignals] = field(default_factory=dict)   # each hub's signals at its last re-plan
+    seen: dict[int, HubSignals] = field(default_factory=dict)  # each hub's signals at its last re-plan
     last_run: dict[tuple[str, int], datetime] = field(default_factory=dict)
     seed: int = 0
 
@@ -146,8 +164,11 @@ class Autopilot:
                     self._settle(session, proposal, str(proposal.change.get("action", action)), now)
 
     def _settle(self, session: Session, proposal: ProposalView, action: str, now: datetime) -> Outcome:
-        if proposal.status is ProposalStatus.PENDING and not proposal.change.get("routes", True) \
-                and proposal.kind == "rebalance":
+        if (
+            proposal.status is ProposalStatus.PENDING
+            and not proposal.change.get("routes", True)
+            and proposal.kind == "rebalance"
+        ):
             reject(session, policy_viewer(proposal.proposed_by), proposal.id, "changes nothing", now)
             outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
         else:
@@ -160,8 +181,9 @@ class Autopilot:
         seen = self.seen.get(hub_id)
         # only what is new since the last re-plan calls for another: an order no driver could
         # take then will not fit now either, unless something else changed
-        urgent = bool(signals.waiting - seen.waiting if seen else signals.waiting) or \
-            bool(set(signals.requests) - set(seen.requests if seen else ()))
+        urgent = bool(signals.waiting - seen.waiting if seen else signals.waiting) or bool(
+            set(signals.requests) - set(seen.requests if seen else ())
+        )
         late = signals.predicted_late - (seen.predicted_late if seen else 0) >= self.params.late_trigger
         last = self.last_replan.get(hub_id)
         since = (now - last).total_seconds() if last is not None else float("inf")
@@ -171,16 +193,31 @@ class Autopilot:
         self.last_replan[hub_id] = now
         self.seen[hub_id] = signals
         rule = self.params.policies.get(DISPATCH, AgentPolicy(DISPATCH)).rule(REOPTIMISE)
-        request = RebalanceRequest(hub_id=hub_id, day=self.day, now=now, seconds=self.params.dispatch_seconds,
-                                   max_orders_moved=rule.max_orders_moved,
-                                   max_routes_touched=rule.max_routes_touched, seed=self.seed)
-        proposal = propose_rebalance(session, policy_viewer(DISPATCH), request,
-                                     blocked_driver_ids=signals.broken)
+        request = RebalanceRequest(
+            hub_id=hub_id,
+            day=self.day,
+            now=now,
+            seconds=self.params.dispatch_seconds,
+            max_orders_moved=rule.max_orders_moved,
+            max_routes_touched=rule.max_routes_touched,
+            seed=self.seed,
+        )
+        proposal = propose_rebalance(
+            session, policy_viewer(DISPATCH), request, blocked_driver_ids=signals.broken
+        )
         outcome = self._settle(session, proposal, REOPTIMISE, now)
         if outcome.applied:
             for event_id in signals.requests:
                 resolve_problem(session, event_id, now, "re-planned by the dispatch agent")
 
 
-__all__ = ["DISPATCH", "REOPTIMISE", "Autopilot", "AutopilotParams", "HubAgent", "HubSignals", "hub_signals",
-           "predicted_late"]
+__all__ = [
+    "DISPATCH",
+    "REOPTIMISE",
+    "Autopilot",
+    "AutopilotParams",
+    "HubAgent",
+    "HubSignals",
+    "hub_signals",
+    "predicted_late",
+]

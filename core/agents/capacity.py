@@ -61,19 +61,18 @@ AGENT = "capacity-agent"
 CALL_IN = "call_in_gig"
 MOVE_TO_3PL = "move_to_3pl"
 HOUR_S = 3600
-PRODUCTIVE_SHARE = 0.85      # of a shift hour at or between doors; the rest: loading, breaks, going home
-TOUR_PER_NEAREST = 1.4       # a good tour's leg is ~1.4x the mean nearest-neighbour distance (0.71 / 0.5)
-CALL_IN_LEAD_S = 1800        # a courier called now can be at the hub in half an hour
-CALL_IN_STEP_S = 900         # call-in shifts start on the quarter hour
-MIN_CALL_IN_S = HOUR_S       # a call-in shorter than an hour is not worth a courier's trip
-TOLERANCE_S = 1800           # half a driver-hour short is noise at this resolution
+PRODUCTIVE_SHARE = 0.85  # of a shift hour at or between doors; the rest: loading, breaks, going home
+TOUR_PER_NEAREST = 1.4  # a good tour's leg is ~1.4x the mean nearest-neighbour distance (0.71 / 0.5)
+CALL_IN_LEAD_S = 1800  # a courier called now can be at the hub in half an hour
+CALL_IN_STEP_S = 900  # call-in shifts start on the quarter hour
+MIN_CALL_IN_S = HOUR_S  # a call-in shorter than an hour is not worth a courier's trip
+TOLERANCE_S = 1800  # half a driver-hour short is noise at this resolution
 TRAVEL = HaversineTravel()
 Vector = npt.NDArray[np.float64]
 
 
 def _s(t: time) -> int:
     return t.hour * HOUR_S + t.minute * 60 + t.second
-
 
 
 @dataclass(frozen=True)
@@ -106,8 +105,10 @@ class Shortfall:
         return self.work_due_s - self.available_s
 
     def text(self, hub_code: str) -> str:
-        return (f"{hub_code} {hhmm(self.start_s)}-{hhmm(self.end_s)}: {self.work_due_s / HOUR_S:.0f} "
-                f"driver-hours of work due, {self.available_s / HOUR_S:.0f} on shift")
+        return (
+            f"{hub_code} {hhmm(self.start_s)}-{hhmm(self.end_s)}: {self.work_due_s / HOUR_S:.0f} "
+            f"driver-hours of work due, {self.available_s / HOUR_S:.0f} on shift"
+        )
 
 
 @dataclass(frozen=True)
@@ -142,13 +143,13 @@ class _Load:
     hub: Hub
     plan: Plan | None
     now_s: int
-    bounds: npt.NDArray[np.int64]           # hour boundaries, now first
+    bounds: npt.NDArray[np.int64]  # hour boundaries, now first
     refs: list[str]
-    work_s: Vector                          # per open order
+    work_s: Vector  # per open order
     drive_s: Vector
-    ready_idx: npt.NDArray[np.int64]        # hour bucket from which the order can be served
-    due_idx: npt.NDArray[np.int64]          # hour bucket by whose end it must be done
-    capacity: dict[FleetType, Vector]       # on-shift capacity per bucket, by fleet type
+    ready_idx: npt.NDArray[np.int64]  # hour bucket from which the order can be served
+    due_idx: npt.NDArray[np.int64]  # hour bucket by whose end it must be done
+    capacity: dict[FleetType, Vector]  # on-shift capacity per bucket, by fleet type
     gig_reserve: list[_Reserve]
     third_party_standby: list[_Reserve]
 
@@ -162,8 +163,9 @@ class _Load:
         return np.clip(hi - lo, 0, None).astype(np.float64) * PRODUCTIVE_SHARE
 
 
-def _bucket(bounds: npt.NDArray[np.int64], seconds: npt.NDArray[np.int64], side: Literal["left", "right"]
-            ) -> npt.NDArray[np.int64]:
+def _bucket(
+    bounds: npt.NDArray[np.int64], seconds: npt.NDArray[np.int64], side: Literal["left", "right"]
+) -> npt.NDArray[np.int64]:
     """Bucket index: 'left' for deadlines (12:00 belongs to 11-12), 'right' for ready times."""
     idx = np.searchsorted(bounds, seconds, side=side) - 1
     return np.clip(idx, 0, len(bounds) - 2).astype(np.int64)
@@ -184,8 +186,14 @@ def _drive_per_stop_s(hub: Hub, lat: Vector, lon: Vector, due_s: npt.NDArray[np.
 def _working_driver_ids(session: Session, plan: Plan | None) -> set[int]:
     if plan is None:
         return set()
-    return set(session.scalars(select(Route.driver_id).join(Stop, Stop.route_id == Route.id)
-                               .where(Route.plan_id == plan.id).distinct()))
+    return set(
+        session.scalars(
+            select(Route.driver_id)
+            .join(Stop, Stop.route_id == Route.id)
+            .where(Route.plan_id == plan.id)
+            .distinct()
+        )
+    )
 
 
 def _pending_call_ins(session: Session, plan: Plan | None) -> dict[str, list[int]]:
@@ -193,9 +201,11 @@ def _pending_call_ins(session: Session, plan: Plan | None) -> dict[str, list[int
     if plan is None:
         return {}
     out: dict[str, list[int]] = {}
-    for change in session.scalars(select(Proposal.change).where(
-            Proposal.plan_id == plan.id, Proposal.kind == CALL_IN,
-            Proposal.status == ProposalStatus.PENDING)):
+    for change in session.scalars(
+        select(Proposal.change).where(
+            Proposal.plan_id == plan.id, Proposal.kind == CALL_IN, Proposal.status == ProposalStatus.PENDING
+        )
+    ):
         out.update({d["code"]: [d["start_s"], d["end_s"]] for d in change["drivers"]})
     return out
 
@@ -208,17 +218,36 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
     now_s = max(0, seconds_since_midnight(now, day, tz))
     plan = session.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == day)).first()
     rows = session.execute(
-        select(Order.external_ref, Order.lat, Order.lon, Order.service_time_s, Order.window_start_at,
-               Order.window_end_at)
-        .where(Order.hub_id == hub_id, Order.service_date == day, Order.status.in_(OPEN_ORDER_STATES),
-               Order.created_at <= now).order_by(Order.window_end_at, Order.id)).all()
-    drivers = session.execute(select(Driver, Fleet).join(Fleet, Driver.fleet_id == Fleet.id)
-                              .where(Driver.home_hub_id == hub_id).order_by(Driver.code)).all()
+        select(
+            Order.external_ref,
+            Order.lat,
+            Order.lon,
+            Order.service_time_s,
+            Order.window_start_at,
+            Order.window_end_at,
+        )
+        .where(
+            Order.hub_id == hub_id,
+            Order.service_date == day,
+            Order.status.in_(OPEN_ORDER_STATES),
+            Order.created_at <= now,
+        )
+        .order_by(Order.window_end_at, Order.id)
+    ).all()
+    drivers = session.execute(
+        select(Driver, Fleet)
+        .join(Fleet, Driver.fleet_id == Fleet.id)
+        .where(Driver.home_hub_id == hub_id)
+        .order_by(Driver.code)
+    ).all()
     working = _working_driver_ids(session, plan)
     ready_s = np.array([seconds_since_midnight(r[4], day, tz) for r in rows], dtype=np.int64)
     due_s = np.array([seconds_since_midnight(r[5], day, tz) for r in rows], dtype=np.int64)
-    on_shift = [(d, f) for d, f in drivers if d.status is DriverStatus.ACTIVE
-                and (f.fleet_type is not FleetType.THIRD_PARTY or d.id in working)]
+    on_shift = [
+        (d, f)
+        for d, f in drivers
+        if d.status is DriverStatus.ACTIVE and (f.fleet_type is not FleetType.THIRD_PARTY or d.id in working)
+    ]
     ends = [now_s + HOUR_S, *due_s.tolist(), *(_s(d.shift_end) for d, _ in drivers)]
     horizon = math.ceil(max(ends) / HOUR_S) * HOUR_S
     bounds = np.array([now_s, *range((now_s // HOUR_S + 1) * HOUR_S, horizon + 1, HOUR_S)], dtype=np.int64)
@@ -232,14 +261,30 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
     ready_idx = np.minimum(_bucket(bounds, ready_s, "right"), due_idx)
 
     def reserve(kind: FleetType, status: DriverStatus) -> list[_Reserve]:
-        return [_Reserve(d.id, d.code, f, _s(d.shift_start), _s(d.shift_end)) for d, f in drivers
-                if f.fleet_type is kind and d.status is status and d.id not in working
-                and d.vehicle_id is not None]
+        return [
+            _Reserve(d.id, d.code, f, _s(d.shift_start), _s(d.shift_end))
+            for d, f in drivers
+            if f.fleet_type is kind
+            and d.status is status
+            and d.id not in working
+            and d.vehicle_id is not None
+        ]
 
     zeros = {k: np.zeros(len(bounds) - 1) for k in FleetType}
-    load = _Load(hub, plan, now_s, bounds, [r[0] for r in rows], service + drive, drive, ready_idx, due_idx,
-                 zeros, reserve(FleetType.GIG, DriverStatus.OFF_DUTY),
-                 reserve(FleetType.THIRD_PARTY, DriverStatus.ACTIVE))
+    load = _Load(
+        hub,
+        plan,
+        now_s,
+        bounds,
+        [r[0] for r in rows],
+        service + drive,
+        drive,
+        ready_idx,
+        due_idx,
+        zeros,
+        reserve(FleetType.GIG, DriverStatus.OFF_DUTY),
+        reserve(FleetType.THIRD_PARTY, DriverStatus.ACTIVE),
+    )
     for d, f in on_shift:
         load.capacity[f.fleet_type] += load.shift_vector(_s(d.shift_start), _s(d.shift_end))
     return load
@@ -260,8 +305,9 @@ def _shortfall(load: _Load, due: Vector, capacity: Vector) -> tuple[Shortfall, f
     cap = prefix[None, 1:] - prefix[:-1, None]
     short = np.where(np.triu(np.ones_like(due, dtype=bool)), due - cap, -np.inf)
     a, b = np.unravel_index(int(np.argmax(short)), short.shape)
-    worst = Shortfall(int(load.bounds[a]), int(load.bounds[b + 1]), int(round(due[a, b])),
-                      int(round(cap[a, b])))
+    worst = Shortfall(
+        int(load.bounds[a]), int(load.bounds[b + 1]), int(round(due[a, b])), int(round(cap[a, b]))
+    )
     return worst, float(np.clip(short, 0, None).sum())
 
 
@@ -274,14 +320,30 @@ def capacity_outlook(session: Session, hub_id: int, day: date, now: datetime) ->
 def _outlook(load: _Load, day: date) -> CapacityOutlook:
     n = len(load.bounds) - 1
     due_by_hour = np.bincount(load.due_idx, weights=load.work_s, minlength=n)
-    hours = tuple(HourLoad(int(load.bounds[i]), int(load.bounds[i + 1]), int(round(due_by_hour[i])),
-                           *(int(round(load.capacity[k][i])) for k in
-                             (FleetType.CAPTIVE, FleetType.THIRD_PARTY, FleetType.GIG)))
-                  for i in range(n))
+    hours = tuple(
+        HourLoad(
+            int(load.bounds[i]),
+            int(load.bounds[i + 1]),
+            int(round(due_by_hour[i])),
+            *(
+                int(round(load.capacity[k][i]))
+                for k in (FleetType.CAPTIVE, FleetType.THIRD_PARTY, FleetType.GIG)
+            ),
+        )
+        for i in range(n)
+    )
     worst, _ = _shortfall(load, _due_matrix(load), load.total_capacity())
     mean_work = int(load.work_s.mean()) if len(load.refs) else 0
-    return CapacityOutlook(load.hub.id, load.hub.code, day, load.now_s, hours,
-                           worst if worst.short_s > 0 else None, len(load.refs), mean_work)
+    return CapacityOutlook(
+        load.hub.id,
+        load.hub.code,
+        day,
+        load.now_s,
+        hours,
+        worst if worst.short_s > 0 else None,
+        len(load.refs),
+        mean_work,
+    )
 
 
 def _call_in_shift(load: _Load, r: _Reserve) -> tuple[int, int] | None:
@@ -290,8 +352,9 @@ def _call_in_shift(load: _Load, r: _Reserve) -> tuple[int, int] | None:
     return (start, r.shift_end_s) if r.shift_end_s - start >= MIN_CALL_IN_S else None
 
 
-def _pick_gig(load: _Load, due: Vector, capacity: Vector, tolerance_s: int
-              ) -> tuple[list[tuple[_Reserve, int, int, float]], Vector]:
+def _pick_gig(
+    load: _Load, due: Vector, capacity: Vector, tolerance_s: int
+) -> tuple[list[tuple[_Reserve, int, int, float]], Vector]:
     """Greedily call in the courier who most reduces the worst (then the total) shortfall."""
     options = [(r, *shift) for r in load.gig_reserve if (shift := _call_in_shift(load, r)) is not None]
     chosen: list[tuple[_Reserve, int, int, float]] = []
@@ -323,8 +386,9 @@ def _vendor_names(fleets: list[Fleet]) -> str:
     return ", ".join(sorted({f.name for f in fleets}))
 
 
-def propose_capacity(session: Session, viewer: Viewer, hub_id: int, day: date, now: datetime,
-                     tolerance_s: int = TOLERANCE_S) -> list[ProposalView]:
+def propose_capacity(
+    session: Session, viewer: Viewer, hub_id: int, day: date, now: datetime, tolerance_s: int = TOLERANCE_S
+) -> list[ProposalView]:
     """Call in gig couriers (and, failing that, hand orders to 3PL standby) where work outruns
     the drivers on shift; nothing when every window is covered within `tolerance_s`."""
     viewer.require(PLAN_CHANGE_ROLES, "propose capacity")
@@ -357,18 +421,39 @@ def propose_capacity(session: Session, viewer: Viewer, hub_id: int, day: date, n
     if chosen:
         cost = sum(_gig_cost_cents(load, r.fleet, absorbed) for r, _, _, absorbed in chosen)
         hours = sum(end - start for _, start, end, _ in chosen) / HOUR_S
-        change = {"action": CALL_IN, "hub_id": hub_id, "day": day.isoformat(),
-                  "requested_by": viewer.username,
-                  "drivers": [{"code": r.code, "fleet": r.fleet.code, "start_s": start, "end_s": end,
-                               "start": hhmm(start), "end": hhmm(end)} for r, start, end, _ in chosen]}
-        effect = {"shortfall_before_h": round(before.short_s / HOUR_S, 1),
-                  "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
-                  "drivers_called": len(chosen), "driver_hours_added": round(hours, 1),
-                  "orders_moved": 0, "routes_touched": 0, "cost_delta_cents": cost}
-        text = (f"{before.text(code)}; call in {len(chosen)} {_vendor_names([r.fleet for r, *_ in chosen])} "
-                f"courier(s) ({hours:.0f} h) at ~${cost / 100:,.0f}")
-        proposal = create_proposal(session, plan, CALL_IN, AGENT, ProposerKind.AGENT, change, effect, text,
-                                   now)
+        change = {
+            "action": CALL_IN,
+            "hub_id": hub_id,
+            "day": day.isoformat(),
+            "requested_by": viewer.username,
+            "drivers": [
+                {
+                    "code": r.code,
+                    "fleet": r.fleet.code,
+                    "start_s": start,
+                    "end_s": end,
+                    "start": hhmm(start),
+                    "end": hhmm(end),
+                }
+                for r, start, end, _ in chosen
+            ],
+        }
+        effect = {
+            "shortfall_before_h": round(before.short_s / HOUR_S, 1),
+            "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
+            "drivers_called": len(chosen),
+            "driver_hours_added": round(hours, 1),
+            "orders_moved": 0,
+            "routes_touched": 0,
+            "cost_delta_cents": cost,
+        }
+        text = (
+            f"{before.text(code)}; call in {len(chosen)} {_vendor_names([r.fleet for r, *_ in chosen])} "
+            f"courier(s) ({hours:.0f} h) at ~${cost / 100:,.0f}"
+        )
+        proposal = create_proposal(
+            session, plan, CALL_IN, AGENT, ProposerKind.AGENT, change, effect, text, now
+        )
         out.append(proposal_view(session, proposal.id))
     if overflow and overflow.moves:
         out.append(_propose_3pl(session, viewer, load, plan, day, now, capacity, after, overflow))
@@ -387,7 +472,7 @@ class _Van:
     parcels_left: int
     kind: str
     distance_m: float = 0.0
-    stops: list[list[Any]] = field(default_factory=list)   # [order ref, arrival_s]
+    stops: list[list[Any]] = field(default_factory=list)  # [order ref, arrival_s]
 
 
 @dataclass(frozen=True)
@@ -401,16 +486,28 @@ class _Overflow:
 def _overflow_orders(session: Session, load: _Load, day: date) -> list[tuple[Order, str | None, int | None]]:
     """Unassigned orders, and late-risk orders on routes not started yet: (order, from driver, position)."""
     hub_id, tz = load.hub.id, load.hub.timezone
-    waiting = session.scalars(select(Order).where(
-        Order.hub_id == hub_id, Order.service_date == day, Order.status == OrderStatus.UNASSIGNED,
-        Order.external_ref.in_(load.refs)))
+    waiting = session.scalars(
+        select(Order).where(
+            Order.hub_id == hub_id,
+            Order.service_date == day,
+            Order.status == OrderStatus.UNASSIGNED,
+            Order.external_ref.in_(load.refs),
+        )
+    )
     rows: list[tuple[Order, str | None, int | None]] = [(o, None, None) for o in waiting]
     if load.plan is not None:
         for order, stop, code in session.execute(
-                select(Order, Stop, Driver.code).join(Stop, Stop.order_id == Order.id)
-                .join(Route, Route.id == Stop.route_id).join(Driver, Driver.id == Route.driver_id)
-                .where(Route.plan_id == load.plan.id, Route.started_at.is_(None),
-                       Stop.status == StopStatus.PENDING, Stop.planned_eta_at > Order.window_end_at)):
+            select(Order, Stop, Driver.code)
+            .join(Stop, Stop.order_id == Order.id)
+            .join(Route, Route.id == Stop.route_id)
+            .join(Driver, Driver.id == Route.driver_id)
+            .where(
+                Route.plan_id == load.plan.id,
+                Route.started_at.is_(None),
+                Stop.status == StopStatus.PENDING,
+                Stop.planned_eta_at > Order.window_end_at,
+            )
+        ):
             rows.append((order, code, stop.sequence))
     return sorted(rows, key=lambda r: (seconds_since_midnight(r[0].window_end_at, day, tz), r[0].id))
 
@@ -419,16 +516,30 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
     """Append orders (earliest due first) to the nearest 3PL standby van that is there in time,
     until the moved work covers the shortfall."""
     hub, tz, now_s = load.hub, load.hub.timezone, load.now_s
-    vehicles = {d.id: v for d, v in session.execute(select(Driver, Vehicle).join(
-        Vehicle, Vehicle.id == Driver.vehicle_id).where(
-        Driver.id.in_([r.driver_id for r in load.third_party_standby])))}
+    vehicles = {
+        d.id: v
+        for d, v in session.execute(
+            select(Driver, Vehicle)
+            .join(Vehicle, Vehicle.id == Driver.vehicle_id)
+            .where(Driver.id.in_([r.driver_id for r in load.third_party_standby]))
+        )
+    }
     vans = []
     for r in load.third_party_standby:
         start = max(now_s, r.shift_start_s)
         if r.driver_id in vehicles and start + hub.turnaround_s < r.shift_end_s:
             v = vehicles[r.driver_id]
-            vans.append(_Van(r, start, float(start + hub.turnaround_s), hub.lat, hub.lon, v.capacity_parcels,
-                             v.vehicle_type.value))
+            vans.append(
+                _Van(
+                    r,
+                    start,
+                    float(start + hub.turnaround_s),
+                    hub.lat,
+                    hub.lon,
+                    v.capacity_parcels,
+                    v.vehicle_type.value,
+                )
+            )
     work = dict(zip(load.refs, load.work_s.tolist(), strict=True))
     moved_s, moves = 0.0, []
     source: dict[str, list[str]] = {}
@@ -451,9 +562,16 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
             van.distance_m += leg_m
             moved_s += work.get(order.external_ref, float(order.service_time_s))
             late = f"ETA was after {hhmm(due_s)}" if from_code else "unassigned"
-            moves.append({"order": order.external_ref, "from_driver": from_code, "from_position": position,
-                          "to_driver": van.reserve.code, "to_position": len(van.stops) - 1,
-                          "reason": f"{late}; 3PL ETA {hhmm(int(arrive))} (due {hhmm(due_s)})"})
+            moves.append(
+                {
+                    "order": order.external_ref,
+                    "from_driver": from_code,
+                    "from_position": position,
+                    "to_driver": van.reserve.code,
+                    "to_position": len(van.stops) - 1,
+                    "reason": f"{late}; 3PL ETA {hhmm(int(arrive))} (due {hhmm(due_s)})",
+                }
+            )
             if from_code:
                 source.setdefault(from_code, []).append(order.external_ref)
             break
@@ -464,27 +582,37 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
         back_m = float(haversine_m(van.lat, van.lon, hub.lat, hub.lon)) * TRAVEL.circuity
         end_s = int(van.t_s + back_m / TRAVEL.speed_m_per_s(int(van.t_s), van.kind))
         distance_m = int(van.distance_m + back_m)
-        routes[van.reserve.code] = {"stops": van.stops, "start_s": van.start_s, "end_s": end_s,
-                                    "distance_m": distance_m}
-        cost += route_cost_cents(fleet_cost(van.reserve.fleet), end_s - van.start_s, distance_m,
-                                 len(van.stops))
+        routes[van.reserve.code] = {
+            "stops": van.stops,
+            "start_s": van.start_s,
+            "end_s": end_s,
+            "distance_m": distance_m,
+        }
+        cost += route_cost_cents(
+            fleet_cost(van.reserve.fleet), end_s - van.start_s, distance_m, len(van.stops)
+        )
     routes.update(_sources_without(session, load, day, source))
     return _Overflow(routes, moves, cost, [v.reserve.fleet for v in used])
 
 
-def _sources_without(session: Session, load: _Load, day: date, source: dict[str, list[str]]
-                     ) -> dict[str, dict[str, Any]]:
+def _sources_without(
+    session: Session, load: _Load, day: date, source: dict[str, list[str]]
+) -> dict[str, dict[str, Any]]:
     """The routes orders were taken from, with their other pending stops as planned."""
     if not source or load.plan is None:
         return {}
     out: dict[str, dict[str, Any]] = {}
     tz = load.hub.timezone
     for code, ref, eta, distance_m in session.execute(
-            select(Driver.code, Order.external_ref, Stop.planned_eta_at, Route.planned_distance_m)
-            .join(Route, Route.driver_id == Driver.id).join(Stop, Stop.route_id == Route.id)
-            .join(Order, Order.id == Stop.order_id)
-            .where(Route.plan_id == load.plan.id, Driver.code.in_(list(source)),
-                   Stop.status.in_(PENDING_STOP_STATES)).order_by(Driver.code, Stop.sequence)):
+        select(Driver.code, Order.external_ref, Stop.planned_eta_at, Route.planned_distance_m)
+        .join(Route, Route.driver_id == Driver.id)
+        .join(Stop, Stop.route_id == Route.id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(
+            Route.plan_id == load.plan.id, Driver.code.in_(list(source)), Stop.status.in_(PENDING_STOP_STATES)
+        )
+        .order_by(Driver.code, Stop.sequence)
+    ):
         route = out.setdefault(code, {"stops": [], "start_s": None, "end_s": None, "distance_m": distance_m})
         if ref not in source[code]:
             route["stops"].append([ref, seconds_since_midnight(eta, day, tz)])
@@ -492,26 +620,52 @@ def _sources_without(session: Session, load: _Load, day: date, source: dict[str,
 
 
 def _pending_kind(session: Session, plan: Plan, action: str) -> bool:
-    return any(c.get("action") == action for c in session.scalars(select(Proposal.change).where(
-        Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING)))
+    return any(
+        c.get("action") == action
+        for c in session.scalars(
+            select(Proposal.change).where(
+                Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING
+            )
+        )
+    )
 
 
-def _propose_3pl(session: Session, viewer: Viewer, load: _Load, plan: Plan, day: date, now: datetime,
-                 capacity: Vector, before: Shortfall, overflow: _Overflow) -> ProposalView:
+def _propose_3pl(
+    session: Session,
+    viewer: Viewer,
+    load: _Load,
+    plan: Plan,
+    day: date,
+    now: datetime,
+    capacity: Vector,
+    before: Shortfall,
+    overflow: _Overflow,
+) -> ProposalView:
     moved = {m["order"] for m in overflow.moves}
     keep = np.array([ref not in moved for ref in load.refs], dtype=bool)
     after, _ = _shortfall(load, _due_matrix(load, keep), capacity)
-    change = {"action": MOVE_TO_3PL, "hub_id": load.hub.id, "day": day.isoformat(),
-              "requested_by": viewer.username, "routes": overflow.routes, "moves": overflow.moves,
-              "unassigned": []}
-    effect = {"shortfall_before_h": round(before.short_s / HOUR_S, 1),
-              "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
-              "orders_moved": len(overflow.moves), "routes_touched": len(overflow.routes),
-              "cost_delta_cents": overflow.cost_delta_cents}
+    change = {
+        "action": MOVE_TO_3PL,
+        "hub_id": load.hub.id,
+        "day": day.isoformat(),
+        "requested_by": viewer.username,
+        "routes": overflow.routes,
+        "moves": overflow.moves,
+        "unassigned": [],
+    }
+    effect = {
+        "shortfall_before_h": round(before.short_s / HOUR_S, 1),
+        "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
+        "orders_moved": len(overflow.moves),
+        "routes_touched": len(overflow.routes),
+        "cost_delta_cents": overflow.cost_delta_cents,
+    }
     names = _vendor_names(overflow.fleets)
-    text = (f"{before.text(load.hub.code)} even with the couriers called in; move {len(overflow.moves)} "
-            f"order(s) to {len(overflow.fleets)} {names} driver(s) on standby at ~"
-            f"${overflow.cost_delta_cents / 100:,.0f}")
+    text = (
+        f"{before.text(load.hub.code)} even with the couriers called in; move {len(overflow.moves)} "
+        f"order(s) to {len(overflow.fleets)} {names} driver(s) on standby at ~"
+        f"${overflow.cost_delta_cents / 100:,.0f}"
+    )
     proposal = create_proposal(session, plan, REBALANCE, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return proposal_view(session, proposal.id)
 
@@ -526,8 +680,10 @@ def apply_call_in(session: Session, plan: Plan, change: dict[str, Any], now: dat
     drivers = {d.code: d for d in session.scalars(select(Driver).where(Driver.code.in_(codes)))}
     for code in codes:
         if code not in drivers or drivers[code].status is DriverStatus.SUSPENDED:
-            raise StaleProposalError(f"courier {code} can no longer be called in (suspended or removed); "
-                                     "nothing was changed. Ask for a fresh proposal.")
+            raise StaleProposalError(
+                f"courier {code} can no longer be called in (suspended or removed); "
+                "nothing was changed. Ask for a fresh proposal."
+            )
     for entry in change["drivers"]:
         driver = drivers[entry["code"]]
         driver.status = DriverStatus.ACTIVE
@@ -535,8 +691,10 @@ def apply_call_in(session: Session, plan: Plan, change: dict[str, Any], now: dat
         end_s = min(int(entry["end_s"]), 24 * HOUR_S - 60)
         driver.shift_end = time(end_s // HOUR_S, end_s % HOUR_S // 60)
     session.flush()
-    return {"summary": f"call in {len(codes)} gig courier(s): {', '.join(codes)}",
-            "drivers_called": len(codes)}
+    return {
+        "summary": f"call in {len(codes)} gig courier(s): {', '.join(codes)}",
+        "drivers_called": len(codes),
+    }
 
 
 register_applier(CALL_IN, apply_call_in)

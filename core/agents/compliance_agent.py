@@ -98,29 +98,41 @@ class _Look:
     risks: list[ComplianceRisk]
 
 
-
 def _document_expiry(facts: DriverFacts, kind: DocumentKind) -> datetime | None:
     """When the document of `kind` that counts (the compliance module's choice) expires."""
-    doc = counting_document(d for d in facts.documents if d.kind == kind and (
-        kind is not DocumentKind.VEHICLE_INSPECTION or d.vehicle_id == facts.vehicle_id))
+    doc = counting_document(
+        d
+        for d in facts.documents
+        if d.kind == kind
+        and (kind is not DocumentKind.VEHICLE_INSPECTION or d.vehicle_id == facts.vehicle_id)
+    )
     return doc.expires_at if doc is not None else None
 
 
-def _breaches(facts: DriverFacts, comp: DriverCompliance, day: date, now: datetime
-              ) -> list[tuple[str, datetime, str]]:
+def _breaches(
+    facts: DriverFacts, comp: DriverCompliance, day: date, now: datetime
+) -> list[tuple[str, datetime, str]]:
     """(rule, when, words) for each rule the driver's plan breaks today."""
     tz, code, found = facts.timezone, facts.code, []
     if comp.limit_hit_at is not None:
         limits = facts.limits
-        daily = hours_of_service(facts.driving, replace(limits, weekly_driving_limit_s=NO_LIMIT_S),
-                                 day, tz).limit_hit_at
-        rule, limit_s, span = ((RULE_DAILY, limits.daily_driving_limit_s, "daily")
-                               if daily == comp.limit_hit_at
-                               else (RULE_WEEKLY, limits.weekly_driving_limit_s, "weekly"))
-        found.append((rule, comp.limit_hit_at,
-                      f"{code} {'would pass' if comp.limit_hit_at > now else 'passed'} the {limits.region} "
-                      f"{duration_text(limit_s)} {span} driving "
-                      f"limit at {local_hhmm(comp.limit_hit_at, tz)}"))
+        daily = hours_of_service(
+            facts.driving, replace(limits, weekly_driving_limit_s=NO_LIMIT_S), day, tz
+        ).limit_hit_at
+        rule, limit_s, span = (
+            (RULE_DAILY, limits.daily_driving_limit_s, "daily")
+            if daily == comp.limit_hit_at
+            else (RULE_WEEKLY, limits.weekly_driving_limit_s, "weekly")
+        )
+        found.append(
+            (
+                rule,
+                comp.limit_hit_at,
+                f"{code} {'would pass' if comp.limit_hit_at > now else 'passed'} the {limits.region} "
+                f"{duration_text(limit_s)} {span} driving "
+                f"limit at {local_hhmm(comp.limit_hit_at, tz)}",
+            )
+        )
     for finding in comp.findings:
         if finding.severity is not ComplianceStatus.BLOCKED or finding.rule not in DOCUMENT_RULES:
             continue
@@ -148,8 +160,9 @@ def _fits(look: _Look, route: Route, rule: str, breach_at: datetime, start_s: in
     return end_s <= seconds_since_midnight(breach_at, look.state.day, look.tz)
 
 
-def _cut(look: _Look, pricing: Pricing, code: str, rule: str, breach_at: datetime, now: datetime,
-         keep_min: int) -> int:
+def _cut(
+    look: _Look, pricing: Pricing, code: str, rule: str, breach_at: datetime, now: datetime, keep_min: int
+) -> int:
     """How many pending stops the driver keeps: the longest prefix (at least the stop they are
     at) whose route, back at the hub, stays clear of the breach."""
     refs, route = look.state.live[code], look.routes[code]
@@ -170,12 +183,19 @@ def _look(session: Session, state: DayState, now: datetime, params: SolveParams)
     compliance = {code: evaluate_driver(f, day) for code, f in facts.items()}
     if state.plan is None:
         return _Look(state, tz, compliance, {}, [])
-    routes = {by_id[r.driver_id]: r for r in session.scalars(
-        select(Route).where(Route.plan_id == state.plan.id)) if r.driver_id in by_id}
-    arrived = set(session.scalars(
-        select(Order.external_ref).join(Stop, Stop.order_id == Order.id)
-        .join(Route, Route.id == Stop.route_id)
-        .where(Route.plan_id == state.plan.id, Stop.status == StopStatus.ARRIVED)))
+    routes = {
+        by_id[r.driver_id]: r
+        for r in session.scalars(select(Route).where(Route.plan_id == state.plan.id))
+        if r.driver_id in by_id
+    }
+    arrived = set(
+        session.scalars(
+            select(Order.external_ref)
+            .join(Stop, Stop.order_id == Order.id)
+            .join(Route, Route.id == Stop.route_id)
+            .where(Route.plan_id == state.plan.id, Stop.status == StopStatus.ARRIVED)
+        )
+    )
     look = _Look(state, tz, compliance, routes, [])
     pricing: Pricing | None = None  # built only when someone is at risk
     for code, refs in sorted(state.live.items()):
@@ -190,8 +210,18 @@ def _look(session: Session, state: DayState, now: datetime, params: SolveParams)
         pricing = pricing or Pricing(state.problem, params)
         k = _cut(look, pricing, code, rule, breach_at, now, keep_min)
         if k < len(refs):
-            look.risks.append(ComplianceRisk(state.driver_ids[code], code, rule, breach_at, reason,
-                                             route.planned_end_at, tuple(refs[k:]), tuple(refs[:k])))
+            look.risks.append(
+                ComplianceRisk(
+                    state.driver_ids[code],
+                    code,
+                    rule,
+                    breach_at,
+                    reason,
+                    route.planned_end_at,
+                    tuple(refs[k:]),
+                    tuple(refs[:k]),
+                )
+            )
     look.risks.sort(key=lambda r: (r.breach_at, r.driver_code))
     return look
 
@@ -203,9 +233,13 @@ def at_risk_drivers(session: Session, hub_id: int, day: date, now: datetime) -> 
 
 def _pending_drivers(session: Session, plan_id: int) -> set[str]:
     """Drivers named in this agent's proposals still waiting in the inbox."""
-    changes = session.scalars(select(Proposal.change).where(
-        Proposal.plan_id == plan_id, Proposal.status == ProposalStatus.PENDING,
-        Proposal.proposed_by == AGENT))
+    changes = session.scalars(
+        select(Proposal.change).where(
+            Proposal.plan_id == plan_id,
+            Proposal.status == ProposalStatus.PENDING,
+            Proposal.proposed_by == AGENT,
+        )
+    )
     return {code for change in changes for code in change.get("drivers", [])}
 
 
@@ -229,18 +263,30 @@ def _receiving_problem(look: _Look, moving: set[str]) -> AllocationProblem:
     """The hub's problem for the insertion: at-risk, blocked and finished drivers take nothing,
     the others only up to their driving headroom; the orders that move leave their van's lock
     (they go back to the hub with it)."""
-    out = {r.driver_code for r in look.risks} | _finished(look) | {
-        code for code, c in look.compliance.items() if c.status is ComplianceStatus.BLOCKED}
-    drivers = tuple(replace(d, blocked=True) if d.id in out or d.id not in look.compliance
-                    else replace(d, max_route_duration_s=_allowance_s(look, d))
-                    for d in look.state.problem.drivers)
-    orders = tuple(replace(o, locked_driver_id=None) if o.id in moving else o
-                   for o in look.state.problem.orders)
+    out = (
+        {r.driver_code for r in look.risks}
+        | _finished(look)
+        | {code for code, c in look.compliance.items() if c.status is ComplianceStatus.BLOCKED}
+    )
+    drivers = tuple(
+        replace(d, blocked=True)
+        if d.id in out or d.id not in look.compliance
+        else replace(d, max_route_duration_s=_allowance_s(look, d))
+        for d in look.state.problem.drivers
+    )
+    orders = tuple(
+        replace(o, locked_driver_id=None) if o.id in moving else o for o in look.state.problem.orders
+    )
     return replace(look.state.problem, drivers=drivers, orders=orders)
 
 
-def _insert(problem: AllocationProblem, plan: dict[str, list[str]], order_ids: list[str], params: SolveParams,
-            seconds: float) -> tuple[dict[str, list[str]], list[str], list[str]]:
+def _insert(
+    problem: AllocationProblem,
+    plan: dict[str, list[str]],
+    order_ids: list[str],
+    params: SolveParams,
+    seconds: float,
+) -> tuple[dict[str, list[str]], list[str], list[str]]:
     """Cheapest insertion one order at a time, most important and most urgent first (the
     ranking `insert_greedily` uses), so that an order the time budget never reached is told
     apart from one no route had room for: returns the plan, the orders without room, the
@@ -270,30 +316,46 @@ def _why_unplaced(look: _Look, pricing: Pricing, order_id: str) -> str:
             continue
         issue = static_issue(problem, params, v, j) or time_issue(pricing, v, j)
         if issue is None:
-            return ("no room on the routes of the drivers nearest to it (capacity, shift end, driving "
-                    "headroom or its time window)")
+            return (
+                "no room on the routes of the drivers nearest to it (capacity, shift end, driving "
+                "headroom or its time window)"
+            )
         why[issue[1]] += 1
     return "no eligible driver: " + ", ".join(f"{n} {label}" for label, n in why.most_common())
 
 
 def _metrics(m: Metrics) -> dict[str, int]:
-    return {"cost_cents": m.cost_cents, "distance_m": m.distance_m, "co2_g": m.co2_g,
-            "late": m.late_count, "unassigned": m.orders_unassigned, "drivers_used": m.drivers_used}
+    return {
+        "cost_cents": m.cost_cents,
+        "distance_m": m.distance_m,
+        "co2_g": m.co2_g,
+        "late": m.late_count,
+        "unassigned": m.orders_unassigned,
+        "drivers_used": m.drivers_used,
+    }
 
 
 def _route_entry(problem: AllocationProblem, after: Evaluation, code: str, started: bool) -> dict[str, Any]:
     """A touched route as the applier writes it; an emptied one ends once the van is back."""
     route = next((r for r in after.routes if r.driver_id == code), None)
     if route is not None:
-        return {"stops": [[v.order_id, v.arrival_s] for v in route.visits], "start_s": route.start_s,
-                "end_s": route.end_s, "distance_m": route.distance_m}
+        return {
+            "stops": [[v.order_id, v.arrival_s] for v in route.visits],
+            "start_s": route.start_s,
+            "end_s": route.end_s,
+            "distance_m": route.distance_m,
+        }
     v = problem.driver_index[code]
     start_s = problem.drivers[v].available_s
     if not started:
         return {"stops": [], "start_s": start_s, "end_s": start_s, "distance_m": 0}
     here, hub = problem.start_node(v), problem.end_node(v)
-    return {"stops": [], "start_s": start_s, "end_s": start_s + int(problem.duration_s(v)[here, hub]),
-            "distance_m": int(problem.distance_m[here, hub])}
+    return {
+        "stops": [],
+        "start_s": start_s,
+        "end_s": start_s + int(problem.duration_s(v)[here, hub]),
+        "distance_m": int(problem.distance_m[here, hub]),
+    }
 
 
 def _clear(look: _Look, risk: ComplianceRisk, entry: Mapping[str, Any]) -> bool:
@@ -309,8 +371,14 @@ def _names(counts: Mapping[str, int]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _sentence(risk: ComplianceRisk, after: Evaluation, entry: Mapping[str, Any], placed: Mapping[str, str],
-              reasons: Mapping[str, str], avoided: bool) -> str:
+def _sentence(
+    risk: ComplianceRisk,
+    after: Evaluation,
+    entry: Mapping[str, Any],
+    placed: Mapping[str, str],
+    reasons: Mapping[str, str],
+    avoided: bool,
+) -> str:
     """'D-014 would pass ... at 16:40; 6 stops after 16:10 move to D-022 and D-031.'
 
     The time is when the driver leaves the last stop they keep."""
@@ -323,8 +391,10 @@ def _sentence(risk: ComplianceRisk, after: Evaluation, entry: Mapping[str, Any],
     if not stuck:
         text = f"{risk.reason}; {'' if kept else 'all '}{n} {which} move to {_names(to)}"
     elif to:
-        text = (f"{risk.reason}; {sum(to.values())} of the {n} {which} move to {_names(to)}, "
-                f"{len(stuck)} cannot be placed ({reasons[stuck[0]]})")
+        text = (
+            f"{risk.reason}; {sum(to.values())} of the {n} {which} move to {_names(to)}, "
+            f"{len(stuck)} cannot be placed ({reasons[stuck[0]]})"
+        )
     else:
         text = f"{risk.reason}; the {n} {which} come off the route and cannot be placed ({reasons[stuck[0]]})"
     if not avoided:
@@ -332,8 +402,14 @@ def _sentence(risk: ComplianceRisk, after: Evaluation, entry: Mapping[str, Any],
     return text + "."
 
 
-def propose_compliance(session: Session, hub_id: int, day: date, now: datetime, seconds: float = 1.0,
-                       params: SolveParams = DEFAULT_PARAMS) -> list[ProposalView]:
+def propose_compliance(
+    session: Session,
+    hub_id: int,
+    day: date,
+    now: datetime,
+    seconds: float = 1.0,
+    params: SolveParams = DEFAULT_PARAMS,
+) -> list[ProposalView]:
     """Propose taking at-risk drivers' stops off their routes and inserting them into other
     drivers' routes: one "rebalance" proposal for the drivers at risk that no pending
     proposal of this agent covers yet (none when there are none). `seconds` is the wall-time
@@ -360,12 +436,20 @@ def propose_compliance(session: Session, hub_id: int, day: date, now: datetime, 
     after = evaluate_plan(problem, new_plan, params, live, pricing)
     at_risk = {r.driver_code for r in risks}
     touched = sorted(at_risk | {d for d, refs in new_plan.items() if refs != base.get(d, [])})
-    routes = {code: _route_entry(problem, after, code, look.routes.get(code) is not None
-                                 and look.routes[code].started_at is not None) for code in touched}
+    routes = {
+        code: _route_entry(
+            problem,
+            after,
+            code,
+            look.routes.get(code) is not None and look.routes[code].started_at is not None,
+        )
+        for code in touched
+    }
     moving_set = set(moving)
     placed = {o: d for d, refs in new_plan.items() if d not in at_risk for o in refs if o in moving_set}
     reasons = {o: _why_unplaced(look, pricing, o) for o in no_room} | {
-        o: f"not tried within the agent's {seconds:g} s; a rebalance can place it" for o in untried}
+        o: f"not tried within the agent's {seconds:g} s; a rebalance can place it" for o in untried
+    }
     was = {v.order_id: v.arrival_s for r in before.routes for v in r.visits}
     now_at = {v.order_id: (v.arrival_s, v.due_s) for r in after.routes for v in r.visits}
     moves = []
@@ -375,28 +459,61 @@ def propose_compliance(session: Session, hub_id: int, day: date, now: datetime, 
             words = [risk.reason]
             if to is not None:
                 arrive, due = now_at[ref]
-                words.append(f"ETA {hhmm(was[ref])} -> {hhmm(arrive)} (due {hhmm(due)})" if ref in was
-                             else f"ETA {hhmm(arrive)} (due {hhmm(due)})")
+                words.append(
+                    f"ETA {hhmm(was[ref])} -> {hhmm(arrive)} (due {hhmm(due)})"
+                    if ref in was
+                    else f"ETA {hhmm(arrive)} (due {hhmm(due)})"
+                )
             else:
                 words.append(reasons[ref])
-            moves.append({"order": ref, "from_driver": risk.driver_code, "from_position": position,
-                          "to_driver": to, "to_position": new_plan[to].index(ref) if to else None,
-                          "reason": "; ".join(words)})
+            moves.append(
+                {
+                    "order": ref,
+                    "from_driver": risk.driver_code,
+                    "from_position": position,
+                    "to_driver": to,
+                    "to_position": new_plan[to].index(ref) if to else None,
+                    "reason": "; ".join(words),
+                }
+            )
     avoided = {r.driver_code: _clear(look, r, routes[r.driver_code]) for r in risks}
-    change = {"hub_id": hub_id, "day": day.isoformat(), "requested_by": AGENT, "action": ACTION,
-              "drivers": sorted(at_risk), "routes": routes, "moves": moves,
-              "unassigned": [{"order": o, "reason": reasons[o]} for o in sorted(reasons)],
-              "risks": [{"driver": r.driver_code, "rule": r.rule, "breach_at": r.breach_at.isoformat(),
-                         "orders": list(r.orders)} for r in risks]}
-    effect = {"before": _metrics(before.metrics), "after": _metrics(after.metrics),
-              "orders_moved": len(placed), "orders_dropped": len(reasons), "routes_touched": len(touched),
-              "routes_total": len(live), "breaches": len(risks), "breaches_avoided": sum(avoided.values()),
-              "cost_delta_cents": after.metrics.cost_cents - before.metrics.cost_cents,
-              "runtime_s": round(time.monotonic() - started, 2)}
-    text = " ".join(_sentence(r, after, routes[r.driver_code], placed, reasons, avoided[r.driver_code])
-                    for r in risks)
-    proposal = create_proposal(session, state.plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text,
-                               now)
+    change = {
+        "hub_id": hub_id,
+        "day": day.isoformat(),
+        "requested_by": AGENT,
+        "action": ACTION,
+        "drivers": sorted(at_risk),
+        "routes": routes,
+        "moves": moves,
+        "unassigned": [{"order": o, "reason": reasons[o]} for o in sorted(reasons)],
+        "risks": [
+            {
+                "driver": r.driver_code,
+                "rule": r.rule,
+                "breach_at": r.breach_at.isoformat(),
+                "orders": list(r.orders),
+            }
+            for r in risks
+        ],
+    }
+    effect = {
+        "before": _metrics(before.metrics),
+        "after": _metrics(after.metrics),
+        "orders_moved": len(placed),
+        "orders_dropped": len(reasons),
+        "routes_touched": len(touched),
+        "routes_total": len(live),
+        "breaches": len(risks),
+        "breaches_avoided": sum(avoided.values()),
+        "cost_delta_cents": after.metrics.cost_cents - before.metrics.cost_cents,
+        "runtime_s": round(time.monotonic() - started, 2),
+    }
+    text = " ".join(
+        _sentence(r, after, routes[r.driver_code], placed, reasons, avoided[r.driver_code]) for r in risks
+    )
+    proposal = create_proposal(
+        session, state.plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now
+    )
     return [proposal_view(session, proposal.id)]
 
 

@@ -56,12 +56,12 @@ from core.models import (
 from core.scenario.city import load_city
 from core.timeutil import local_today
 
-DEFAULT_HOUR_CENTS = 3200         # the captive rate card: what a minute of a driver is worth
-SAFE_PLACE_TIME_S, SAFE_PLACE_RISK = 60, 0.02        # photo and go; small risk of a lost parcel
-NEIGHBOUR_TIME_S, NEIGHBOUR_RISK = 240, 0.15         # knock next door; they may be out too
-LOCKER_SERVICE_S, LOCKER_RISK = 120, 0.03            # plus the drive there and back; a full locker
-DECIDE_TIME_S = 30                                   # note the failure and move on
-RETURN_HANDLING_CENTS = 450       # the parcel back through the hub and a customer-service contact
+DEFAULT_HOUR_CENTS = 3200  # the captive rate card: what a minute of a driver is worth
+SAFE_PLACE_TIME_S, SAFE_PLACE_RISK = 60, 0.02  # photo and go; small risk of a lost parcel
+NEIGHBOUR_TIME_S, NEIGHBOUR_RISK = 240, 0.15  # knock next door; they may be out too
+LOCKER_SERVICE_S, LOCKER_RISK = 120, 0.03  # plus the drive there and back; a full locker
+DECIDE_TIME_S = 30  # note the failure and move on
+RETURN_HANDLING_CENTS = 450  # the parcel back through the hub and a customer-service contact
 MAX_LOCKER_DISTANCE_M = 1500
 LOCKER_SPEED_M_PER_S = 22_000 / 3600
 CIRCUITY = 1.3
@@ -82,9 +82,18 @@ class Locker:
 def _lockers() -> dict[str, tuple[Locker, ...]]:
     """One parcel locker per neighbourhood of each demo hub, a little off its centre (data,
     from the scenario's map); hubs outside the demo metro have none."""
-    return {h.code: tuple(Locker(f"LCK-{h.code}-{i + 1:02d}", f"Parcel locker {z.name}",
-                                 round(z.lat + 0.0012, 6), round(z.lon - 0.0015, 6))
-                          for i, z in enumerate(h.zones)) for h in load_city().hubs}
+    return {
+        h.code: tuple(
+            Locker(
+                f"LCK-{h.code}-{i + 1:02d}",
+                f"Parcel locker {z.name}",
+                round(z.lat + 0.0012, 6),
+                round(z.lon - 0.0015, 6),
+            )
+            for i, z in enumerate(h.zones)
+        )
+        for h in load_city().hubs
+    }
 
 
 def nearest_locker(hub_code: str, lat: float, lon: float) -> tuple[Locker, float] | None:
@@ -106,8 +115,8 @@ class NotHomeOption:
     sla_cost_cents: int
     success_rate: float
     extra_time_s: int
-    on_time: bool                      # this order still meets its booked window
-    stops_made_late: tuple[str, ...]   # later stops this pushes past their windows
+    on_time: bool  # this order still meets its booked window
+    stops_made_late: tuple[str, ...]  # later stops this pushes past their windows
     place: str | None
     reason: str
     slot: Slot | None = None
@@ -126,7 +135,7 @@ class NotHomeOption:
 class NotHomeAdvice:
     order_id: int
     order_ref: str
-    options: tuple[NotHomeOption, ...]                 # best first
+    options: tuple[NotHomeOption, ...]  # best first
     excluded: tuple[tuple[ExceptionAction, str], ...]  # not offered, and why
 
 
@@ -148,10 +157,12 @@ def _minute_cents(fleet: Fleet) -> float:
 
 
 def _later_stops(session: Session, route_id: int, after_seq: int, delay: timedelta) -> list[_Later]:
-    rows = session.execute(select(Order.external_ref, Stop.planned_eta_at, Order.window_end_at)
-                           .join(Order, Order.id == Stop.order_id)
-                           .where(Stop.route_id == route_id, Stop.sequence > after_seq,
-                                  Stop.status == StopStatus.PENDING).order_by(Stop.sequence))
+    rows = session.execute(
+        select(Order.external_ref, Stop.planned_eta_at, Order.window_end_at)
+        .join(Order, Order.id == Stop.order_id)
+        .where(Stop.route_id == route_id, Stop.sequence > after_seq, Stop.status == StopStatus.PENDING)
+        .order_by(Stop.sequence)
+    )
     return [_Later(ref, eta + delay, due) for ref, eta, due in rows]
 
 
@@ -179,10 +190,15 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
     stop_info = check_open_stop(session, driver_id, order_id, now)
     order = session.get(Order, order_id)
     stop = session.get(Stop, stop_info.stop_id)
-    hub = session.scalars(select(Hub).join(Plan, Plan.hub_id == Hub.id).join(Route, Route.plan_id == Plan.id)
-                          .where(Route.id == stop_info.route_id)).one()
-    fleet = session.scalars(select(Fleet).join(Driver, Driver.fleet_id == Fleet.id)
-                            .where(Driver.id == driver_id)).one()
+    hub = session.scalars(
+        select(Hub)
+        .join(Plan, Plan.hub_id == Hub.id)
+        .join(Route, Route.plan_id == Plan.id)
+        .where(Route.id == stop_info.route_id)
+    ).one()
+    fleet = session.scalars(
+        select(Fleet).join(Driver, Driver.fleet_id == Fleet.id).where(Driver.id == driver_id)
+    ).one()
     assert order is not None and stop is not None
     delay = max(timedelta(0), now - stop.planned_eta_at)
     later = _later_stops(session, stop_info.route_id, stop.sequence, delay)
@@ -193,19 +209,38 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
     options: list[NotHomeOption] = []
     excluded: list[tuple[ExceptionAction, str]] = []
 
-    def offer(action: ExceptionAction, time_s: int, risk: float, place: str | None, why: str,
-              handling_cents: int = 0, slot: Slot | None = None) -> None:
+    def offer(
+        action: ExceptionAction,
+        time_s: int,
+        risk: float,
+        place: str | None,
+        why: str,
+        handling_cents: int = 0,
+        slot: Slot | None = None,
+    ) -> None:
         delivers = action in (ExceptionAction.SAFE_PLACE, ExceptionAction.NEIGHBOUR, ExceptionAction.LOCKER)
         made_late, sla_cents = _sla(later, time_s)
         on_time = delivers and now + timedelta(seconds=time_s) <= order.window_end_at
         cost = int(round(time_s / 60 * minute + risk * FAILED_DELIVERY_COST_CENTS + handling_cents))
-        asked = (chose is not None and chose.value == action.value)
+        asked = chose is not None and chose.value == action.value
         text = f"{why}; {time_s // 60} min, ${cost / 100:.2f} expected; {_sla_words(made_late, len(later))}"
-        options.append(NotHomeOption(action, cost, sla_cents, round(1 - risk, 3), time_s, on_time,
-                                     made_late, place, ("customer asked for this: " if asked else "") + text,
-                                     slot, asked))
+        options.append(
+            NotHomeOption(
+                action,
+                cost,
+                sla_cents,
+                round(1 - risk, 3),
+                time_s,
+                on_time,
+                made_late,
+                place,
+                ("customer asked for this: " if asked else "") + text,
+                slot,
+                asked,
+            )
+        )
 
-    place = (choice.detail.get("place") if choice and chose is CustomerChoiceKind.SAFE_PLACE else None)
+    place = choice.detail.get("place") if choice and chose is CustomerChoiceKind.SAFE_PLACE else None
     if not (order.safe_place_allowed or chose is CustomerChoiceKind.SAFE_PLACE):
         excluded.append((ExceptionAction.SAFE_PLACE, "the customer did not allow a safe place"))
     elif skills & NO_SAFE_PLACE:
@@ -213,8 +248,13 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
         excluded.append((ExceptionAction.SAFE_PLACE, f"not for a parcel that needs {need}"))
     else:
         where = place or order.safe_place_note or "the safe place"
-        offer(ExceptionAction.SAFE_PLACE, SAFE_PLACE_TIME_S, SAFE_PLACE_RISK, where,
-              f"leave it {where} with a photo")
+        offer(
+            ExceptionAction.SAFE_PLACE,
+            SAFE_PLACE_TIME_S,
+            SAFE_PLACE_RISK,
+            where,
+            f"leave it {where} with a photo",
+        )
 
     if not (order.neighbour_allowed or chose is CustomerChoiceKind.NEIGHBOUR):
         excluded.append((ExceptionAction.NEIGHBOUR, "the customer did not allow a neighbour"))
@@ -237,44 +277,94 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
     else:
         locker, dist = near
         drive_s = int(2 * dist * CIRCUITY / LOCKER_SPEED_M_PER_S)
-        offer(ExceptionAction.LOCKER, drive_s + LOCKER_SERVICE_S, LOCKER_RISK, locker.id,
-              f"{locker.name} {int(dist)} m away")
+        offer(
+            ExceptionAction.LOCKER,
+            drive_s + LOCKER_SERVICE_S,
+            LOCKER_RISK,
+            locker.id,
+            f"{locker.name} {int(dist)} m away",
+        )
 
     if choice and chose is CustomerChoiceKind.RESCHEDULE:
-        slot = Slot(datetime.fromisoformat(choice.detail["slot_start_at"]),
-                    datetime.fromisoformat(choice.detail["slot_end_at"]))
+        slot = Slot(
+            datetime.fromisoformat(choice.detail["slot_start_at"]),
+            datetime.fromisoformat(choice.detail["slot_end_at"]),
+        )
     else:
         slot = next_slots(order.service_date, hub.timezone, 1)[0]
     start, end = (t.astimezone(ZoneInfo(hub.timezone)) for t in (slot.start_at, slot.end_at))
-    offer(ExceptionAction.RESCHEDULE, DECIDE_TIME_S, 1.0, None,
-          f"reschedule to {start:%a} {start:%H:%M}-{end:%H:%M}: a second attempt", slot=slot)
-    offer(ExceptionAction.RETURN_TO_DEPOT, DECIDE_TIME_S, 1.0, None,
-          "take it back to the depot: a failed delivery and a customer contact",
-          handling_cents=RETURN_HANDLING_CENTS)
+    offer(
+        ExceptionAction.RESCHEDULE,
+        DECIDE_TIME_S,
+        1.0,
+        None,
+        f"reschedule to {start:%a} {start:%H:%M}-{end:%H:%M}: a second attempt",
+        slot=slot,
+    )
+    offer(
+        ExceptionAction.RETURN_TO_DEPOT,
+        DECIDE_TIME_S,
+        1.0,
+        None,
+        "take it back to the depot: a failed delivery and a customer contact",
+        handling_cents=RETURN_HANDLING_CENTS,
+    )
     ranked = sorted(options, key=lambda o: (not o.customer_asked, o.total_cents, o.action.value))
     return NotHomeAdvice(order_id, order.external_ref, tuple(ranked), tuple(excluded))
 
 
-def not_home_report(driver_id: int, order_id: int, at: datetime, option: NotHomeOption, lat: float,
-                    lon: float, photo_ref: str | None = None, recipient: str | None = None
-                    ) -> Delivery | Failure:
+def not_home_report(
+    driver_id: int,
+    order_id: int,
+    at: datetime,
+    option: NotHomeOption,
+    lat: float,
+    lon: float,
+    photo_ref: str | None = None,
+    recipient: str | None = None,
+) -> Delivery | Failure:
     """The chosen action as a field report: a delivery with the not-home record attached
     (safe place, neighbour, locker) or a failure carrying it (reschedule, return to depot)."""
     record = ExceptionRecord(
-        reason=ExceptionReason.NOT_HOME, action=option.action, lat=lat, lon=lon, place=option.place,
-        recipient=recipient, photo_ref=photo_ref,
+        reason=ExceptionReason.NOT_HOME,
+        action=option.action,
+        lat=lat,
+        lon=lon,
+        place=option.place,
+        recipient=recipient,
+        photo_ref=photo_ref,
         reschedule_start_at=option.slot.start_at if option.slot else None,
-        reschedule_end_at=option.slot.end_at if option.slot else None)
+        reschedule_end_at=option.slot.end_at if option.slot else None,
+    )
     if option.delivers:
-        return Delivery(driver_id, order_id, at, ProofOfDelivery(
-            lat=lat, lon=lon, handover=Handover(option.action.value), recipient=recipient,
-            place=option.place, photo_ref=photo_ref, exception=record))
+        return Delivery(
+            driver_id,
+            order_id,
+            at,
+            ProofOfDelivery(
+                lat=lat,
+                lon=lon,
+                handover=Handover(option.action.value),
+                recipient=recipient,
+                place=option.place,
+                photo_ref=photo_ref,
+                exception=record,
+            ),
+        )
     return Failure(driver_id, order_id, at, record)
 
 
-def act_on_not_home(session: Session, driver_id: int, order_id: int, at: datetime,
-                    option: NotHomeOption, lat: float, lon: float, photo_ref: str | None = None,
-                    recipient: str | None = None) -> None:
+def act_on_not_home(
+    session: Session,
+    driver_id: int,
+    order_id: int,
+    at: datetime,
+    option: NotHomeOption,
+    lat: float,
+    lon: float,
+    photo_ref: str | None = None,
+    recipient: str | None = None,
+) -> None:
     """Record the chosen action; raises `FieldReportError` if the stop is not the driver's."""
     report = not_home_report(driver_id, order_id, at, option, lat, lon, photo_ref, recipient)
     if isinstance(report, Delivery):
@@ -334,7 +424,7 @@ class CopilotView:
     lon: float
     next_stop: StopView | None
     remaining: tuple[StopView, ...]
-    route_points: tuple[tuple[float, float], ...]   # (lon, lat): here, the stops, the hub
+    route_points: tuple[tuple[float, float], ...]  # (lon, lat): here, the stops, the hub
     open_exceptions: tuple[ExceptionView, ...]
     done: int
     running_late_s: int
@@ -353,42 +443,96 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
         raise ControlTowerError(f"there is no driver {driver_id}")
     hub = session.get(Hub, driver.home_hub_id)
     assert hub is not None
-    found = session.execute(select(Route, Plan.service_date).join(Plan, Route.plan_id == Plan.id)
-                            .where(Route.driver_id == driver_id,
-                                   Plan.service_date <= local_today(hub.timezone, now))
-                            .order_by(Plan.service_date.desc())).first()
+    found = session.execute(
+        select(Route, Plan.service_date)
+        .join(Plan, Route.plan_id == Plan.id)
+        .where(Route.driver_id == driver_id, Plan.service_date <= local_today(hub.timezone, now))
+        .order_by(Plan.service_date.desc())
+    ).first()
     route, day = (found[0], found[1]) if found else (None, None)
     since = now - timedelta(days=1)
-    last = session.execute(select(Event.lat, Event.lon).where(
-        Event.driver_id == driver_id, Event.occurred_at <= now, Event.occurred_at >= since)
-        .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(1)).first()
+    last = session.execute(
+        select(Event.lat, Event.lon)
+        .where(Event.driver_id == driver_id, Event.occurred_at <= now, Event.occurred_at >= since)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(1)
+    ).first()
     lat, lon = (last[0], last[1]) if last else (hub.lat, hub.lon)
     stops: list[StopView] = []
     done = 0
     if route is not None:
-        rows = session.execute(select(Stop, Order).join(Order, Order.id == Stop.order_id)
-                               .where(Stop.route_id == route.id).order_by(Stop.sequence)).all()
+        rows = session.execute(
+            select(Stop, Order)
+            .join(Order, Order.id == Stop.order_id)
+            .where(Stop.route_id == route.id)
+            .order_by(Stop.sequence)
+        ).all()
         done = sum(1 for s, _ in rows if s.status in (StopStatus.DELIVERED, StopStatus.FAILED))
         open_rows = [(s, o) for s, o in rows if s.status in (StopStatus.PENDING, StopStatus.ARRIVED)]
         choices = latest_choices(session, [o.id for _, o in open_rows])
         delay = max(timedelta(0), now - open_rows[0][0].planned_eta_at) if open_rows else timedelta(0)
         for s, o in open_rows:
             c = choices.get(o.id)
-            stops.append(StopView(
-                o.id, o.external_ref, s.sequence, s.status, o.address, o.customer_name, o.lat, o.lon,
-                o.window_start_at, o.window_end_at, s.planned_eta_at, s.planned_eta_at + delay,
-                o.safe_place_allowed, o.safe_place_note, o.neighbour_allowed, o.locker_allowed,
-                c.kind.value if c else None))
-    exceptions = session.execute(select(Event).where(
-        Event.driver_id == driver_id, Event.kind == EventKind.EXCEPTION, Event.occurred_at >= since,
-        Event.occurred_at <= now).order_by(Event.occurred_at)).scalars().all()
-    open_ex = tuple(ExceptionView(e.id, e.occurred_at, str(e.payload.get("reason", "exception")),
-                                  e.order_id, bool(e.payload.get("needs_dispatch")))
-                    for e in exceptions if not e.payload.get("resolved"))
+            stops.append(
+                StopView(
+                    o.id,
+                    o.external_ref,
+                    s.sequence,
+                    s.status,
+                    o.address,
+                    o.customer_name,
+                    o.lat,
+                    o.lon,
+                    o.window_start_at,
+                    o.window_end_at,
+                    s.planned_eta_at,
+                    s.planned_eta_at + delay,
+                    o.safe_place_allowed,
+                    o.safe_place_note,
+                    o.neighbour_allowed,
+                    o.locker_allowed,
+                    c.kind.value if c else None,
+                )
+            )
+    exceptions = (
+        session.execute(
+            select(Event)
+            .where(
+                Event.driver_id == driver_id,
+                Event.kind == EventKind.EXCEPTION,
+                Event.occurred_at >= since,
+                Event.occurred_at <= now,
+            )
+            .order_by(Event.occurred_at)
+        )
+        .scalars()
+        .all()
+    )
+    open_ex = tuple(
+        ExceptionView(
+            e.id,
+            e.occurred_at,
+            str(e.payload.get("reason", "exception")),
+            e.order_id,
+            bool(e.payload.get("needs_dispatch")),
+        )
+        for e in exceptions
+        if not e.payload.get("resolved")
+    )
     points = ((lon, lat), *((s.lon, s.lat) for s in stops), (hub.lon, hub.lat)) if stops else ()
     return CopilotView(
-        driver_id=driver.id, driver_code=driver.code, driver_name=driver.name, now=now, day=day,
-        route_status=route.status if route else None, lat=lat, lon=lon,
-        next_stop=stops[0] if stops else None, remaining=tuple(stops), route_points=points,
-        open_exceptions=open_ex, done=done,
-        running_late_s=max(0, int((now - stops[0].planned_eta_at).total_seconds())) if stops else 0)
+        driver_id=driver.id,
+        driver_code=driver.code,
+        driver_name=driver.name,
+        now=now,
+        day=day,
+        route_status=route.status if route else None,
+        lat=lat,
+        lon=lon,
+        next_stop=stops[0] if stops else None,
+        remaining=tuple(stops),
+        route_points=points,
+        open_exceptions=open_ex,
+        done=done,
+        running_late_s=max(0, int((now - stops[0].planned_eta_at).total_seconds())) if stops else 0,
+    )

@@ -86,8 +86,9 @@ class DisruptedTravel:
     closures: tuple[Closure, ...] = ()
     speed_factor: float = 1.0
 
-    def matrices(self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
-                 ) -> tuple[IntMatrix, IntMatrix]:
+    def matrices(
+        self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
+    ) -> tuple[IntMatrix, IntMatrix]:
         dist, dur = self.base.matrices(points, depart_s, vehicle_type)
         factor = np.full(len(points), 1.0 / self.speed_factor)
         for c in self.closures:
@@ -117,41 +118,72 @@ class RerouteOutcome:
 
 
 def _pending(session: Session, route_id: int) -> list[str]:
-    return list(session.scalars(select(Order.external_ref).join(Stop, Stop.order_id == Order.id)
-                                .where(Stop.route_id == route_id, Stop.status == StopStatus.PENDING)
-                                .order_by(Stop.sequence)))
+    return list(
+        session.scalars(
+            select(Order.external_ref)
+            .join(Stop, Stop.order_id == Order.id)
+            .where(Stop.route_id == route_id, Stop.status == StopStatus.PENDING)
+            .order_by(Stop.sequence)
+        )
+    )
 
 
-def _driver_problem(session: Session, driver_id: int, refs: list[str], day: date, tz: str, now_s: int,
-                    lat: float, lon: float) -> tuple[DriverSpec, tuple[OrderSpec, ...]]:
+def _driver_problem(
+    session: Session, driver_id: int, refs: list[str], day: date, tz: str, now_s: int, lat: float, lon: float
+) -> tuple[DriverSpec, tuple[OrderSpec, ...]]:
     """One driver, from where they are now, and their own pending stops, as the dispatch
     adapter maps them (`load_day_state`) but without reading the rest of the hub."""
     driver, fleet, vehicle, region = session.execute(
-        select(Driver, Fleet, Vehicle, Region).join(Fleet, Driver.fleet_id == Fleet.id)
-        .outerjoin(Vehicle, Driver.vehicle_id == Vehicle.id).join(Region, Driver.region_id == Region.id)
-        .where(Driver.id == driver_id)).one()
+        select(Driver, Fleet, Vehicle, Region)
+        .join(Fleet, Driver.fleet_id == Fleet.id)
+        .outerjoin(Vehicle, Driver.vehicle_id == Vehicle.id)
+        .join(Region, Driver.region_id == Region.id)
+        .where(Driver.id == driver_id)
+    ).one()
     kind = VehicleKind(vehicle.vehicle_type.value) if vehicle else VehicleKind.CAR
     shift_start = driver.shift_start.hour * 3600 + driver.shift_start.minute * 60
     shift_end = driver.shift_end.hour * 3600 + driver.shift_end.minute * 60
     spec = DriverSpec(
-        id=driver.code, fleet_type=AllocFleetType(fleet.fleet_type.value), lat=lat, lon=lon, hub=0,
-        cost=fleet_cost(fleet), shift_start_s=shift_start, shift_end_s=max(shift_end, now_s + 60),
+        id=driver.code,
+        fleet_type=AllocFleetType(fleet.fleet_type.value),
+        lat=lat,
+        lon=lon,
+        hub=0,
+        cost=fleet_cost(fleet),
+        shift_start_s=shift_start,
+        shift_end_s=max(shift_end, now_s + 60),
         start_s=max(now_s, shift_start),
         capacity_parcels=vehicle.capacity_parcels if vehicle else 0,
         capacity_weight_g=vehicle.capacity_g if vehicle else 0,
         capacity_volume_ml=vehicle.capacity_ml if vehicle else 0,
-        co2_g_per_km=vehicle.co2_g_per_km if vehicle else 0, skills=frozenset(driver.skills),
+        co2_g_per_km=vehicle.co2_g_per_km if vehicle else 0,
+        skills=frozenset(driver.skills),
         vehicle_type=kind,
         max_item_weight_g=CARGO_BIKE_MAX_ITEM_G if kind is VehicleKind.CARGO_BIKE else None,
-        work_before_break_s=region.break_after_s, break_duration_s=region.break_duration_s,
-        loading_at_start=False)
+        work_before_break_s=region.break_after_s,
+        break_duration_s=region.break_duration_s,
+        loading_at_start=False,
+    )
     rows = session.scalars(select(Order).where(Order.external_ref.in_(refs)))
-    orders = tuple(OrderSpec(
-        id=o.external_ref, lat=o.lat, lon=o.lon, zone=o.zone, parcels=o.parcels, weight_g=o.weight_g,
-        volume_ml=o.volume_ml, ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
-        due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)), service_time_s=o.service_time_s,
-        priority=o.priority - 1, brand_tier=AllocBrandTier(o.brand_tier.value),
-        required_skills=frozenset(o.required_skills), locked_driver_id=driver.code) for o in rows)
+    orders = tuple(
+        OrderSpec(
+            id=o.external_ref,
+            lat=o.lat,
+            lon=o.lon,
+            zone=o.zone,
+            parcels=o.parcels,
+            weight_g=o.weight_g,
+            volume_ml=o.volume_ml,
+            ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
+            due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
+            service_time_s=o.service_time_s,
+            priority=o.priority - 1,
+            brand_tier=AllocBrandTier(o.brand_tier.value),
+            required_skills=frozenset(o.required_skills),
+            locked_driver_id=driver.code,
+        )
+        for o in rows
+    )
     return spec, orders
 
 
@@ -159,33 +191,65 @@ def _late(route: PlannedRoute | None) -> tuple[str, ...]:
     return tuple(v.order_id for v in route.visits if v.late_s > 0) if route else ()
 
 
-def reroute(session: Session, driver_id: int, now: datetime, reason: ExceptionReason, lat: float,
-            lon: float, closures: tuple[Closure, ...] = (), speed_factor: float = 1.0, seed: int = 0,
-            stop: StopRule = DEFAULT_STOP, escalate_late_s: int = ESCALATE_LATE_S,
-            problem_event_id: int | None = None, propose_to_dispatch: bool = False) -> RerouteOutcome:
+def reroute(
+    session: Session,
+    driver_id: int,
+    now: datetime,
+    reason: ExceptionReason,
+    lat: float,
+    lon: float,
+    closures: tuple[Closure, ...] = (),
+    speed_factor: float = 1.0,
+    seed: int = 0,
+    stop: StopRule = DEFAULT_STOP,
+    escalate_late_s: int = ESCALATE_LATE_S,
+    problem_event_id: int | None = None,
+    propose_to_dispatch: bool = False,
+) -> RerouteOutcome:
     """Re-sequence the driver's pending stops for the disruption, or escalate to dispatch."""
     reason = ExceptionReason(reason)
-    tz = session.scalar(select(Hub.timezone).join(Driver, Driver.home_hub_id == Hub.id)
-                        .where(Driver.id == driver_id))
-    found = session.execute(select(Route, Plan).join(Plan, Route.plan_id == Plan.id).where(
-        Route.driver_id == driver_id, Plan.service_date == local_today(tz or "UTC", now))).first()
+    tz = session.scalar(
+        select(Hub.timezone).join(Driver, Driver.home_hub_id == Hub.id).where(Driver.id == driver_id)
+    )
+    found = session.execute(
+        select(Route, Plan)
+        .join(Plan, Route.plan_id == Plan.id)
+        .where(Route.driver_id == driver_id, Plan.service_date == local_today(tz or "UTC", now))
+    ).first()
     if found is None:
         raise ControlTowerError(f"driver {driver_id} has no route today")
     route, plan = found
     refs = _pending(session, route.id)
     if reason is ExceptionReason.VEHICLE_BREAKDOWN:
-        return _escalate(session, driver_id, now, reason, lat, lon, plan, refs, tuple(refs), (), (),
-                         "the van cannot move", problem_event_id, propose_to_dispatch, seed)
+        return _escalate(
+            session,
+            driver_id,
+            now,
+            reason,
+            lat,
+            lon,
+            plan,
+            refs,
+            tuple(refs),
+            (),
+            (),
+            "the van cannot move",
+            problem_event_id,
+            propose_to_dispatch,
+            seed,
+        )
     if not refs:
         return RerouteOutcome(driver_id, reason, False, False, (), (), (), (), (), (), "no stops left")
     hub = session.get(Hub, plan.hub_id)
     assert hub is not None
     now_s = max(0, seconds_since_midnight(now, plan.service_date, hub.timezone))
-    spec, orders = _driver_problem(session, driver_id, refs, plan.service_date, hub.timezone, now_s,
-                                   lat, lon)
-    problem = AllocationProblem(drivers=(spec,), orders=orders,
-                                hubs=(HubSpec(hub.code, hub.lat, hub.lon, hub.turnaround_s),),
-                                travel=DisruptedTravel(closures=closures, speed_factor=speed_factor))
+    spec, orders = _driver_problem(session, driver_id, refs, plan.service_date, hub.timezone, now_s, lat, lon)
+    problem = AllocationProblem(
+        drivers=(spec,),
+        orders=orders,
+        hubs=(HubSpec(hub.code, hub.lat, hub.lon, hub.turnaround_s),),
+        travel=DisruptedTravel(closures=closures, speed_factor=speed_factor),
+    )
     current = {spec.id: refs}
     result = solve(problem, stop, seed, REROUTE_PARAMS, initial=current)
     after_plan = result.plan().get(spec.id, [])
@@ -195,40 +259,90 @@ def reroute(session: Session, driver_id: int, now: datetime, reason: ExceptionRe
     late_after = _late(planned)
     unserved = tuple(u.order_id for u in result.unassigned)
     tz = hub.timezone
-    etas = tuple((v.order_id, at_seconds(plan.service_date, tz, v.arrival_s))
-                 for v in planned.visits) if planned else ()
+    etas = (
+        tuple((v.order_id, at_seconds(plan.service_date, tz, v.arrival_s)) for v in planned.visits)
+        if planned
+        else ()
+    )
     applied, proposal_id = False, None
     if planned is not None and after_plan != refs and not unserved:
         proposal_id = _apply(session, plan, route.id, spec.id, planned, reason, late_before, late_after, now)
         applied = True
     too_late = [v.order_id for v in planned.visits if v.late_s > escalate_late_s] if planned else []
     if unserved or too_late:
-        why = (f"{len(unserved)} stop(s) cannot be served" if unserved
-               else f"{len(too_late)} stop(s) would be over {escalate_late_s // 60} min late")
-        out = _escalate(session, driver_id, now, reason, lat, lon, plan, refs, tuple(after_plan),
-                        late_after, unserved, why, problem_event_id, propose_to_dispatch, seed)
-        return replace(out, applied=applied, proposal_id=proposal_id, late_before=late_before,
-                       etas=etas)
+        why = (
+            f"{len(unserved)} stop(s) cannot be served"
+            if unserved
+            else f"{len(too_late)} stop(s) would be over {escalate_late_s // 60} min late"
+        )
+        out = _escalate(
+            session,
+            driver_id,
+            now,
+            reason,
+            lat,
+            lon,
+            plan,
+            refs,
+            tuple(after_plan),
+            late_after,
+            unserved,
+            why,
+            problem_event_id,
+            propose_to_dispatch,
+            seed,
+        )
+        return replace(out, applied=applied, proposal_id=proposal_id, late_before=late_before, etas=etas)
     if not late_after:
         words = f"all {len(refs)} remaining stops stay on time"
     else:
         words = f"{len(late_after)} will now be late: {', '.join(late_after[:5])}"
     verb = "re-sequenced" if applied else "kept the sequence of"
-    return RerouteOutcome(driver_id, reason, applied, False, tuple(refs), tuple(after_plan), late_before,
-                          late_after, (), etas, f"{reason.value}: {verb} {len(refs)} stops; {words}",
-                          proposal_id)
+    return RerouteOutcome(
+        driver_id,
+        reason,
+        applied,
+        False,
+        tuple(refs),
+        tuple(after_plan),
+        late_before,
+        late_after,
+        (),
+        etas,
+        f"{reason.value}: {verb} {len(refs)} stops; {words}",
+        proposal_id,
+    )
 
 
-def _apply(session: Session, plan: Plan, route_id: int, code: str, planned: PlannedRoute,
-           reason: ExceptionReason, late_before: tuple[str, ...], late_after: tuple[str, ...],
-           now: datetime) -> int:
-    change = {"route_id": route_id, "driver": code, "reason": reason.value,
-              "stops": [[v.order_id, v.arrival_s] for v in planned.visits],
-              "end_s": planned.end_s, "distance_m": planned.distance_m}
-    effect = {"late_before": len(late_before), "late_after": len(late_after),
-              "orders_moved": 0, "routes_touched": 1}
-    text = (f"{code}: {reason.value}; re-sequenced {len(planned.visits)} remaining stops "
-            f"(late {len(late_before)} -> {len(late_after)}); no order changes driver.")
+def _apply(
+    session: Session,
+    plan: Plan,
+    route_id: int,
+    code: str,
+    planned: PlannedRoute,
+    reason: ExceptionReason,
+    late_before: tuple[str, ...],
+    late_after: tuple[str, ...],
+    now: datetime,
+) -> int:
+    change = {
+        "route_id": route_id,
+        "driver": code,
+        "reason": reason.value,
+        "stops": [[v.order_id, v.arrival_s] for v in planned.visits],
+        "end_s": planned.end_s,
+        "distance_m": planned.distance_m,
+    }
+    effect = {
+        "late_before": len(late_before),
+        "late_after": len(late_after),
+        "orders_moved": 0,
+        "routes_touched": 1,
+    }
+    text = (
+        f"{code}: {reason.value}; re-sequenced {len(planned.visits)} remaining stops "
+        f"(late {len(late_before)} -> {len(late_after)}); no order changes driver."
+    )
     proposal = create_proposal(session, plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now)
     approve(session, POLICY, proposal.id, now=now)
     return proposal.id
@@ -239,55 +353,121 @@ def apply_reroute(session: Session, plan: Plan, change: dict[str, Any], now: dat
     route_id = int(change["route_id"])
     refs = [ref for ref, _ in change["stops"]]
     if sorted(_pending(session, route_id)) != sorted(refs):
-        raise StaleProposalError("the driver's remaining stops changed since this reroute was made; "
-                                 "nothing was changed")
-    stops = {ref: s for s, ref in session.execute(
-        select(Stop, Order.external_ref).join(Order, Order.id == Stop.order_id)
-        .where(Stop.route_id == route_id, Stop.status == StopStatus.PENDING))}
+        raise StaleProposalError(
+            "the driver's remaining stops changed since this reroute was made; nothing was changed"
+        )
+    stops = {
+        ref: s
+        for s, ref in session.execute(
+            select(Stop, Order.external_ref)
+            .join(Order, Order.id == Stop.order_id)
+            .where(Stop.route_id == route_id, Stop.status == StopStatus.PENDING)
+        )
+    }
     # Pending stops go after every stop already served: a re-plan may have left a served stop
     # numbered among them (it was at the door when the plan changed).
-    first = max(session.scalar(select(func.min(Stop.sequence)).where(
-        Stop.route_id == route_id, Stop.status == StopStatus.PENDING)) or 0,
-        (session.scalar(select(func.max(Stop.sequence)).where(
-            Stop.route_id == route_id, Stop.status != StopStatus.PENDING)) or -1) + 1)
+    first = max(
+        session.scalar(
+            select(func.min(Stop.sequence)).where(
+                Stop.route_id == route_id, Stop.status == StopStatus.PENDING
+            )
+        )
+        or 0,
+        (
+            session.scalar(
+                select(func.max(Stop.sequence)).where(
+                    Stop.route_id == route_id, Stop.status != StopStatus.PENDING
+                )
+            )
+            or -1
+        )
+        + 1,
+    )
     ids = [stops[r].id for r in refs]
     session.execute(update(Stop).where(Stop.id.in_(ids)).values(sequence=Stop.sequence + SEQUENCE_SHIFT))
     tz = plan_tz(session, plan)
     for offset, (ref, arrival_s) in enumerate(change["stops"]):
-        session.execute(update(Stop).where(Stop.id == stops[ref].id).values(
-            sequence=first + offset, planned_eta_at=at_seconds(plan.service_date, tz, arrival_s)))
-    session.execute(update(Route).where(Route.id == route_id).values(
-        planned_end_at=at_seconds(plan.service_date, tz, int(change["end_s"]))))
-    return {"summary": f"co-pilot reroute of {change['driver']} ({change['reason']}, "
-                       f"{len(refs)} stops)", "orders_moved": 0, "routes_touched": 1}
+        session.execute(
+            update(Stop)
+            .where(Stop.id == stops[ref].id)
+            .values(sequence=first + offset, planned_eta_at=at_seconds(plan.service_date, tz, arrival_s))
+        )
+    session.execute(
+        update(Route)
+        .where(Route.id == route_id)
+        .values(planned_end_at=at_seconds(plan.service_date, tz, int(change["end_s"])))
+    )
+    return {
+        "summary": f"co-pilot reroute of {change['driver']} ({change['reason']}, {len(refs)} stops)",
+        "orders_moved": 0,
+        "routes_touched": 1,
+    }
 
 
 register_applier(KIND, apply_reroute)
 
 
-def _escalate(session: Session, driver_id: int, now: datetime, reason: ExceptionReason, lat: float,
-              lon: float, plan: Plan, before: list[str], after: tuple[str, ...],
-              late: tuple[str, ...], unserved: tuple[str, ...], why: str, event_id: int | None,
-              propose_to_dispatch: bool, seed: int) -> RerouteOutcome:
-    at_risk = sorted(set(late) | set(unserved)) if reason is not ExceptionReason.VEHICLE_BREAKDOWN \
-        else list(before)
+def _escalate(
+    session: Session,
+    driver_id: int,
+    now: datetime,
+    reason: ExceptionReason,
+    lat: float,
+    lon: float,
+    plan: Plan,
+    before: list[str],
+    after: tuple[str, ...],
+    late: tuple[str, ...],
+    unserved: tuple[str, ...],
+    why: str,
+    event_id: int | None,
+    propose_to_dispatch: bool,
+    seed: int,
+) -> RerouteOutcome:
+    at_risk = (
+        sorted(set(late) | set(unserved)) if reason is not ExceptionReason.VEHICLE_BREAKDOWN else list(before)
+    )
     detail = {"at_risk": at_risk[:50], "at_risk_count": len(at_risk), "why": why}
     if event_id is not None:
         event = session.get(Event, event_id)
         if event is None:
             raise ControlTowerError(f"there is no exception {event_id}")
-        event.payload = {**event.payload, "needs_dispatch": True, "detail": {**event.payload.get(
-            "detail", {}), **detail}}
+        event.payload = {
+            **event.payload,
+            "needs_dispatch": True,
+            "detail": {**event.payload.get("detail", {}), **detail},
+        }
         session.flush()
     else:
-        event_id = report_problem(session, driver_id, now, ProblemReport(
-            reason=reason, lat=lat, lon=lon, needs_dispatch=True, detail=detail))
+        event_id = report_problem(
+            session,
+            driver_id,
+            now,
+            ProblemReport(reason=reason, lat=lat, lon=lon, needs_dispatch=True, detail=detail),
+        )
     proposal_id = None
     if propose_to_dispatch and at_risk:
         day = plan.service_date
         proposal_id = propose_rebalance(
-            session, POLICY, RebalanceRequest(hub_id=plan.hub_id, day=day, now=now, seconds=2.0, seed=seed),
-            blocked_driver_ids=frozenset({driver_id})).id
+            session,
+            POLICY,
+            RebalanceRequest(hub_id=plan.hub_id, day=day, now=now, seconds=2.0, seed=seed),
+            blocked_driver_ids=frozenset({driver_id}),
+        ).id
     message = f"{reason.value}: {why}; asked dispatch for help with {len(at_risk)} stop(s)"
-    return RerouteOutcome(driver_id, reason, False, True, tuple(before), after, (), late, unserved, (),
-                          message, None, event_id, proposal_id)
+    return RerouteOutcome(
+        driver_id,
+        reason,
+        False,
+        True,
+        tuple(before),
+        after,
+        (),
+        late,
+        unserved,
+        (),
+        message,
+        None,
+        event_id,
+        proposal_id,
+    )

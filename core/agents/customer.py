@@ -164,16 +164,22 @@ def token_hash(token: str) -> str:
 def issue_token(session: Session, order_id: int, now: datetime, ttl: timedelta = TOKEN_TTL) -> str:
     """A new tracking token for one order; the caller sees it once, we keep only its hash."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(TrackingToken(order_id=order_id, token_hash=token_hash(token), created_at=now,
-                              expires_at=now + ttl))
+    session.add(
+        TrackingToken(order_id=order_id, token_hash=token_hash(token), created_at=now, expires_at=now + ttl)
+    )
     return token
 
 
 def next_slots(day: date, tz: str, count: int = SLOTS_OFFERED) -> tuple[Slot, ...]:
     """The first `count` two-hour slots of the day after `day` (08:00-10:00, 10:00-12:00, ...)."""
     nxt = day + timedelta(days=1)
-    return tuple(Slot(at_seconds(nxt, tz, FIRST_SLOT_S + i * SLOT_S),
-                      at_seconds(nxt, tz, FIRST_SLOT_S + (i + 1) * SLOT_S)) for i in range(count))
+    return tuple(
+        Slot(
+            at_seconds(nxt, tz, FIRST_SLOT_S + i * SLOT_S),
+            at_seconds(nxt, tz, FIRST_SLOT_S + (i + 1) * SLOT_S),
+        )
+        for i in range(count)
+    )
 
 
 def latest_choices(session: Session, order_ids: Sequence[int]) -> dict[int, CustomerChoice]:
@@ -181,8 +187,11 @@ def latest_choices(session: Session, order_ids: Sequence[int]) -> dict[int, Cust
     out: dict[int, CustomerChoice] = {}
     if not order_ids:
         return out
-    for c in session.scalars(select(CustomerChoice).where(CustomerChoice.order_id.in_(order_ids))
-                             .order_by(CustomerChoice.made_at, CustomerChoice.id)):
+    for c in session.scalars(
+        select(CustomerChoice)
+        .where(CustomerChoice.order_id.in_(order_ids))
+        .order_by(CustomerChoice.made_at, CustomerChoice.id)
+    ):
         out[c.order_id] = c
     return out
 
@@ -198,9 +207,11 @@ def _etas(session: Session, order_ids: Sequence[int], now: datetime) -> dict[int
     """Predicted arrival of these orders' open stops: the planned ETA pushed back by how late
     the route runs (now minus the earliest planned ETA among its open stops)."""
     routes = select(Stop.route_id).where(Stop.order_id.in_(order_ids), Stop.status.in_(PENDING))
-    rows = session.execute(select(Stop.route_id, Stop.order_id, Stop.sequence, Stop.planned_eta_at)
-                           .where(Stop.route_id.in_(routes), Stop.status.in_(PENDING))
-                           .order_by(Stop.route_id, Stop.sequence)).all()
+    rows = session.execute(
+        select(Stop.route_id, Stop.order_id, Stop.sequence, Stop.planned_eta_at)
+        .where(Stop.route_id.in_(routes), Stop.status.in_(PENDING))
+        .order_by(Stop.route_id, Stop.sequence)
+    ).all()
     first: dict[int, datetime] = {}
     for route_id, _, _, planned in rows:
         first[route_id] = min(first.get(route_id, planned), planned)
@@ -240,16 +251,34 @@ class _Outbox:
     messages: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[dict[str, Any]] = field(default_factory=list)
 
-    def queue(self, order: _Recipient, kind: MessageKind, key: str, text: str,
-              payload: dict[str, Any]) -> None:
+    def queue(
+        self, order: _Recipient, kind: MessageKind, key: str, text: str, payload: dict[str, Any]
+    ) -> None:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        self.tokens.append({"order_id": order.id, "token_hash": token_hash(token), "created_at": self.now,
-                            "expires_at": self.now + TOKEN_TTL})
-        self.messages.append({
-            "order_id": order.id, "kind": kind, "channel": order.contact_channel,
-            "status": MessageStatus.QUEUED, "dedupe_key": key, "created_at": self.now, "sent_at": None,
-            "attempts": 0, "body": text, "provider_ref": None, "error": None,
-            "payload": {**payload, "tracking_url": tracking_url(self.policy.base_url, token)}})
+        self.tokens.append(
+            {
+                "order_id": order.id,
+                "token_hash": token_hash(token),
+                "created_at": self.now,
+                "expires_at": self.now + TOKEN_TTL,
+            }
+        )
+        self.messages.append(
+            {
+                "order_id": order.id,
+                "kind": kind,
+                "channel": order.contact_channel,
+                "status": MessageStatus.QUEUED,
+                "dedupe_key": key,
+                "created_at": self.now,
+                "sent_at": None,
+                "attempts": 0,
+                "body": text,
+                "provider_ref": None,
+                "error": None,
+                "payload": {**payload, "tracking_url": tracking_url(self.policy.base_url, token)},
+            }
+        )
 
     def write(self, session: Session) -> int:
         bulk_insert(session, TrackingToken.__table__, self.tokens)  # type: ignore[arg-type]
@@ -257,12 +286,19 @@ class _Outbox:
         return len(self.messages)
 
 
-_RECIPIENT = (Order.id, Order.external_ref, Order.customer_name, Order.contact_channel,
-              Order.window_end_at, Order.status)
+_RECIPIENT = (
+    Order.id,
+    Order.external_ref,
+    Order.customer_name,
+    Order.contact_channel,
+    Order.window_end_at,
+    Order.status,
+)
 
 
-def run_customer_agent(session: Session, day: date, now: datetime,
-                       policy: CustomerPolicy = CustomerPolicy()) -> int:
+def run_customer_agent(
+    session: Session, day: date, now: datetime, policy: CustomerPolicy = CustomerPolicy()
+) -> int:
     """Queue every message the policy calls for on `day` as of `now`; returns how many.
 
     Reads columns only (a metro day has thousands of open orders and this runs every few
@@ -273,20 +309,29 @@ def run_customer_agent(session: Session, day: date, now: datetime,
     half = timedelta(seconds=policy.eta_window_s // 2)
     outbox = _Outbox(policy, now)
     missed_sent = _already(MessageKind.MISSED_YOU)
-    for *cols, hub_id in session.execute(select(*_RECIPIENT, Order.hub_id).where(
-            Order.id.in_(_missed_not_home(day)), Order.id.not_in(missed_sent), reachable)).all():
+    for *cols, hub_id in session.execute(
+        select(*_RECIPIENT, Order.hub_id).where(
+            Order.id.in_(_missed_not_home(day)), Order.id.not_in(missed_sent), reachable
+        )
+    ).all():
         order = _Recipient.of(cols)
         tz = tz_of[hub_id]
         slot = next_slots(day, tz, 1)[0]
-        text = (f"Hi {_first_name(order.customer_name)}, your parcel {order.ref} could not be "
-                f"delivered today: we missed you. Pick a new slot (e.g. tomorrow "
-                f"{local_hhmm(slot.start_at, tz)}-{local_hhmm(slot.end_at, tz)}) or leave instructions: "
-                "{tracking_url}")
+        text = (
+            f"Hi {_first_name(order.customer_name)}, your parcel {order.ref} could not be "
+            f"delivered today: we missed you. Pick a new slot (e.g. tomorrow "
+            f"{local_hhmm(slot.start_at, tz)}-{local_hhmm(slot.end_at, tz)}) or leave instructions: "
+            "{tracking_url}"
+        )
         outbox.queue(order, MessageKind.MISSED_YOU, f"missed:{order.id}", text, {})
     open_stop = (Plan.service_date == day) & Stop.status.in_(PENDING)
-    first = session.execute(select(Stop.route_id, func.min(Stop.planned_eta_at))
-                            .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
-                            .where(open_stop).group_by(Stop.route_id)).all()
+    first = session.execute(
+        select(Stop.route_id, func.min(Stop.planned_eta_at))
+        .join(Route, Stop.route_id == Route.id)
+        .join(Plan, Route.plan_id == Plan.id)
+        .where(open_stop)
+        .group_by(Stop.route_id)
+    ).all()
     delay = {r: max(timedelta(0), now - eta) for r, eta in first}
     # Only rows that may need a message: out for delivery without an ETA message, or without a
     # delay message and either planned past the window or on a route running later than the
@@ -294,13 +339,23 @@ def run_customer_agent(session: Session, day: date, now: datetime,
     threshold = timedelta(seconds=policy.delay_threshold_s)
     late_routes = [r for r, d in delay.items() if d > threshold]
     may_be_late = Stop.route_id.in_(late_routes) | (Stop.planned_eta_at > Order.window_end_at)
-    due = ((Order.status == OrderStatus.OUT_FOR_DELIVERY) & Order.id.not_in(_already(MessageKind.ETA_WINDOW))
-           ) | (may_be_late & Order.id.not_in(_already(MessageKind.DELAY)))
+    due = (
+        (Order.status == OrderStatus.OUT_FOR_DELIVERY) & Order.id.not_in(_already(MessageKind.ETA_WINDOW))
+    ) | (may_be_late & Order.id.not_in(_already(MessageKind.DELAY)))
     rows = session.execute(
-        select(Stop.route_id, Stop.planned_eta_at, Plan.hub_id, *_RECIPIENT,
-               Order.id.in_(_already(MessageKind.ETA_WINDOW)), Order.id.in_(_already(MessageKind.DELAY)))
-        .join(Route, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
-        .join(Order, Order.id == Stop.order_id).where(open_stop, reachable, due))
+        select(
+            Stop.route_id,
+            Stop.planned_eta_at,
+            Plan.hub_id,
+            *_RECIPIENT,
+            Order.id.in_(_already(MessageKind.ETA_WINDOW)),
+            Order.id.in_(_already(MessageKind.DELAY)),
+        )
+        .join(Route, Stop.route_id == Route.id)
+        .join(Plan, Route.plan_id == Plan.id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(open_stop, reachable, due)
+    )
     for route_id, planned, hub_id, *cols, eta_sent, delay_sent in rows:
         order, eta = _Recipient.of(cols), planned + delay[route_id]
         late_s = (eta - order.window_end_at).total_seconds()
@@ -310,17 +365,21 @@ def run_customer_agent(session: Session, day: date, now: datetime,
             continue
         tz, start, end = tz_of[hub_id], eta - half, eta + half
         hello = f"Hi {_first_name(order.customer_name)}, your parcel {order.ref}"
-        window = {"eta_at": eta.isoformat(), "eta_start_at": start.isoformat(),
-                  "eta_end_at": end.isoformat()}
+        window = {"eta_at": eta.isoformat(), "eta_start_at": start.isoformat(), "eta_end_at": end.isoformat()}
         if due_eta:
-            text = (f"{hello} is out for delivery and should arrive between {local_hhmm(start, tz)} and "
-                    f"{local_hhmm(end, tz)}. Track it or leave instructions: {{tracking_url}}")
+            text = (
+                f"{hello} is out for delivery and should arrive between {local_hhmm(start, tz)} and "
+                f"{local_hhmm(end, tz)}. Track it or leave instructions: {{tracking_url}}"
+            )
             outbox.queue(order, MessageKind.ETA_WINDOW, f"eta:{order.id}", text, window)
         if due_delay:
-            text = (f"{hello} is running late: we now expect it between {local_hhmm(start, tz)} and "
-                    f"{local_hhmm(end, tz)}, after your booked slot. Sorry. Options: {{tracking_url}}")
-            outbox.queue(order, MessageKind.DELAY, f"delay:{order.id}", text,
-                         {**window, "late_s": int(late_s)})
+            text = (
+                f"{hello} is running late: we now expect it between {local_hhmm(start, tz)} and "
+                f"{local_hhmm(end, tz)}, after your booked slot. Sorry. Options: {{tracking_url}}"
+            )
+            outbox.queue(
+                order, MessageKind.DELAY, f"delay:{order.id}", text, {**window, "late_s": int(late_s)}
+            )
     return outbox.write(session)
 
 
@@ -331,9 +390,16 @@ def _already(kind: MessageKind) -> Any:
 
 def _missed_not_home(day: date) -> Any:
     """Orders of `day` whose attempt failed because nobody was at home (a subquery)."""
-    return (select(Event.order_id).join(Order, Order.id == Event.order_id).where(
-        Order.service_date == day, Order.status == OrderStatus.FAILED, Event.kind == EventKind.FAILED,
-        Event.payload["reason"].as_string() == "not_home"))
+    return (
+        select(Event.order_id)
+        .join(Order, Order.id == Event.order_id)
+        .where(
+            Order.service_date == day,
+            Order.status == OrderStatus.FAILED,
+            Event.kind == EventKind.FAILED,
+            Event.payload["reason"].as_string() == "not_home",
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -344,28 +410,53 @@ class OutboxReport:
 
 def deliver_outbox(session: Session, sender: MessageSender, now: datetime, limit: int = 5000) -> OutboxReport:
     """Hand queued messages to the provider; the link leaves the database once it is sent."""
-    rows = session.execute(select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.kind,
-                                  OutboxMessage.body, OutboxMessage.payload, OutboxMessage.attempts,
-                                  Order.external_ref, Order.customer_name)
-                           .join(Order, Order.id == OutboxMessage.order_id)
-                           .where(OutboxMessage.status == MessageStatus.QUEUED)
-                           .order_by(OutboxMessage.id).limit(limit)).all()
+    rows = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.channel,
+            OutboxMessage.kind,
+            OutboxMessage.body,
+            OutboxMessage.payload,
+            OutboxMessage.attempts,
+            Order.external_ref,
+            Order.customer_name,
+        )
+        .join(Order, Order.id == OutboxMessage.order_id)
+        .where(OutboxMessage.status == MessageStatus.QUEUED)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    ).all()
     updates = []
     for mid, channel, kind, body, payload, attempts, ref, name in rows:
         url = str(payload.get("tracking_url", ""))
-        receipt = sender.send(OutboundMessage(mid, ref, name, channel, kind,
-                                              body.replace("{tracking_url}", url), url))
+        receipt = sender.send(
+            OutboundMessage(mid, ref, name, channel, kind, body.replace("{tracking_url}", url), url)
+        )
         ok = receipt.ok
-        updates.append({
-            "mid": mid, "status": MessageStatus.SENT if ok else MessageStatus.FAILED,
-            "sent_at": now if ok else None, "attempts": attempts + 1, "provider_ref": receipt.provider_ref,
-            "error": None if ok else (receipt.error or "")[:200],
-            "payload": {k: v for k, v in payload.items() if k != "tracking_url"} if ok else payload})
+        updates.append(
+            {
+                "mid": mid,
+                "status": MessageStatus.SENT if ok else MessageStatus.FAILED,
+                "sent_at": now if ok else None,
+                "attempts": attempts + 1,
+                "provider_ref": receipt.provider_ref,
+                "error": None if ok else (receipt.error or "")[:200],
+                "payload": {k: v for k, v in payload.items() if k != "tracking_url"} if ok else payload,
+            }
+        )
     if updates:
         table = cast(Table, OutboxMessage.__table__)
-        session.connection().execute(update(table).where(table.c.id == bindparam("mid")).values(
-            {c: bindparam(c) for c in ("status", "sent_at", "attempts", "provider_ref", "error", "payload")}),
-            updates)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("mid"))
+            .values(
+                {
+                    c: bindparam(c)
+                    for c in ("status", "sent_at", "attempts", "provider_ref", "error", "payload")
+                }
+            ),
+            updates,
+        )
         for key in [k for k in session.identity_map.keys() if k[0] is OutboxMessage]:
             session.expire(session.identity_map[key])
     sent = sum(1 for u in updates if u["status"] is MessageStatus.SENT)
@@ -389,8 +480,11 @@ def _choices(order: Order, tz: str) -> tuple[ChoiceOption, ...]:
         out.append(ChoiceOption(CustomerChoiceKind.SAFE_PLACE, f"Leave it in a safe place ({note})"))
     if not skills & NO_NEIGHBOUR_SKILLS:
         out.append(ChoiceOption(CustomerChoiceKind.NEIGHBOUR, "Leave it with a neighbour"))
-    out.append(ChoiceOption(CustomerChoiceKind.RESCHEDULE, "Deliver it another time",
-                            next_slots(order.service_date, tz)))
+    out.append(
+        ChoiceOption(
+            CustomerChoiceKind.RESCHEDULE, "Deliver it another time", next_slots(order.service_date, tz)
+        )
+    )
     return tuple(out)
 
 
@@ -405,19 +499,27 @@ def tracking_view(session: Session, token: str, now: datetime) -> TrackingView:
     half = timedelta(minutes=30)
     chosen = latest_choices(session, [order.id]).get(order.id)
     return TrackingView(
-        order_ref=order.external_ref, status=order.status, window_start_at=order.window_start_at,
+        order_ref=order.external_ref,
+        status=order.status,
+        window_start_at=order.window_start_at,
         window_end_at=order.window_end_at,
-        eta_start_at=eta.eta_at - half if eta else None, eta_end_at=eta.eta_at + half if eta else None,
-        stops_before=eta.stops_before if eta else None, delivered_at=order.delivered_at,
-        choices=_choices(order, hub.timezone), chosen=chosen.kind if chosen else None)
+        eta_start_at=eta.eta_at - half if eta else None,
+        eta_end_at=eta.eta_at + half if eta else None,
+        stops_before=eta.stops_before if eta else None,
+        delivered_at=order.delivered_at,
+        choices=_choices(order, hub.timezone),
+        chosen=chosen.kind if chosen else None,
+    )
 
 
 def record_customer_choice(session: Session, token: str, choice: ChoiceRequest, now: datetime) -> int:
     """Store what the customer asked for on the token's order; refuses a choice not on offer."""
-    found = session.execute(select(TrackingToken.id, TrackingToken.expires_at, Order, Hub.timezone)
-                            .join(Order, Order.id == TrackingToken.order_id)
-                            .join(Hub, Hub.id == Order.hub_id)
-                            .where(TrackingToken.token_hash == token_hash(token))).first()
+    found = session.execute(
+        select(TrackingToken.id, TrackingToken.expires_at, Order, Hub.timezone)
+        .join(Order, Order.id == TrackingToken.order_id)
+        .join(Hub, Hub.id == Order.hub_id)
+        .where(TrackingToken.token_hash == token_hash(token))
+    ).first()
     if found is None or found[1] <= now:
         raise TrackingLinkError("This tracking link is not valid or has expired.")
     token_id, _, order, tz = found
@@ -429,8 +531,10 @@ def record_customer_choice(session: Session, token: str, choice: ChoiceRequest, 
     if kind is CustomerChoiceKind.RESCHEDULE:
         if choice.slot is None or choice.slot not in offered[kind].slots:
             raise ControlTowerError("pick one of the offered delivery slots")
-        detail = {"slot_start_at": choice.slot.start_at.isoformat(),
-                  "slot_end_at": choice.slot.end_at.isoformat()}
+        detail = {
+            "slot_start_at": choice.slot.start_at.isoformat(),
+            "slot_end_at": choice.slot.end_at.isoformat(),
+        }
     elif choice.place:
         detail = {"place": choice.place.strip()[:120]}
     made = CustomerChoice(order_id=order.id, token_id=token_id, kind=kind, made_at=now, detail=detail)

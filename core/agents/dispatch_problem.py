@@ -47,25 +47,35 @@ class DayState:
     day: date
     plan: Plan | None
     problem: AllocationProblem
-    live: dict[str, list[str]]            # driver code -> pending order refs, in sequence
-    driver_ids: dict[str, int]            # driver code -> drivers.id
-    order_ids: dict[str, int]             # order ref -> orders.id
-    vehicle_ids: dict[str, int | None]    # driver code -> vehicles.id
+    live: dict[str, list[str]]  # driver code -> pending order refs, in sequence
+    driver_ids: dict[str, int]  # driver code -> drivers.id
+    order_ids: dict[str, int]  # order ref -> orders.id
+    vehicle_ids: dict[str, int | None]  # driver code -> vehicles.id
     now_s: int
 
 
-def _last_positions(session: Session, driver_ids: list[int], since: datetime
-                    ) -> dict[int, tuple[float, float]]:
-    latest = (select(Event.driver_id, func.max(Event.occurred_at).label("at"))
-              .where(Event.driver_id.in_(driver_ids), Event.occurred_at >= since)
-              .group_by(Event.driver_id).subquery())
+def _last_positions(
+    session: Session, driver_ids: list[int], since: datetime
+) -> dict[int, tuple[float, float]]:
+    latest = (
+        select(Event.driver_id, func.max(Event.occurred_at).label("at"))
+        .where(Event.driver_id.in_(driver_ids), Event.occurred_at >= since)
+        .group_by(Event.driver_id)
+        .subquery()
+    )
     stmt = select(Event.driver_id, Event.lat, Event.lon).join(
-        latest, (Event.driver_id == latest.c.driver_id) & (Event.occurred_at == latest.c.at))
+        latest, (Event.driver_id == latest.c.driver_id) & (Event.occurred_at == latest.c.at)
+    )
     return {d: (lat, lon) for d, lat, lon in session.execute(stmt)}
 
 
-def load_day_state(session: Session, hub_id: int, day: date, now: datetime | None = None,
-                   blocked_driver_ids: frozenset[int] = frozenset()) -> DayState:
+def load_day_state(
+    session: Session,
+    hub_id: int,
+    day: date,
+    now: datetime | None = None,
+    blocked_driver_ids: frozenset[int] = frozenset(),
+) -> DayState:
     """Read one hub's day. `now` (aware) is when the new plan starts; None = start of day."""
     hub = session.get(Hub, hub_id)
     if hub is None:
@@ -74,20 +84,26 @@ def load_day_state(session: Session, hub_id: int, day: date, now: datetime | Non
     now_s = max(0, seconds_since_midnight(now, day, tz)) if now is not None else 0
     plan = session.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == day)).first()
     rows = session.execute(
-        select(Driver, Fleet, Vehicle, Region).join(Fleet, Driver.fleet_id == Fleet.id)
-        .outerjoin(Vehicle, Driver.vehicle_id == Vehicle.id).join(Region, Driver.region_id == Region.id)
-        .where(Driver.home_hub_id == hub_id).order_by(Driver.code)).all()
+        select(Driver, Fleet, Vehicle, Region)
+        .join(Fleet, Driver.fleet_id == Fleet.id)
+        .outerjoin(Vehicle, Driver.vehicle_id == Vehicle.id)
+        .join(Region, Driver.region_id == Region.id)
+        .where(Driver.home_hub_id == hub_id)
+        .order_by(Driver.code)
+    ).all()
     driver_ids = [d.id for d, *_ in rows]
     started: dict[int, bool] = {}
     live: dict[str, list[str]] = {}
     locked: dict[str, str] = {}
     if plan is not None:
         for route, stop, order, code in session.execute(
-                select(Route, Stop, Order.external_ref, Driver.code)
-                .join(Stop, Stop.route_id == Route.id).join(Order, Order.id == Stop.order_id)
-                .join(Driver, Driver.id == Route.driver_id)
-                .where(Route.plan_id == plan.id, Stop.status.in_(PENDING_STOP_STATES))
-                .order_by(Route.id, Stop.sequence)):
+            select(Route, Stop, Order.external_ref, Driver.code)
+            .join(Stop, Stop.route_id == Route.id)
+            .join(Order, Order.id == Stop.order_id)
+            .join(Driver, Driver.id == Route.driver_id)
+            .where(Route.plan_id == plan.id, Stop.status.in_(PENDING_STOP_STATES))
+            .order_by(Route.id, Stop.sequence)
+        ):
             started[route.driver_id] = route.started_at is not None
             live.setdefault(code, []).append(order)
             if stop.loaded:
@@ -99,41 +115,66 @@ def load_day_state(session: Session, hub_id: int, day: date, now: datetime | Non
     for driver, fleet, vehicle, region in rows:
         lat, lon = positions.get(driver.id, (hub.lat, hub.lon))
         kind = VehicleKind(vehicle.vehicle_type.value) if vehicle else VehicleKind.CAR
-        drivers.append(DriverSpec(
-            id=driver.code, fleet_type=FleetType(fleet.fleet_type.value), lat=lat, lon=lon, hub=0,
-            cost=fleet_cost(fleet),
-            shift_start_s=driver.shift_start.hour * 3600 + driver.shift_start.minute * 60,
-            shift_end_s=driver.shift_end.hour * 3600 + driver.shift_end.minute * 60,
-            start_s=now_s,
-            capacity_parcels=vehicle.capacity_parcels if vehicle else 0,
-            capacity_weight_g=vehicle.capacity_g if vehicle else 0,
-            capacity_volume_ml=vehicle.capacity_ml if vehicle else 0,
-            co2_g_per_km=vehicle.co2_g_per_km if vehicle else 0,
-            skills=frozenset(driver.skills), vehicle_type=kind,
-            max_item_weight_g=CARGO_BIKE_MAX_ITEM_G if kind is VehicleKind.CARGO_BIKE else None,
-            work_before_break_s=region.break_after_s, break_duration_s=region.break_duration_s,
-            blocked=driver.status is not DriverStatus.ACTIVE or driver.id in blocked_driver_ids,
-            zone_success=success.get(driver.id, {}),
-            loading_at_start=not started.get(driver.id, False),
-        ))
-    orders = session.scalars(select(Order).where(
-        Order.hub_id == hub_id, Order.service_date == day, Order.status.in_(OPEN_ORDER_STATES))
-        .order_by(Order.id)).all()
-    specs = [OrderSpec(
-        id=o.external_ref, lat=o.lat, lon=o.lon, zone=o.zone, parcels=o.parcels,
-        weight_g=o.weight_g, volume_ml=o.volume_ml,
-        ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
-        due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
-        service_time_s=o.service_time_s, priority=o.priority - 1,
-        brand_tier=BrandTier(o.brand_tier.value), required_skills=frozenset(o.required_skills),
-        locked_driver_id=locked.get(o.external_ref),
-    ) for o in orders]
+        drivers.append(
+            DriverSpec(
+                id=driver.code,
+                fleet_type=FleetType(fleet.fleet_type.value),
+                lat=lat,
+                lon=lon,
+                hub=0,
+                cost=fleet_cost(fleet),
+                shift_start_s=driver.shift_start.hour * 3600 + driver.shift_start.minute * 60,
+                shift_end_s=driver.shift_end.hour * 3600 + driver.shift_end.minute * 60,
+                start_s=now_s,
+                capacity_parcels=vehicle.capacity_parcels if vehicle else 0,
+                capacity_weight_g=vehicle.capacity_g if vehicle else 0,
+                capacity_volume_ml=vehicle.capacity_ml if vehicle else 0,
+                co2_g_per_km=vehicle.co2_g_per_km if vehicle else 0,
+                skills=frozenset(driver.skills),
+                vehicle_type=kind,
+                max_item_weight_g=CARGO_BIKE_MAX_ITEM_G if kind is VehicleKind.CARGO_BIKE else None,
+                work_before_break_s=region.break_after_s,
+                break_duration_s=region.break_duration_s,
+                blocked=driver.status is not DriverStatus.ACTIVE or driver.id in blocked_driver_ids,
+                zone_success=success.get(driver.id, {}),
+                loading_at_start=not started.get(driver.id, False),
+            )
+        )
+    orders = session.scalars(
+        select(Order)
+        .where(Order.hub_id == hub_id, Order.service_date == day, Order.status.in_(OPEN_ORDER_STATES))
+        .order_by(Order.id)
+    ).all()
+    specs = [
+        OrderSpec(
+            id=o.external_ref,
+            lat=o.lat,
+            lon=o.lon,
+            zone=o.zone,
+            parcels=o.parcels,
+            weight_g=o.weight_g,
+            volume_ml=o.volume_ml,
+            ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
+            due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
+            service_time_s=o.service_time_s,
+            priority=o.priority - 1,
+            brand_tier=BrandTier(o.brand_tier.value),
+            required_skills=frozenset(o.required_skills),
+            locked_driver_id=locked.get(o.external_ref),
+        )
+        for o in orders
+    ]
     problem = AllocationProblem(
-        drivers=tuple(drivers), orders=tuple(specs),
-        hubs=(HubSpec(hub.code, hub.lat, hub.lon, hub.turnaround_s),))
+        drivers=tuple(drivers),
+        orders=tuple(specs),
+        hubs=(HubSpec(hub.code, hub.lat, hub.lon, hub.turnaround_s),),
+    )
     open_refs = {o.external_ref for o in orders}
     return DayState(
-        hub=hub, day=day, plan=plan, problem=problem,
+        hub=hub,
+        day=day,
+        plan=plan,
+        problem=problem,
         live={d: [r for r in refs if r in open_refs] for d, refs in live.items()},
         driver_ids={d.code: d.id for d, *_ in rows},
         order_ids={o.external_ref: o.id for o in orders},

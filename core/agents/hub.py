@@ -45,12 +45,11 @@ from core.timeutil import at_seconds, hhmm, seconds_since_midnight
 AGENT = "hub-agent"
 LOADING_PLAN = "loading_plan"
 TURNAROUND_WARNING = "turnaround_warning"
-MIN_RETIME_S = 60            # a slot within a minute of the planned start is not worth a change
+MIN_RETIME_S = 60  # a slot within a minute of the planned start is not worth a change
 
 
 def _s(t: time) -> int:
     return t.hour * 3600 + t.minute * 60
-
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,14 @@ class Departure:
     route_id: int
     driver_code: str
     planned_start_s: int
-    fifo_start_s: int              # loading start if every van turns up at its planned start
-    load_start_s: int              # loading start in the plan (the van is told to come then)
+    fifo_start_s: int  # loading start if every van turns up at its planned start
+    load_start_s: int  # loading start in the plan (the van is told to come then)
     bay: int
-    fixed: bool                    # already loading: keeps its bay and time
+    fixed: bool  # already loading: keeps its bay and time
     first_order: str | None
     first_due_s: int | None
-    first_eta_s: int | None        # as planned
-    new_first_eta_s: int | None    # with the loading plan
+    first_eta_s: int | None  # as planned
+    new_first_eta_s: int | None  # with the loading plan
 
     @property
     def wait_before_s(self) -> int:
@@ -90,7 +89,7 @@ class LoadingPlan:
     now_s: int
     loading_bays: int
     turnaround_s: int
-    departures: tuple[Departure, ...]   # in loading order
+    departures: tuple[Departure, ...]  # in loading order
 
     @property
     def max_wait_before_s(self) -> int:
@@ -103,8 +102,11 @@ class LoadingPlan:
 
     @property
     def retimed(self) -> tuple[Departure, ...]:
-        return tuple(d for d in self.departures
-                     if not d.fixed and abs(d.load_start_s - d.planned_start_s) >= MIN_RETIME_S)
+        return tuple(
+            d
+            for d in self.departures
+            if not d.fixed and abs(d.load_start_s - d.planned_start_s) >= MIN_RETIME_S
+        )
 
     @property
     def late(self) -> tuple[Departure, ...]:
@@ -112,8 +114,10 @@ class LoadingPlan:
 
     def max_loading_at_once(self) -> int:
         """Most vans in the bays at one time under the plan (never above `loading_bays`)."""
-        edges = sorted([(d.load_start_s, 1) for d in self.departures]
-                       + [(d.load_start_s + self.turnaround_s, -1) for d in self.departures])
+        edges = sorted(
+            [(d.load_start_s, 1) for d in self.departures]
+            + [(d.load_start_s + self.turnaround_s, -1) for d in self.departures]
+        )
         peak = level = 0
         for _, step in edges:
             level += step
@@ -128,31 +132,46 @@ class _Van:
     planned_s: int
     earliest_s: int
     fixed: bool
-    first: tuple[str, int, int, float, float] | None    # order ref, due_s, eta_s, lat, lon
+    first: tuple[str, int, int, float, float] | None  # order ref, due_s, eta_s, lat, lon
 
 
 def _vans(session: Session, hub: Hub, plan: Plan, day: date, now_s: int) -> list[_Van]:
     tz, turn = hub.timezone, hub.turnaround_s
     routes = session.execute(
-        select(Route, Driver.code, Driver.shift_start).join(Driver, Driver.id == Route.driver_id)
+        select(Route, Driver.code, Driver.shift_start)
+        .join(Driver, Driver.id == Route.driver_id)
         .where(Route.plan_id == plan.id, Route.started_at.is_(None), Route.status == RouteStatus.PLANNED)
-        .order_by(Route.id)).all()
+        .order_by(Route.id)
+    ).all()
     firsts: dict[int, tuple[str, int, int, float, float]] = {}
     for route_id, ref, due, eta, lat, lon in session.execute(
-            select(Stop.route_id, Order.external_ref, Order.window_end_at, Stop.planned_eta_at, Order.lat,
-                   Order.lon).join(Order, Order.id == Stop.order_id)
-            .where(Stop.route_id.in_([r.id for r, *_ in routes]), Stop.status == StopStatus.PENDING)
-            .order_by(Stop.route_id, Stop.sequence)):
-        firsts.setdefault(route_id, (ref, seconds_since_midnight(due, day, tz),
-                                     seconds_since_midnight(eta, day, tz), lat, lon))
+        select(
+            Stop.route_id, Order.external_ref, Order.window_end_at, Stop.planned_eta_at, Order.lat, Order.lon
+        )
+        .join(Order, Order.id == Stop.order_id)
+        .where(Stop.route_id.in_([r.id for r, *_ in routes]), Stop.status == StopStatus.PENDING)
+        .order_by(Stop.route_id, Stop.sequence)
+    ):
+        firsts.setdefault(
+            route_id,
+            (ref, seconds_since_midnight(due, day, tz), seconds_since_midnight(eta, day, tz), lat, lon),
+        )
     out = []
     for route, code, shift_start in routes:
         if route.id not in firsts:
             continue
         planned = seconds_since_midnight(route.planned_start_at, day, tz)
         fixed = planned <= now_s < planned + turn
-        out.append(_Van(route.id, code, planned if planned + turn > now_s else now_s,
-                        max(now_s, _s(shift_start)), fixed, firsts[route.id]))
+        out.append(
+            _Van(
+                route.id,
+                code,
+                planned if planned + turn > now_s else now_s,
+                max(now_s, _s(shift_start)),
+                fixed,
+                firsts[route.id],
+            )
+        )
     return out
 
 
@@ -195,7 +214,7 @@ def loading_plan(session: Session, hub_id: int, day: date, now: datetime) -> Loa
     fifo = _fifo(vans, n_bays, turn)
     bays: list[list[tuple[int, int]]] = [[] for _ in range(n_bays)]
     slots: dict[int, tuple[int, int]] = {}
-    for van in sorted(vans, key=lambda v: not v.fixed):   # vans in the bays first, in FIFO order
+    for van in sorted(vans, key=lambda v: not v.fixed):  # vans in the bays first, in FIFO order
         if van.fixed:
             bay = min(range(n_bays), key=lambda b: max((hi for _, hi in bays[b]), default=0))
             slots[van.route_id] = (bay, van.planned_s)
@@ -211,25 +230,47 @@ def loading_plan(session: Session, hub_id: int, day: date, now: datetime) -> Loa
         new_eta = None
         if van.first is not None:
             ref, due_s, eta_s, lat, lon = van.first
-            leg_s = float(haversine_m(hub.lat, hub.lon, lat, lon)) * TRAVEL.circuity / TRAVEL.speed_m_per_s(
-                start + turn)
+            leg_s = (
+                float(haversine_m(hub.lat, hub.lon, lat, lon))
+                * TRAVEL.circuity
+                / TRAVEL.speed_m_per_s(start + turn)
+            )
             new_eta = max(eta_s + max(0, start - van.planned_s), start + turn + math.ceil(leg_s))
-        departures.append(Departure(
-            van.route_id, van.code, van.planned_s, fifo[van.route_id], start, bay, van.fixed,
-            van.first[0] if van.first else None, van.first[1] if van.first else None,
-            van.first[2] if van.first else None, new_eta))
+        departures.append(
+            Departure(
+                van.route_id,
+                van.code,
+                van.planned_s,
+                fifo[van.route_id],
+                start,
+                bay,
+                van.fixed,
+                van.first[0] if van.first else None,
+                van.first[1] if van.first else None,
+                van.first[2] if van.first else None,
+                new_eta,
+            )
+        )
     return LoadingPlan(hub.id, hub.code, day, now_s, n_bays, turn, tuple(departures))
 
 
-def _decided_routes(session: Session, plan: Plan, kind: str, statuses: tuple[ProposalStatus, ...]
-                    ) -> set[int]:
-    return {r["route_id"] for change in session.scalars(select(Proposal.change).where(
-        Proposal.plan_id == plan.id, Proposal.kind == kind, Proposal.status.in_(statuses)))
-        for r in change["routes"]}
+def _decided_routes(
+    session: Session, plan: Plan, kind: str, statuses: tuple[ProposalStatus, ...]
+) -> set[int]:
+    return {
+        r["route_id"]
+        for change in session.scalars(
+            select(Proposal.change).where(
+                Proposal.plan_id == plan.id, Proposal.kind == kind, Proposal.status.in_(statuses)
+            )
+        )
+        for r in change["routes"]
+    }
 
 
-def propose_loading_plan(session: Session, viewer: Viewer, hub_id: int, day: date, now: datetime
-                         ) -> list[ProposalView]:
+def propose_loading_plan(
+    session: Session, viewer: Viewer, hub_id: int, day: date, now: datetime
+) -> list[ProposalView]:
     """A `loading_plan` proposal when vans would queue at the dock, and a `turnaround_warning`
     for first stops the turnaround makes late even so; none is repeated while one is pending
     (and a warning is not repeated for routes a person has acknowledged)."""
@@ -240,62 +281,114 @@ def propose_loading_plan(session: Session, viewer: Viewer, hub_id: int, day: dat
         return []
     out = []
     retimed = lp.retimed
-    if retimed and lp.max_wait_before_s > 0 and not _decided_routes(
-            session, plan, LOADING_PLAN, (ProposalStatus.PENDING,)):
+    if (
+        retimed
+        and lp.max_wait_before_s > 0
+        and not _decided_routes(session, plan, LOADING_PLAN, (ProposalStatus.PENDING,))
+    ):
         out.append(_propose_plan(session, viewer, plan, lp, retimed, now))
-    seen = _decided_routes(session, plan, TURNAROUND_WARNING,
-                           (ProposalStatus.PENDING, ProposalStatus.APPLIED))
+    seen = _decided_routes(
+        session, plan, TURNAROUND_WARNING, (ProposalStatus.PENDING, ProposalStatus.APPLIED)
+    )
     late = [d for d in lp.late if d.route_id not in seen]
     if late:
         out.append(_propose_warning(session, viewer, plan, lp, late, now))
     return out
 
 
-def _propose_plan(session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan,
-                  retimed: tuple[Departure, ...], now: datetime) -> ProposalView:
+def _propose_plan(
+    session: Session,
+    viewer: Viewer,
+    plan: Plan,
+    lp: LoadingPlan,
+    retimed: tuple[Departure, ...],
+    now: datetime,
+) -> ProposalView:
     delays = [max(0, d.load_start_s - d.planned_start_s) for d in lp.departures]
-    change = {"action": LOADING_PLAN, "hub_id": lp.hub_id, "day": lp.day.isoformat(),
-              "requested_by": viewer.username, "loading_bays": lp.loading_bays,
-              "turnaround_s": lp.turnaround_s,
-              "routes": [{"route_id": d.route_id, "driver": d.driver_code, "bay": d.bay + 1,
-                          "from_s": d.planned_start_s, "to_s": d.load_start_s,
-                          "load": f"{hhmm(d.load_start_s)}-{hhmm(d.load_start_s + lp.turnaround_s)}"}
-                         for d in retimed]}
-    effect = {"max_dock_wait_min_before": round(lp.max_wait_before_s / 60),
-              "mean_dock_wait_min_before": round(lp.mean_wait_before_s / 60),
-              "max_dock_wait_min_after": 0, "mean_dock_wait_min_after": 0,
-              "max_departure_delay_min": round(max(delays, default=0) / 60),
-              "routes_retimed": len(retimed), "routes_touched": len(retimed), "orders_moved": 0,
-              "max_loading_at_once": lp.max_loading_at_once()}
+    change = {
+        "action": LOADING_PLAN,
+        "hub_id": lp.hub_id,
+        "day": lp.day.isoformat(),
+        "requested_by": viewer.username,
+        "loading_bays": lp.loading_bays,
+        "turnaround_s": lp.turnaround_s,
+        "routes": [
+            {
+                "route_id": d.route_id,
+                "driver": d.driver_code,
+                "bay": d.bay + 1,
+                "from_s": d.planned_start_s,
+                "to_s": d.load_start_s,
+                "load": f"{hhmm(d.load_start_s)}-{hhmm(d.load_start_s + lp.turnaround_s)}",
+            }
+            for d in retimed
+        ],
+    }
+    effect = {
+        "max_dock_wait_min_before": round(lp.max_wait_before_s / 60),
+        "mean_dock_wait_min_before": round(lp.mean_wait_before_s / 60),
+        "max_dock_wait_min_after": 0,
+        "mean_dock_wait_min_after": 0,
+        "max_departure_delay_min": round(max(delays, default=0) / 60),
+        "routes_retimed": len(retimed),
+        "routes_touched": len(retimed),
+        "orders_moved": 0,
+        "max_loading_at_once": lp.max_loading_at_once(),
+    }
     waves = sorted({d.load_start_s for d in lp.departures})
-    text = (f"{lp.hub_code}: {len(lp.departures)} vans for {lp.loading_bays} bays; turning up at their "
-            f"planned start the last would wait {lp.max_wait_before_s // 60} min at the dock. Load in "
-            f"{len(waves)} wave(s) from {hhmm(waves[0])}: no van waits, {len(retimed)} route(s) re-timed, "
-            f"latest departure delay {max(delays, default=0) // 60} min")
-    proposal = create_proposal(session, plan, LOADING_PLAN, AGENT, ProposerKind.AGENT, change, effect, text,
-                               now)
+    text = (
+        f"{lp.hub_code}: {len(lp.departures)} vans for {lp.loading_bays} bays; turning up at their "
+        f"planned start the last would wait {lp.max_wait_before_s // 60} min at the dock. Load in "
+        f"{len(waves)} wave(s) from {hhmm(waves[0])}: no van waits, {len(retimed)} route(s) re-timed, "
+        f"latest departure delay {max(delays, default=0) // 60} min"
+    )
+    proposal = create_proposal(
+        session, plan, LOADING_PLAN, AGENT, ProposerKind.AGENT, change, effect, text, now
+    )
     return proposal_view(session, proposal.id)
 
 
-def _propose_warning(session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan,
-                     late: list[Departure], now: datetime) -> ProposalView:
-    change = {"action": TURNAROUND_WARNING, "hub_id": lp.hub_id, "day": lp.day.isoformat(),
-              "requested_by": viewer.username, "loading_bays": lp.loading_bays,
-              "turnaround_s": lp.turnaround_s,
-              "routes": [{"route_id": d.route_id, "driver": d.driver_code, "first_order": d.first_order,
-                          "due": hhmm(d.first_due_s or 0), "eta": hhmm(d.new_first_eta_s or 0),
-                          "departs": hhmm(d.load_start_s + lp.turnaround_s), "minutes_late": d.minutes_late}
-                         for d in late]}
+def _propose_warning(
+    session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan, late: list[Departure], now: datetime
+) -> ProposalView:
+    change = {
+        "action": TURNAROUND_WARNING,
+        "hub_id": lp.hub_id,
+        "day": lp.day.isoformat(),
+        "requested_by": viewer.username,
+        "loading_bays": lp.loading_bays,
+        "turnaround_s": lp.turnaround_s,
+        "routes": [
+            {
+                "route_id": d.route_id,
+                "driver": d.driver_code,
+                "first_order": d.first_order,
+                "due": hhmm(d.first_due_s or 0),
+                "eta": hhmm(d.new_first_eta_s or 0),
+                "departs": hhmm(d.load_start_s + lp.turnaround_s),
+                "minutes_late": d.minutes_late,
+            }
+            for d in late
+        ],
+    }
     worst = max(late, key=lambda d: d.minutes_late)
-    effect = {"routes_late": len(late), "max_minutes_late": worst.minutes_late,
-              "turnaround_min": lp.turnaround_s // 60, "routes_touched": 0, "orders_moved": 0}
-    text = (f"{lp.hub_code}: a {lp.turnaround_s // 60} min turnaround with {lp.loading_bays} bay(s) makes "
-            f"the first stop of {len(late)} route(s) late even with the loading plan "
-            f"(worst: {worst.driver_code}, "
-            f"{worst.first_order} due {hhmm(worst.first_due_s or 0)}, {worst.minutes_late} min late); "
-            "shorten loading, open a bay or re-plan those first stops")
-    proposal = create_proposal(session, plan, TURNAROUND_WARNING, AGENT, ProposerKind.AGENT, change, effect,
-                               text, now)
+    effect = {
+        "routes_late": len(late),
+        "max_minutes_late": worst.minutes_late,
+        "turnaround_min": lp.turnaround_s // 60,
+        "routes_touched": 0,
+        "orders_moved": 0,
+    }
+    text = (
+        f"{lp.hub_code}: a {lp.turnaround_s // 60} min turnaround with {lp.loading_bays} bay(s) makes "
+        f"the first stop of {len(late)} route(s) late even with the loading plan "
+        f"(worst: {worst.driver_code}, "
+        f"{worst.first_order} due {hhmm(worst.first_due_s or 0)}, {worst.minutes_late} min late); "
+        "shorten loading, open a bay or re-plan those first stops"
+    )
+    proposal = create_proposal(
+        session, plan, TURNAROUND_WARNING, AGENT, ProposerKind.AGENT, change, effect, text, now
+    )
     return proposal_view(session, proposal.id)
 
 
@@ -308,26 +401,32 @@ def apply_loading_plan(session: Session, plan: Plan, change: dict[str, Any], now
     routes = session.scalars(select(Route).where(Route.id.in_(list(by_id)))).all()
     started = [r.id for r in routes if r.started_at is not None]
     if started or len(routes) != len(by_id):
-        raise StaleProposalError("a route of this loading plan left the dock or was removed since it was "
-                                 "made; nothing was changed. Ask for a fresh proposal.")
+        raise StaleProposalError(
+            "a route of this loading plan left the dock or was removed since it was "
+            "made; nothing was changed. Ask for a fresh proposal."
+        )
     for route in routes:
         new_start = at_seconds(plan.service_date, hub.timezone, by_id[route.id]["to_s"])
         delay = new_start - route.planned_start_at
         route.planned_start_at = new_start
         if delay > timedelta(0):
             route.planned_end_at += delay
-            for stop in session.scalars(select(Stop).where(Stop.route_id == route.id,
-                                                           Stop.status == StopStatus.PENDING)):
+            for stop in session.scalars(
+                select(Stop).where(Stop.route_id == route.id, Stop.status == StopStatus.PENDING)
+            ):
                 stop.planned_eta_at += delay
     session.flush()
     return {"summary": f"loading plan ({len(routes)} routes re-timed)", "routes_touched": len(routes)}
 
 
-def acknowledge_turnaround(session: Session, plan: Plan, change: dict[str, Any], now: datetime
-                           ) -> dict[str, Any]:
+def acknowledge_turnaround(
+    session: Session, plan: Plan, change: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """A warning changes no route: approving it records that a person has seen it."""
-    return {"summary": f"turnaround warning acknowledged ({len(change['routes'])} routes late)",
-            "routes_touched": 0}
+    return {
+        "summary": f"turnaround warning acknowledged ({len(change['routes'])} routes late)",
+        "routes_touched": 0,
+    }
 
 
 register_applier(LOADING_PLAN, apply_loading_plan)

@@ -55,7 +55,8 @@ class AgentPolicy:
 
 
 DEFAULT_POLICIES: Mapping[str, AgentPolicy] = {
-    p.agent: p for p in (
+    p.agent: p
+    for p in (
         AgentPolicy("dispatch-agent", {"reoptimise": Rule(True, max_orders_moved=40, max_routes_touched=12)}),
         AgentPolicy("capacity-agent", {"call_in_gig": AUTO, "move_to_3pl": PERSON}),
         AgentPolicy("hub-agent", {"loading_plan": AUTO, "turnaround_warning": PERSON}),
@@ -83,8 +84,13 @@ def policy_viewer(agent: str) -> Viewer:
     return Viewer(username=agent, role=Role.ADMIN)
 
 
-def settle(session: Session, proposal: ProposalView, action: str, now: datetime,
-           policies: Mapping[str, AgentPolicy] = DEFAULT_POLICIES) -> Outcome:
+def settle(
+    session: Session,
+    proposal: ProposalView,
+    action: str,
+    now: datetime,
+    policies: Mapping[str, AgentPolicy] = DEFAULT_POLICIES,
+) -> Outcome:
     """Apply the proposal if its agent's policy allows it; otherwise leave it for a person.
 
     A proposal that is already stale (the plan moved while the agent worked) is dropped as

@@ -21,9 +21,14 @@ HUB_AGENTS = ("capacity", "hub", "compliance")
 """The agents beside the dispatch agent, by short name."""
 
 
-
-def _as_agent(propose: Callable[..., Sequence[ProposalView]], agent: str, session: Session, hub_id: int,
-              day: date, now: datetime) -> Sequence[ProposalView]:
+def _as_agent(
+    propose: Callable[..., Sequence[ProposalView]],
+    agent: str,
+    session: Session,
+    hub_id: int,
+    day: date,
+    now: datetime,
+) -> Sequence[ProposalView]:
     return propose(session, policy_viewer(agent), hub_id, day, now)
 
 
@@ -38,7 +43,10 @@ def hub_agents(names: Sequence[str] = HUB_AGENTS) -> dict[str, tuple[HubAgent, i
         agents[compliance_agent.AGENT] = (compliance_agent.propose_compliance, 1800, compliance_agent.ACTION)
     if "capacity" in names:
         agents[capacity.AGENT] = (
-            partial(_as_agent, capacity.propose_capacity, capacity.AGENT), 3600, capacity.CALL_IN)
+            partial(_as_agent, capacity.propose_capacity, capacity.AGENT),
+            3600,
+            capacity.CALL_IN,
+        )
     if "hub" in names:
         agents[hub.AGENT] = (partial(_as_agent, hub.propose_loading_plan, hub.AGENT), 3600, hub.LOADING_PLAN)
     return agents

@@ -28,8 +28,13 @@ class _PlanOnly:
         return self.routes_by_driver
 
 
-def _nearest_drivers(problem: AllocationProblem, routes: dict[str, list[str]],
-                     where: dict[str, tuple[float, float]], order: OrderSpec, k: int) -> list[str]:
+def _nearest_drivers(
+    problem: AllocationProblem,
+    routes: dict[str, list[str]],
+    where: dict[str, tuple[float, float]],
+    order: OrderSpec,
+    k: int,
+) -> list[str]:
     """Drivers whose route (or start, when idle) comes closest to `order`, nearest first."""
     gaps = []
     for d in problem.drivers:
@@ -40,9 +45,13 @@ def _nearest_drivers(problem: AllocationProblem, routes: dict[str, list[str]],
     return [d for _, d in sorted(gaps)[:k]]
 
 
-def insert_greedily(problem: AllocationProblem, plan: Plan, order_ids: list[str],
-                    params: SolveParams = DEFAULT_PARAMS, deadline_s: float | None = None
-                    ) -> tuple[dict[str, list[str]], list[str]]:
+def insert_greedily(
+    problem: AllocationProblem,
+    plan: Plan,
+    order_ids: list[str],
+    params: SolveParams = DEFAULT_PARAMS,
+    deadline_s: float | None = None,
+) -> tuple[dict[str, list[str]], list[str]]:
     """Insert `order_ids` into `plan`; returns the new plan and the orders left out (no
     feasible place among the nearest drivers, or `deadline_s` of wall time used up before
     their turn)."""
@@ -64,10 +73,18 @@ def insert_greedily(problem: AllocationProblem, plan: Plan, order_ids: list[str]
         if not near:
             left.append(order_id)
             continue
-        local = replace(problem, drivers=tuple(d for d in problem.drivers if d.id in near),
-                        orders=tuple(by_id[o] for d in near for o in routes.get(d, [])))
-        options = best_insertions(local, _PlanOnly({d: routes.get(d, []) for d in near}),  # type: ignore[arg-type]
-                                  order, k=1, params=params)
+        local = replace(
+            problem,
+            drivers=tuple(d for d in problem.drivers if d.id in near),
+            orders=tuple(by_id[o] for d in near for o in routes.get(d, [])),
+        )
+        options = best_insertions(
+            local,
+            _PlanOnly({d: routes.get(d, []) for d in near}),  # type: ignore[arg-type]
+            order,
+            k=1,
+            params=params,
+        )
         if not options:
             left.append(order_id)
             continue

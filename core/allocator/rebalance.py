@@ -63,8 +63,9 @@ def _revert(pricing: Pricing, plan: Plan, order_id: str, back_to: str) -> dict[s
     return {d: o for d, o in best.items() if o}
 
 
-def enforce_budget(pricing: Pricing, initial: Plan, plan: Plan,
-                   time_limit_s: float = BUDGET_TRIM_LIMIT_S) -> tuple[dict[str, list[str]], list[str]]:
+def enforce_budget(
+    pricing: Pricing, initial: Plan, plan: Plan, time_limit_s: float = BUDGET_TRIM_LIMIT_S
+) -> tuple[dict[str, list[str]], list[str]]:
     """Undo the least valuable moves until the change budget holds; notes say what was undone.
 
     Each undo prices every move, so trimming hundreds of moves on a large day is slow: past

@@ -57,13 +57,44 @@ BENCH_DAY = date(2026, 11, 27)
 POLICIES = ("baseline", "agentic")
 PLAN_AT_S = 6 * 3600
 DAY_END_S = 22 * 3600
-COLUMNS = ("seed", "policy", "orders", "on_time_rate", "first_attempt_rate", "failed", "failed_cost",
-           "cost_per_delivered", "km", "co2_kg", "stops_per_driver_hour", "workload_cv", "escalations",
-           "wall_s", "delivered", "late", "not_attempted", "route_cost")
+COLUMNS = (
+    "seed",
+    "policy",
+    "orders",
+    "on_time_rate",
+    "first_attempt_rate",
+    "failed",
+    "failed_cost",
+    "cost_per_delivered",
+    "km",
+    "co2_kg",
+    "stops_per_driver_hour",
+    "workload_cv",
+    "escalations",
+    "wall_s",
+    "delivered",
+    "late",
+    "not_attempted",
+    "route_cost",
+)
 """The outcome columns first, then the counts behind the rates."""
-COMPARED = ("orders", "on_time_rate", "first_attempt_rate", "failed", "failed_cost", "cost_per_delivered",
-            "km", "co2_kg", "stops_per_driver_hour", "workload_cv", "escalations", "late", "delivered",
-            "not_attempted", "wall_s")
+COMPARED = (
+    "orders",
+    "on_time_rate",
+    "first_attempt_rate",
+    "failed",
+    "failed_cost",
+    "cost_per_delivered",
+    "km",
+    "co2_kg",
+    "stops_per_driver_hour",
+    "workload_cv",
+    "escalations",
+    "late",
+    "delivered",
+    "not_attempted",
+    "wall_s",
+)
 """The rows of the side-by-side table."""
 
 
@@ -73,10 +104,10 @@ class DayCase:
 
     orders: int = 2000
     drivers: int = 150
-    hubs: int | None = None                # keep only the first N hubs (None: all)
-    plan_seconds: float = 20.0             # allocator time per hub for the morning plan
-    dispatch_seconds: float = 2.0          # allocator time per re-plan during the day
-    agents: tuple[str, ...] = HUB_AGENTS   # agents beside the dispatch agent (agentic policy)
+    hubs: int | None = None  # keep only the first N hubs (None: all)
+    plan_seconds: float = 20.0  # allocator time per hub for the morning plan
+    dispatch_seconds: float = 2.0  # allocator time per re-plan during the day
+    agents: tuple[str, ...] = HUB_AGENTS  # agents beside the dispatch agent (agentic policy)
     disruptions: DisruptionParams = field(default_factory=DisruptionParams)
 
     @classmethod
@@ -126,35 +157,44 @@ def seed_day(path: Path, case: DayCase, seed: int) -> None:
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     with unit_of_work(engine) as session:
-        seed_scenario(session, ScenarioParams(seed=seed, orders=case.orders, drivers=case.drivers, days=0,
-                                              today=BENCH_DAY))
+        seed_scenario(
+            session,
+            ScenarioParams(seed=seed, orders=case.orders, drivers=case.drivers, days=0, today=BENCH_DAY),
+        )
         if case.hubs is not None:
             keep = list(session.scalars(select(Hub.id).order_by(Hub.id).limit(case.hubs)))
             session.execute(delete(Order).where(Order.hub_id.not_in(keep)))
-            session.execute(update(Driver).where(Driver.home_hub_id.not_in(keep))
-                            .values(status=DriverStatus.OFF_DUTY))
+            session.execute(
+                update(Driver).where(Driver.home_hub_id.not_in(keep)).values(status=DriverStatus.OFF_DUTY)
+            )
     engine.dispose()
 
 
 def _exceptions(engine: Engine, *, open_requests_only: bool) -> int:
     with unit_of_work(engine, read_only=True) as session:
-        rows = session.execute(select(Event.kind, Event.payload).where(
-            Event.kind.in_((EventKind.EXCEPTION, EventKind.FAILED)))).all()
+        rows = session.execute(
+            select(Event.kind, Event.payload).where(Event.kind.in_((EventKind.EXCEPTION, EventKind.FAILED)))
+        ).all()
     if not open_requests_only:
         return len(rows)
-    return sum(1 for kind, payload in rows if kind is EventKind.EXCEPTION and payload.get("needs_dispatch")
-               and not payload.get("resolved"))
+    return sum(
+        1
+        for kind, payload in rows
+        if kind is EventKind.EXCEPTION and payload.get("needs_dispatch") and not payload.get("resolved")
+    )
 
 
 def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: float) -> DayOutcome:
     """The day's outcome from the database, every order of the day counted."""
     with unit_of_work(engine, read_only=True) as session:
-        arrived = (select(Stop.order_id, func.max(Stop.arrived_at).label("at"))
-                   .group_by(Stop.order_id).subquery())
+        arrived = (
+            select(Stop.order_id, func.max(Stop.arrived_at).label("at")).group_by(Stop.order_id).subquery()
+        )
         rows = session.execute(
             select(Order.status, Order.attempts, Order.window_end_at, Order.delivered_at, arrived.c.at)
             .outerjoin(arrived, arrived.c.order_id == Order.id)
-            .where(Order.service_date == BENCH_DAY, Order.status != OrderStatus.CANCELLED)).all()
+            .where(Order.service_date == BENCH_DAY, Order.status != OrderStatus.CANCELLED)
+        ).all()
         table = kpis(session, SYSTEM, "fleet_type", BENCH_DAY, BENCH_DAY)
     orders = len(rows)
     delivered = [r for r in rows if r.status is OrderStatus.DELIVERED]
@@ -164,23 +204,39 @@ def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: fl
     failed = orders - len(delivered)
     total = table[table["fleet_type"] == "total"].iloc[0]
     route_cost = float(total["route_cost_cents"]) / 100
-    by_fleet = {str(r["fleet_type"]): round(float(r["cost_per_delivered_cents"]) / 100, 2)
-                for _, r in table.iterrows() if r["fleet_type"] != "total"}
+    by_fleet = {
+        str(r["fleet_type"]): round(float(r["cost_per_delivered_cents"]) / 100, 2)
+        for _, r in table.iterrows()
+        if r["fleet_type"] != "total"
+    }
     km = float(total["km_per_delivered"]) * float(total["delivered"])
     co2 = float(total["co2_kg_per_delivered"]) * float(total["delivered"])
     return DayOutcome(
-        seed=seed, policy=policy, orders=orders, on_time_rate=round(on_time / orders, 4),
-        first_attempt_rate=round(first / attempted, 4) if attempted else 0.0, failed=failed,
+        seed=seed,
+        policy=policy,
+        orders=orders,
+        on_time_rate=round(on_time / orders, 4),
+        first_attempt_rate=round(first / attempted, 4) if attempted else 0.0,
+        failed=failed,
         failed_cost=round(failed * FAILED_DELIVERY_COST_CENTS / 100, 2),
-        cost_per_delivered=round(route_cost / len(delivered), 2) if delivered else 0.0, km=round(km, 1),
-        co2_kg=round(co2, 1), stops_per_driver_hour=round(float(total["stops_per_driver_hour"]), 3),
-        workload_cv=round(float(total["workload_cv"]), 3), escalations=escalations, wall_s=round(wall_s, 1),
-        delivered=len(delivered), late=len(delivered) - on_time, not_attempted=orders - attempted,
-        route_cost=round(route_cost, 2), by_fleet=by_fleet)
+        cost_per_delivered=round(route_cost / len(delivered), 2) if delivered else 0.0,
+        km=round(km, 1),
+        co2_kg=round(co2, 1),
+        stops_per_driver_hour=round(float(total["stops_per_driver_hour"]), 3),
+        workload_cv=round(float(total["workload_cv"]), 3),
+        escalations=escalations,
+        wall_s=round(wall_s, 1),
+        delivered=len(delivered),
+        late=len(delivered) - on_time,
+        not_attempted=orders - attempted,
+        route_cost=round(route_cost, 2),
+        by_fleet=by_fleet,
+    )
 
 
-def run_policy(db: Path, case: DayCase, seed: int, policy: str,
-               say: Callable[[str], None] = print) -> DayOutcome:
+def run_policy(
+    db: Path, case: DayCase, seed: int, policy: str, say: Callable[[str], None] = print
+) -> DayOutcome:
     """Plan and simulate the day in `db` under `policy`; returns its outcome."""
     started = time.perf_counter()
     engine = make_engine(f"sqlite:///{db}")
@@ -192,8 +248,12 @@ def run_policy(db: Path, case: DayCase, seed: int, policy: str,
     else:
         make_plans(engine, BENCH_DAY, "allocator", case.plan_seconds, seed)  # approved as a dispatcher would
         params = SimParams(disruptions=case.disruptions)
-        autopilot = Autopilot(BENCH_DAY, AutopilotParams(dispatch_seconds=case.dispatch_seconds),
-                              agents=hub_agents(case.agents), seed=seed)
+        autopilot = Autopilot(
+            BENCH_DAY,
+            AutopilotParams(dispatch_seconds=case.dispatch_seconds),
+            agents=hub_agents(case.agents),
+            seed=seed,
+        )
         agents = (autopilot,)
     sim = Simulator(engine, BENCH_DAY, seed=seed, params=params, agents=agents)
     clock = SimClock(BENCH_DAY, sim.tz, sim.first_start_s(), DAY_END_S, params.tick_s)
@@ -208,8 +268,13 @@ def run_policy(db: Path, case: DayCase, seed: int, policy: str,
     return outcome
 
 
-def run_seed(case: DayCase, seed: int, workdir: Path, policies: Sequence[str] = POLICIES,
-             say: Callable[[str], None] = print) -> list[DayOutcome]:
+def run_seed(
+    case: DayCase,
+    seed: int,
+    workdir: Path,
+    policies: Sequence[str] = POLICIES,
+    say: Callable[[str], None] = print,
+) -> list[DayOutcome]:
     """Seed once, then run each policy on its own copy of the same day."""
     base = workdir / f"seed{seed}.db"
     seed_day(base, case, seed)
@@ -273,22 +338,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", type=int, default=None, help="orders of the day (default 2000)")
     parser.add_argument("--drivers", type=int, default=None, help="drivers (default 150)")
     parser.add_argument("--hubs", type=int, default=None, help="keep only the first N of the 4 demo hubs")
-    parser.add_argument("--scenario", type=Path, default=None,
-                        help="a JSON scenario file (orders, drivers, hubs, plan_seconds, dispatch_seconds, "
-                        "disruptions: {rate: value})")
-    parser.add_argument("--plan-seconds", type=float, default=None,
-                        help="allocator seconds per hub (default 20)")
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help="a JSON scenario file (orders, drivers, hubs, plan_seconds, dispatch_seconds, "
+        "disruptions: {rate: value})",
+    )
+    parser.add_argument(
+        "--plan-seconds", type=float, default=None, help="allocator seconds per hub (default 20)"
+    )
     parser.add_argument("--policy", choices=(*POLICIES, "both"), default="both")
-    parser.add_argument("--agents", default=None,
-                        help="agents beside the dispatch agent, comma-separated "
-                        f"(default {','.join(HUB_AGENTS)}; "
-                        "'none' for the dispatch agent alone)")
+    parser.add_argument(
+        "--agents",
+        default=None,
+        help="agents beside the dispatch agent, comma-separated "
+        f"(default {','.join(HUB_AGENTS)}; "
+        "'none' for the dispatch agent alone)",
+    )
 
 
 def case_from(args: argparse.Namespace) -> DayCase:
     case = DayCase.from_file(args.scenario) if args.scenario else DayCase()
-    overrides = {k: v for k, v in (("orders", args.orders), ("drivers", args.drivers), ("hubs", args.hubs),
-                                   ("plan_seconds", args.plan_seconds)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("orders", args.orders),
+            ("drivers", args.drivers),
+            ("hubs", args.hubs),
+            ("plan_seconds", args.plan_seconds),
+        )
+        if v is not None
+    }
     if args.agents is not None:
         overrides["agents"] = tuple(a for a in args.agents.split(",") if a and a != "none")
     return replace(case, **overrides)
@@ -298,8 +379,10 @@ def main(args: argparse.Namespace) -> int:
     case = case_from(args)
     seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
     policies = POLICIES if args.policy == "both" else (args.policy,)
-    print(f"day benchmark: {case.orders} orders, {case.drivers} drivers, hubs {case.hubs or 'all'}, "
-          f"seeds {seeds}, allocator {case.plan_seconds:g} s/hub, re-plans {case.dispatch_seconds:g} s")
+    print(
+        f"day benchmark: {case.orders} orders, {case.drivers} drivers, hubs {case.hubs or 'all'}, "
+        f"seeds {seeds}, allocator {case.plan_seconds:g} s/hub, re-plans {case.dispatch_seconds:g} s"
+    )
     outcomes: list[DayOutcome] = []
     with tempfile.TemporaryDirectory(prefix="ctower-day-") as tmp:
         for seed in seeds:
@@ -316,5 +399,16 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["COLUMNS", "DayCase", "DayOutcome", "add_arguments", "main", "measure", "run_policy", "run_seed",
-           "seed_day", "side_by_side", "write_csv"]
+__all__ = [
+    "COLUMNS",
+    "DayCase",
+    "DayOutcome",
+    "add_arguments",
+    "main",
+    "measure",
+    "run_policy",
+    "run_seed",
+    "seed_day",
+    "side_by_side",
+    "write_csv",
+]

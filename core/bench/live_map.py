@@ -75,16 +75,23 @@ def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int
     Writes plans, routes, stops, events and order states in the caller's transaction.
     """
     rng = np.random.default_rng(seed)
-    hubs = _frame(session, select(Hub.id, Hub.lat, Hub.lon, Hub.turnaround_s),
-                  ["hub_id", "lat", "lon", "turnaround_s"]).set_index("hub_id")
-    drivers = _frame(session, select(Driver.id, Driver.home_hub_id, Driver.shift_start, Driver.shift_end,
-                                     Driver.vehicle_id)
-                     .where(Driver.status == DriverStatus.ACTIVE).order_by(Driver.id),
-                     ["driver_id", "hub_id", "shift_start", "shift_end", "vehicle_id"])
-    orders = _frame(session, select(Order.id, Order.hub_id, Order.lat, Order.lon, Order.window_start_at,
-                                    Order.service_time_s)
-                    .where(Order.service_date == day, Order.status == OrderStatus.UNASSIGNED)
-                    .order_by(Order.id), ["order_id", "hub_id", "lat", "lon", "window_start_at", "service_s"])
+    hubs = _frame(
+        session, select(Hub.id, Hub.lat, Hub.lon, Hub.turnaround_s), ["hub_id", "lat", "lon", "turnaround_s"]
+    ).set_index("hub_id")
+    drivers = _frame(
+        session,
+        select(Driver.id, Driver.home_hub_id, Driver.shift_start, Driver.shift_end, Driver.vehicle_id)
+        .where(Driver.status == DriverStatus.ACTIVE)
+        .order_by(Driver.id),
+        ["driver_id", "hub_id", "shift_start", "shift_end", "vehicle_id"],
+    )
+    orders = _frame(
+        session,
+        select(Order.id, Order.hub_id, Order.lat, Order.lon, Order.window_start_at, Order.service_time_s)
+        .where(Order.service_date == day, Order.status == OrderStatus.UNASSIGNED)
+        .order_by(Order.id),
+        ["order_id", "hub_id", "lat", "lon", "window_start_at", "service_s"],
+    )
     orders = orders[rng.random(len(orders)) < ASSIGNED_SHARE]
     route_rows, stop_rows, event_rows, order_updates = [], [], [], []
     pings = 0
@@ -99,78 +106,135 @@ def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int
         session.flush()
         angle = np.arctan2(hub_orders["lat"] - hub["lat"], hub_orders["lon"] - hub["lon"])
         swept = hub_orders.assign(angle=angle).sort_values("angle")
-        for driver, part in zip(crew.itertuples(), np.array_split(np.arange(len(swept)), len(crew)),
-                                strict=True):
+        for driver, part in zip(
+            crew.itertuples(), np.array_split(np.arange(len(swept)), len(crew)), strict=True
+        ):
             if not len(part):
                 continue
             chunk = swept.iloc[part].sort_values(["window_start_at", "angle"])
             start = at_seconds(day, tz, driver.shift_start.hour * 3600) + timedelta(
-                seconds=int(hub["turnaround_s"]))
+                seconds=int(hub["turnaround_s"])
+            )
             lat = np.concatenate([[hub["lat"]], chunk["lat"]])
             lon = np.concatenate([[hub["lon"]], chunk["lon"]])
             travel_s = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]) * CIRCUITY / SPEED_M_PER_S
             late_s = float(rng.exponential(MEAN_RUNNING_LATE_S))
             fails = rng.random(len(chunk)) < FAIL_SHARE
             clock, etas, actual = start, [], []
-            for leg_s, ws, service_s in zip(travel_s, chunk["window_start_at"], chunk["service_s"],
-                                            strict=True):
+            for leg_s, ws, service_s in zip(
+                travel_s, chunk["window_start_at"], chunk["service_s"], strict=True
+            ):
                 clock = max(clock + timedelta(seconds=float(leg_s)), ws.to_pydatetime())
                 etas.append(clock)
                 actual.append(clock + timedelta(seconds=late_s))
                 clock += timedelta(seconds=int(service_s))
             started = start <= now
-            route = Route(plan_id=plan.id, driver_id=int(driver.driver_id),
-                          vehicle_id=None if pd.isna(driver.vehicle_id) else int(driver.vehicle_id),
-                          status=RouteStatus.PLANNED, planned_start_at=start,
-                          planned_end_at=clock, started_at=start if started else None)
+            route = Route(
+                plan_id=plan.id,
+                driver_id=int(driver.driver_id),
+                vehicle_id=None if pd.isna(driver.vehicle_id) else int(driver.vehicle_id),
+                status=RouteStatus.PLANNED,
+                planned_start_at=start,
+                planned_end_at=clock,
+                started_at=start if started else None,
+            )
             session.add(route)
             route_rows.append(route)
             session.flush()
             last = (float(hub["lat"]), float(hub["lon"]), start)
             left = 0
             for seq, (order, eta, arrive, failed) in enumerate(
-                    zip(chunk.itertuples(), etas, actual, fails, strict=True)):
+                zip(chunk.itertuples(), etas, actual, fails, strict=True)
+            ):
                 done_at = arrive + timedelta(seconds=int(order.service_s))
                 finished = started and done_at <= now
-                status = (StopStatus.FAILED if failed else StopStatus.DELIVERED) if finished else (
-                    StopStatus.ARRIVED if started and arrive <= now else StopStatus.PENDING)
-                stop_rows.append({"route_id": route.id, "order_id": int(order.order_id), "sequence": seq,
-                                  "status": status, "loaded": started, "planned_eta_at": eta,
-                                  "arrived_at": arrive if started and arrive <= now else None,
-                                  "completed_at": done_at if finished else None})
-                where = {"driver_id": int(driver.driver_id), "order_id": int(order.order_id),
-                         "lat": float(order.lat), "lon": float(order.lon), "occurred_at": done_at}
+                status = (
+                    (StopStatus.FAILED if failed else StopStatus.DELIVERED)
+                    if finished
+                    else (StopStatus.ARRIVED if started and arrive <= now else StopStatus.PENDING)
+                )
+                stop_rows.append(
+                    {
+                        "route_id": route.id,
+                        "order_id": int(order.order_id),
+                        "sequence": seq,
+                        "status": status,
+                        "loaded": started,
+                        "planned_eta_at": eta,
+                        "arrived_at": arrive if started and arrive <= now else None,
+                        "completed_at": done_at if finished else None,
+                    }
+                )
+                where = {
+                    "driver_id": int(driver.driver_id),
+                    "order_id": int(order.order_id),
+                    "lat": float(order.lat),
+                    "lon": float(order.lon),
+                    "occurred_at": done_at,
+                }
                 if finished and failed:
-                    event_rows.append({**where, "kind": EventKind.EXCEPTION,
-                                       "payload": {"reason": "not_home", "action": "return_to_depot"}})
+                    event_rows.append(
+                        {
+                            **where,
+                            "kind": EventKind.EXCEPTION,
+                            "payload": {"reason": "not_home", "action": "return_to_depot"},
+                        }
+                    )
                     event_rows.append({**where, "kind": EventKind.FAILED, "payload": {"reason": "not_home"}})
                 elif finished:
-                    event_rows.append({**where, "kind": EventKind.DELIVERED,
-                                       "payload": {"pod": "photo", "recipient": "customer"}})
+                    event_rows.append(
+                        {
+                            **where,
+                            "kind": EventKind.DELIVERED,
+                            "payload": {"pod": "photo", "recipient": "customer"},
+                        }
+                    )
                 if finished:
                     last = (float(order.lat), float(order.lon), done_at)
-                    order_updates.append({"id": int(order.order_id), "attempts": 1,
-                                          "status": OrderStatus.FAILED if failed else OrderStatus.DELIVERED,
-                                          "delivered_at": None if failed else done_at})
+                    order_updates.append(
+                        {
+                            "id": int(order.order_id),
+                            "attempts": 1,
+                            "status": OrderStatus.FAILED if failed else OrderStatus.DELIVERED,
+                            "delivered_at": None if failed else done_at,
+                        }
+                    )
                 else:
                     left += 1
-                    order_updates.append({"id": int(order.order_id), "attempts": 0, "delivered_at": None,
-                                          "status": OrderStatus.OUT_FOR_DELIVERY if started
-                                          else OrderStatus.PLANNED})
+                    order_updates.append(
+                        {
+                            "id": int(order.order_id),
+                            "attempts": 0,
+                            "delivered_at": None,
+                            "status": OrderStatus.OUT_FOR_DELIVERY if started else OrderStatus.PLANNED,
+                        }
+                    )
             if started and left:
                 route.status = RouteStatus.IN_PROGRESS
                 nxt = chunk.iloc[len(chunk) - left]
                 share = 0.5  # half-way between the last place done and the next stop
-                event_rows.append({"driver_id": int(driver.driver_id), "order_id": None,
-                                   "kind": EventKind.GPS_PING, "occurred_at": now - timedelta(seconds=20),
-                                   "lat": last[0] + share * (float(nxt["lat"]) - last[0]),
-                                   "lon": last[1] + share * (float(nxt["lon"]) - last[1]), "payload": {}})
+                event_rows.append(
+                    {
+                        "driver_id": int(driver.driver_id),
+                        "order_id": None,
+                        "kind": EventKind.GPS_PING,
+                        "occurred_at": now - timedelta(seconds=20),
+                        "lat": last[0] + share * (float(nxt["lat"]) - last[0]),
+                        "lon": last[1] + share * (float(nxt["lon"]) - last[1]),
+                        "payload": {},
+                    }
+                )
                 pings += 1
                 if breakdown is None:
                     breakdown = int(driver.driver_id)
-                    event_rows.append({**event_rows[-1], "kind": EventKind.EXCEPTION,
-                                       "occurred_at": now - timedelta(seconds=10),
-                                       "payload": {"reason": "vehicle_breakdown"}})
+                    event_rows.append(
+                        {
+                            **event_rows[-1],
+                            "kind": EventKind.EXCEPTION,
+                            "occurred_at": now - timedelta(seconds=10),
+                            "payload": {"reason": "vehicle_breakdown"},
+                        }
+                    )
             elif started:
                 route.status = RouteStatus.COMPLETED
                 route.finished_at = last[2]
@@ -197,8 +261,9 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[object, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sizes", default="200x5000,1000x20000",
-                        help="comma-separated DRIVERSxORDERS scenarios")
+    parser.add_argument(
+        "--sizes", default="200x5000,1000x20000", help="comma-separated DRIVERSxORDERS scenarios"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per step; the best is reported")
     parser.add_argument("--at", default="13:00", help="local time of day the day is under way to")
 
@@ -216,8 +281,9 @@ def main(args: argparse.Namespace, build_layers: LayerBuilder) -> int:
             engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
             migrate(engine)
             with unit_of_work(engine) as session:
-                seed_scenario(session, ScenarioParams(orders=n_orders, drivers=n_drivers, days=0,
-                                                      today=BENCH_DAY))
+                seed_scenario(
+                    session, ScenarioParams(orders=n_orders, drivers=n_drivers, days=0, today=BENCH_DAY)
+                )
             for label in ("open day", f"under way {args.at}"):
                 if label != "open day":
                     with unit_of_work(engine) as session:
@@ -230,14 +296,30 @@ def main(args: argparse.Namespace, build_layers: LayerBuilder) -> int:
                 live, read_s = _timed(read, args.repeat)
                 assert isinstance(live, LiveMap)
                 _, layers_s = _timed(lambda live=live: build_layers(live), args.repeat)  # type: ignore[misc]
-                rows.append((n_drivers, n_orders, label, len(live.drivers), len(live.orders),
-                             len(live.routes), read_s, layers_s))
+                rows.append(
+                    (
+                        n_drivers,
+                        n_orders,
+                        label,
+                        len(live.drivers),
+                        len(live.orders),
+                        len(live.routes),
+                        read_s,
+                        layers_s,
+                    )
+                )
             engine.dispose()
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
-          f"SQLite, best of {args.repeat}")
-    print(f"{'drivers':>7} {'orders':>7} {'day':<16} {'shown drv':>9} {'shown ord':>9} {'routes':>6} "
-          f"{'read s':>7} {'layers s':>8} {'total s':>7}")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+        f"SQLite, best of {args.repeat}"
+    )
+    print(
+        f"{'drivers':>7} {'orders':>7} {'day':<16} {'shown drv':>9} {'shown ord':>9} {'routes':>6} "
+        f"{'read s':>7} {'layers s':>8} {'total s':>7}"
+    )
     for n_d, n_o, label, d, o, r, read_s, layers_s in rows:
-        print(f"{n_d:>7} {n_o:>7} {label:<16} {d:>9} {o:>9} {r:>6} {read_s:>7.3f} {layers_s:>8.3f} "
-              f"{read_s + layers_s:>7.3f}")
+        print(
+            f"{n_d:>7} {n_o:>7} {label:<16} {d:>9} {o:>9} {r:>6} {read_s:>7.3f} {layers_s:>8.3f} "
+            f"{read_s + layers_s:>7.3f}"
+        )
     return 0

@@ -23,8 +23,24 @@ from core.kpi.service import (
 )
 
 __all__ = [
-    "CAPTIVE_VENDOR", "DEFAULT_PERIOD_DAYS", "FAILED_DELIVERY_COST_CENTS", "GROUPINGS", "KPIS",
-    "TOTAL", "KpiDefinition", "KpiFacts", "KpiQueryError", "aggregate", "daily_kpis",
-    "default_period", "exceptions_by_reason", "facts_for", "in_dollars", "kpi_names", "kpis",
-    "load_facts", "reasons", "workload_cv",
+    "CAPTIVE_VENDOR",
+    "DEFAULT_PERIOD_DAYS",
+    "FAILED_DELIVERY_COST_CENTS",
+    "GROUPINGS",
+    "KPIS",
+    "TOTAL",
+    "KpiDefinition",
+    "KpiFacts",
+    "KpiQueryError",
+    "aggregate",
+    "daily_kpis",
+    "default_period",
+    "exceptions_by_reason",
+    "facts_for",
+    "in_dollars",
+    "kpi_names",
+    "kpis",
+    "load_facts",
+    "reasons",
+    "workload_cv",
 ]

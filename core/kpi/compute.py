@@ -24,8 +24,7 @@ _NAME_COLUMN = {"driver": "driver_name", "vendor": "vendor_name"}
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator as floats; NaN where the denominator is 0 (no basis, not 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1),
-                        np.nan)
+        return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1), np.nan)
 
 
 def _cents(values: np.ndarray) -> pd.arrays.IntegerArray:
@@ -34,13 +33,15 @@ def _cents(values: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(np.where(missing, 0, np.round(values)).astype(np.int64), missing)
 
 
-def kpis_from_sums(sums: pd.DataFrame, cv: pd.Series,
-                   failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS) -> pd.DataFrame:
+def kpis_from_sums(
+    sums: pd.DataFrame, cv: pd.Series, failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS
+) -> pd.DataFrame:
     """Each KPI of the registry from the summed columns of one or more groups (same index)."""
     s = {c: sums[c].to_numpy(dtype=float) for c in SUM_COLUMNS}
-    as_int = {c: np.round(s[c]).astype(np.int64) for c in
-              ("orders", "delivered", "failed", "route_cost_cents", "drops", "exceptions",
-               "driver_days")}
+    as_int = {
+        c: np.round(s[c]).astype(np.int64)
+        for c in ("orders", "delivered", "failed", "route_cost_cents", "drops", "exceptions", "driver_days")
+    }
     values = {
         **as_int,
         "on_time_rate": _ratio(s["on_time"], s["delivered"]),
@@ -71,8 +72,13 @@ def _driver_day_stops(work: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return cells[cells["drops"] > 0]
 
 
-def aggregate(work: pd.DataFrame, by: Sequence[str], *, total: bool = True,
-              failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS) -> pd.DataFrame:
+def aggregate(
+    work: pd.DataFrame,
+    by: Sequence[str],
+    *,
+    total: bool = True,
+    failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS,
+) -> pd.DataFrame:
     """One row per distinct value of the `by` columns, one column per KPI, sorted by group;
     with `total`, a last row labelled "total" over every row of `work`."""
     keys = list(by)
@@ -86,8 +92,9 @@ def aggregate(work: pd.DataFrame, by: Sequence[str], *, total: bool = True,
         frames.append(kpis_from_sums(sums, cv, failed_delivery_cost_cents).reset_index())
     if total or not keys:
         sums = work[list(SUM_COLUMNS)].sum().to_frame().T
-        cv = pd.Series([workload_cv(_driver_day_stops(work, [])["drops"])
-                        if not work.empty else float("nan")])
+        cv = pd.Series(
+            [workload_cv(_driver_day_stops(work, [])["drops"]) if not work.empty else float("nan")]
+        )
         row = kpis_from_sums(sums.astype(float), cv, failed_delivery_cost_cents)
         for key in keys:
             row.insert(0, key, TOTAL)
@@ -110,8 +117,7 @@ def reasons(exceptions: pd.DataFrame, by: Sequence[str], *, total: bool = True) 
         return pd.DataFrame(columns=columns)
     frames = []
     if keys:
-        frames.append(exceptions.groupby(keys + ["reason"], dropna=False)["exceptions"].sum()
-                      .reset_index())
+        frames.append(exceptions.groupby(keys + ["reason"], dropna=False)["exceptions"].sum().reset_index())
     if total or not keys:
         overall = exceptions.groupby("reason")["exceptions"].sum().reset_index()
         for key in keys:
@@ -121,6 +127,6 @@ def reasons(exceptions: pd.DataFrame, by: Sequence[str], *, total: bool = True) 
     result["exceptions"] = result["exceptions"].astype(np.int64)
     is_total = result[keys[0]].eq(TOTAL) if keys else pd.Series(False, index=result.index)
     result = result.assign(_total=is_total).sort_values(
-        ["_total", *keys, "exceptions", "reason"],
-        ascending=[True, *[True] * len(keys), False, True])
+        ["_total", *keys, "exceptions", "reason"], ascending=[True, *[True] * len(keys), False, True]
+    )
     return result[columns].reset_index(drop=True)

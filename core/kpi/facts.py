@@ -45,14 +45,35 @@ from core.models import (
 from core.timeutil import local_midnight_utc
 
 SUM_COLUMNS: tuple[str, ...] = (
-    "orders", "delivered", "failed", "on_time", "attempted", "first_attempt",
-    "route_cost_cents", "drops", "attempted_stops", "on_task_s", "capped_on_task_s", "shift_s",
-    "distance_m", "co2_g", "exceptions", "driver_days",
+    "orders",
+    "delivered",
+    "failed",
+    "on_time",
+    "attempted",
+    "first_attempt",
+    "route_cost_cents",
+    "drops",
+    "attempted_stops",
+    "on_task_s",
+    "capped_on_task_s",
+    "shift_s",
+    "distance_m",
+    "co2_g",
+    "exceptions",
+    "driver_days",
 )
 """Additive columns of the work table; every KPI is a sum or a ratio of sums of these."""
 
-DIMENSIONS: tuple[str, ...] = ("driver", "driver_name", "fleet", "fleet_type", "vendor",
-                               "vendor_name", "hub", "day")
+DIMENSIONS: tuple[str, ...] = (
+    "driver",
+    "driver_name",
+    "fleet",
+    "fleet_type",
+    "vendor",
+    "vendor_name",
+    "hub",
+    "day",
+)
 UNSPECIFIED_REASON = "unspecified"
 
 
@@ -102,24 +123,38 @@ def _sum_if(condition: Any) -> Any:
 def _order_facts(session: Session, viewer: Viewer, start: date, end: date) -> pd.DataFrame:
     """Orders per (driver of the latest stop, service day, hub), with outcome counts."""
     later = aliased(Stop)
-    has_later_stop = select(later.id).where(later.order_id == Stop.order_id,
-                                            later.id > Stop.id).exists()
+    has_later_stop = select(later.id).where(later.order_id == Stop.order_id, later.id > Stop.id).exists()
     delivered = Order.status == OrderStatus.DELIVERED
     started_at = func.coalesce(Stop.arrived_at, Order.delivered_at)
     stmt = (
-        select(Route.driver_id, Order.service_date, Order.hub_id, func.count(),
-               _sum_if(delivered), _sum_if(Order.status == OrderStatus.FAILED),
-               _sum_if(and_(delivered, started_at <= Order.window_end_at)),
-               _sum_if(Order.attempts >= 1), _sum_if(and_(delivered, Order.attempts == 1)))
+        select(
+            Route.driver_id,
+            Order.service_date,
+            Order.hub_id,
+            func.count(),
+            _sum_if(delivered),
+            _sum_if(Order.status == OrderStatus.FAILED),
+            _sum_if(and_(delivered, started_at <= Order.window_end_at)),
+            _sum_if(Order.attempts >= 1),
+            _sum_if(and_(delivered, Order.attempts == 1)),
+        )
         .select_from(Order)
         .join(Stop, Stop.order_id == Order.id)
         .join(Route, Route.id == Stop.route_id)
-        .where(Order.service_date.between(start, end), ~has_later_stop,
-               _visible(Route.driver_id, viewer))
+        .where(Order.service_date.between(start, end), ~has_later_stop, _visible(Route.driver_id, viewer))
         .group_by(Route.driver_id, Order.service_date, Order.hub_id)
     )
-    columns = ["driver_id", "day", "hub_id", "orders", "delivered", "failed", "on_time",
-               "attempted", "first_attempt"]
+    columns = [
+        "driver_id",
+        "day",
+        "hub_id",
+        "orders",
+        "delivered",
+        "failed",
+        "on_time",
+        "attempted",
+        "first_attempt",
+    ]
     return _frame(session, stmt, columns)
 
 
@@ -128,25 +163,39 @@ def _route_rows(session: Session, viewer: Viewer, start: date, end: date) -> pd.
     before), the vehicle's CO2 rate and the route's stop counts."""
     in_range = Plan.service_date.between(start, end)
     counts = (
-        select(Route.id.label("route_id"), func.count(Stop.id).label("drops"),
-               _sum_if(Stop.status.in_([StopStatus.DELIVERED, StopStatus.FAILED]))
-               .label("attempted_stops"))
-        .select_from(Plan).join(Route, Route.plan_id == Plan.id)
+        select(
+            Route.id.label("route_id"),
+            func.count(Stop.id).label("drops"),
+            _sum_if(Stop.status.in_([StopStatus.DELIVERED, StopStatus.FAILED])).label("attempted_stops"),
+        )
+        .select_from(Plan)
+        .join(Route, Route.plan_id == Plan.id)
         .join(Stop, Stop.route_id == Route.id)
-        .where(in_range).group_by(Route.id).subquery()
+        .where(in_range)
+        .group_by(Route.id)
+        .subquery()
     )
     vehicle = aliased(Vehicle)
     finished = and_(Route.started_at.is_not(None), Route.finished_at.is_not(None))
     duration_s = case(
         (finished, epoch_s(Route.finished_at) - epoch_s(Route.started_at)),
-        else_=epoch_s(Route.planned_end_at) - epoch_s(Route.planned_start_at))
+        else_=epoch_s(Route.planned_end_at) - epoch_s(Route.planned_start_at),
+    )
     distance_m = case(
         (or_(finished, Route.distance_m >= Route.planned_distance_m), Route.distance_m),
-        else_=Route.planned_distance_m)
+        else_=Route.planned_distance_m,
+    )
     stmt = (
-        select(Route.driver_id, Plan.service_date, Plan.hub_id, duration_s, distance_m,
-               func.coalesce(vehicle.co2_g_per_km, 0), func.coalesce(counts.c.drops, 0),
-               func.coalesce(counts.c.attempted_stops, 0))
+        select(
+            Route.driver_id,
+            Plan.service_date,
+            Plan.hub_id,
+            duration_s,
+            distance_m,
+            func.coalesce(vehicle.co2_g_per_km, 0),
+            func.coalesce(counts.c.drops, 0),
+            func.coalesce(counts.c.attempted_stops, 0),
+        )
         .select_from(Plan)
         .join(Route, Route.plan_id == Plan.id)
         .join(Driver, Driver.id == Route.driver_id)
@@ -154,8 +203,16 @@ def _route_rows(session: Session, viewer: Viewer, start: date, end: date) -> pd.
         .outerjoin(counts, counts.c.route_id == Route.id)
         .where(in_range, _visible(Route.driver_id, viewer))
     )
-    columns = ["driver_id", "day", "hub_id", "on_task_s", "distance_m", "co2_g_per_km",
-               "drops", "attempted_stops"]
+    columns = [
+        "driver_id",
+        "day",
+        "hub_id",
+        "on_task_s",
+        "distance_m",
+        "co2_g_per_km",
+        "drops",
+        "attempted_stops",
+    ]
     return _frame(session, stmt, columns)
 
 
@@ -170,15 +227,17 @@ def _route_facts(routes: pd.DataFrame, drivers: pd.DataFrame) -> pd.DataFrame:
     routes = routes.assign(
         on_task_s=duration_s,
         co2_g=distance_m * routes["co2_g_per_km"].to_numpy(dtype=float) / 1000.0,
-        route_cost_cents=[route_cost_cents(cost_of[d], int(t), int(m), int(n)) for d, t, m, n in
-                          zip(routes["driver_id"], duration_s, distance_m, routes["drops"],
-                              strict=True)],
+        route_cost_cents=[
+            route_cost_cents(cost_of[d], int(t), int(m), int(n))
+            for d, t, m, n in zip(routes["driver_id"], duration_s, distance_m, routes["drops"], strict=True)
+        ],
     )
     return routes.groupby(["driver_id", "day", "hub_id"], as_index=False)[columns].sum()
 
 
-def _exception_facts(session: Session, viewer: Viewer, start: date, end: date,
-                     drivers: pd.DataFrame, hubs: pd.DataFrame) -> pd.DataFrame:
+def _exception_facts(
+    session: Session, viewer: Viewer, start: date, end: date, drivers: pd.DataFrame, hubs: pd.DataFrame
+) -> pd.DataFrame:
     """Exception events per (driver, day, hub, reason). An exception about an order counts on
     the order's service day and hub; one without an order (a breakdown) on its local day at the
     driver's home hub."""
@@ -197,9 +256,14 @@ def _exception_facts(session: Session, viewer: Viewer, start: date, end: date,
     lo = local_midnight_utc(start, "UTC") - timedelta(days=1)
     hi = local_midnight_utc(end, "UTC") + timedelta(days=2)
     loose = session.execute(
-        select(Event.driver_id, Event.occurred_at, reason)
-        .where(Event.kind == EventKind.EXCEPTION, visible, Event.order_id.is_(None),
-               Event.occurred_at >= lo, Event.occurred_at < hi)).all()
+        select(Event.driver_id, Event.occurred_at, reason).where(
+            Event.kind == EventKind.EXCEPTION,
+            visible,
+            Event.order_id.is_(None),
+            Event.occurred_at >= lo,
+            Event.occurred_at < hi,
+        )
+    ).all()
     extra = []
     for driver_id, occurred_at, why in loose:
         hub_id = int(drivers.at[driver_id, "home_hub_id"])
@@ -215,24 +279,72 @@ def _exception_facts(session: Session, viewer: Viewer, start: date, end: date,
 def _drivers(session: Session, viewer: Viewer) -> pd.DataFrame:
     """Visible drivers with their fleet, vendor, pay model and shift length, indexed by id."""
     stmt = (
-        select(Driver.id, Driver.code, Driver.name, Driver.home_hub_id, Driver.shift_start,
-               Driver.shift_end, Fleet.code, Fleet.fleet_type, Vendor.code, Vendor.name,
-               Fleet.per_hour_cents, Fleet.per_km_cents, Fleet.per_drop_cents,
-               Fleet.route_minimum_cents, Fleet.per_task_cents, Fleet.min_payout_cents)
+        select(
+            Driver.id,
+            Driver.code,
+            Driver.name,
+            Driver.home_hub_id,
+            Driver.shift_start,
+            Driver.shift_end,
+            Fleet.code,
+            Fleet.fleet_type,
+            Vendor.code,
+            Vendor.name,
+            Fleet.per_hour_cents,
+            Fleet.per_km_cents,
+            Fleet.per_drop_cents,
+            Fleet.route_minimum_cents,
+            Fleet.per_task_cents,
+            Fleet.min_payout_cents,
+        )
         .join(Fleet, Fleet.id == Driver.fleet_id)
         .outerjoin(Vendor, Vendor.id == Fleet.vendor_id)
         .where(Driver.id.in_(visible_driver_ids(viewer)))
     )
     rows = []
-    for (driver_id, code, name, home_hub_id, shift_start, shift_end, fleet_code, fleet_type,
-         vendor_code, vendor_name, *rates) in session.execute(stmt):
+    for (
+        driver_id,
+        code,
+        name,
+        home_hub_id,
+        shift_start,
+        shift_end,
+        fleet_code,
+        fleet_type,
+        vendor_code,
+        vendor_name,
+        *rates,
+    ) in session.execute(stmt):
         cost = fleet_cost(_RateRow(fleet_type, *rates))
-        rows.append((driver_id, code, name, home_hub_id, _shift_s(shift_start, shift_end),
-                     fleet_code, str(fleet_type), vendor_code or CAPTIVE_VENDOR,
-                     vendor_name or CAPTIVE_NAME, cost))
-    frame = pd.DataFrame(rows, columns=["driver_id", "driver", "driver_name", "home_hub_id",
-                                        "shift_s", "fleet", "fleet_type", "vendor",
-                                        "vendor_name", "cost"])
+        rows.append(
+            (
+                driver_id,
+                code,
+                name,
+                home_hub_id,
+                _shift_s(shift_start, shift_end),
+                fleet_code,
+                str(fleet_type),
+                vendor_code or CAPTIVE_VENDOR,
+                vendor_name or CAPTIVE_NAME,
+                cost,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "driver_id",
+            "driver",
+            "driver_name",
+            "home_hub_id",
+            "shift_s",
+            "fleet",
+            "fleet_type",
+            "vendor",
+            "vendor_name",
+            "cost",
+        ],
+    )
     return frame.set_index("driver_id")
 
 
@@ -251,6 +363,7 @@ class _RateRow:
 
 def _shift_s(shift_start: time, shift_end: time) -> int:
     """Length of a daily shift in seconds (shifts do not cross midnight: a CHECK holds it)."""
+
     def seconds(t: time) -> int:
         return t.hour * 3600 + t.minute * 60 + t.second
 
@@ -292,16 +405,16 @@ def load_facts(session: Session, viewer: Viewer, start: date, end: date) -> KpiF
     filled = [c for c in SUM_COLUMNS if c in work.columns]
     work[filled] = work[filled].fillna(0)
     work = _assign_driver_days(work.reset_index(drop=True), drivers)
-    return KpiFacts(_with_dimensions(work, drivers, hubs),
-                    _with_dimensions(exceptions, drivers, hubs))
+    return KpiFacts(_with_dimensions(work, drivers, hubs), _with_dimensions(exceptions, drivers, hubs))
 
 
-def _with_dimensions(frame: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.DataFrame
-                     ) -> pd.DataFrame:
+def _with_dimensions(frame: pd.DataFrame, drivers: pd.DataFrame, hubs: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     by_driver = drivers.reindex(frame["driver_id"])
-    dims = {name: by_driver[name].to_numpy() for name in
-            ("driver", "driver_name", "fleet", "fleet_type", "vendor", "vendor_name")}
+    dims = {
+        name: by_driver[name].to_numpy()
+        for name in ("driver", "driver_name", "fleet", "fleet_type", "vendor", "vendor_name")
+    }
     dims["hub"] = frame["hub_id"].map(hubs["hub"]).to_numpy()
     dims["day"] = np.array([d.isoformat() for d in frame["day"]], dtype=object)
     return frame.assign(**dims)

@@ -36,8 +36,9 @@ def _check(by: str | None, where: Mapping[str, str] | None, start: date, end: da
         raise KpiQueryError(f"the period ends ({end}) before it starts ({start})")
 
 
-def facts_for(session: Session, viewer: Viewer, start: date, end: date,
-              where: Mapping[str, str] | None = None) -> KpiFacts:
+def facts_for(
+    session: Session, viewer: Viewer, start: date, end: date, where: Mapping[str, str] | None = None
+) -> KpiFacts:
     """The viewer's facts for the period, narrowed to rows matching every `where` item
     (e.g. {"vendor": "HUD"} to drill down to the drivers behind a vendor's number)."""
     _check(None, where, start, end)
@@ -49,31 +50,51 @@ def facts_for(session: Session, viewer: Viewer, start: date, end: date,
     return KpiFacts(work, exceptions)
 
 
-def kpis(session: Session, viewer: Viewer, by: str, start: date, end: date, *,
-         where: Mapping[str, str] | None = None, total: bool = True,
-         failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS) -> pd.DataFrame:
+def kpis(
+    session: Session,
+    viewer: Viewer,
+    by: str,
+    start: date,
+    end: date,
+    *,
+    where: Mapping[str, str] | None = None,
+    total: bool = True,
+    failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS,
+) -> pd.DataFrame:
     """KPIs of service days `start`..`end` (inclusive): one row per `by` group (a grouping of
     `GROUPINGS`), one column per KPI of `KPIS`, and a last "total" row. Raises KpiQueryError."""
     _check(by, where, start, end)
     facts = facts_for(session, viewer, start, end, where)
-    return aggregate(facts.work, [by], total=total,
-                     failed_delivery_cost_cents=failed_delivery_cost_cents)
+    return aggregate(facts.work, [by], total=total, failed_delivery_cost_cents=failed_delivery_cost_cents)
 
 
-def daily_kpis(session: Session, viewer: Viewer, start: date, end: date, *,
-               by: str | None = None, where: Mapping[str, str] | None = None,
-               failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS) -> pd.DataFrame:
+def daily_kpis(
+    session: Session,
+    viewer: Viewer,
+    start: date,
+    end: date,
+    *,
+    by: str | None = None,
+    where: Mapping[str, str] | None = None,
+    failed_delivery_cost_cents: int = FAILED_DELIVERY_COST_CENTS,
+) -> pd.DataFrame:
     """KPIs per day (and per `by` group within a day) for trend charts; no total row."""
     _check(by, where, start, end)
     facts = facts_for(session, viewer, start, end, where)
     keys = ["day"] if by is None or by == "day" else ["day", by]
-    return aggregate(facts.work, keys, total=False,
-                     failed_delivery_cost_cents=failed_delivery_cost_cents)
+    return aggregate(facts.work, keys, total=False, failed_delivery_cost_cents=failed_delivery_cost_cents)
 
 
-def exceptions_by_reason(session: Session, viewer: Viewer, by: str, start: date, end: date, *,
-                         where: Mapping[str, str] | None = None, total: bool = True
-                         ) -> pd.DataFrame:
+def exceptions_by_reason(
+    session: Session,
+    viewer: Viewer,
+    by: str,
+    start: date,
+    end: date,
+    *,
+    where: Mapping[str, str] | None = None,
+    total: bool = True,
+) -> pd.DataFrame:
     """Driver-reported exceptions per `by` group and reason code, long format."""
     _check(by, where, start, end)
     return reasons(facts_for(session, viewer, start, end, where).exceptions, [by], total=total)

@@ -85,9 +85,12 @@ def _reset_sequences(session: Session, tables: Iterable[Table]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     for table in tables:
-        session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+        session.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )
 
 
 def clear_all(session: Session) -> None:
@@ -96,20 +99,25 @@ def clear_all(session: Session) -> None:
         session.execute(delete(table))
 
 
-def _driver_contexts(fleet_rows: FleetRows, rng: np.random.Generator, zones_per_hub: list[int]
-                     ) -> list[DriverContext]:
+def _driver_contexts(
+    fleet_rows: FleetRows, rng: np.random.Generator, zones_per_hub: list[int]
+) -> list[DriverContext]:
     fleet_by_id = {i + 1: spec for i, spec in enumerate(FLEETS)}
     offsets = np.concatenate([[0], np.cumsum(zones_per_hub)[:-1]])
     contexts = []
     for row in fleet_rows.drivers:
         hub_index = row["home_hub_id"] - 1
         local = rng.choice(zones_per_hub[hub_index], size=KNOWN_ZONES_PER_DRIVER, replace=False)
-        contexts.append(DriverContext(
-            row=row, fleet=fleet_by_id[row["fleet_id"]], hub_index=hub_index,
-            known_zones=frozenset(int(offsets[hub_index] + z) for z in local),
-            shift_start_s=row["shift_start"].hour * 3600,
-            shift_end_s=row["shift_end"].hour * 3600,
-        ))
+        contexts.append(
+            DriverContext(
+                row=row,
+                fleet=fleet_by_id[row["fleet_id"]],
+                hub_index=hub_index,
+                known_zones=frozenset(int(offsets[hub_index] + z) for z in local),
+                shift_start_s=row["shift_start"].hour * 3600,
+                shift_end_s=row["shift_end"].hour * 3600,
+            )
+        )
     return contexts
 
 
@@ -148,14 +156,25 @@ def _plan(params: ScenarioParams) -> _Plan:
 
 
 def _fleet_tables(fleet: FleetRows) -> list[tuple[type[Base], list[dict[str, Any]]]]:
-    return [(Region, fleet.regions), (Hub, fleet.hubs), (Vendor, fleet.vendors),
-            (Fleet, fleet.fleets), (Vehicle, fleet.vehicles), (Driver, fleet.drivers),
-            (ComplianceDocument, fleet.documents)]
+    return [
+        (Region, fleet.regions),
+        (Hub, fleet.hubs),
+        (Vendor, fleet.vendors),
+        (Fleet, fleet.fleets),
+        (Vehicle, fleet.vehicles),
+        (Driver, fleet.drivers),
+        (ComplianceDocument, fleet.documents),
+    ]
 
 
 def _day_tables(day: DayRows) -> list[tuple[type[Base], list[dict[str, Any]]]]:
-    return [(Order, day.orders), (Plan, day.plans), (Route, day.routes), (Stop, day.stops),
-            (Event, day.events)]
+    return [
+        (Order, day.orders),
+        (Plan, day.plans),
+        (Route, day.routes),
+        (Stop, day.stops),
+        (Event, day.events),
+    ]
 
 
 @dataclass(frozen=True)
@@ -197,13 +216,13 @@ def _days(plan: _Plan) -> Iterator[DayRows]:
         return
     workers = max(1, min(2, (os.cpu_count() or 1)))
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(plan,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(plan,)) as pool:
         yield from pool.map(_worker_day, indices)
 
 
-def seed_scenario(session: Session, params: ScenarioParams = ScenarioParams(),
-                  progress: Callable[[str], None] | None = None) -> ScenarioSummary:
+def seed_scenario(
+    session: Session, params: ScenarioParams = ScenarioParams(), progress: Callable[[str], None] | None = None
+) -> ScenarioSummary:
     """Write the demo metro into an empty database; raises `ScenarioError` if it is not empty.
 
     The same rows as `build_scenario(params)`, written day by day.
@@ -223,14 +242,19 @@ def seed_scenario(session: Session, params: ScenarioParams = ScenarioParams(),
             history_orders += len(day.orders)
         else:
             orders_today = len(day.orders)
-        say(f"wrote day {index + 1} of {params.days + 1}: {len(day.orders)} orders, "
-            f"{len(day.events)} events")
+        say(f"wrote day {index + 1} of {params.days + 1}: {len(day.orders)} orders, {len(day.events)} events")
     users = _demo_users(session, plan.fleet)
     _reset_sequences(session, Base.metadata.sorted_tables)
     session.flush()
     return ScenarioSummary(
-        today=plan.today, hubs=len(plan.fleet.hubs), drivers=len(plan.fleet.drivers),
-        orders_today=orders_today, history_orders=history_orders, events=events, users=users)
+        today=plan.today,
+        hubs=len(plan.fleet.hubs),
+        drivers=len(plan.fleet.drivers),
+        orders_today=orders_today,
+        history_orders=history_orders,
+        events=events,
+        users=users,
+    )
 
 
 def _demo_users(session: Session, fleet: FleetRows) -> tuple[tuple[str, str, str], ...]:
@@ -241,16 +265,27 @@ def _demo_users(session: Session, fleet: FleetRows) -> tuple[tuple[str, str, str
         hashes = list(pool.map(hash_password, [u.password for u in users]))
     rows = []
     for i, (u, password_hash) in enumerate(zip(users, hashes, strict=True)):
-        rows.append({
-            "id": i + 1, "username": u.username, "display_name": u.display_name,
-            "password_hash": password_hash, "role": u.role,
-            "vendor_id": vendor_id.get(u.vendor_code) if u.vendor_code else None,
-            "driver_id": driver_id.get(u.driver_code) if u.driver_code else None,
-            "active": True,
-        })
+        rows.append(
+            {
+                "id": i + 1,
+                "username": u.username,
+                "display_name": u.display_name,
+                "password_hash": password_hash,
+                "role": u.role,
+                "vendor_id": vendor_id.get(u.vendor_code) if u.vendor_code else None,
+                "driver_id": driver_id.get(u.driver_code) if u.driver_code else None,
+                "active": True,
+            }
+        )
     _insert(session, User, rows)
     return tuple((u.username, u.password, u.role.value) for u in users)
 
 
-__all__ = ["ScenarioParams", "ScenarioRows", "ScenarioSummary", "build_scenario", "clear_all",
-           "seed_scenario"]
+__all__ = [
+    "ScenarioParams",
+    "ScenarioRows",
+    "ScenarioSummary",
+    "build_scenario",
+    "clear_all",
+    "seed_scenario",
+]

@@ -96,14 +96,51 @@ VENDORS: tuple[VendorSpec, ...] = (
 )
 
 FLEETS: tuple[FleetSpec, ...] = (
-    FleetSpec("CAPTIVE", "Own vans", FleetType.CAPTIVE, None, 0.50, 0.030, 0.06,
-              per_hour_cents=3200, per_km_cents=45),
-    FleetSpec("MPP", "Metro Parcel Partners contract", FleetType.THIRD_PARTY, "MPP", 0.15,
-              0.045, 0.08, per_drop_cents=650, route_minimum_cents=9000),
-    FleetSpec("HUD", "Hudson Logistics contract", FleetType.THIRD_PARTY, "HUD", 0.15,
-              0.060, 0.12, per_drop_cents=600, route_minimum_cents=8500),
-    FleetSpec("DASH", "DashDrop couriers", FleetType.GIG, "DASH", 0.20, 0.070, 0.10,
-              per_task_cents=750, per_km_cents=40, min_payout_cents=2500),
+    FleetSpec(
+        "CAPTIVE",
+        "Own vans",
+        FleetType.CAPTIVE,
+        None,
+        0.50,
+        0.030,
+        0.06,
+        per_hour_cents=3200,
+        per_km_cents=45,
+    ),
+    FleetSpec(
+        "MPP",
+        "Metro Parcel Partners contract",
+        FleetType.THIRD_PARTY,
+        "MPP",
+        0.15,
+        0.045,
+        0.08,
+        per_drop_cents=650,
+        route_minimum_cents=9000,
+    ),
+    FleetSpec(
+        "HUD",
+        "Hudson Logistics contract",
+        FleetType.THIRD_PARTY,
+        "HUD",
+        0.15,
+        0.060,
+        0.12,
+        per_drop_cents=600,
+        route_minimum_cents=8500,
+    ),
+    FleetSpec(
+        "DASH",
+        "DashDrop couriers",
+        FleetType.GIG,
+        "DASH",
+        0.20,
+        0.070,
+        0.10,
+        per_task_cents=750,
+        per_km_cents=40,
+        min_payout_cents=2500,
+    ),
 )
 
 VEHICLES: dict[VehicleType, VehicleSpec] = {
@@ -120,14 +157,20 @@ def load_city() -> City:
     raw = json.loads((SCENARIO_DATA / "nyc.json").read_text())
     hubs = tuple(
         HubSpec(
-            code=h["code"], name=h["name"], region=h["region"], lat=h["lat"], lon=h["lon"],
-            loading_bays=h["loading_bays"], turnaround_s=h["turnaround_s"],
+            code=h["code"],
+            name=h["name"],
+            region=h["region"],
+            lat=h["lat"],
+            lon=h["lon"],
+            loading_bays=h["loading_bays"],
+            turnaround_s=h["turnaround_s"],
             zones=tuple(ZoneSpec(n, la, lo) for n, la, lo in h["zones"]),
         )
         for h in raw["hubs"]
     )
-    return City(raw["timezone"], hubs, tuple(raw["streets"]), tuple(raw["first_names"]),
-                tuple(raw["last_names"]))
+    return City(
+        raw["timezone"], hubs, tuple(raw["streets"]), tuple(raw["first_names"]), tuple(raw["last_names"])
+    )
 
 
 @lru_cache(maxsize=1)

@@ -83,18 +83,31 @@ class DayRows:
     events: list[Row] = field(default_factory=list)
 
 
-def _order_row(batch: OrderBatch, i: int, oid: int, day: date, city: City, hub_ids: list[int],
-               tz: str, created_at: datetime) -> Row:
+def _order_row(
+    batch: OrderBatch,
+    i: int,
+    oid: int,
+    day: date,
+    city: City,
+    hub_ids: list[int],
+    tz: str,
+    created_at: datetime,
+) -> Row:
     return {
-        "id": oid, "external_ref": f"ORD-{day:%Y%m%d}-{i + 1:06d}",
-        "hub_id": hub_ids[int(batch.hub[i])], "service_date": day,
+        "id": oid,
+        "external_ref": f"ORD-{day:%Y%m%d}-{i + 1:06d}",
+        "hub_id": hub_ids[int(batch.hub[i])],
+        "service_date": day,
         "status": OrderStatus.UNASSIGNED,
         "address": f"{batch.house_number[i]} {city.streets[batch.street[i]]}, "
-                   f"{batch.zone_names[batch.zone[i]]}",
+        f"{batch.zone_names[batch.zone[i]]}",
         "zone": batch.zone_names[batch.zone[i]],
-        "lat": float(batch.lat[i]), "lon": float(batch.lon[i]),
-        "parcels": int(batch.parcels[i]), "weight_g": int(batch.weight_g[i]),
-        "volume_ml": int(batch.volume_ml[i]), "service_time_s": int(batch.service_time_s[i]),
+        "lat": float(batch.lat[i]),
+        "lon": float(batch.lon[i]),
+        "parcels": int(batch.parcels[i]),
+        "weight_g": int(batch.weight_g[i]),
+        "volume_ml": int(batch.volume_ml[i]),
+        "service_time_s": int(batch.service_time_s[i]),
         "sla_kind": SLA_KINDS[batch.sla[i]],
         "window_start_at": at_seconds(day, tz, int(batch.window_start_s[i])),
         "window_end_at": at_seconds(day, tz, int(batch.window_end_s[i])),
@@ -102,22 +115,27 @@ def _order_row(batch: OrderBatch, i: int, oid: int, day: date, city: City, hub_i
         "brand_tier": BrandTier.PREMIUM if batch.premium[i] else BrandTier.STANDARD,
         "required_skills": batch.skills[i],
         "customer_name": f"{city.first_names[batch.customer_first[i]]} "
-                         f"{city.last_names[batch.customer_last[i]]}",
+        f"{city.last_names[batch.customer_last[i]]}",
         "contact_channel": CHANNELS[batch.channel[i]],
         "safe_place_allowed": bool(batch.safe_place[i]),
         "safe_place_note": "behind the side gate" if batch.safe_place[i] else None,
         "neighbour_allowed": bool(batch.neighbour[i]),
         "locker_allowed": bool(batch.locker[i]),
-        "attempts": 0, "created_at": created_at, "delivered_at": None,
+        "attempts": 0,
+        "created_at": created_at,
+        "delivered_at": None,
     }
 
 
-def open_day(batch: OrderBatch, day: date, city: City, hub_ids: list[int], ids: Ids,
-             created_at: datetime) -> DayRows:
+def open_day(
+    batch: OrderBatch, day: date, city: City, hub_ids: list[int], ids: Ids, created_at: datetime
+) -> DayRows:
     """Today's orders, all unassigned and waiting for the allocator."""
     rows = DayRows()
-    rows.orders = [_order_row(batch, i, next(ids.orders), day, city, hub_ids, city.timezone,
-                              created_at) for i in range(len(batch))]
+    rows.orders = [
+        _order_row(batch, i, next(ids.orders), day, city, hub_ids, city.timezone, created_at)
+        for i in range(len(batch))
+    ]
     return rows
 
 
@@ -128,13 +146,13 @@ class _DriverPicker:
         self._present = present_by_hub
         self._pools: dict[tuple[int, int, int, int], tuple[list[DriverContext], list[DriverContext]]] = {}
 
-    def pick(self, hub: int, ws: int, we: int, zone: int, u_known: float, u_pick: float
-             ) -> DriverContext | None:
+    def pick(
+        self, hub: int, ws: int, we: int, zone: int, u_known: float, u_pick: float
+    ) -> DriverContext | None:
         key = (hub, ws, we, zone)
         if key not in self._pools:
             present = self._present.get(hub, [])
-            fits = [d for d in present
-                    if min(we, d.shift_end_s) - max(ws, d.shift_start_s) >= MIN_OVERLAP_S]
+            fits = [d for d in present if min(we, d.shift_end_s) - max(ws, d.shift_start_s) >= MIN_OVERLAP_S]
             pool = fits or present
             self._pools[key] = (pool, [d for d in pool if zone in d.known_zones])
         pool, known = self._pools[key]
@@ -143,9 +161,17 @@ class _DriverPicker:
         return pool[int(u_pick * len(pool))] if pool else None
 
 
-def past_day(batch: OrderBatch, day: date, city: City, hub_ids: list[int],
-             drivers: list[DriverContext], ids: Ids, rng: np.random.Generator,
-             slip: dict[str, float], created_at: datetime) -> DayRows:
+def past_day(
+    batch: OrderBatch,
+    day: date,
+    city: City,
+    hub_ids: list[int],
+    drivers: list[DriverContext],
+    ids: Ids,
+    rng: np.random.Generator,
+    slip: dict[str, float],
+    created_at: datetime,
+) -> DayRows:
     """A day that happened: plans, routes, stops, events and final order states.
 
     `slip` multiplies a fleet's late and fail rates (by fleet code), to make a vendor slip.
@@ -177,18 +203,29 @@ def past_day(batch: OrderBatch, day: date, city: City, hub_ids: list[int],
         work.setdefault(d.row["id"], []).append((arrival, i, d))
     plan_ids = {hub_id: next(ids.plans) for hub_id in hub_ids}
     day_end = at_seconds(day, tz, 22 * 3600)
-    rows.plans = [{"id": pid, "hub_id": hub_id, "service_date": day, "version": 1,
-                   "updated_at": day_end} for hub_id, pid in plan_ids.items()]
+    rows.plans = [
+        {"id": pid, "hub_id": hub_id, "service_date": day, "version": 1, "updated_at": day_end}
+        for hub_id, pid in plan_ids.items()
+    ]
     for visits in work.values():
-        _execute_route(sorted(visits, key=lambda v: v[0]), batch, rows, day, city, hub_ids,
-                       plan_ids, ids, rng, slip)
+        _execute_route(
+            sorted(visits, key=lambda v: v[0]), batch, rows, day, city, hub_ids, plan_ids, ids, rng, slip
+        )
     return rows
 
 
-def _execute_route(visits: list[tuple[int, int, DriverContext]], batch: OrderBatch,
-                   rows: DayRows, day: date, city: City, hub_ids: list[int],
-                   plan_ids: dict[int, int], ids: Ids, rng: np.random.Generator,
-                   slip: dict[str, float]) -> None:
+def _execute_route(
+    visits: list[tuple[int, int, DriverContext]],
+    batch: OrderBatch,
+    rows: DayRows,
+    day: date,
+    city: City,
+    hub_ids: list[int],
+    plan_ids: dict[int, int],
+    ids: Ids,
+    rng: np.random.Generator,
+    slip: dict[str, float],
+) -> None:
     tz = city.timezone
     d = visits[0][2]
     hub = city.hubs[d.hub_index]
@@ -201,15 +238,21 @@ def _execute_route(visits: list[tuple[int, int, DriverContext]], batch: OrderBat
     last_i = visits[-1][1]
     end_s = visits[-1][0] + int(batch.service_time_s[last_i]) + legs_m[-1] / URBAN_SPEED_M_PER_S
     route_id = next(ids.routes)
-    rows.routes.append({
-        "id": route_id, "plan_id": plan_ids[hub_ids[d.hub_index]], "driver_id": d.row["id"],
-        "vehicle_id": d.row["vehicle_id"], "status": RouteStatus.COMPLETED,
-        "planned_start_at": at_seconds(day, tz, d.shift_start_s),
-        "planned_end_at": at_seconds(day, tz, max(end_s, d.shift_start_s + 60)),
-        "planned_distance_m": int(legs_m.sum() * 0.97),
-        "started_at": at_seconds(day, tz, start_s), "finished_at": at_seconds(day, tz, end_s),
-        "distance_m": int(legs_m.sum()),
-    })
+    rows.routes.append(
+        {
+            "id": route_id,
+            "plan_id": plan_ids[hub_ids[d.hub_index]],
+            "driver_id": d.row["id"],
+            "vehicle_id": d.row["vehicle_id"],
+            "status": RouteStatus.COMPLETED,
+            "planned_start_at": at_seconds(day, tz, d.shift_start_s),
+            "planned_end_at": at_seconds(day, tz, max(end_s, d.shift_start_s + 60)),
+            "planned_distance_m": int(legs_m.sum() * 0.97),
+            "started_at": at_seconds(day, tz, start_s),
+            "finished_at": at_seconds(day, tz, end_s),
+            "distance_m": int(legs_m.sum()),
+        }
+    )
     factor = slip.get(d.fleet.code, 1.0)
     n = len(visits)
     u_fail, u_second = rng.random(n), rng.random(n)
@@ -218,38 +261,71 @@ def _execute_route(visits: list[tuple[int, int, DriverContext]], batch: OrderBat
     for seq, (arrival, i, _) in enumerate(visits):
         order = rows.orders[i]
         known = int(batch.zone[i]) in d.known_zones
-        fail_p = d.fleet.fail_rate * factor * (
-            KNOWN_ZONE_FAIL_FACTOR if known else UNKNOWN_ZONE_FAIL_FACTOR)
+        fail_p = d.fleet.fail_rate * factor * (KNOWN_ZONE_FAIL_FACTOR if known else UNKNOWN_ZONE_FAIL_FACTOR)
         failed = u_fail[seq] < fail_p
         arrived_at = at_seconds(day, tz, arrival)
         done_at = arrived_at + timedelta(seconds=int(batch.service_time_s[i]))
-        position = {"driver_id": d.row["id"], "order_id": order["id"],
-                    "lat": order["lat"], "lon": order["lon"]}
-        rows.stops.append({
-            "id": next(ids.stops), "route_id": route_id, "order_id": order["id"],
-            "sequence": seq, "status": StopStatus.FAILED if failed else StopStatus.DELIVERED,
-            "loaded": True, "planned_eta_at": arrived_at - timedelta(seconds=int(eta_noise[seq])),
-            "arrived_at": arrived_at, "completed_at": done_at,
-        })
+        position = {
+            "driver_id": d.row["id"],
+            "order_id": order["id"],
+            "lat": order["lat"],
+            "lon": order["lon"],
+        }
+        rows.stops.append(
+            {
+                "id": next(ids.stops),
+                "route_id": route_id,
+                "order_id": order["id"],
+                "sequence": seq,
+                "status": StopStatus.FAILED if failed else StopStatus.DELIVERED,
+                "loaded": True,
+                "planned_eta_at": arrived_at - timedelta(seconds=int(eta_noise[seq])),
+                "arrived_at": arrived_at,
+                "completed_at": done_at,
+            }
+        )
         order["attempts"] = 1
         if failed:
             reason = FAIL_REASONS[reasons[seq]]
             order["status"] = OrderStatus.FAILED
-            rows.events.append({"id": next(ids.events), "kind": EventKind.EXCEPTION,
-                                "occurred_at": done_at, **position,
-                                "payload": {"reason": reason, "action": "return_to_depot"}})
-            rows.events.append({"id": next(ids.events), "kind": EventKind.FAILED,
-                                "occurred_at": done_at, **position,
-                                "payload": {"reason": reason}})
+            rows.events.append(
+                {
+                    "id": next(ids.events),
+                    "kind": EventKind.EXCEPTION,
+                    "occurred_at": done_at,
+                    **position,
+                    "payload": {"reason": reason, "action": "return_to_depot"},
+                }
+            )
+            rows.events.append(
+                {
+                    "id": next(ids.events),
+                    "kind": EventKind.FAILED,
+                    "occurred_at": done_at,
+                    **position,
+                    "payload": {"reason": reason},
+                }
+            )
             continue
         if u_second[seq] < SECOND_ATTEMPT_SHARE:
             order["attempts"] = 2
-            rows.events.append({"id": next(ids.events), "kind": EventKind.FAILED,
-                                "occurred_at": arrived_at - timedelta(hours=2), **position,
-                                "payload": {"reason": "not_home"}})
+            rows.events.append(
+                {
+                    "id": next(ids.events),
+                    "kind": EventKind.FAILED,
+                    "occurred_at": arrived_at - timedelta(hours=2),
+                    **position,
+                    "payload": {"reason": "not_home"},
+                }
+            )
         order["status"] = OrderStatus.DELIVERED
         order["delivered_at"] = done_at
-        rows.events.append({"id": next(ids.events), "kind": EventKind.DELIVERED,
-                            "occurred_at": done_at, **position,
-                            "payload": {"pod": "signature" if order["parcels"] > 2 else "photo",
-                                        "recipient": "customer"}})
+        rows.events.append(
+            {
+                "id": next(ids.events),
+                "kind": EventKind.DELIVERED,
+                "occurred_at": done_at,
+                **position,
+                "payload": {"pod": "signature" if order["parcels"] > 2 else "photo", "recipient": "customer"},
+            }
+        )

@@ -52,10 +52,12 @@ def _vehicle_type(fleet_type: FleetType, rng: np.random.Generator) -> VehicleTyp
 
 
 def _skills(fleet_type: FleetType, cold_chain: bool, rng: np.random.Generator) -> list[str]:
-    age_share, two_share = {FleetType.CAPTIVE: (1.0, 0.2), FleetType.THIRD_PARTY: (0.6, 0.1),
-                            FleetType.GIG: (0.4, 0.0)}[fleet_type]
-    skills = [s for s, share in (("age_check", age_share), ("two_person", two_share))
-              if rng.random() < share]
+    age_share, two_share = {
+        FleetType.CAPTIVE: (1.0, 0.2),
+        FleetType.THIRD_PARTY: (0.6, 0.1),
+        FleetType.GIG: (0.4, 0.0),
+    }[fleet_type]
+    skills = [s for s, share in (("age_check", age_share), ("two_person", two_share)) if rng.random() < share]
     return sorted(skills + ["cold_chain"]) if cold_chain else skills
 
 
@@ -68,47 +70,75 @@ def _expiry_offset_days(rng: np.random.Generator, validity_days: int) -> int:
     return int(rng.integers(31, validity_days))
 
 
-def _documents(driver: Row, vehicle_id: int, today: date, rng: np.random.Generator,
-               fleet_type: FleetType, next_id: int) -> list[Row]:
+def _documents(
+    driver: Row, vehicle_id: int, today: date, rng: np.random.Generator, fleet_type: FleetType, next_id: int
+) -> list[Row]:
     noon = datetime.combine(today, time(12), tzinfo=UTC)
     rows: list[Row] = []
     for kind, validity in DOCUMENT_VALIDITY_DAYS.items():
-        if (kind is DocumentKind.INSURANCE and fleet_type is FleetType.GIG
-                and rng.random() < GIG_MISSING_INSURANCE_SHARE):
+        if (
+            kind is DocumentKind.INSURANCE
+            and fleet_type is FleetType.GIG
+            and rng.random() < GIG_MISSING_INSURANCE_SHARE
+        ):
             continue
         expires_at = noon + timedelta(days=_expiry_offset_days(rng, validity))
         issued_at = expires_at - timedelta(days=validity)
         verified = bool(rng.random() >= UNVERIFIED_SHARE)
-        rows.append({
-            "id": next_id + len(rows), "driver_id": driver["id"],
-            "vehicle_id": vehicle_id if kind is DocumentKind.VEHICLE_INSPECTION else None,
-            "kind": kind, "reference": f"{kind.value[:3].upper()}-{driver['code']}",
-            "issued_at": issued_at, "expires_at": expires_at, "verified": verified,
-            "verified_at": issued_at + timedelta(days=2) if verified else None,
-        })
+        rows.append(
+            {
+                "id": next_id + len(rows),
+                "driver_id": driver["id"],
+                "vehicle_id": vehicle_id if kind is DocumentKind.VEHICLE_INSPECTION else None,
+                "kind": kind,
+                "reference": f"{kind.value[:3].upper()}-{driver['code']}",
+                "issued_at": issued_at,
+                "expires_at": expires_at,
+                "verified": verified,
+                "verified_at": issued_at + timedelta(days=2) if verified else None,
+            }
+        )
     return rows
 
 
-def generate_fleet(city: City, regions: tuple[RegionSpec, ...], n_drivers: int, today: date,
-                   rng: np.random.Generator) -> FleetRows:
+def generate_fleet(
+    city: City, regions: tuple[RegionSpec, ...], n_drivers: int, today: date, rng: np.random.Generator
+) -> FleetRows:
     """Drivers are spread evenly over hubs, then over fleets by each fleet's share."""
     region_rows = [{"id": i + 1, **r.__dict__} for i, r in enumerate(regions)]
     region_id = {r["code"]: r["id"] for r in region_rows}
     hub_rows = [
-        {"id": i + 1, "code": h.code, "name": h.name, "region_id": region_id[h.region],
-         "lat": h.lat, "lon": h.lon, "timezone": city.timezone, "loading_bays": h.loading_bays,
-         "turnaround_s": h.turnaround_s}
+        {
+            "id": i + 1,
+            "code": h.code,
+            "name": h.name,
+            "region_id": region_id[h.region],
+            "lat": h.lat,
+            "lon": h.lon,
+            "timezone": city.timezone,
+            "loading_bays": h.loading_bays,
+            "turnaround_s": h.turnaround_s,
+        }
         for i, h in enumerate(city.hubs)
     ]
-    vendor_rows = [{"id": i + 1, "code": v.code, "name": v.name, "kind": v.kind}
-                   for i, v in enumerate(VENDORS)]
+    vendor_rows = [
+        {"id": i + 1, "code": v.code, "name": v.name, "kind": v.kind} for i, v in enumerate(VENDORS)
+    ]
     vendor_id = {v["code"]: v["id"] for v in vendor_rows}
     fleet_rows = [
-        {"id": i + 1, "code": f.code, "name": f.name, "fleet_type": f.fleet_type,
-         "vendor_id": vendor_id[f.vendor_code] if f.vendor_code else None,
-         "per_hour_cents": f.per_hour_cents, "per_km_cents": f.per_km_cents,
-         "per_drop_cents": f.per_drop_cents, "route_minimum_cents": f.route_minimum_cents,
-         "per_task_cents": f.per_task_cents, "min_payout_cents": f.min_payout_cents}
+        {
+            "id": i + 1,
+            "code": f.code,
+            "name": f.name,
+            "fleet_type": f.fleet_type,
+            "vendor_id": vendor_id[f.vendor_code] if f.vendor_code else None,
+            "per_hour_cents": f.per_hour_cents,
+            "per_km_cents": f.per_km_cents,
+            "per_drop_cents": f.per_drop_cents,
+            "route_minimum_cents": f.route_minimum_cents,
+            "per_task_cents": f.per_task_cents,
+            "min_payout_cents": f.min_payout_cents,
+        }
         for i, f in enumerate(FLEETS)
     ]
     shares = np.array([f.driver_share for f in FLEETS])
@@ -127,24 +157,40 @@ def generate_fleet(city: City, regions: tuple[RegionSpec, ...], n_drivers: int, 
         electric = vtype is VehicleType.CARGO_BIKE or bool(rng.random() < 0.25)
         cold_chain = fleet.fleet_type is FleetType.CAPTIVE and bool(rng.random() < 0.15)
         vehicle = {
-            "id": i + 1, "registration": f"{hub['code']}-{code}", "fleet_id": FLEETS.index(fleet) + 1,
-            "vehicle_type": vtype, "capacity_parcels": spec.capacity_parcels,
-            "capacity_g": spec.capacity_g, "capacity_ml": spec.capacity_ml, "electric": electric,
-            "co2_g_per_km": 0 if electric else spec.co2_g_per_km, "cold_chain": cold_chain,
+            "id": i + 1,
+            "registration": f"{hub['code']}-{code}",
+            "fleet_id": FLEETS.index(fleet) + 1,
+            "vehicle_type": vtype,
+            "capacity_parcels": spec.capacity_parcels,
+            "capacity_g": spec.capacity_g,
+            "capacity_ml": spec.capacity_ml,
+            "electric": electric,
+            "co2_g_per_km": 0 if electric else spec.co2_g_per_km,
+            "cold_chain": cold_chain,
         }
         shift_start, shift_end = _shift(fleet.fleet_type, rng)
         status_draw = rng.random()
-        status = (DriverStatus.SUSPENDED if status_draw < 0.02
-                  else DriverStatus.OFF_DUTY if status_draw < 0.05 else DriverStatus.ACTIVE)
+        status = (
+            DriverStatus.SUSPENDED
+            if status_draw < 0.02
+            else DriverStatus.OFF_DUTY
+            if status_draw < 0.05
+            else DriverStatus.ACTIVE
+        )
         driver = {
-            "id": i + 1, "code": code,
+            "id": i + 1,
+            "code": code,
             "name": f"{rng.choice(city.first_names)} {rng.choice(city.last_names)}",
-            "fleet_id": vehicle["fleet_id"], "vehicle_id": vehicle["id"], "home_hub_id": hub["id"],
-            "region_id": hub["region_id"], "shift_start": shift_start, "shift_end": shift_end,
-            "skills": _skills(fleet.fleet_type, cold_chain, rng), "status": status,
+            "fleet_id": vehicle["fleet_id"],
+            "vehicle_id": vehicle["id"],
+            "home_hub_id": hub["id"],
+            "region_id": hub["region_id"],
+            "shift_start": shift_start,
+            "shift_end": shift_end,
+            "skills": _skills(fleet.fleet_type, cold_chain, rng),
+            "status": status,
         }
         vehicles.append(vehicle)
         drivers.append(driver)
-        documents.extend(_documents(driver, vehicle["id"], today, rng, fleet.fleet_type,
-                                    len(documents) + 1))
+        documents.extend(_documents(driver, vehicle["id"], today, rng, fleet.fleet_type, len(documents) + 1))
     return FleetRows(region_rows, hub_rows, vendor_rows, fleet_rows, vehicles, drivers, documents)

@@ -41,7 +41,7 @@ class _Van:
     weight_g: int = 0
     volume_ml: int = 0
     distance_m: float = 0.0
-    stops: list[tuple[str, int]] = field(default_factory=list)   # order id, arrival_s
+    stops: list[tuple[str, int]] = field(default_factory=list)  # order id, arrival_s
 
 
 def _fits(van: _Van, o: OrderSpec) -> bool:
@@ -52,24 +52,30 @@ def _fits(van: _Van, o: OrderSpec) -> bool:
         return False
     if o.allowed_vehicle_types is not None and d.vehicle_type not in o.allowed_vehicle_types:
         return False
-    return (van.parcels + o.parcels <= d.capacity_parcels and van.weight_g + o.weight_g <= d.capacity_weight_g
-            and van.volume_ml + o.volume_ml <= d.capacity_volume_ml)
+    return (
+        van.parcels + o.parcels <= d.capacity_parcels
+        and van.weight_g + o.weight_g <= d.capacity_weight_g
+        and van.volume_ml + o.volume_ml <= d.capacity_volume_ml
+    )
 
 
 @dataclass(frozen=True)
 class GreedyRoute:
     start_s: int
-    stops: tuple[tuple[str, int], ...]      # order id, arrival_s
+    stops: tuple[tuple[str, int], ...]  # order id, arrival_s
     end_s: int
     distance_m: int
 
 
-def greedy_routes(problem: AllocationProblem, arrival_order: list[str] | None = None
-                  ) -> dict[str, GreedyRoute]:
+def greedy_routes(
+    problem: AllocationProblem, arrival_order: list[str] | None = None
+) -> dict[str, GreedyRoute]:
     """Driver id -> route: each order to the nearest van with room, in arrival order."""
     hub = problem.hubs[0]
-    vans = [_Van(d, d.lat, d.lon, d.available_s + (hub.turnaround_s if d.loading_at_start else 0))
-            for d in problem.drivers]
+    vans = [
+        _Van(d, d.lat, d.lon, d.available_s + (hub.turnaround_s if d.loading_at_start else 0))
+        for d in problem.drivers
+    ]
     if not vans:
         return {}
     by_id = {o.id: o for o in problem.orders}
@@ -104,13 +110,20 @@ def greedy_routes(problem: AllocationProblem, arrival_order: list[str] | None = 
         if v.stops:
             back_m = float(haversine_m(v.lat, v.lon, hub.lat, hub.lon)) * TRAVEL.circuity
             end = v.t_s + back_m / TRAVEL.speed_m_per_s(int(v.t_s), str(v.spec.vehicle_type))
-            out[v.spec.id] = GreedyRoute(v.spec.available_s, tuple(v.stops), int(end),
-                                         int(v.distance_m + back_m))
+            out[v.spec.id] = GreedyRoute(
+                v.spec.available_s, tuple(v.stops), int(end), int(v.distance_m + back_m)
+            )
     return out
 
 
-def propose_baseline(session: Session, viewer: Viewer, hub_id: int, day: date, now: datetime,
-                     blocked_driver_ids: frozenset[int] = frozenset()) -> ProposalView:
+def propose_baseline(
+    session: Session,
+    viewer: Viewer,
+    hub_id: int,
+    day: date,
+    now: datetime,
+    blocked_driver_ids: frozenset[int] = frozenset(),
+) -> ProposalView:
     """The rule-based plan for the hub's open orders, as a pending proposal."""
     viewer.require(PLAN_CHANGE_ROLES, "run the baseline dispatcher")
     state = load_day_state(session, hub_id, day, None, blocked_driver_ids)
@@ -121,19 +134,38 @@ def propose_baseline(session: Session, viewer: Viewer, hub_id: int, day: date, n
         session.flush()
     placed = {ref for refs in state.live.values() for ref in refs}
     waiting = [o for o in state.problem.orders if o.id not in placed]
-    problem = AllocationProblem(drivers=tuple(d for d in state.problem.drivers if d.id not in state.live),
-                                orders=tuple(waiting), hubs=state.problem.hubs)
+    problem = AllocationProblem(
+        drivers=tuple(d for d in state.problem.drivers if d.id not in state.live),
+        orders=tuple(waiting),
+        hubs=state.problem.hubs,
+    )
     routes = greedy_routes(problem)
-    change = {"hub_id": hub_id, "day": day.isoformat(), "requested_by": viewer.username, "moves": [],
-              "routes": {code: {"stops": [[ref, s] for ref, s in r.stops], "start_s": r.start_s,
-                                "end_s": r.end_s, "distance_m": r.distance_m}
-                         for code, r in routes.items()},
-              "unassigned": []}
+    change = {
+        "hub_id": hub_id,
+        "day": day.isoformat(),
+        "requested_by": viewer.username,
+        "moves": [],
+        "routes": {
+            code: {
+                "stops": [[ref, s] for ref, s in r.stops],
+                "start_s": r.start_s,
+                "end_s": r.end_s,
+                "distance_m": r.distance_m,
+            }
+            for code, r in routes.items()
+        },
+        "unassigned": [],
+    }
     assigned = sum(len(r.stops) for r in routes.values())
-    effect = {"orders_placed": assigned, "orders_unplaced": len(waiting) - assigned,
-              "routes_touched": len(routes)}
-    text = (f"rule-based: {assigned} of {len(waiting)} orders to the nearest driver with room, in "
-            "arrival order, appended to the route; no re-optimisation")
+    effect = {
+        "orders_placed": assigned,
+        "orders_unplaced": len(waiting) - assigned,
+        "routes_touched": len(routes),
+    }
+    text = (
+        f"rule-based: {assigned} of {len(waiting)} orders to the nearest driver with room, in "
+        "arrival order, appended to the route; no re-optimisation"
+    )
     proposal = create_proposal(session, plan, REBALANCE, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return proposal_view(session, proposal.id)
 

@@ -45,9 +45,9 @@ class _Candidate:
     code: str
     lat: float
     lon: float
-    stops: list[list[object]]        # [order ref, arrival_s] of the pending stops, in sequence
-    free_s: float                    # when the last pending stop is done (or now)
-    last: tuple[float, float]        # where the last pending stop is (or where the driver is)
+    stops: list[list[object]]  # [order ref, arrival_s] of the pending stops, in sequence
+    free_s: float  # when the last pending stop is done (or now)
+    last: tuple[float, float]  # where the last pending stop is (or where the driver is)
     parcels_left: int
     shift_end_s: int
     kind: str
@@ -58,23 +58,37 @@ def _candidates(session: Session, plan: Plan, tz: str, now: datetime) -> list[_C
     day, now_s = plan.service_date, seconds_since_midnight(now, plan.service_date, tz)
     since = local_midnight_utc(day, tz)
     out = []
-    rows = session.execute(select(Route, Driver, Vehicle).join(Driver, Driver.id == Route.driver_id)
-                           .outerjoin(Vehicle, Vehicle.id == Driver.vehicle_id)
-                           .where(Route.plan_id == plan.id, Driver.status == DriverStatus.ACTIVE)).all()
+    rows = session.execute(
+        select(Route, Driver, Vehicle)
+        .join(Driver, Driver.id == Route.driver_id)
+        .outerjoin(Vehicle, Vehicle.id == Driver.vehicle_id)
+        .where(Route.plan_id == plan.id, Driver.status == DriverStatus.ACTIVE)
+    ).all()
     hub = session.get(Hub, plan.hub_id)
     assert hub is not None
     for route, driver, vehicle in rows:
         shift_end = driver.shift_end.hour * 3600 + driver.shift_end.minute * 60
         if shift_end <= now_s or vehicle is None:
             continue
-        pending = session.execute(select(Order.external_ref, Stop.planned_eta_at, Order.lat, Order.lon,
-                                         Order.service_time_s, Order.parcels)
-                                  .join(Order, Order.id == Stop.order_id)
-                                  .where(Stop.route_id == route.id, Stop.status == StopStatus.PENDING)
-                                  .order_by(Stop.sequence)).all()
-        here = session.execute(select(Event.lat, Event.lon).where(
-            Event.driver_id == driver.id, Event.occurred_at >= since, Event.occurred_at <= now)
-            .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(1)).first()
+        pending = session.execute(
+            select(
+                Order.external_ref,
+                Stop.planned_eta_at,
+                Order.lat,
+                Order.lon,
+                Order.service_time_s,
+                Order.parcels,
+            )
+            .join(Order, Order.id == Stop.order_id)
+            .where(Stop.route_id == route.id, Stop.status == StopStatus.PENDING)
+            .order_by(Stop.sequence)
+        ).all()
+        here = session.execute(
+            select(Event.lat, Event.lon)
+            .where(Event.driver_id == driver.id, Event.occurred_at >= since, Event.occurred_at <= now)
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+            .limit(1)
+        ).first()
         lat, lon = (here[0], here[1]) if here else (hub.lat, hub.lon)
         stops = [[ref, seconds_since_midnight(eta, day, tz)] for ref, eta, *_ in pending]
         if pending:
@@ -84,8 +98,20 @@ def _candidates(session: Session, plan: Plan, tz: str, now: datetime) -> list[_C
         else:
             free, last = float(now_s), (lat, lon)
         load = sum(p[5] for p in pending)
-        out.append(_Candidate(driver.code, lat, lon, stops, free, last, vehicle.capacity_parcels - load,
-                              shift_end, vehicle.vehicle_type.value, route.planned_distance_m))
+        out.append(
+            _Candidate(
+                driver.code,
+                lat,
+                lon,
+                stops,
+                free,
+                last,
+                vehicle.capacity_parcels - load,
+                shift_end,
+                vehicle.vehicle_type.value,
+                route.planned_distance_m,
+            )
+        )
     return out
 
 
@@ -95,9 +121,16 @@ def place_waiting(session: Session, hub_id: int, day: date, now: datetime) -> in
     hub = session.get(Hub, hub_id)
     if plan is None or hub is None:
         return 0
-    waiting = session.scalars(select(Order).where(
-        Order.hub_id == hub_id, Order.service_date == day, Order.status == OrderStatus.UNASSIGNED,
-        Order.created_at <= now).order_by(Order.created_at, Order.id)).all()
+    waiting = session.scalars(
+        select(Order)
+        .where(
+            Order.hub_id == hub_id,
+            Order.service_date == day,
+            Order.status == OrderStatus.UNASSIGNED,
+            Order.created_at <= now,
+        )
+        .order_by(Order.created_at, Order.id)
+    ).all()
     if not waiting:
         return 0
     tz = hub.timezone
@@ -125,12 +158,29 @@ def place_waiting(session: Session, hub_id: int, day: date, now: datetime) -> in
         return 0
     refs = {o.external_ref for o in waiting}
     placed = sum(1 for v in touched.values() for s in v.stops if s[0] in refs)
-    change = {"hub_id": hub_id, "day": day.isoformat(), "requested_by": AGENT, "moves": [], "unassigned": [],
-              "routes": {v.code: {"stops": v.stops, "start_s": None, "end_s": int(v.free_s),
-                                  "distance_m": v.distance_m} for v in touched.values()}}
+    change = {
+        "hub_id": hub_id,
+        "day": day.isoformat(),
+        "requested_by": AGENT,
+        "moves": [],
+        "unassigned": [],
+        "routes": {
+            v.code: {"stops": v.stops, "start_s": None, "end_s": int(v.free_s), "distance_m": v.distance_m}
+            for v in touched.values()
+        },
+    }
     text = f"rule-based: {placed} new order(s) appended to the nearest driver with room"
-    proposal = create_proposal(session, plan, REBALANCE, AGENT, ProposerKind.AGENT, change,
-                               {"orders_placed": placed, "routes_touched": len(touched)}, text, now)
+    proposal = create_proposal(
+        session,
+        plan,
+        REBALANCE,
+        AGENT,
+        ProposerKind.AGENT,
+        change,
+        {"orders_placed": placed, "routes_touched": len(touched)},
+        text,
+        now,
+    )
     approve(session, POLICY, proposal.id, now=now)
     return placed
 
@@ -148,8 +198,15 @@ class NearestDriverDispatch:
         if self.last is not None and (now - self.last).total_seconds() < self.every_s:
             return
         self.last = now
-        hubs = session.scalars(select(Order.hub_id).where(
-            Order.service_date == self.day, Order.status == OrderStatus.UNASSIGNED, Order.created_at <= now)
-            .group_by(Order.hub_id).having(func.count() > 0)).all()
+        hubs = session.scalars(
+            select(Order.hub_id)
+            .where(
+                Order.service_date == self.day,
+                Order.status == OrderStatus.UNASSIGNED,
+                Order.created_at <= now,
+            )
+            .group_by(Order.hub_id)
+            .having(func.count() > 0)
+        ).all()
         for hub_id in hubs:
             self.placed += place_waiting(session, hub_id, self.day, now)

@@ -39,13 +39,15 @@ class Case:
     name: str
     orders: int
     drivers: int
-    planner: str          # "allocator" or "baseline"
+    planner: str  # "allocator" or "baseline"
     hours: float
     solver_s: float = 10.0
 
 
-CASES = (Case("demo day", 2000, 150, "allocator", 12.0, solver_s=20.0),
-         Case("metro 1k", 13000, 1000, "baseline", 12.0))
+CASES = (
+    Case("demo day", 2000, 150, "allocator", 12.0, solver_s=20.0),
+    Case("metro 1k", 13000, 1000, "baseline", 12.0),
+)
 QUICK = (Case("tiny", 80, 12, "baseline", 1.0),)
 
 
@@ -55,16 +57,21 @@ def prepare(path: Path, case: Case, seed: int) -> tuple[Engine, float]:
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     with unit_of_work(engine) as session:
-        seed_scenario(session, ScenarioParams(seed=seed, orders=case.orders, drivers=case.drivers, days=0,
-                                              today=BENCH_DAY))
+        seed_scenario(
+            session,
+            ScenarioParams(seed=seed, orders=case.orders, drivers=case.drivers, days=0, today=BENCH_DAY),
+        )
     with unit_of_work(engine, read_only=True) as session:
         hubs = list(session.scalars(select(Hub.id).order_by(Hub.id)))
     for hub_id in hubs:
         with unit_of_work(engine) as session:
             now = None
             if case.planner == "allocator":
-                proposal = propose_rebalance(session, SYSTEM, RebalanceRequest(
-                    hub_id=hub_id, day=BENCH_DAY, seconds=case.solver_s, seed=seed))
+                proposal = propose_rebalance(
+                    session,
+                    SYSTEM,
+                    RebalanceRequest(hub_id=hub_id, day=BENCH_DAY, seconds=case.solver_s, seed=seed),
+                )
             else:
                 from core.timeutil import at_seconds
 
@@ -97,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = SimParams(customer_every_s=0) if args.no_customers else SimParams()
     cases = QUICK if args.quick else CASES
-    header = (f"{'case':<10} {'drivers':>7} {'orders':>7} {'planner':<9} {'stops':>6} {'setup s':>8} "
-              f"{'sim h':>6} {'ticks':>6} {'events':>8} {'delivered':>9} {'failed':>6} "
-              f"{'driver-h':>9} {'wall s':>7} {'drv-h/s':>8}")
+    header = (
+        f"{'case':<10} {'drivers':>7} {'orders':>7} {'planner':<9} {'stops':>6} {'setup s':>8} "
+        f"{'sim h':>6} {'ticks':>6} {'events':>8} {'delivered':>9} {'failed':>6} "
+        f"{'driver-h':>9} {'wall s':>7} {'drv-h/s':>8}"
+    )
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
@@ -109,10 +118,13 @@ def main(argv: list[str] | None = None) -> int:
                 stops = int(session.scalar(select(func.count()).select_from(Stop)) or 0)
             totals, wall, events = simulate(engine, case, args.seed, params)
             driver_h = totals["driver_s"] / 3600
-            print(f"{case.name:<10} {case.drivers:>7} {case.orders:>7} {case.planner:<9} {stops:>6} "
-                  f"{setup:>8.1f} {case.hours:>6.1f} {totals['ticks']:>6} {events:>8} "
-                  f"{totals['delivered']:>9} {totals['failed']:>6} {driver_h:>9.0f} {wall:>7.1f} "
-                  f"{driver_h / wall:>8.1f}", flush=True)
+            print(
+                f"{case.name:<10} {case.drivers:>7} {case.orders:>7} {case.planner:<9} {stops:>6} "
+                f"{setup:>8.1f} {case.hours:>6.1f} {totals['ticks']:>6} {events:>8} "
+                f"{totals['delivered']:>9} {totals['failed']:>6} {driver_h:>9.0f} {wall:>7.1f} "
+                f"{driver_h / wall:>8.1f}",
+                flush=True,
+            )
             engine.dispose()
     return 0
 

@@ -22,18 +22,18 @@ from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.models import SimState
 
-STATE_ID = 1                    # the table holds one row: one simulator drives one database
-FRESH_S = 30                    # a simulator silent for longer than this has stopped
-POLL_S = 1.0                    # how often a paused simulator re-reads the flag (wall seconds)
+STATE_ID = 1  # the table holds one row: one simulator drives one database
+FRESH_S = 30  # a simulator silent for longer than this has stopped
+POLL_S = 1.0  # how often a paused simulator re-reads the flag (wall seconds)
 
 
 @dataclass(frozen=True)
 class SimStateView:
     day: date
     sim_now: datetime
-    speed: float | None         # times real time; None: as fast as the work allows
+    speed: float | None  # times real time; None: as fast as the work allows
     paused: bool
-    updated_at: datetime        # wall clock of the simulator's last word
+    updated_at: datetime  # wall clock of the simulator's last word
 
     def live(self, wall_now: datetime) -> bool:
         """A simulator is running or paused (it spoke within `FRESH_S` wall seconds)."""
@@ -93,9 +93,15 @@ class ClockHold:
     The wall clock and sleep are injectable so tests never wait.
     """
 
-    def __init__(self, engine: Engine, day: date, speed: float | None,
-                 wall: Callable[[], datetime] = _wall_now, sleep: Callable[[float], None] = time.sleep,
-                 poll_s: float = POLL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        day: date,
+        speed: float | None,
+        wall: Callable[[], datetime] = _wall_now,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_s: float = POLL_S,
+    ) -> None:
         self.engine, self.day, self.speed = engine, day, speed
         self.wall, self.sleep, self.poll_s = wall, sleep, poll_s
 
@@ -110,7 +116,7 @@ class ClockHold:
         while paused:
             self.sleep(self.poll_s)
             held += self.poll_s
-            paused = self._publish(sim_now)   # also tells the app the paused simulator is alive
+            paused = self._publish(sim_now)  # also tells the app the paused simulator is alive
         return held
 
 

@@ -19,8 +19,12 @@ import numpy.typing as npt
 from core.field import ExceptionReason
 
 HOUR_S = 3600
-OTHER_FAILURES = (ExceptionReason.ACCESS_ISSUE, ExceptionReason.ADDRESS_NOT_FOUND,
-                  ExceptionReason.REFUSED, ExceptionReason.DAMAGED)
+OTHER_FAILURES = (
+    ExceptionReason.ACCESS_ISSUE,
+    ExceptionReason.ADDRESS_NOT_FOUND,
+    ExceptionReason.REFUSED,
+    ExceptionReason.DAMAGED,
+)
 OTHER_FAILURE_SHARES = (0.4, 0.25, 0.2, 0.15)
 
 
@@ -57,9 +61,16 @@ class DisruptionParams:
     @classmethod
     def none(cls) -> DisruptionParams:
         """A day where nothing goes wrong (everyone at home, no traffic, no breakdowns)."""
-        return cls(not_home_rate=0, other_failure_rate=0, late_start_share=0,
-                   breakdowns_per_100_drivers=0, incidents_per_hub=0, closures_per_hub=0,
-                   urgent_orders_per_hub_hour=0, customer_choice_rate=0)
+        return cls(
+            not_home_rate=0,
+            other_failure_rate=0,
+            late_start_share=0,
+            breakdowns_per_100_drivers=0,
+            incidents_per_hub=0,
+            closures_per_hub=0,
+            urgent_orders_per_hub_hour=0,
+            customer_choice_rate=0,
+        )
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,7 @@ class Area:
     radius_m: float
     start_s: int
     end_s: int
-    factor: float            # speed factor (incident) or detour factor (closure)
+    factor: float  # speed factor (incident) or detour factor (closure)
 
     def active(self, t_s: float) -> bool:
         return self.start_s <= t_s < self.end_s
@@ -83,7 +94,7 @@ class Area:
 class Breakdown:
     driver_id: int
     at_s: int
-    repair_s: int | None     # None: the van is out for the rest of the day
+    repair_s: int | None  # None: the van is out for the rest of the day
 
 
 @dataclass(frozen=True)
@@ -104,9 +115,9 @@ class UrgentOrder:
 class DayOutline:
     """What disruptions are placed on: hubs' order points and zones, drivers' planned spans."""
 
-    order_points: Mapping[int, npt.NDArray[np.float64]]     # hub id -> (n, 2) lat, lon
+    order_points: Mapping[int, npt.NDArray[np.float64]]  # hub id -> (n, 2) lat, lon
     order_zones: Mapping[int, tuple[str, ...]]
-    driver_spans: Mapping[int, tuple[int, int, int]]        # driver id -> hub id, start_s, end_s
+    driver_spans: Mapping[int, tuple[int, int, int]]  # driver id -> hub id, start_s, end_s
 
 
 @dataclass(frozen=True)
@@ -114,13 +125,22 @@ class DisruptionPlan:
     incidents: tuple[Area, ...]
     closures: tuple[Area, ...]
     breakdowns: tuple[Breakdown, ...]
-    late_starts: Mapping[int, int]                          # driver id -> delay in seconds
+    late_starts: Mapping[int, int]  # driver id -> delay in seconds
     urgent: tuple[UrgentOrder, ...]
 
 
-def _areas(rng: np.random.Generator, outline: DayOutline, per_hub: float, radius: float,
-           min_s: int, max_s: int, factor: float, first_id: int, open_s: int, close_s: int
-           ) -> list[Area]:
+def _areas(
+    rng: np.random.Generator,
+    outline: DayOutline,
+    per_hub: float,
+    radius: float,
+    min_s: int,
+    max_s: int,
+    factor: float,
+    first_id: int,
+    open_s: int,
+    close_s: int,
+) -> list[Area]:
     out: list[Area] = []
     for hub_id in sorted(outline.order_points):
         points = outline.order_points[hub_id]
@@ -128,8 +148,11 @@ def _areas(rng: np.random.Generator, outline: DayOutline, per_hub: float, radius
             lat, lon = points[int(rng.integers(len(points)))]
             start = int(rng.integers(open_s, max(open_s + 1, close_s - min_s)))
             length = int(rng.integers(min_s, max_s + 1))
-            out.append(Area(first_id + len(out), hub_id, float(lat), float(lon), radius, start,
-                            start + length, factor))
+            out.append(
+                Area(
+                    first_id + len(out), hub_id, float(lat), float(lon), radius, start, start + length, factor
+                )
+            )
     return out
 
 
@@ -137,8 +160,13 @@ def _stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 1, *key]))
 
 
-def plan_disruptions(params: DisruptionParams, outline: DayOutline, seed: int,
-                     open_s: int = 7 * HOUR_S, close_s: int = 20 * HOUR_S) -> DisruptionPlan:
+def plan_disruptions(
+    params: DisruptionParams,
+    outline: DayOutline,
+    seed: int,
+    open_s: int = 7 * HOUR_S,
+    close_s: int = 20 * HOUR_S,
+) -> DisruptionPlan:
     """The day's scheduled disruptions, deterministic from `seed`.
 
     Each family draws from its own stream, and a driver's late start and breakdown from a
@@ -146,10 +174,30 @@ def plan_disruptions(params: DisruptionParams, outline: DayOutline, seed: int,
     incidents, closures and urgent orders, and a driver routed in both meets the same fate.
     """
     p = params
-    incidents = _areas(_stream(seed, 1), outline, p.incidents_per_hub, p.incident_radius_m, p.incident_min_s,
-                       p.incident_max_s, p.incident_speed_factor, 1, open_s, close_s)
-    closures = _areas(_stream(seed, 2), outline, p.closures_per_hub, p.closure_radius_m, p.closure_min_s,
-                      p.closure_max_s, p.closure_detour_factor, 1, open_s, close_s)
+    incidents = _areas(
+        _stream(seed, 1),
+        outline,
+        p.incidents_per_hub,
+        p.incident_radius_m,
+        p.incident_min_s,
+        p.incident_max_s,
+        p.incident_speed_factor,
+        1,
+        open_s,
+        close_s,
+    )
+    closures = _areas(
+        _stream(seed, 2),
+        outline,
+        p.closures_per_hub,
+        p.closure_radius_m,
+        p.closure_min_s,
+        p.closure_max_s,
+        p.closure_detour_factor,
+        1,
+        open_s,
+        close_s,
+    )
     late_starts: dict[int, int] = {}
     breakdowns = []
     for d in sorted(outline.driver_spans):
@@ -160,8 +208,11 @@ def plan_disruptions(params: DisruptionParams, outline: DayOutline, seed: int,
         if breaks < p.breakdowns_per_100_drivers / 100:
             _, start, end = outline.driver_spans[d]
             at = start + 1800 + int(when * max(1, end - start - 3600))
-            repair_s = None if unrepaired < p.unrepaired_share else \
-                p.repair_min_s + int(repair * (p.repair_max_s - p.repair_min_s))
+            repair_s = (
+                None
+                if unrepaired < p.unrepaired_share
+                else p.repair_min_s + int(repair * (p.repair_max_s - p.repair_min_s))
+            )
             breakdowns.append(Breakdown(d, at, repair_s))
     urgent: list[UrgentOrder] = []
     hours = (p.urgent_until_s - p.urgent_from_s) / HOUR_S
@@ -174,11 +225,27 @@ def plan_disruptions(params: DisruptionParams, outline: DayOutline, seed: int,
             lat, lon = points[k] + rng.normal(0, 0.002, 2)
             parcels = int(rng.integers(1, 3))
             start = at + p.urgent_lead_s
-            urgent.append(UrgentOrder(hub_id, at, round(float(lat), 6), round(float(lon), 6), zones[k],
-                                      start, start + p.urgent_window_s, parcels, 1500 * parcels,
-                                      120 + 60 * parcels))
-    return DisruptionPlan(tuple(incidents), tuple(closures), tuple(sorted(breakdowns, key=lambda b: b.at_s)),
-                          late_starts, tuple(sorted(urgent, key=lambda u: (u.at_s, u.hub_id))))
+            urgent.append(
+                UrgentOrder(
+                    hub_id,
+                    at,
+                    round(float(lat), 6),
+                    round(float(lon), 6),
+                    zones[k],
+                    start,
+                    start + p.urgent_window_s,
+                    parcels,
+                    1500 * parcels,
+                    120 + 60 * parcels,
+                )
+            )
+    return DisruptionPlan(
+        tuple(incidents),
+        tuple(closures),
+        tuple(sorted(breakdowns, key=lambda b: b.at_s)),
+        late_starts,
+        tuple(sorted(urgent, key=lambda u: (u.at_s, u.hub_id))),
+    )
 
 
 class Door(StrEnum):
@@ -200,8 +267,9 @@ def door_outcome(params: DisruptionParams, seed: int, order_id: int) -> DoorOutc
     rng = np.random.default_rng([seed, 2, order_id])
     u, neighbour, pick, choice = rng.random(4)
     if u < params.not_home_rate:
-        return DoorOutcome(Door.NOT_HOME, ExceptionReason.NOT_HOME, neighbour < params.neighbour_home_rate,
-                           choice)
+        return DoorOutcome(
+            Door.NOT_HOME, ExceptionReason.NOT_HOME, neighbour < params.neighbour_home_rate, choice
+        )
     if u < params.not_home_rate + params.other_failure_rate:
         reason = OTHER_FAILURES[int(np.searchsorted(np.cumsum(OTHER_FAILURE_SHARES), pick * 0.9999))]
         return DoorOutcome(Door.FAILED, reason)

@@ -69,7 +69,7 @@ class SimParams:
     tick_s: int = 60
     ping_every_s: int = 300
     copilot: bool = True
-    customer_every_s: int = 300            # 0 switches the customer agent off
+    customer_every_s: int = 300  # 0 switches the customer agent off
     running_late_s: int = 20 * 60
     running_late_cooldown_s: int = 3600
     disruptions: DisruptionParams = field(default_factory=DisruptionParams)
@@ -97,8 +97,15 @@ class _Buffers:
 class Simulator:
     """One service day of every hub on the engine's database, from its approved plans."""
 
-    def __init__(self, engine: Engine, day: date, seed: int = 0, params: SimParams | None = None,
-                 agents: Sequence[TickAgent] = (), disruptions: DisruptionPlan | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        day: date,
+        seed: int = 0,
+        params: SimParams | None = None,
+        agents: Sequence[TickAgent] = (),
+        disruptions: DisruptionPlan | None = None,
+    ) -> None:
         """`disruptions` replaces the day's drawn disruptions (tests place them by hand)."""
         self.engine, self.day, self.seed = engine, day, seed
         self.params = params or SimParams()
@@ -109,19 +116,22 @@ class Simulator:
             if len(zones) != 1:
                 raise ValueError(f"the simulator runs one time zone at a time, hubs have {sorted(zones)}")
             self.tz = zones.pop()
-            self.customers = SimulatedCustomers(self.params.disruptions.customer_choice_rate, seed, day,
-                                                self.tz)
+            self.customers = SimulatedCustomers(
+                self.params.disruptions.customer_choice_rate, seed, day, self.tz
+            )
             self.drivers = load_drivers(session)
             self.versions = plan_versions(session, day)
             routes = load_routes(session, day, self.tz)
             positions = last_positions(session, day, self.tz)
             self.disruptions: DisruptionPlan = disruptions or plan_disruptions(
-                self.params.disruptions, day_outline(session, day, routes, self.drivers), seed)
+                self.params.disruptions, day_outline(session, day, routes, self.drivers), seed
+            )
         ids = sorted(self.drivers)
         self.index = {d: i for i, d in enumerate(ids)}
         hub = [self.hubs[self.drivers[d].hub_id] for d in ids]
-        self.fleet = Fleet.at(ids, [h.lat for h in hub], [h.lon for h in hub],
-                              [self.drivers[d].vehicle_kind for d in ids])
+        self.fleet = Fleet.at(
+            ids, [h.lat for h in hub], [h.lon for h in hub], [self.drivers[d].vehicle_kind for d in ids]
+        )
         self.queue: list[list[SimStop]] = [[] for _ in ids]
         self.door: dict[int, Delivery | Failure] = {}
         self.late_reported_s = np.full(len(ids), -np.inf)
@@ -139,8 +149,11 @@ class Simulator:
     # -- set-up and plan changes ---------------------------------------------------------
     def first_start_s(self) -> int:
         """When the day's first route starts loading (the natural start of a simulation)."""
-        starts = [s for i, s in enumerate(self.fleet.until_s) if self.fleet.phase[i] == Phase.IDLE
-                  and np.isfinite(s)]
+        starts = [
+            s
+            for i, s in enumerate(self.fleet.until_s)
+            if self.fleet.phase[i] == Phase.IDLE and np.isfinite(s)
+        ]
         return int(min(starts)) if starts else 7 * 3600
 
     def _place_initial(self, i: int, route: RouteState, position: tuple[float, float, int] | None) -> None:
@@ -155,7 +168,7 @@ class Simulator:
             self.planned_start_s[i] = route.planned_start_s
             f.until_s[i] = route.planned_start_s + self.disruptions.late_starts.get(d, 0)
         elif route.stops and route.stops[0].arrived:
-            stop = route.stops[0]       # resumed at a door: the outcome is decided when served
+            stop = route.stops[0]  # resumed at a door: the outcome is decided when served
             f.lat[i], f.lon[i] = stop.lat, stop.lon
             f.phase[i], f.until_s[i] = Phase.SERVING, (position[2] if position else 0) + stop.service_s
             f.next_ping_s[i] = f.until_s[i]
@@ -170,8 +183,9 @@ class Simulator:
             self._reload(session, moved, now_s)
         self.versions = versions
 
-    def _reload(self, session: Session, hub_ids: list[int], now_s: int,
-                driver_ids: list[int] | None = None) -> None:
+    def _reload(
+        self, session: Session, hub_ids: list[int], now_s: int, driver_ids: list[int] | None = None
+    ) -> None:
         """Adopt the plan now approved for these hubs (or drivers), from wherever each driver is."""
         f = self.fleet
         routes = load_routes(session, self.day, self.tz, hub_ids, driver_ids)
@@ -187,7 +201,7 @@ class Simulator:
             target = old[0].order_id if old else None
             if phase in (Phase.DRIVING, Phase.BROKEN) and (fresh[0].order_id if fresh else None) != target:
                 self._head_on(i, now_s)
-                f.phase[i] = phase          # a broken van changes target but stays put
+                f.phase[i] = phase  # a broken van changes target but stays put
             elif phase is Phase.DONE and fresh:
                 self.planned_start_s[i] = now_s
                 self._begin_loading(i, now_s)
@@ -228,8 +242,18 @@ class Simulator:
         assert self.session is not None
         d = int(self.fleet.driver_ids[i])
         outcome = door_outcome(self.params.disruptions, self.seed, stop.order_id)
-        plan = at_the_door(self.session, d, stop.order_id, stop.parcels, stop.service_s, self._at(t_s),
-                           stop.lat, stop.lon, outcome, self.params.copilot)
+        plan = at_the_door(
+            self.session,
+            d,
+            stop.order_id,
+            stop.parcels,
+            stop.service_s,
+            self._at(t_s),
+            stop.lat,
+            stop.lon,
+            outcome,
+            self.params.copilot,
+        )
         self.door[i] = plan.report
         self.counts[f"door_{plan.action.value if plan.action else 'delivered'}"] += 1
         return float(plan.busy_s)
@@ -263,11 +287,14 @@ class Simulator:
             self.queue[i].pop(0)
         if self.params.copilot and self.queue[i]:
             late = t_s - self.queue[i][0].planned_eta_s
-            if late > self.params.running_late_s and \
-                    t_s - self.late_reported_s[i] > self.params.running_late_cooldown_s:
+            if (
+                late > self.params.running_late_s
+                and t_s - self.late_reported_s[i] > self.params.running_late_cooldown_s
+            ):
                 self.late_reported_s[i] = t_s
-                out.problems.append(Problem(d, self._at(t_s), ExceptionReason.RUNNING_LATE,
-                                            f.lat[i], f.lon[i], int(late)))
+                out.problems.append(
+                    Problem(d, self._at(t_s), ExceptionReason.RUNNING_LATE, f.lat[i], f.lon[i], int(late))
+                )
         self._head_on(i, t_s)
 
     def _step(self, i: int, t0: float, t1: float, speed: float, out: _Buffers) -> None:
@@ -295,16 +322,33 @@ class Simulator:
                 late = clock - (self.planned_start_s[i] + hub.turnaround_s)
                 if self.params.copilot and late > self.params.running_late_s / 2:
                     self.late_reported_s[i] = clock
-                    out.problems.append(Problem(d, self._at(clock), ExceptionReason.RUNNING_LATE,
-                                                f.lat[i], f.lon[i], int(late), (("cause", "late start"),)))
+                    out.problems.append(
+                        Problem(
+                            d,
+                            self._at(clock),
+                            ExceptionReason.RUNNING_LATE,
+                            f.lat[i],
+                            f.lon[i],
+                            int(late),
+                            (("cause", "late start"),),
+                        )
+                    )
                 self._head_on(i, clock)
             elif phase is Phase.SERVING:
                 self._served(i, clock, out)
             elif phase is Phase.BROKEN:
                 event = self.breakdown_event.pop(d, None)
                 if event is not None:
-                    out.problems.append(Problem(d, self._at(clock), ExceptionReason.VEHICLE_BREAKDOWN,
-                                                f.lat[i], f.lon[i], detail=(("repaired", event),)))
+                    out.problems.append(
+                        Problem(
+                            d,
+                            self._at(clock),
+                            ExceptionReason.VEHICLE_BREAKDOWN,
+                            f.lat[i],
+                            f.lon[i],
+                            detail=(("repaired", event),),
+                        )
+                    )
                 f.phase[i], f.until_s[i] = Phase.DRIVING, np.inf
         raise RuntimeError(f"driver {d} did not settle in a tick")
 
@@ -317,11 +361,19 @@ class Simulator:
                 for i in np.flatnonzero(f.phase == Phase.DRIVING):
                     if float(haversine_m(f.to_lat[i], f.to_lon[i], area.lat, area.lon)) <= area.radius_m:
                         f.detour(int(i), area.factor)
-                        out.problems.append(Problem(int(f.driver_ids[i]), tick.start_at,
-                                                    ExceptionReason.ROAD_CLOSED, f.lat[i], f.lon[i],
-                                                    detail=(("closure", area.id),)))
+                        out.problems.append(
+                            Problem(
+                                int(f.driver_ids[i]),
+                                tick.start_at,
+                                ExceptionReason.ROAD_CLOSED,
+                                f.lat[i],
+                                f.lon[i],
+                                detail=(("closure", area.id),),
+                            )
+                        )
         self.counts["traffic_incidents"] += sum(
-            1 for a in self.disruptions.incidents if tick.start_s <= a.start_s < tick.end_s)
+            1 for a in self.disruptions.incidents if tick.start_s <= a.start_s < tick.end_s
+        )
         still = []
         for b in self.pending_breakdowns:
             k = self.index.get(b.driver_id)
@@ -334,12 +386,21 @@ class Simulator:
                 continue
             f.phase[k] = Phase.BROKEN
             f.until_s[k] = tick.start_s + b.repair_s if b.repair_s else np.inf
-            out.problems.append(Problem(b.driver_id, tick.start_at, ExceptionReason.VEHICLE_BREAKDOWN,
-                                        f.lat[k], f.lon[k], detail=(("repair_s", b.repair_s),)))
+            out.problems.append(
+                Problem(
+                    b.driver_id,
+                    tick.start_at,
+                    ExceptionReason.VEHICLE_BREAKDOWN,
+                    f.lat[k],
+                    f.lon[k],
+                    detail=(("repair_s", b.repair_s),),
+                )
+            )
         self.pending_breakdowns = still
         while self.urgent and self.urgent[0].at_s < tick.end_s:
-            add_urgent_order(session, self.day, self.hubs[self.urgent[0].hub_id], self.urgent.pop(0),
-                             self._at, self.seed)
+            add_urgent_order(
+                session, self.day, self.hubs[self.urgent[0].hub_id], self.urgent.pop(0), self._at, self.seed
+            )
             self.counts["urgent_orders"] += 1
 
     def _handle_problems(self, session: Session, tick: Tick, problems: list[Problem]) -> None:
@@ -351,8 +412,9 @@ class Simulator:
                 resolve_problem(session, cast(int, repaired), p.at, "repaired")
                 self.counts["repairs"] += 1
                 continue
-            event_id, outcome = handle_problem(session, p, self.params.copilot, active,
-                                               self.params.reroute_stop, self.seed)
+            event_id, outcome = handle_problem(
+                session, p, self.params.copilot, active, self.params.reroute_stop, self.seed
+            )
             self.counts[f"problem_{p.reason.value}"] += 1
             if p.reason is ExceptionReason.VEHICLE_BREAKDOWN:
                 self.breakdown_event[p.driver_id] = event_id
@@ -390,23 +452,32 @@ class Simulator:
         report.rejections += [r.reason for r in fail_many(session, failures, strict=False)]
         report.rejections += [r.reason for r in finish_routes(session, out.finishes, strict=False)]
         due = f.due_pings(tick.end_s, self.params.ping_every_s)
-        report_positions(session, [Ping(int(f.driver_ids[i]), tick.end_at, float(f.lat[i]), float(f.lon[i]))
-                                   for i in due])
+        report_positions(
+            session, [Ping(int(f.driver_ids[i]), tick.end_at, float(f.lat[i]), float(f.lon[i])) for i in due]
+        )
         self._handle_problems(session, tick, out.problems)
         every = self.params.customer_every_s
         if every and tick.end_s - self.last_customer_s >= every:
             self.last_customer_s = tick.end_s
-            self.counts["messages_queued"] += run_customer_agent(session, self.day, tick.end_at,
-                                                                 self.params.customer_policy)
+            self.counts["messages_queued"] += run_customer_agent(
+                session, self.day, tick.end_at, self.params.customer_policy
+            )
             self.counts["messages_sent"] += deliver_outbox(session, self.customers, tick.end_at).sent
             self.counts["customer_choices"] += self.customers.answer(session, tick.end_at)
         for agent in self.agents:
             agent(session, tick.end_at)
-        self.counts.update(pings=len(due), arrivals=len(out.arrivals), starts=len(out.starts),
-                           delivered=len(deliveries), failed=len(failures), finished=len(out.finishes))
+        self.counts.update(
+            pings=len(due),
+            arrivals=len(out.arrivals),
+            starts=len(out.starts),
+            delivered=len(deliveries),
+            failed=len(failures),
+            finished=len(out.finishes),
+        )
         self.counts["rejected"] += len(report.rejections)
-        report.on_duty = int(np.isin(f.phase, [Phase.LOADING, Phase.DRIVING, Phase.SERVING,
-                                               Phase.BROKEN]).sum())
+        report.on_duty = int(
+            np.isin(f.phase, [Phase.LOADING, Phase.DRIVING, Phase.SERVING, Phase.BROKEN]).sum()
+        )
         self.session = None
         return report
 

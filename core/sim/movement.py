@@ -28,12 +28,12 @@ MAX_SPEED_M_PER_S = TRAVEL.speed_kmh / 3.6 * max(DEFAULT_HOURLY_FACTOR) * max(DE
 
 
 class Phase(IntEnum):
-    IDLE = 0       # no route (yet), or waiting for the shift to start
-    LOADING = 1    # at the hub, loading the van
-    DRIVING = 2    # on a leg to a stop or back to the hub
-    SERVING = 3    # at a stop: waiting for the window, knocking, handing over
-    BROKEN = 4     # stopped by a breakdown
-    DONE = 5       # back at the hub, nothing left
+    IDLE = 0  # no route (yet), or waiting for the shift to start
+    LOADING = 1  # at the hub, loading the van
+    DRIVING = 2  # on a leg to a stop or back to the hub
+    SERVING = 3  # at a stop: waiting for the window, knocking, handing over
+    BROKEN = 4  # stopped by a breakdown
+    DONE = 5  # back at the hub, nothing left
 
 
 ON_DUTY = (Phase.LOADING, Phase.DRIVING, Phase.SERVING, Phase.BROKEN)
@@ -50,23 +50,41 @@ class Fleet:
     from_lon: F64
     to_lat: F64
     to_lon: F64
-    road_m: F64          # length of the current leg
-    left_m: F64          # what is left of it
+    road_m: F64  # length of the current leg
+    left_m: F64  # what is left of it
     phase: npt.NDArray[np.int8]
-    until_s: F64         # when the current loading, service, wait or repair ends
+    until_s: F64  # when the current loading, service, wait or repair ends
     kind_factor: F64
     travelled_m: F64
     next_ping_s: F64
 
     @classmethod
-    def at(cls, driver_ids: Sequence[int], lat: Sequence[float], lon: Sequence[float],
-           vehicle_kinds: Sequence[str]) -> Fleet:
+    def at(
+        cls,
+        driver_ids: Sequence[int],
+        lat: Sequence[float],
+        lon: Sequence[float],
+        vehicle_kinds: Sequence[str],
+    ) -> Fleet:
         n = len(driver_ids)
         la, lo = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
         kinds = np.array([TRAVEL.kind_factor.get(k, 1.0) for k in vehicle_kinds], dtype=np.float64)
-        return cls(np.asarray(driver_ids, dtype=np.int64), la.copy(), lo.copy(), la.copy(), lo.copy(),
-                   la.copy(), lo.copy(), np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int8),
-                   np.full(n, np.inf), kinds, np.zeros(n), np.full(n, np.inf))
+        return cls(
+            np.asarray(driver_ids, dtype=np.int64),
+            la.copy(),
+            lo.copy(),
+            la.copy(),
+            lo.copy(),
+            la.copy(),
+            lo.copy(),
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n, dtype=np.int8),
+            np.full(n, np.inf),
+            kinds,
+            np.zeros(n),
+            np.full(n, np.inf),
+        )
 
     def __len__(self) -> int:
         return len(self.driver_ids)
@@ -97,8 +115,9 @@ class Fleet:
         self.road_m[i] = self.left_m[i]
 
     def _place(self, idx: npt.NDArray[np.int64]) -> None:
-        share = np.divide(self.left_m[idx], self.road_m[idx], out=np.zeros(len(idx)),
-                          where=self.road_m[idx] > 0)
+        share = np.divide(
+            self.left_m[idx], self.road_m[idx], out=np.zeros(len(idx)), where=self.road_m[idx] > 0
+        )
         self.lat[idx] = self.to_lat[idx] + (self.from_lat[idx] - self.to_lat[idx]) * share
         self.lon[idx] = self.to_lon[idx] + (self.from_lon[idx] - self.to_lon[idx]) * share
 

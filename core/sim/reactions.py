@@ -40,8 +40,8 @@ from core.field import (
 from core.models import CustomerChoiceKind, MessageKind
 from core.sim.disruptions import Area, Door, DoorOutcome
 
-KNOCK_S = 90          # ring, wait, call the customer
-DECIDE_S = 60         # note a failed attempt
+KNOCK_S = 90  # ring, wait, call the customer
+DECIDE_S = 60  # note a failed attempt
 
 
 @dataclass(frozen=True)
@@ -57,25 +57,45 @@ def _photo(order_id: int, at: datetime) -> str:
     return f"sim://photo/{order_id}/{int(at.timestamp())}"
 
 
-def at_the_door(session: Session, driver_id: int, order_id: int, parcels: int, service_s: int,
-                at: datetime, lat: float, lon: float, outcome: DoorOutcome, copilot: bool) -> DoorPlan:
+def at_the_door(
+    session: Session,
+    driver_id: int,
+    order_id: int,
+    parcels: int,
+    service_s: int,
+    at: datetime,
+    lat: float,
+    lon: float,
+    outcome: DoorOutcome,
+    copilot: bool,
+) -> DoorPlan:
     """Decide the door's outcome when the driver arrives (`at`); the report is stamped later."""
     if outcome.door is Door.DELIVERED:
-        pod = ProofOfDelivery(lat=lat, lon=lon, recipient="customer",
-                              signature_ref=f"sim://signature/{order_id}" if parcels > 2 else None,
-                              photo_ref=None if parcels > 2 else _photo(order_id, at))
+        pod = ProofOfDelivery(
+            lat=lat,
+            lon=lon,
+            recipient="customer",
+            signature_ref=f"sim://signature/{order_id}" if parcels > 2 else None,
+            photo_ref=None if parcels > 2 else _photo(order_id, at),
+        )
         return DoorPlan(Delivery(driver_id, order_id, at, pod), service_s, None)
     if outcome.door is Door.FAILED or not copilot:
         reason = outcome.reason or ExceptionReason.NOT_HOME
-        record = ExceptionRecord(reason=reason, action=ExceptionAction.RETURN_TO_DEPOT, lat=lat, lon=lon,
-                                 photo_ref=_photo(order_id, at))
-        return DoorPlan(Failure(driver_id, order_id, at, record), KNOCK_S + DECIDE_S,
-                        ExceptionAction.RETURN_TO_DEPOT)
+        record = ExceptionRecord(
+            reason=reason,
+            action=ExceptionAction.RETURN_TO_DEPOT,
+            lat=lat,
+            lon=lon,
+            photo_ref=_photo(order_id, at),
+        )
+        return DoorPlan(
+            Failure(driver_id, order_id, at, record), KNOCK_S + DECIDE_S, ExceptionAction.RETURN_TO_DEPOT
+        )
     advice = not_home_options(session, driver_id, order_id, at)
     options = list(advice.options)
     extra = 0
     if options[0].action is ExceptionAction.NEIGHBOUR and not outcome.neighbour_home:
-        extra = options[0].extra_time_s          # knocked next door for nothing
+        extra = options[0].extra_time_s  # knocked next door for nothing
         options = options[1:]
     choice = options[0]
     recipient = "neighbour" if choice.action is ExceptionAction.NEIGHBOUR else None
@@ -94,17 +114,36 @@ class Problem:
     detail: tuple[tuple[str, object], ...] = ()
 
 
-def handle_problem(session: Session, problem: Problem, copilot: bool, closures: tuple[Area, ...],
-                   stop: StopRule, seed: int) -> tuple[int, RerouteOutcome | None]:
+def handle_problem(
+    session: Session, problem: Problem, copilot: bool, closures: tuple[Area, ...], stop: StopRule, seed: int
+) -> tuple[int, RerouteOutcome | None]:
     """Report the disruption; with the co-pilot, reroute or escalate. Returns the event id."""
-    event_id = report_problem(session, problem.driver_id, problem.at, ProblemReport(
-        reason=problem.reason, lat=problem.lat, lon=problem.lon, delay_s=problem.delay_s,
-        detail=dict(problem.detail)))
+    event_id = report_problem(
+        session,
+        problem.driver_id,
+        problem.at,
+        ProblemReport(
+            reason=problem.reason,
+            lat=problem.lat,
+            lon=problem.lon,
+            delay_s=problem.delay_s,
+            detail=dict(problem.detail),
+        ),
+    )
     if not copilot:
         return event_id, None
-    outcome = reroute(session, problem.driver_id, problem.at, problem.reason, problem.lat, problem.lon,
-                      closures=tuple(Closure(a.lat, a.lon, a.radius_m, a.factor) for a in closures),
-                      seed=seed, stop=stop, problem_event_id=event_id)
+    outcome = reroute(
+        session,
+        problem.driver_id,
+        problem.at,
+        problem.reason,
+        problem.lat,
+        problem.lon,
+        closures=tuple(Closure(a.lat, a.lon, a.radius_m, a.factor) for a in closures),
+        seed=seed,
+        stop=stop,
+        problem_event_id=event_id,
+    )
     return event_id, outcome
 
 
@@ -127,8 +166,10 @@ class SimulatedCustomers:
     def _requests(self, kind: MessageKind) -> list[ChoiceRequest]:
         if kind is MessageKind.MISSED_YOU:
             return [ChoiceRequest(CustomerChoiceKind.RESCHEDULE, slot=next_slots(self.day, self.tz, 1)[0])]
-        return [ChoiceRequest(CustomerChoiceKind.SAFE_PLACE, place="behind the bins"),
-                ChoiceRequest(CustomerChoiceKind.NEIGHBOUR)]
+        return [
+            ChoiceRequest(CustomerChoiceKind.SAFE_PLACE, place="behind the bins"),
+            ChoiceRequest(CustomerChoiceKind.NEIGHBOUR),
+        ]
 
     def answer(self, session: Session, now: datetime) -> int:
         """Customers act on what they received; returns how many choices were recorded."""

@@ -47,9 +47,12 @@ def _tiles(at: AppTest) -> dict[str, str]:
 
 def _expected_tiles(report: list[DriverCompliance]) -> dict[str, str]:
     counts = Counter(r.status for r in report)
-    return {"Drivers": f"{len(report):,}", "Compliant": f"{counts[ComplianceStatus.COMPLIANT]:,}",
-            "Warning": f"{counts[ComplianceStatus.WARNING]:,}",
-            "Blocked": f"{counts[ComplianceStatus.BLOCKED]:,}"}
+    return {
+        "Drivers": f"{len(report):,}",
+        "Compliant": f"{counts[ComplianceStatus.COMPLIANT]:,}",
+        "Warning": f"{counts[ComplianceStatus.WARNING]:,}",
+        "Blocked": f"{counts[ComplianceStatus.BLOCKED]:,}",
+    }
 
 
 def test_every_driver_with_status_and_reasons_as_core_judges_them(app_db_url: str) -> None:
@@ -66,7 +69,8 @@ def test_every_driver_with_status_and_reasons_as_core_judges_them(app_db_url: st
     assert {tuple(t["x"]) for t in spec["data"]} == {("captive", "3PL", "gig")}
     by_status = {t["name"]: dict(zip(t["x"], t["y"], strict=True)) for t in spec["data"]}
     assert by_status["blocked"][maps.FLEET_LABELS["captive"]] == sum(
-        1 for r in report if r.status is ComplianceStatus.BLOCKED and r.fleet_type == "captive")
+        1 for r in report if r.status is ComplianceStatus.BLOCKED and r.fleet_type == "captive"
+    )
 
 
 def test_filters_by_vendor_region_and_status_are_cores(app_db_url: str) -> None:
@@ -85,12 +89,15 @@ def test_filters_by_vendor_region_and_status_are_cores(app_db_url: str) -> None:
 def test_documents_expiring_within_30_days_soonest_first(app_db_url: str) -> None:
     at = _open("aisha")
     report = _core(app_db_url, "aisha")
-    expected = sorted((on, r.driver_code, str(kind).replace("_", " ")) for r in report
-                      for kind, on in r.expiring)
+    expected = sorted(
+        (on, r.driver_code, str(kind).replace("_", " ")) for r in report for kind, on in r.expiring
+    )
     assert expected and all(0 <= (on - TEST_DAY).days <= 30 for on, _, _ in expected)
     expiring = at.dataframe[1].value
-    assert [(d, c, k) for d, c, k in zip(expiring["expires_on"], expiring["driver"],
-                                        expiring["document"], strict=True)] == expected
+    assert [
+        (d, c, k)
+        for d, c, k in zip(expiring["expires_on"], expiring["driver"], expiring["document"], strict=True)
+    ] == expected
 
 
 def test_headroom_today_on_a_day_under_way(live_app: str) -> None:
@@ -108,8 +115,13 @@ def test_a_vendor_sees_exactly_its_own_drivers(app_db_url: str) -> None:
     at = _open("jonas")
     viewer = _viewer(app_db_url, "jonas")
     with unit_of_work(engine_for(app_db_url), read_only=True) as s:
-        own = set(s.scalars(select(Driver.code).join(Fleet, Driver.fleet_id == Fleet.id)
-                            .where(Fleet.vendor_id == viewer.vendor_id)))
+        own = set(
+            s.scalars(
+                select(Driver.code)
+                .join(Fleet, Driver.fleet_id == Fleet.id)
+                .where(Fleet.vendor_id == viewer.vendor_id)
+            )
+        )
     table = at.dataframe[0].value
     assert own and set(table["driver"]) == own
     assert set(table["vendor"]) == {"MPP"}

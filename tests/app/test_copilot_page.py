@@ -41,14 +41,17 @@ def _stop_tooltips(at: AppTest) -> list[str]:
 
 
 def _texts(at: AppTest) -> str:
-    return " ".join([m.value for m in at.markdown] + [s.value for s in at.subheader]
-                    + [c.value for c in at.caption])
+    return " ".join(
+        [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    )
 
 
 def _events(url: str, order_id: int) -> list[tuple[EventKind, dict[str, Any]]]:
     with unit_of_work(engine_for(url), read_only=True) as s:
-        return [(e.kind, e.payload) for e in s.scalars(select(Event).where(Event.order_id == order_id)
-                                                       .order_by(Event.id))]
+        return [
+            (e.kind, e.payload)
+            for e in s.scalars(select(Event).where(Event.order_id == order_id).order_by(Event.id))
+        ]
 
 
 def test_a_driver_lands_on_their_own_next_stop_and_route(live_app: str) -> None:
@@ -94,8 +97,11 @@ def test_a_refused_proof_of_delivery_shows_the_reason_and_writes_nothing(scratch
 def test_not_home_offers_only_what_an_age_checked_parcel_allows(scratch_db_url: str) -> None:
     stop = _core_view(scratch_db_url, "sam").remaining[0]
     with unit_of_work(engine_for(scratch_db_url)) as s:  # the customer allowed a safe place, but ...
-        s.execute(update(Order).where(Order.id == stop.order_id).values(
-            required_skills=["age_check"], safe_place_allowed=True, neighbour_allowed=True))
+        s.execute(
+            update(Order)
+            .where(Order.id == stop.order_id)
+            .values(required_skills=["age_check"], safe_place_allowed=True, neighbour_allowed=True)
+        )
     at = signed_in("sam")
     at.button(key="copilot.not_home").click().run()
     options = [b.key for b in at.button if b.key and b.key.startswith("copilot.option.")]
@@ -134,8 +140,12 @@ def test_a_problem_report_shows_the_copilots_reroute(scratch_db_url: str) -> Non
     assert at.success[0].value.startswith("Running late reported. Co-pilot: running_late:")
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
         driver_id = s.scalars(select(Driver.id).where(Driver.code == "C-001")).one()
-        reasons = [e.payload.get("reason") for e in s.scalars(select(Event).where(
-            Event.driver_id == driver_id, Event.kind == EventKind.EXCEPTION))]
+        reasons = [
+            e.payload.get("reason")
+            for e in s.scalars(
+                select(Event).where(Event.driver_id == driver_id, Event.kind == EventKind.EXCEPTION)
+            )
+        ]
     assert "running_late" in reasons
 
 
@@ -156,6 +166,7 @@ def test_core_refuses_a_tap_for_someone_elses_stop_or_from_a_looking_role(scratc
     assert carla.next_stop is not None
     for username, refusal in (("sam", "may not see driver"), ("marcus", "may not report for a driver")):
         with pytest.raises(AccessDeniedError, match=refusal), unit_of_work(engine_for(scratch_db_url)) as s:
-            driver_app.arrived(s, _viewer(scratch_db_url, username), carla.driver_id,
-                               carla.next_stop.order_id, at=APP_NOW)
+            driver_app.arrived(
+                s, _viewer(scratch_db_url, username), carla.driver_id, carla.next_stop.order_id, at=APP_NOW
+            )
     assert _events(scratch_db_url, carla.next_stop.order_id) == []

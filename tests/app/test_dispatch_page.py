@@ -84,22 +84,32 @@ def test_rebalance_then_approve_moves_the_plan_version(scratch_db_url: str) -> N
 
 def _resequence(s: Session, hub_id: int, effect: dict[str, Any], reverse: bool) -> Proposal:
     """A rebalance proposal that re-orders the pending stops of the hub's busiest route."""
-    rows = s.execute(select(Driver.code, Order.external_ref, Stop.planned_eta_at)
-                     .join(Route, Route.id == Stop.route_id).join(Driver, Driver.id == Route.driver_id)
-                     .join(Plan, Plan.id == Route.plan_id).join(Order, Order.id == Stop.order_id)
-                     .where(Plan.hub_id == hub_id, Stop.status == StopStatus.PENDING)
-                     .order_by(Stop.sequence)).all()
+    rows = s.execute(
+        select(Driver.code, Order.external_ref, Stop.planned_eta_at)
+        .join(Route, Route.id == Stop.route_id)
+        .join(Driver, Driver.id == Route.driver_id)
+        .join(Plan, Plan.id == Route.plan_id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(Plan.hub_id == hub_id, Stop.status == StopStatus.PENDING)
+        .order_by(Stop.sequence)
+    ).all()
     by_driver: dict[str, list[str]] = {}
     for code, ref, _ in rows:
         by_driver.setdefault(code, []).append(ref)
     code, refs = max(by_driver.items(), key=lambda kv: len(kv[1]))
     stops = [[ref, 12 * 3600 + 600 * k] for k, ref in enumerate(reversed(refs) if reverse else refs)]
     plan = s.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == TEST_DAY)).one()
-    change = {"hub_id": hub_id, "day": TEST_DAY.isoformat(), "requested_by": "priya", "moves": [],
-              "unassigned": [], "routes": {code: {"stops": stops, "start_s": None, "end_s": None,
-                                                  "distance_m": 1000}}}
-    return create_proposal(s, plan, "rebalance", "priya", ProposerKind.USER, change, effect, "re-order",
-                           APP_NOW)
+    change = {
+        "hub_id": hub_id,
+        "day": TEST_DAY.isoformat(),
+        "requested_by": "priya",
+        "moves": [],
+        "unassigned": [],
+        "routes": {code: {"stops": stops, "start_s": None, "end_s": None, "distance_m": 1000}},
+    }
+    return create_proposal(
+        s, plan, "rebalance", "priya", ProposerKind.USER, change, effect, "re-order", APP_NOW
+    )
 
 
 def test_stale_approval_is_refused_with_what_moved(scratch_db_url: str) -> None:
@@ -145,17 +155,41 @@ def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scr
     hub = _first_hub(scratch_db_url)
     with unit_of_work(engine_for(scratch_db_url)) as s:
         plan = s.scalars(select(Plan).where(Plan.hub_id == hub.id, Plan.service_date == TEST_DAY)).one()
-        change = {"action": TURNAROUND_WARNING, "hub_id": hub.id, "day": TEST_DAY.isoformat(),
-                  "routes": [{"route_id": 1, "driver": "C-001", "first_order": "X-1", "due": "09:00",
-                              "eta": "09:40", "departs": "09:10", "minutes_late": 40}]}
-        warning = create_proposal(s, plan, TURNAROUND_WARNING, "hub-agent", ProposerKind.AGENT, change,
-                                  {"routes_late": 1, "max_minutes_late": 40}, "first stops late", APP_NOW).id
+        change = {
+            "action": TURNAROUND_WARNING,
+            "hub_id": hub.id,
+            "day": TEST_DAY.isoformat(),
+            "routes": [
+                {
+                    "route_id": 1,
+                    "driver": "C-001",
+                    "first_order": "X-1",
+                    "due": "09:00",
+                    "eta": "09:40",
+                    "departs": "09:10",
+                    "minutes_late": 40,
+                }
+            ],
+        }
+        warning = create_proposal(
+            s,
+            plan,
+            TURNAROUND_WARNING,
+            "hub-agent",
+            ProposerKind.AGENT,
+            change,
+            {"routes_late": 1, "max_minutes_late": 40},
+            "first stops late",
+            APP_NOW,
+        ).id
     at = _open_dispatch("priya")
     cards = " ".join(m.value for m in at.markdown)
     assert f"**Proposal {warning}** · turnaround_warning by hub-agent" in cards
     facts, detail, _history = (d.value for d in at.dataframe)  # one card, then the history
-    assert dict(zip(facts["measure"], facts["value"], strict=True)) == {"routes late": "1",
-                                                                         "max minutes late": "40"}
+    assert dict(zip(facts["measure"], facts["value"], strict=True)) == {
+        "routes late": "1",
+        "max minutes late": "40",
+    }
     assert list(detail["driver"]) == ["C-001"]
     at.button(key=f"dispatch.approve.{warning}").click().run()
     assert [s.value for s in at.success] == [f"Proposal {warning} approved and applied."]

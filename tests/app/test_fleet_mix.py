@@ -68,8 +68,7 @@ def test_panels_compare_the_fleet_types_on_yesterday_with_core_numbers(app_db_ur
     table = at.dataframe[0].value
     assert list(table["orders"]) == list(core["orders"])
     assert table["on_time_rate"].tolist() == pytest.approx((core["on_time_rate"] * 100).tolist())
-    assert table["failed_cost_cents"].tolist() == pytest.approx(
-        (core["failed_cost_cents"] / 100).tolist())
+    assert table["failed_cost_cents"].tolist() == pytest.approx((core["failed_cost_cents"] / 100).tolist())
 
 
 def test_the_drill_down_tiles_and_drivers_are_cores_for_the_chosen_group(app_db_url: str) -> None:

@@ -63,8 +63,12 @@ def test_signing_in_opens_the_live_map_with_the_sidebar_and_writes_the_cookie() 
     assert "SameSite=Strict" in script and "Max-Age=43200" in script
 
 
-ROLE_OF = {"priya": Role.DISPATCHER, "marcus": Role.HEAD_OF_LAST_MILE, "jonas": Role.VENDOR,
-           "sam": Role.DRIVER}
+ROLE_OF = {
+    "priya": Role.DISPATCHER,
+    "marcus": Role.HEAD_OF_LAST_MILE,
+    "jonas": Role.VENDOR,
+    "sam": Role.DRIVER,
+}
 
 
 @pytest.mark.parametrize("username", list(ROLE_OF))

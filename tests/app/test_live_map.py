@@ -63,9 +63,13 @@ def test_the_kpi_strip_shows_what_core_computes(live_app: str, username: str) ->
     k = _core_live(live_app, username).kpis()
     assert k.delivered > 0 or username == "carla"
     assert _metrics(at) == {
-        "On time so far": widgets.percent(k.on_time_rate), "Delivered": f"{k.delivered:,}",
-        "Failed": f"{k.failed:,}", "At risk": f"{k.at_risk:,}", "Active drivers": f"{k.active_drivers:,}",
-        "Exceptions": f"{k.open_exceptions:,}"}
+        "On time so far": widgets.percent(k.on_time_rate),
+        "Delivered": f"{k.delivered:,}",
+        "Failed": f"{k.failed:,}",
+        "At risk": f"{k.at_risk:,}",
+        "Active drivers": f"{k.active_drivers:,}",
+        "Exceptions": f"{k.open_exceptions:,}",
+    }
 
 
 def test_a_dispatcher_sees_every_driver_order_and_route(live_app: str) -> None:
@@ -73,8 +77,11 @@ def test_a_dispatcher_sees_every_driver_order_and_route(live_app: str) -> None:
     live = _core_live(live_app, "priya")
     with unit_of_work(engine_for(live_app), read_only=True) as s:
         all_codes = set(s.scalars(select(Driver.code)))
-        open_today = s.scalar(select(Order.id).where(Order.service_date == TEST_DAY,
-                                                     Order.status == OrderStatus.OUT_FOR_DELIVERY).limit(1))
+        open_today = s.scalar(
+            select(Order.id)
+            .where(Order.service_date == TEST_DAY, Order.status == OrderStatus.OUT_FOR_DELIVERY)
+            .limit(1)
+        )
     assert {d["code"] for d in _layer(at, "drivers")} == all_codes
     assert len(_layer(at, "orders")) == len(live.orders) > 0
     assert len(_layer(at, "routes")) == len(live.routes) > 0
@@ -86,8 +93,13 @@ def test_a_vendor_map_holds_exactly_its_own_drivers_and_their_orders(live_app: s
     at = on_live_map("jonas")
     viewer = _viewer(live_app, "jonas")
     with unit_of_work(engine_for(live_app), read_only=True) as s:
-        own = set(s.scalars(select(Driver.code).join(Fleet, Driver.fleet_id == Fleet.id)
-                            .where(Fleet.vendor_id == viewer.vendor_id)))
+        own = set(
+            s.scalars(
+                select(Driver.code)
+                .join(Fleet, Driver.fleet_id == Fleet.id)
+                .where(Fleet.vendor_id == viewer.vendor_id)
+            )
+        )
     live = _core_live(live_app, "jonas")
     assert own and {d["code"] for d in _layer(at, "drivers")} == own
     assert set(live.orders["driver_code"]) <= own
@@ -103,8 +115,11 @@ def test_a_driver_sees_only_their_own_route(live_app: str) -> None:
     at = on_live_map("carla")
     with unit_of_work(engine_for(live_app), read_only=True) as s:
         code, lat, lon = s.execute(
-            select(Driver.code, Hub.lat, Hub.lon).join(User, User.driver_id == Driver.id)
-            .join(Hub, Hub.id == Driver.home_hub_id).where(User.username == "carla")).one()
+            select(Driver.code, Hub.lat, Hub.lon)
+            .join(User, User.driver_id == Driver.id)
+            .join(Hub, Hub.id == Driver.home_hub_id)
+            .where(User.username == "carla")
+        ).one()
     assert [d["code"] for d in _layer(at, "drivers")] == [code]
     routes = _layer(at, "routes")
     assert len(routes) == 1 and routes[0]["tooltip"].startswith(f"<b>Route of {code}</b>")
@@ -133,8 +148,11 @@ def test_filters_by_fleet_type_vendor_and_status(live_app: str) -> None:
     at = on_live_map("priya")
     live = _core_live(live_app, "priya")
     at.multiselect(key="live_map.fleet_types").set_value(["gig"]).run()
-    assert {d["fleet_type"] for d in [dict(x) for x in live.drivers.to_dict("records")]
-            if d["code"] in {y["code"] for y in _layer(at, "drivers")}} == {"gig"}
+    assert {
+        d["fleet_type"]
+        for d in [dict(x) for x in live.drivers.to_dict("records")]
+        if d["code"] in {y["code"] for y in _layer(at, "drivers")}
+    } == {"gig"}
     at.multiselect(key="live_map.fleet_types").set_value([]).run()
     at.multiselect(key="live_map.order_states").set_value([LiveStatus.DELIVERED]).run()
     assert len(_layer(at, "orders")) == live.kpis().delivered
@@ -162,10 +180,16 @@ def test_the_map_shows_news_within_one_refresh(scratch_db_url: str, monkeypatch:
     at = on_live_map("priya")
     before = int(_metrics(at)["Delivered"])
     with unit_of_work(engine_for(scratch_db_url)) as s:
-        order_id = s.scalar(select(Order.id).where(Order.service_date == TEST_DAY,
-                                                   Order.status == OrderStatus.OUT_FOR_DELIVERY).limit(1))
-        s.execute(update(Order).where(Order.id == order_id).values(
-            status=OrderStatus.DELIVERED, delivered_at=APP_NOW))
+        order_id = s.scalar(
+            select(Order.id)
+            .where(Order.service_date == TEST_DAY, Order.status == OrderStatus.OUT_FOR_DELIVERY)
+            .limit(1)
+        )
+        s.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(status=OrderStatus.DELIVERED, delivered_at=APP_NOW)
+        )
     monkeypatch.setattr("ui.services.now", lambda: APP_NOW + timedelta(seconds=5))
     at.run()
     assert int(_metrics(at)["Delivered"]) == before + 1

@@ -50,8 +50,11 @@ def test_search_by_reference_and_filters(live_app: str) -> None:
     at.multiselect(key="orders.statuses").set_value([OrderStatus.DELIVERED]).run()
     table = _table(at)
     with unit_of_work(engine_for(live_app), read_only=True) as s:
-        delivered = s.scalar(select(func.count()).select_from(Order).where(
-            Order.service_date == TEST_DAY, Order.status == OrderStatus.DELIVERED))
+        delivered = s.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.service_date == TEST_DAY, Order.status == OrderStatus.DELIVERED)
+        )
     assert len(table) == delivered and set(table["status"]) == {"delivered"}
     assert table["driver"].notna().all()
     at.selectbox(key="frame.hub").select("QNS").run()

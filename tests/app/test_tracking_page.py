@@ -32,10 +32,14 @@ def _out_for_delivery(url: str) -> tuple[int, str, str]:
     """An order on a started route: its id, reference and its driver's name."""
     with unit_of_work(engine_for(url), read_only=True) as s:
         order_id, ref, name = s.execute(
-            select(Order.id, Order.external_ref, Driver.name).join(Stop, Stop.order_id == Order.id)
-            .join(Route, Route.id == Stop.route_id).join(Driver, Driver.id == Route.driver_id)
+            select(Order.id, Order.external_ref, Driver.name)
+            .join(Stop, Stop.order_id == Order.id)
+            .join(Route, Route.id == Stop.route_id)
+            .join(Driver, Driver.id == Route.driver_id)
             .where(Order.status == OrderStatus.OUT_FOR_DELIVERY, Order.required_skills == [])
-            .order_by(Order.id).limit(1)).one()
+            .order_by(Order.id)
+            .limit(1)
+        ).one()
     return order_id, ref, name
 
 
@@ -45,8 +49,11 @@ def _token(url: str, order_id: int, ttl: timedelta = timedelta(days=1)) -> str:
 
 
 def _all_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "success")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("title", "subheader", "markdown", "caption", "info", "success")
+        for e in getattr(at, kind)
+    ]
     return " ".join(str(p) for p in parts + [f"{m.label} {m.value}" for m in at.metric])
 
 
@@ -61,8 +68,11 @@ def test_a_valid_link_shows_its_order_eta_and_choices_without_sign_in(scratch_db
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:  # no other order's reference
         others = set(s.scalars(select(Order.external_ref).where(Order.id != order_id)))
     assert not [r for r in others if r in text]
-    assert at.radio(key="track.choice").options == ["Leave it in a safe place (a safe place you name)",
-                                                    "Leave it with a neighbour", "Deliver it another time"]
+    assert at.radio(key="track.choice").options == [
+        "Leave it in a safe place (a safe place you name)",
+        "Leave it with a neighbour",
+        "Deliver it another time",
+    ]
 
 
 def test_a_choice_is_recorded_in_customer_choices(scratch_db_url: str) -> None:
@@ -77,8 +87,12 @@ def test_a_choice_is_recorded_in_customer_choices(scratch_db_url: str) -> None:
     at.selectbox(key="track.slot").select_index(1)
     at.button(key="track.confirm").click().run()
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
-        made = [(c.kind, c.detail) for c in s.scalars(
-            select(CustomerChoice).where(CustomerChoice.order_id == order_id).order_by(CustomerChoice.id))]
+        made = [
+            (c.kind, c.detail)
+            for c in s.scalars(
+                select(CustomerChoice).where(CustomerChoice.order_id == order_id).order_by(CustomerChoice.id)
+            )
+        ]
     assert made[0] == (CustomerChoiceKind.SAFE_PLACE, {"place": "under the mat"})
     kind, detail = made[1]
     assert kind is CustomerChoiceKind.RESCHEDULE

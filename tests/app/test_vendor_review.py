@@ -33,9 +33,14 @@ def _viewer(url: str, username: str) -> Viewer:
 
 def _card(url: str, username: str, code: str, days: int = 30) -> Scorecard:
     with unit_of_work(engine_for(url), read_only=True) as s:
-        return scorecard(s, _viewer(url, username), vendor_by_code(s, code),
-                         TEST_DAY - timedelta(days=days), TEST_DAY - timedelta(days=1),
-                         compliance_day=TEST_DAY)
+        return scorecard(
+            s,
+            _viewer(url, username),
+            vendor_by_code(s, code),
+            TEST_DAY - timedelta(days=days),
+            TEST_DAY - timedelta(days=1),
+            compliance_day=TEST_DAY,
+        )
 
 
 def _everything_shown(at: AppTest) -> str:
@@ -58,9 +63,13 @@ def test_a_vendor_lands_on_its_own_scorecard_and_sees_no_other_vendor(app_db_url
     assert not [word for word in OTHERS if word in shown]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Compliant"] == format_share(card.compliance.compliant_share)
-    ranks = [m.value for m in at.metric][6:6 + len(card.ranks)]
-    assert ranks == [f"{r.rank}{'st' if r.rank == 1 else 'nd' if r.rank == 2 else 'rd'} of {r.of}"
-                     if r.rank is not None else "not ranked" for r in card.ranks]
+    ranks = [m.value for m in at.metric][6 : 6 + len(card.ranks)]
+    assert ranks == [
+        f"{r.rank}{'st' if r.rank == 1 else 'nd' if r.rank == 2 else 'rd'} of {r.of}"
+        if r.rank is not None
+        else "not ranked"
+        for r in card.ranks
+    ]
     assert "2nd of 3" in ranks  # on-time: MPP is second of the three vendors
     assert {b.label for b in at.get("download_button")} == {"Download CSV", "Download report (HTML)"}
 
@@ -81,12 +90,22 @@ def test_the_scorecard_tiles_and_table_are_cores(app_db_url: str) -> None:
     at.switch_page(PAGE).run()
     assert not at.exception
     at.selectbox(key="vendor_review.vendor").select_index(
-        at.selectbox(key="vendor_review.vendor").options.index("Metro Parcel Partners")).run()
+        at.selectbox(key="vendor_review.vendor").options.index("Metro Parcel Partners")
+    ).run()
     card = _card(app_db_url, "marcus", "MPP")
     tiles = at.metric[:6]
-    for tile, name in zip(tiles, ("orders", "on_time_rate", "first_attempt_rate",
-                                  "failed_cost_cents", "cost_per_drop_cents",
-                                  "cost_per_delivered_cents"), strict=True):
+    for tile, name in zip(
+        tiles,
+        (
+            "orders",
+            "on_time_rate",
+            "first_attempt_rate",
+            "failed_cost_cents",
+            "cost_per_drop_cents",
+            "cost_per_delivered_cents",
+        ),
+        strict=True,
+    ):
         trend = card.kpi(name)
         assert (tile.label, tile.value) == (KPIS[name].label, format_value(name, trend.value))
         assert tile.help.startswith(KPIS[name].definition)
@@ -95,7 +114,8 @@ def test_the_scorecard_tiles_and_table_are_cores(app_db_url: str) -> None:
     assert list(table["change"]) == [format_change(k) for k in card.kpis]
     reasons = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
     assert dict(zip(reasons["y"], reasons["x"], strict=True)) == {
-        r.replace("_", " "): n for r, n in card.exceptions_by_reason}
+        r.replace("_", " "): n for r, n in card.exceptions_by_reason
+    }
 
 
 def test_operations_pick_any_vendor_and_the_period(app_db_url: str) -> None:

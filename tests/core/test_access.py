@@ -39,10 +39,12 @@ def test_driver_sees_only_themselves(seeded_db: Session) -> None:
 def test_dispatcher_sees_every_driver(seeded_db: Session) -> None:
     viewer = Viewer(username="priya", role=Role.DISPATCHER)
     assert len(list(seeded_db.scalars(visible_driver_ids(viewer)))) == len(
-        list(seeded_db.scalars(select(Driver.id))))
+        list(seeded_db.scalars(select(Driver.id)))
+    )
 
 
 def test_require_refuses_other_roles() -> None:
     with pytest.raises(AccessDeniedError, match="may not approve"):
         Viewer(username="marcus", role=Role.HEAD_OF_LAST_MILE).require(
-            frozenset({Role.DISPATCHER}), "approve proposals")
+            frozenset({Role.DISPATCHER}), "approve proposals"
+        )

@@ -45,6 +45,9 @@ def test_ui_and_pages_hold_no_sql(folder: str) -> None:
 
 
 def test_only_core_db_creates_engines() -> None:
-    makers = [str(p.relative_to(ROOT)) for p in ROOT.joinpath("core").rglob("*.py")
-              if "create_engine(" in p.read_text() and p.name not in {"db.py", "env.py"}]
+    makers = [
+        str(p.relative_to(ROOT))
+        for p in ROOT.joinpath("core").rglob("*.py")
+        if "create_engine(" in p.read_text() and p.name not in {"db.py", "env.py"}
+    ]
     assert makers == []

@@ -32,15 +32,18 @@ def test_token_expires_after_its_lifetime() -> None:
     assert read_token(token, SECRET, now=NOW + SHIFT + timedelta(seconds=1)) is None
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda t: t.replace("v1.42.", "v1.43.", 1),                  # another user
-    lambda t: t.replace(t.split(".")[2], str(int(t.split(".")[2]) + 86_400)),  # longer life
-    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature bytes
-    lambda t: t.rpartition(".")[0],                               # signature dropped
-    lambda t: "v2" + t[2:],                                       # version
-    lambda t: "",
-    lambda t: "not a token at all",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t.replace("v1.42.", "v1.43.", 1),  # another user
+        lambda t: t.replace(t.split(".")[2], str(int(t.split(".")[2]) + 86_400)),  # longer life
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature bytes
+        lambda t: t.rpartition(".")[0],  # signature dropped
+        lambda t: "v2" + t[2:],  # version
+        lambda t: "",
+        lambda t: "not a token at all",
+    ],
+)
 def test_tampered_token_is_refused(tamper) -> None:  # type: ignore[no-untyped-def]
     token = issue_token(42, "$argon2id$hash", SECRET, now=NOW, lifetime=SHIFT)
     assert read_token(tamper(token), SECRET, now=NOW) is None
@@ -52,8 +55,13 @@ def test_token_signed_with_another_key_is_refused() -> None:
 
 
 def _user(db: Session, password: str = "s3cret-pass", role: Role = Role.DISPATCHER) -> User:
-    user = User(username="tess", display_name="Tess (dispatcher)", role=role,
-                password_hash=hash_password(password), active=True)
+    user = User(
+        username="tess",
+        display_name="Tess (dispatcher)",
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+    )
     db.add(user)
     db.flush()
     return user
@@ -64,14 +72,18 @@ def test_authenticate_accepts_the_right_password_and_signs_a_token(db: Session) 
     signed = authenticate(db, " tess ", "s3cret-pass", SECRET, now=NOW, lifetime=SHIFT)
     assert signed is not None
     assert (signed.viewer.username, signed.viewer.role, signed.viewer.user_id) == (
-        "tess", Role.DISPATCHER, user.id)
+        "tess",
+        Role.DISPATCHER,
+        user.id,
+    )
     assert signed.display_name == "Tess (dispatcher)"
     assert signed.expires_at == NOW + SHIFT
     assert resume(db, signed.token, SECRET, now=NOW + timedelta(hours=1)) == signed
 
 
-@pytest.mark.parametrize(("username", "password"), [
-    ("tess", "wrong"), ("nobody", "s3cret-pass"), ("tess", ""), ("", "")])
+@pytest.mark.parametrize(
+    ("username", "password"), [("tess", "wrong"), ("nobody", "s3cret-pass"), ("tess", ""), ("", "")]
+)
 def test_authenticate_refuses_wrong_user_or_password(db: Session, username: str, password: str) -> None:
     _user(db)
     assert authenticate(db, username, password, SECRET, now=NOW, lifetime=SHIFT) is None
@@ -94,7 +106,7 @@ def test_password_change_revokes_earlier_tokens(db: Session) -> None:
     user.password_hash = hash_password("a-new-password")
     db.flush()
     assert read_token(signed.token, SECRET, now=NOW) is not None  # signature still fine ...
-    assert resume(db, signed.token, SECRET, now=NOW) is None       # ... but the password moved on
+    assert resume(db, signed.token, SECRET, now=NOW) is None  # ... but the password moved on
     fresh = authenticate(db, "tess", "a-new-password", SECRET, now=NOW, lifetime=SHIFT)
     assert fresh is not None and resume(db, fresh.token, SECRET, now=NOW) is not None
 

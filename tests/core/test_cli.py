@@ -27,8 +27,9 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert "usage: ctower " + command in capsys.readouterr().out
 
 
-def test_seed_then_import_then_refuse(cli_db: str, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_then_import_then_refuse(
+    cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["seed", "--orders", "50", "--drivers", "12", "--days", "1", "--date", "2026-11-27"]) == 0
     out = capsys.readouterr().out
     assert "priya" in out and "priya-demo" in out

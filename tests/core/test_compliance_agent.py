@@ -59,45 +59,103 @@ def at(hour: float, day: date = DAY) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC) + timedelta(hours=hour)
 
 
-def _world(db: Session, windows: dict[str, tuple[float, float]], skills: dict[str, list[str]] | None = None
-           ) -> dict[str, Any]:
+def _world(
+    db: Session, windows: dict[str, tuple[float, float]], skills: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """Hub, region, three drivers with valid documents, and open orders with the given windows."""
-    region = Region(code="NY", name="New York", daily_driving_limit_s=36000,
-                    weekly_driving_limit_s=216000, break_after_s=18000, break_duration_s=1800)
+    region = Region(
+        code="NY",
+        name="New York",
+        daily_driving_limit_s=36000,
+        weekly_driving_limit_s=216000,
+        break_after_s=18000,
+        break_duration_s=1800,
+    )
     db.add(region)
     db.flush()
-    hub = Hub(code="H1", name="Hub", region_id=region.id, lat=40.70, lon=-74.00, timezone="UTC",
-              loading_bays=4, turnaround_s=600)
+    hub = Hub(
+        code="H1",
+        name="Hub",
+        region_id=region.id,
+        lat=40.70,
+        lon=-74.00,
+        timezone="UTC",
+        loading_bays=4,
+        turnaround_s=600,
+    )
     fleet = Fleet(code="CAP", name="Own", fleet_type=FleetType.CAPTIVE, per_hour_cents=3600, per_km_cents=50)
     db.add_all([hub, fleet])
     db.flush()
     drivers = {}
     for code in DRIVERS:
-        vehicle = Vehicle(registration=f"V-{code}", fleet_id=fleet.id, vehicle_type=VehicleKind.VAN,
-                          capacity_parcels=50, capacity_g=500_000, capacity_ml=5_000_000, electric=False,
-                          co2_g_per_km=200, cold_chain=code == "D-01")
+        vehicle = Vehicle(
+            registration=f"V-{code}",
+            fleet_id=fleet.id,
+            vehicle_type=VehicleKind.VAN,
+            capacity_parcels=50,
+            capacity_g=500_000,
+            capacity_ml=5_000_000,
+            electric=False,
+            co2_g_per_km=200,
+            cold_chain=code == "D-01",
+        )
         db.add(vehicle)
         db.flush()
         shift = (time(6), time(21)) if code == "D-01" else (time(12), time(21))
-        driver = Driver(code=code, name=f"Driver {code}", fleet_id=fleet.id, vehicle_id=vehicle.id,
-                        home_hub_id=hub.id, region_id=region.id, shift_start=shift[0], shift_end=shift[1],
-                        skills=["cold_chain"] if code == "D-01" else [], status=DriverStatus.ACTIVE)
+        driver = Driver(
+            code=code,
+            name=f"Driver {code}",
+            fleet_id=fleet.id,
+            vehicle_id=vehicle.id,
+            home_hub_id=hub.id,
+            region_id=region.id,
+            shift_start=shift[0],
+            shift_end=shift[1],
+            skills=["cold_chain"] if code == "D-01" else [],
+            status=DriverStatus.ACTIVE,
+        )
         db.add(driver)
         db.flush()
         for kind in DocumentKind:
-            db.add(ComplianceDocument(
-                driver_id=driver.id, kind=kind, reference=f"{kind.value}-{code}", issued_at=at(-2400),
-                expires_at=at(24 * 300), verified=True, verified_at=at(-2399),
-                vehicle_id=vehicle.id if kind is DocumentKind.VEHICLE_INSPECTION else None))
+            db.add(
+                ComplianceDocument(
+                    driver_id=driver.id,
+                    kind=kind,
+                    reference=f"{kind.value}-{code}",
+                    issued_at=at(-2400),
+                    expires_at=at(24 * 300),
+                    verified=True,
+                    verified_at=at(-2399),
+                    vehicle_id=vehicle.id if kind is DocumentKind.VEHICLE_INSPECTION else None,
+                )
+            )
         drivers[code] = driver
     for i, (ref, (start, end)) in enumerate(sorted(windows.items())):
-        db.add(Order(
-            external_ref=ref, hub_id=hub.id, service_date=DAY, status=OrderStatus.UNASSIGNED,
-            address=f"{i} Main St", zone="Z", lat=40.70 + 0.004 * (i % 4), lon=-74.00 + 0.005 * (i % 3 + 1),
-            parcels=1, weight_g=1000, volume_ml=1000, service_time_s=120, sla_kind=SlaKind.TWO_HOUR,
-            window_start_at=at(start), window_end_at=at(end), priority=1, brand_tier=BrandTier.STANDARD,
-            required_skills=(skills or {}).get(ref, []), customer_name="C",
-            contact_channel=ContactChannel.SMS, created_at=at(-4)))
+        db.add(
+            Order(
+                external_ref=ref,
+                hub_id=hub.id,
+                service_date=DAY,
+                status=OrderStatus.UNASSIGNED,
+                address=f"{i} Main St",
+                zone="Z",
+                lat=40.70 + 0.004 * (i % 4),
+                lon=-74.00 + 0.005 * (i % 3 + 1),
+                parcels=1,
+                weight_g=1000,
+                volume_ml=1000,
+                service_time_s=120,
+                sla_kind=SlaKind.TWO_HOUR,
+                window_start_at=at(start),
+                window_end_at=at(end),
+                priority=1,
+                brand_tier=BrandTier.STANDARD,
+                required_skills=(skills or {}).get(ref, []),
+                customer_name="C",
+                contact_channel=ContactChannel.SMS,
+                created_at=at(-4),
+            )
+        )
     db.flush()
     return {"hub": hub, "drivers": drivers}
 
@@ -109,9 +167,18 @@ def _plan(db: Session, hub: Hub, routes: dict[str, list[str]], now: datetime) ->
     db.flush()
     state = load_day_state(db, hub.id, DAY, now)
     ev = evaluate_plan(state.problem, routes)
-    change = {"routes": {r.driver_id: {"stops": [[v.order_id, v.arrival_s] for v in r.visits],
-                                       "start_s": r.start_s, "end_s": r.end_s, "distance_m": r.distance_m}
-                         for r in ev.routes}, "moves": []}
+    change = {
+        "routes": {
+            r.driver_id: {
+                "stops": [[v.order_id, v.arrival_s] for v in r.visits],
+                "start_s": r.start_s,
+                "end_s": r.end_s,
+                "distance_m": r.distance_m,
+            }
+            for r in ev.routes
+        },
+        "moves": [],
+    }
     apply_route_change(db, plan, change, now)
     return plan
 
@@ -129,10 +196,15 @@ def _start(db: Session, driver: Driver, started: datetime) -> Route:
 
 
 def _pending(db: Session, driver: Driver) -> list[str]:
-    return list(db.scalars(select(Order.external_ref).join(Stop, Stop.order_id == Order.id)
-                           .join(Route, Route.id == Stop.route_id)
-                           .where(Route.driver_id == driver.id, Stop.status == StopStatus.PENDING)
-                           .order_by(Stop.sequence)))
+    return list(
+        db.scalars(
+            select(Order.external_ref)
+            .join(Stop, Stop.order_id == Order.id)
+            .join(Route, Route.id == Stop.route_id)
+            .where(Route.driver_id == driver.id, Stop.status == StopStatus.PENDING)
+            .order_by(Stop.sequence)
+        )
+    )
 
 
 def _route(db: Session, driver: Driver) -> Route:
@@ -140,9 +212,18 @@ def _route(db: Session, driver: Driver) -> Route:
 
 
 HOS_WINDOWS = {
-    "A0": (12.5, 13.5), "A1": (13.25, 14.25), "A2": (14.0, 15.0), "A3": (14.75, 15.75),
-    "A4": (16.0, 17.0), "A5": (16.75, 17.75), "A6": (17.5, 18.5), "A7": (18.25, 19.25),
-    "B0": (12.5, 14.5), "B1": (14.0, 17.0), "C0": (12.5, 14.5), "C1": (15.0, 18.0),
+    "A0": (12.5, 13.5),
+    "A1": (13.25, 14.25),
+    "A2": (14.0, 15.0),
+    "A3": (14.75, 15.75),
+    "A4": (16.0, 17.0),
+    "A5": (16.75, 17.75),
+    "A6": (17.5, 18.5),
+    "A7": (18.25, 19.25),
+    "B0": (12.5, 14.5),
+    "B1": (14.0, 17.0),
+    "C0": (12.5, 14.5),
+    "C1": (15.0, 18.0),
 }
 HOS_ROUTES = {"D-01": [f"A{i}" for i in range(8)], "D-02": ["B0", "B1"], "D-03": ["C0", "C1"]}
 NOON = at(12)
@@ -179,7 +260,8 @@ def test_stops_after_the_daily_breach_move_and_the_route_then_ends_in_time(db: S
     assert proposal.change["unassigned"] == []
     assert proposal.effect["orders_moved"] == 4 and proposal.effect["breaches_avoided"] == 1
     assert proposal.rationale.startswith(
-        "D-01 would pass the NY 10 h daily driving limit at 16:00; 4 stops after 14:47 move to D-0")
+        "D-01 would pass the NY 10 h daily driving limit at 16:00; 4 stops after 14:47 move to D-0"
+    )
 
     outcome = settle(db, proposal, proposal.change["action"], NOON)
     assert outcome.applied
@@ -201,9 +283,17 @@ def test_weekly_limit_counts_the_days_before(db: Session) -> None:
         plan = Plan(hub_id=world["hub"].id, service_date=day, updated_at=at(20, day))
         db.add(plan)
         db.flush()
-        db.add(Route(plan_id=plan.id, driver_id=d1.id, status=RouteStatus.COMPLETED,
-                     planned_start_at=at(7, day), planned_end_at=at(16, day),
-                     started_at=at(7, day), finished_at=at(16, day)))
+        db.add(
+            Route(
+                plan_id=plan.id,
+                driver_id=d1.id,
+                status=RouteStatus.COMPLETED,
+                planned_start_at=at(7, day),
+                planned_end_at=at(16, day),
+                started_at=at(7, day),
+                finished_at=at(16, day),
+            )
+        )
     db.flush()
     [risk] = at_risk_drivers(db, world["hub"].id, DAY, at(9))
     assert (risk.rule, risk.breach_at) == (RULE_WEEKLY, at(12))
@@ -212,8 +302,14 @@ def test_weekly_limit_counts_the_days_before(db: Session) -> None:
 
 
 DOC_WINDOWS = {
-    "A0": (10.0, 11.0), "A1": (11.0, 12.0), "A2": (12.0, 12.5), "A3": (13.5, 14.5),
-    "A4": (14.5, 15.5), "A5": (15.5, 16.5), "B0": (12.5, 14.5), "C0": (13.0, 15.0),
+    "A0": (10.0, 11.0),
+    "A1": (11.0, 12.0),
+    "A2": (12.0, 12.5),
+    "A3": (13.5, 14.5),
+    "A4": (14.5, 15.5),
+    "A5": (15.5, 16.5),
+    "B0": (12.5, 14.5),
+    "C0": (13.0, 15.0),
 }
 
 
@@ -221,8 +317,11 @@ def test_stops_after_an_insurance_expiry_move_to_other_drivers(db: Session) -> N
     world = _world(db, DOC_WINDOWS)
     d1 = world["drivers"]["D-01"]
     _plan(db, world["hub"], {"D-01": [f"A{i}" for i in range(6)], "D-02": ["B0"], "D-03": ["C0"]}, at(9))
-    insurance = db.scalars(select(ComplianceDocument).where(
-        ComplianceDocument.driver_id == d1.id, ComplianceDocument.kind == DocumentKind.INSURANCE)).one()
+    insurance = db.scalars(
+        select(ComplianceDocument).where(
+            ComplianceDocument.driver_id == d1.id, ComplianceDocument.kind == DocumentKind.INSURANCE
+        )
+    ).one()
     insurance.expires_at = at(13)
     db.flush()
     [risk] = at_risk_drivers(db, world["hub"].id, DAY, at(9))
@@ -242,8 +341,11 @@ def test_an_expired_document_moves_every_pending_stop(db: Session) -> None:
     world = _world(db, DOC_WINDOWS)
     d1 = world["drivers"]["D-01"]
     _plan(db, world["hub"], {"D-01": [f"A{i}" for i in range(6)], "D-02": ["B0"], "D-03": ["C0"]}, at(9))
-    licence = db.scalars(select(ComplianceDocument).where(
-        ComplianceDocument.driver_id == d1.id, ComplianceDocument.kind == DocumentKind.LICENCE)).one()
+    licence = db.scalars(
+        select(ComplianceDocument).where(
+            ComplianceDocument.driver_id == d1.id, ComplianceDocument.kind == DocumentKind.LICENCE
+        )
+    ).one()
     licence.expires_at = at(8)
     db.flush()
     [proposal] = propose_compliance(db, world["hub"].id, DAY, at(9))
@@ -274,12 +376,14 @@ def test_a_stop_no_one_else_can_take_is_unassigned_with_the_reason(db: Session) 
     world = _long_day(db, skills={"A6": ["cold_chain"]})  # only D-01 has a cold-chain van
     [proposal] = propose_compliance(db, world["hub"].id, DAY, NOON)
     assert proposal.change["unassigned"] == [
-        {"order": "A6", "reason": "no eligible driver: 2 lack skill cold_chain, 1 blocked by compliance"}]
+        {"order": "A6", "reason": "no eligible driver: 2 lack skill cold_chain, 1 blocked by compliance"}
+    ]
     move = next(m for m in proposal.change["moves"] if m["order"] == "A6")
     assert move["to_driver"] is None and "lack skill cold_chain" in move["reason"]
     assert proposal.effect["orders_moved"] == 3 and proposal.effect["orders_dropped"] == 1
     assert proposal.rationale.startswith(
-        "D-01 would pass the NY 10 h daily driving limit at 16:00; 3 of the 4 stops after 14:47 move to ")
+        "D-01 would pass the NY 10 h daily driving limit at 16:00; 3 of the 4 stops after 14:47 move to "
+    )
     assert "1 cannot be placed (no eligible driver: 2 lack skill cold_chain" in proposal.rationale
     assert settle(db, proposal, "reassign", NOON).applied
     on_routes = {ref for d in world["drivers"].values() for ref in _pending(db, d)}
@@ -294,9 +398,17 @@ def test_a_receiver_near_their_own_limit_takes_nothing_that_would_break_it(db: S
     for code in ("D-02", "D-03"):  # a night shift that ran past midnight: 1 h left after today's plan
         route = _route(db, world["drivers"][code])
         left = timedelta(hours=9) - (route.planned_end_at - route.planned_start_at)
-        db.add(Route(plan_id=night.id, driver_id=world["drivers"][code].id, status=RouteStatus.COMPLETED,
-                     planned_start_at=at(0), planned_end_at=at(0) + left, started_at=at(0),
-                     finished_at=at(0) + left))
+        db.add(
+            Route(
+                plan_id=night.id,
+                driver_id=world["drivers"][code].id,
+                status=RouteStatus.COMPLETED,
+                planned_start_at=at(0),
+                planned_end_at=at(0) + left,
+                started_at=at(0),
+                finished_at=at(0) + left,
+            )
+        )
     db.flush()
     headroom = {r.driver_code: r.headroom_today_s for r in compliance_report(db, SYSTEM, DAY)}
     assert headroom["D-02"] == headroom["D-03"] == 3600
@@ -313,5 +425,6 @@ def test_a_limit_already_passed_moves_every_stop_and_says_the_breach_stands(db: 
     assert {m["order"] for m in proposal.change["moves"]} == {f"A{i}" for i in range(8)}
     assert proposal.effect["breaches_avoided"] == 0
     assert proposal.rationale.startswith(
-        "D-01 passed the NY 10 h daily driving limit at 16:00; all 8 remaining stops move to ")
+        "D-01 passed the NY 10 h daily driving limit at 16:00; all 8 remaining stops move to "
+    )
     assert proposal.rationale.endswith("even so the van is back only at 16:30, after the breach.")

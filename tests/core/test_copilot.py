@@ -46,8 +46,14 @@ def planned(seeded_db: Session) -> Session:
     return seeded_db
 
 
-def _prefs(session: Session, order_id: int, safe: bool, neighbour: bool, locker: bool,
-           skills: list[str] | None = None) -> Order:
+def _prefs(
+    session: Session,
+    order_id: int,
+    safe: bool,
+    neighbour: bool,
+    locker: bool,
+    skills: list[str] | None = None,
+) -> Order:
     order = session.get(Order, order_id)
     assert order is not None
     order.safe_place_allowed, order.neighbour_allowed, order.locker_allowed = safe, neighbour, locker
@@ -62,8 +68,10 @@ def test_only_the_actions_the_customer_allowed_are_offered(planned: Session) -> 
     _prefs(planned, s.order_id, safe=False, neighbour=True, locker=False)
     advice = not_home_options(planned, s.driver_id, s.order_id, s.eta)
     assert [o.action for o in advice.options] == [A.NEIGHBOUR, A.RESCHEDULE, A.RETURN_TO_DEPOT]
-    assert dict(advice.excluded) == {A.SAFE_PLACE: "the customer did not allow a safe place",
-                                     A.LOCKER: "the customer did not allow a locker"}
+    assert dict(advice.excluded) == {
+        A.SAFE_PLACE: "the customer did not allow a safe place",
+        A.LOCKER: "the customer did not allow a locker",
+    }
 
     _prefs(planned, s.order_id, safe=True, neighbour=False, locker=True)
     advice = not_home_options(planned, s.driver_id, s.order_id, s.eta)
@@ -83,7 +91,11 @@ def test_options_are_ranked_by_expected_cost_with_a_reason_each(planned: Session
     # safe place: 1 min (53) + 2% x 1778 (36) = 89; neighbour: 4 min (213) + 15% x 1778 (267) = 480;
     # reschedule: 0.5 min (27) + a failed delivery 1778 = 1805; return: 1805 + 450 handling = 2255.
     assert [(o.action, o.expected_cost_cents) for o in options] == [
-        (A.SAFE_PLACE, 89), (A.NEIGHBOUR, 480), (A.RESCHEDULE, 1805), (A.RETURN_TO_DEPOT, 2255)]
+        (A.SAFE_PLACE, 89),
+        (A.NEIGHBOUR, 480),
+        (A.RESCHEDULE, 1805),
+        (A.RETURN_TO_DEPOT, 2255),
+    ]
     assert all(o.reason for o in options)
     assert "neighbour at number" in options[1].reason
     assert options[2].slot is not None and "08:00-10:00" in options[2].reason
@@ -101,8 +113,12 @@ def test_a_choice_made_through_the_tracking_link_comes_first(planned: Session) -
     s = first_stop(planned)
     _prefs(planned, s.order_id, safe=False, neighbour=False, locker=False)
     token = issue_token(planned, s.order_id, s.eta - timedelta(hours=2))
-    record_customer_choice(planned, token, ChoiceRequest(CustomerChoiceKind.SAFE_PLACE, place="in the porch"),
-                           s.eta - timedelta(hours=1))
+    record_customer_choice(
+        planned,
+        token,
+        ChoiceRequest(CustomerChoiceKind.SAFE_PLACE, place="in the porch"),
+        s.eta - timedelta(hours=1),
+    )
     best = not_home_options(planned, s.driver_id, s.order_id, s.eta).options[0]
     assert best.action is A.SAFE_PLACE and best.customer_asked and best.place == "in the porch"
     assert best.reason.startswith("customer asked for this")
@@ -138,8 +154,9 @@ def test_the_chosen_action_is_recorded_as_delivery_or_failure(planned: Session) 
     resched = next(o for o in options if o.action is A.RESCHEDULE)
     act_on_not_home(planned, s.driver_id, nxt.order_id, nxt.eta, resched, nxt.lat, nxt.lon)
     assert planned.get(Order, nxt.order_id).status is OrderStatus.FAILED  # type: ignore[union-attr]
-    record = planned.scalars(select(Event).where(Event.order_id == nxt.order_id,
-                                                 Event.kind == EventKind.EXCEPTION)).one()
+    record = planned.scalars(
+        select(Event).where(Event.order_id == nxt.order_id, Event.kind == EventKind.EXCEPTION)
+    ).one()
     assert record.payload["action"] == "reschedule" and "reschedule_start_at" in record.payload
 
 
@@ -171,8 +188,16 @@ def test_a_road_closure_resequences_the_remaining_stops_under_policy(planned: Se
     s = first_stop(planned, min_left=4)
     plan = planned.scalars(select(Plan).join(Route).where(Route.id == s.route_id)).one()
     version = plan.version
-    out = reroute(planned, s.driver_id, s.eta - timedelta(minutes=20), ExceptionReason.ROAD_CLOSED,
-                  s.lat + 0.01, s.lon, closures=(Closure(s.lat, s.lon, 250, 3.0),), stop=SOLVE)
+    out = reroute(
+        planned,
+        s.driver_id,
+        s.eta - timedelta(minutes=20),
+        ExceptionReason.ROAD_CLOSED,
+        s.lat + 0.01,
+        s.lon,
+        closures=(Closure(s.lat, s.lon, 250, 3.0),),
+        stop=SOLVE,
+    )
     assert not out.escalated and sorted(out.before) == sorted(out.after)
     assert ("will now be late" in out.message) == bool(out.late_after)
     if out.applied:
@@ -181,8 +206,12 @@ def test_a_road_closure_resequences_the_remaining_stops_under_policy(planned: Se
         assert proposal.status is ProposalStatus.APPLIED and proposal.proposed_by == "copilot"
         planned.refresh(plan)
         assert plan.version == version + 1
-        refs = planned.scalars(select(Order.external_ref).join(Stop).where(
-            Stop.route_id == s.route_id, Stop.status == StopStatus.PENDING).order_by(Stop.sequence)).all()
+        refs = planned.scalars(
+            select(Order.external_ref)
+            .join(Stop)
+            .where(Stop.route_id == s.route_id, Stop.status == StopStatus.PENDING)
+            .order_by(Stop.sequence)
+        ).all()
         assert tuple(refs) == out.after
         assert planned.scalars(select(AuditEntry).where(AuditEntry.action == "apply_reroute")).one()
 
@@ -199,20 +228,36 @@ def test_stops_that_cannot_be_kept_go_to_dispatch(planned: Session) -> None:
 
 def test_a_breakdown_asks_dispatch_at_once(planned: Session) -> None:
     s = first_stop(planned, min_left=2)
-    event_id = report_problem(planned, s.driver_id, s.eta, ProblemReport(
-        ExceptionReason.VEHICLE_BREAKDOWN, s.lat, s.lon))
-    out = reroute(planned, s.driver_id, s.eta, ExceptionReason.VEHICLE_BREAKDOWN, s.lat, s.lon,
-                  problem_event_id=event_id)
+    event_id = report_problem(
+        planned, s.driver_id, s.eta, ProblemReport(ExceptionReason.VEHICLE_BREAKDOWN, s.lat, s.lon)
+    )
+    out = reroute(
+        planned,
+        s.driver_id,
+        s.eta,
+        ExceptionReason.VEHICLE_BREAKDOWN,
+        s.lat,
+        s.lon,
+        problem_event_id=event_id,
+    )
     assert out.escalated and not out.applied and out.escalation_event_id == event_id
     payload = planned.get(Event, event_id).payload  # type: ignore[union-attr]
     assert payload["needs_dispatch"] is True and s.order_id in [
-        planned.scalar(select(Order.id).where(Order.external_ref == r)) for r in payload["detail"]["at_risk"]]
+        planned.scalar(select(Order.id).where(Order.external_ref == r)) for r in payload["detail"]["at_risk"]
+    ]
 
 
 def test_a_breakdown_can_put_a_rebalance_in_the_dispatchers_inbox(planned: Session) -> None:
     s = first_stop(planned, min_left=2)
-    out = reroute(planned, s.driver_id, s.eta - timedelta(hours=1), ExceptionReason.VEHICLE_BREAKDOWN,
-                  s.lat, s.lon, propose_to_dispatch=True)
+    out = reroute(
+        planned,
+        s.driver_id,
+        s.eta - timedelta(hours=1),
+        ExceptionReason.VEHICLE_BREAKDOWN,
+        s.lat,
+        s.lon,
+        propose_to_dispatch=True,
+    )
     proposal = planned.get(Proposal, out.dispatch_proposal_id)
     assert proposal is not None and proposal.kind == "rebalance"
     assert proposal.status is ProposalStatus.PENDING  # a person decides

@@ -47,13 +47,17 @@ def planned(seeded_db: Session) -> Session:
 
 
 def _reachable(session: Session, order_ids: list[int]) -> set[int]:
-    return set(session.scalars(select(Order.id).where(
-        Order.id.in_(order_ids), Order.contact_channel != ContactChannel.NONE)))
+    return set(
+        session.scalars(
+            select(Order.id).where(Order.id.in_(order_ids), Order.contact_channel != ContactChannel.NONE)
+        )
+    )
 
 
 def _messages(session: Session, kind: MessageKind) -> list[OutboxMessage]:
-    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)
-                                .order_by(OutboxMessage.id)))
+    return list(
+        session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id))
+    )
 
 
 def test_out_for_delivery_customers_get_one_eta_window_each(planned: Session) -> None:
@@ -94,8 +98,15 @@ def test_a_missed_customer_gets_reschedule_options(planned: Session) -> None:
     order = planned.get(Order, s.order_id)
     assert order is not None
     order.contact_channel = ContactChannel.SMS
-    fail(planned, s.driver_id, s.order_id, s.eta, ExceptionRecord(
-        reason=ExceptionReason.NOT_HOME, action=ExceptionAction.RETURN_TO_DEPOT, lat=s.lat, lon=s.lon))
+    fail(
+        planned,
+        s.driver_id,
+        s.order_id,
+        s.eta,
+        ExceptionRecord(
+            reason=ExceptionReason.NOT_HOME, action=ExceptionAction.RETURN_TO_DEPOT, lat=s.lat, lon=s.lon
+        ),
+    )
     run_customer_agent(planned, TEST_DAY, s.eta + timedelta(minutes=5))
     [missed] = _messages(planned, MessageKind.MISSED_YOU)
     assert missed.order_id == s.order_id and "tomorrow 08:00-10:00" in missed.body
@@ -128,8 +139,9 @@ def test_a_failing_provider_leaves_a_failed_message_with_its_error(planned: Sess
     start_route(planned, s.driver_id, s.eta - timedelta(minutes=30), s.lat, s.lon)
     run_customer_agent(planned, TEST_DAY, s.eta - timedelta(minutes=30))
     assert deliver_outbox(planned, Down(), s.eta).failed > 0
-    failed = planned.scalars(select(OutboxMessage).where(
-        OutboxMessage.status == MessageStatus.FAILED)).first()
+    failed = planned.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == MessageStatus.FAILED)
+    ).first()
     assert failed is not None and failed.error == "provider unavailable" and failed.attempts == 1
 
 
@@ -155,8 +167,12 @@ def test_a_token_grants_one_order_and_nothing_else(planned: Session) -> None:
     token_a = issue_token(planned, a.order_id, now)
     choice_id = record_customer_choice(planned, token_a, ChoiceRequest(CustomerChoiceKind.NEIGHBOUR), now)
     assert planned.get(CustomerChoice, choice_id).order_id == a.order_id  # type: ignore[union-attr]
-    assert planned.scalar(select(func.count()).select_from(CustomerChoice).where(
-        CustomerChoice.order_id == b.order_id)) == 0
+    assert (
+        planned.scalar(
+            select(func.count()).select_from(CustomerChoice).where(CustomerChoice.order_id == b.order_id)
+        )
+        == 0
+    )
     for bad in ("", "x" * 32, token_a[:-1], token_a + "A"):
         with pytest.raises(TrackingLinkError):
             tracking_view(planned, bad, now)
@@ -170,8 +186,9 @@ def test_a_choice_must_be_on_offer(planned: Session) -> None:
     token = issue_token(planned, s.order_id, now)
     with pytest.raises(ControlTowerError, match="offered delivery slots"):
         record_customer_choice(planned, token, ChoiceRequest(CustomerChoiceKind.RESCHEDULE), now)
-    slot = next(c for c in tracking_view(planned, token, now).choices
-                if c.kind is CustomerChoiceKind.RESCHEDULE).slots[1]
+    slot = next(
+        c for c in tracking_view(planned, token, now).choices if c.kind is CustomerChoiceKind.RESCHEDULE
+    ).slots[1]
     request = ChoiceRequest(CustomerChoiceKind.RESCHEDULE, slot=slot)
     made = planned.get(CustomerChoice, record_customer_choice(planned, token, request, now))
     assert made is not None and made.detail["slot_start_at"] == slot.start_at.isoformat()

@@ -36,11 +36,23 @@ def test_naive_datetime_is_refused(db: Session) -> None:
 
 def test_bulk_insert_stores_what_the_orm_stores(db: Session) -> None:
     at = datetime(2026, 11, 27, 14, 30, 5, 120, tzinfo=UTC)
-    db.add(AuditEntry(id=1, at=at, actor="orm", action="a", entity="e", entity_id=1,
-                      detail={"k": [1, 2]}))
+    db.add(AuditEntry(id=1, at=at, actor="orm", action="a", entity="e", entity_id=1, detail={"k": [1, 2]}))
     db.flush()
-    bulk_insert(db, AuditEntry.__table__, [{"id": 2, "at": at, "actor": "bulk", "action": "a",
-                                           "entity": "e", "entity_id": 1, "detail": {"k": [1, 2]}}])
+    bulk_insert(
+        db,
+        AuditEntry.__table__,
+        [
+            {
+                "id": 2,
+                "at": at,
+                "actor": "bulk",
+                "action": "a",
+                "entity": "e",
+                "entity_id": 1,
+                "detail": {"k": [1, 2]},
+            }
+        ],
+    )
     raw = db.execute(text("SELECT at, detail FROM audit_log ORDER BY id")).all()
     assert raw[0] == raw[1]
     db.expire_all()

@@ -21,8 +21,9 @@ NOON = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)  # 12:00 in New York
 
 def _viewer(session: Session, username: str) -> Viewer:
     u = session.scalars(select(User).where(User.username == username)).one()
-    return Viewer(username=u.username, role=u.role, user_id=u.id, vendor_id=u.vendor_id,
-                  driver_id=u.driver_id)
+    return Viewer(
+        username=u.username, role=u.role, user_id=u.id, vendor_id=u.vendor_id, driver_id=u.driver_id
+    )
 
 
 def _hub(session: Session) -> Hub:
@@ -36,8 +37,9 @@ def _request(hub: Hub, **kw: object) -> RebalanceRequest:
 def test_day_state_starts_drivers_at_the_hub_with_open_orders(seeded_db: Session) -> None:
     hub = _hub(seeded_db)
     state = load_day_state(seeded_db, hub.id, TEST_DAY)
-    open_orders = seeded_db.scalar(select(func.count()).select_from(Order).where(
-        Order.hub_id == hub.id, Order.service_date == TEST_DAY))
+    open_orders = seeded_db.scalar(
+        select(func.count()).select_from(Order).where(Order.hub_id == hub.id, Order.service_date == TEST_DAY)
+    )
     assert len(state.problem.orders) == open_orders
     assert all((d.lat, d.lon) == (hub.lat, hub.lon) for d in state.problem.drivers)
     assert state.live == {} and state.plan is None
@@ -58,10 +60,17 @@ def test_first_dispatch_proposal_assigns_orders_and_approval_applies_it(seeded_d
     assert applied.status is ProposalStatus.APPLIED and applied.decided_by == "priya"
     plan = seeded_db.get(Plan, proposal.plan_id)
     assert plan is not None and plan.version == 2
-    planned = seeded_db.scalar(select(func.count()).select_from(Order).where(
-        Order.hub_id == hub.id, Order.service_date == TEST_DAY, Order.status == OrderStatus.PLANNED))
-    stops = seeded_db.scalar(select(func.count()).select_from(Stop).join(Order).where(
-        Order.hub_id == hub.id, Order.service_date == TEST_DAY))
+    planned = seeded_db.scalar(
+        select(func.count())
+        .select_from(Order)
+        .where(Order.hub_id == hub.id, Order.service_date == TEST_DAY, Order.status == OrderStatus.PLANNED)
+    )
+    stops = seeded_db.scalar(
+        select(func.count())
+        .select_from(Stop)
+        .join(Order)
+        .where(Order.hub_id == hub.id, Order.service_date == TEST_DAY)
+    )
     assert planned == stops == placed
     audit = seeded_db.scalars(select(AuditEntry).where(AuditEntry.action == "apply_rebalance")).one()
     assert audit.actor == "priya" and audit.detail["to_version"] == 2

@@ -50,8 +50,11 @@ def planned(seeded_db: Session) -> Session:
 
 
 def _events(session: Session, kind: EventKind, order_id: int) -> list[Event]:
-    return list(session.scalars(select(Event).where(Event.kind == kind, Event.order_id == order_id)
-                                .order_by(Event.id)))
+    return list(
+        session.scalars(
+            select(Event).where(Event.kind == kind, Event.order_id == order_id).order_by(Event.id)
+        )
+    )
 
 
 def _pod(lat: float, lon: float, **kw: object) -> ProofOfDelivery:
@@ -114,9 +117,21 @@ def test_a_failure_is_a_structured_record(planned: Session) -> None:
     s = first_stop(planned)
     at = s.eta + timedelta(minutes=4)
     slot = (s.eta + timedelta(days=1), s.eta + timedelta(days=1, hours=2))
-    fail(planned, s.driver_id, s.order_id, at, ExceptionRecord(
-        reason=ExceptionReason.NOT_HOME, action=ExceptionAction.RESCHEDULE, lat=s.lat, lon=s.lon,
-        photo_ref="photo:door", reschedule_start_at=slot[0], reschedule_end_at=slot[1]))
+    fail(
+        planned,
+        s.driver_id,
+        s.order_id,
+        at,
+        ExceptionRecord(
+            reason=ExceptionReason.NOT_HOME,
+            action=ExceptionAction.RESCHEDULE,
+            lat=s.lat,
+            lon=s.lon,
+            photo_ref="photo:door",
+            reschedule_start_at=slot[0],
+            reschedule_end_at=slot[1],
+        ),
+    )
     order = planned.get(Order, s.order_id)
     assert order is not None and order.status is OrderStatus.FAILED and order.attempts == 1
     [exception] = _events(planned, EventKind.EXCEPTION, s.order_id)
@@ -129,13 +144,30 @@ def test_a_failure_is_a_structured_record(planned: Session) -> None:
 
 def test_leaving_a_parcel_is_a_delivery_not_a_failure(planned: Session) -> None:
     s = first_stop(planned)
-    record = ExceptionRecord(reason="not_home", action="safe_place", lat=s.lat, lon=s.lon,  # type: ignore[arg-type]
-                             place="behind the side gate", photo_ref="photo:gate")
+    record = ExceptionRecord(
+        reason="not_home",
+        action="safe_place",
+        lat=s.lat,
+        lon=s.lon,  # type: ignore[arg-type]
+        place="behind the side gate",
+        photo_ref="photo:gate",
+    )
     with pytest.raises(FieldReportError, match="is delivered"):
         fail(planned, s.driver_id, s.order_id, s.eta, record)
-    deliver(planned, s.driver_id, s.order_id, s.eta, ProofOfDelivery(
-        lat=s.lat, lon=s.lon, handover=Handover.SAFE_PLACE, place="behind the side gate",
-        photo_ref="photo:gate", exception=record))
+    deliver(
+        planned,
+        s.driver_id,
+        s.order_id,
+        s.eta,
+        ProofOfDelivery(
+            lat=s.lat,
+            lon=s.lon,
+            handover=Handover.SAFE_PLACE,
+            place="behind the side gate",
+            photo_ref="photo:gate",
+            exception=record,
+        ),
+    )
     [exception] = _events(planned, EventKind.EXCEPTION, s.order_id)
     assert exception.payload["resolved"] is True and exception.payload["place"] == "behind the side gate"
     [delivered] = _events(planned, EventKind.DELIVERED, s.order_id)
@@ -152,17 +184,38 @@ def test_records_refuse_missing_evidence_and_unknown_reasons() -> None:
     with pytest.raises(ValueError, match="disruption"):
         ProblemReport(reason=ExceptionReason.NOT_HOME, lat=0, lon=0)
     assert {r.value for r in ExceptionReason} == {
-        "not_home", "access_issue", "address_not_found", "refused", "damaged", "vehicle_breakdown",
-        "road_closed", "running_late"}
+        "not_home",
+        "access_issue",
+        "address_not_found",
+        "refused",
+        "damaged",
+        "vehicle_breakdown",
+        "road_closed",
+        "running_late",
+    }
     assert {a.value for a in ExceptionAction} == {
-        "safe_place", "neighbour", "locker", "reschedule", "return_to_depot"}
+        "safe_place",
+        "neighbour",
+        "locker",
+        "reschedule",
+        "return_to_depot",
+    }
 
 
 def test_a_disruption_is_an_open_exception_until_resolved(planned: Session) -> None:
     s = first_stop(planned)
-    event_id = report_problem(planned, s.driver_id, s.eta, ProblemReport(
-        reason=ExceptionReason.VEHICLE_BREAKDOWN, lat=s.lat, lon=s.lon, needs_dispatch=True,
-        detail={"part": "clutch"}))
+    event_id = report_problem(
+        planned,
+        s.driver_id,
+        s.eta,
+        ProblemReport(
+            reason=ExceptionReason.VEHICLE_BREAKDOWN,
+            lat=s.lat,
+            lon=s.lon,
+            needs_dispatch=True,
+            detail={"part": "clutch"},
+        ),
+    )
     event = planned.get(Event, event_id)
     assert event is not None and event.kind is EventKind.EXCEPTION
     assert event.payload["reason"] == "vehicle_breakdown" and event.payload["needs_dispatch"] is True
@@ -175,8 +228,12 @@ def test_a_driver_without_a_route_cannot_report_a_problem(planned: Session) -> N
     routed = {x.driver_id for x in open_stops(planned)}
     idle = planned.scalar(select(Driver.id).where(Driver.id.not_in(routed)).limit(1))
     with pytest.raises(FieldReportError, match="no route"):
-        report_problem(planned, idle, first_stop(planned).eta,  # type: ignore[arg-type]
-                       ProblemReport(reason=ExceptionReason.RUNNING_LATE, lat=0, lon=0))
+        report_problem(
+            planned,
+            idle,
+            first_stop(planned).eta,  # type: ignore[arg-type]
+            ProblemReport(reason=ExceptionReason.RUNNING_LATE, lat=0, lon=0),
+        )
 
 
 def test_pings_from_an_unknown_driver_are_refused(planned: Session) -> None:
@@ -184,8 +241,14 @@ def test_pings_from_an_unknown_driver_are_refused(planned: Session) -> None:
     report_position(planned, s.driver_id, s.eta, s.lat, s.lon)
     with pytest.raises(FieldReportError, match="unknown driver"):
         report_position(planned, 999_999, s.eta, s.lat, s.lon)
-    assert planned.scalar(select(func.count()).select_from(Event).where(
-        Event.kind == EventKind.GPS_PING, Event.driver_id == s.driver_id)) == 1
+    assert (
+        planned.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.kind == EventKind.GPS_PING, Event.driver_id == s.driver_id)
+        )
+        == 1
+    )
 
 
 def test_a_batch_can_return_refusals_instead_of_raising(planned: Session) -> None:

@@ -17,8 +17,9 @@ from core.models import Driver, Order, OrderStatus, SlaKind, Vehicle
 DATA = Path(__file__).resolve().parents[2] / "data"
 HEADER = "external_ref,hub,address,lat,lon,window_start,window_end,parcels,weight_kg,required_skills"
 GOOD = "R-1,BKN,1 Court St,40.6900,-73.9930,2026-11-28T10:00:00-05:00,2026-11-28T12:00:00-05:00,1,2.5,"
-DRIVER_HEADER = ("code,name,fleet,hub,shift_start,shift_end,vehicle_type,capacity_parcels,"
-                 "capacity_kg,capacity_l")
+DRIVER_HEADER = (
+    "code,name,fleet,hub,shift_start,shift_end,vehicle_type,capacity_parcels,capacity_kg,capacity_l"
+)
 GOOD_DRIVER = "C-990,Ana Kim,CAPTIVE,BKN,08:00,18:00,van,140,1100,10000"
 
 
@@ -51,20 +52,22 @@ def test_sample_files_import_cleanly(seeded_db: Session) -> None:
     assert import_drivers(seeded_db, DATA / "sample_drivers.csv").rows == 5
 
 
-@pytest.mark.parametrize(("line", "field", "reason"), [
-    (GOOD.replace("40.6900", "140.0"), "lat", "less than or equal to 90"),
-    (GOOD.replace("-73.9930", "-3.0"), "lat/lon", "km from hub BKN"),
-    (GOOD.replace("12:00:00", "09:00:00"), "row", "is not after window_start"),
-    (GOOD.replace("BKN", "XYZ"), "hub", "unknown hub 'XYZ'"),
-    (GOOD.replace(",1,2.5,", ",0,2.5,"), "parcels", "greater than or equal to 1"),
-    (GOOD.replace(",1,2.5,", ",one,2.5,"), "parcels", "valid integer"),
-    (GOOD.replace("2026-11-28T10", "28/11/2026 10"), "window_start", "datetime"),
-    (GOOD + "teleport", "required_skills", "unknown skill(s) teleport"),
-    (GOOD + ",extra", "row", "more values than columns"),
-    (GOOD.replace("R-1", ""), "external_ref", "a value is required"),
-])
-def test_bad_row_is_named_and_nothing_written(seeded_db: Session, line: str, field: str,
-                                              reason: str) -> None:
+@pytest.mark.parametrize(
+    ("line", "field", "reason"),
+    [
+        (GOOD.replace("40.6900", "140.0"), "lat", "less than or equal to 90"),
+        (GOOD.replace("-73.9930", "-3.0"), "lat/lon", "km from hub BKN"),
+        (GOOD.replace("12:00:00", "09:00:00"), "row", "is not after window_start"),
+        (GOOD.replace("BKN", "XYZ"), "hub", "unknown hub 'XYZ'"),
+        (GOOD.replace(",1,2.5,", ",0,2.5,"), "parcels", "greater than or equal to 1"),
+        (GOOD.replace(",1,2.5,", ",one,2.5,"), "parcels", "valid integer"),
+        (GOOD.replace("2026-11-28T10", "28/11/2026 10"), "window_start", "datetime"),
+        (GOOD + "teleport", "required_skills", "unknown skill(s) teleport"),
+        (GOOD + ",extra", "row", "more values than columns"),
+        (GOOD.replace("R-1", ""), "external_ref", "a value is required"),
+    ],
+)
+def test_bad_row_is_named_and_nothing_written(seeded_db: Session, line: str, field: str, reason: str) -> None:
     errors = _rejected(seeded_db, f"{HEADER}\n{GOOD.replace('R-1', 'R-0')}\n{line}\n")
     assert [(e.line, e.field) for e in errors] == [(3, field)]
     assert reason in errors[0].message
@@ -96,11 +99,14 @@ def test_wrong_encoding_names_the_line(seeded_db: Session) -> None:
     assert "UTF-8" in errors[0].message
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "the file is empty"),
-    (b"  \n", "the file is empty"),
-    (f"{HEADER}\n".encode(), "header but no rows"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"  \n", "the file is empty"),
+        (f"{HEADER}\n".encode(), "header but no rows"),
+    ],
+)
 def test_empty_file_is_refused(seeded_db: Session, data: bytes, message: str) -> None:
     errors = _rejected(seeded_db, data)
     assert message in errors[0].message
@@ -119,8 +125,9 @@ def test_bad_driver_rows_are_refused_whole(seeded_db: Session) -> None:
     bad_fleet = GOOD_DRIVER.replace("C-990", "C-991").replace("CAPTIVE", "ACME")
     reversed_shift = GOOD_DRIVER.replace("C-990", "C-992").replace("08:00,18:00", "18:00,08:00")
     with pytest.raises(ImportRejectedError) as info:
-        import_drivers(seeded_db, f"{DRIVER_HEADER}\n{GOOD_DRIVER}\n{bad_fleet}\n{reversed_shift}\n"
-                                  f"{GOOD_DRIVER}\n")
+        import_drivers(
+            seeded_db, f"{DRIVER_HEADER}\n{GOOD_DRIVER}\n{bad_fleet}\n{reversed_shift}\n{GOOD_DRIVER}\n"
+        )
     found = {(e.line, e.field) for e in info.value.errors}
     assert found == {(3, "fleet"), (4, "row"), (5, "code"), (5, "vehicle_registration")}
     assert seeded_db.scalar(select(func.count()).select_from(Driver)) == drivers

@@ -86,66 +86,153 @@ def at(hour: float, day: date = D) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC) + timedelta(hours=hour)
 
 
-def _order(db: Session, hub: Hub, ref: str, window: tuple[float, float], status: OrderStatus,
-           attempts: int, delivered_at: datetime | None = None, day: date = D) -> Order:
+def _order(
+    db: Session,
+    hub: Hub,
+    ref: str,
+    window: tuple[float, float],
+    status: OrderStatus,
+    attempts: int,
+    delivered_at: datetime | None = None,
+    day: date = D,
+) -> Order:
     order = Order(
-        external_ref=ref, hub_id=hub.id, service_date=day, status=status, address="1 Main St",
-        zone="Z", lat=40.7, lon=-74.0, parcels=1, weight_g=1000, volume_ml=1000,
-        service_time_s=120, sla_kind=SlaKind.TWO_HOUR, window_start_at=at(window[0], day),
-        window_end_at=at(window[1], day), priority=1, brand_tier=BrandTier.STANDARD,
-        required_skills=[], customer_name="C", contact_channel=ContactChannel.SMS,
-        attempts=attempts, created_at=at(-4, day), delivered_at=delivered_at)
+        external_ref=ref,
+        hub_id=hub.id,
+        service_date=day,
+        status=status,
+        address="1 Main St",
+        zone="Z",
+        lat=40.7,
+        lon=-74.0,
+        parcels=1,
+        weight_g=1000,
+        volume_ml=1000,
+        service_time_s=120,
+        sla_kind=SlaKind.TWO_HOUR,
+        window_start_at=at(window[0], day),
+        window_end_at=at(window[1], day),
+        priority=1,
+        brand_tier=BrandTier.STANDARD,
+        required_skills=[],
+        customer_name="C",
+        contact_channel=ContactChannel.SMS,
+        attempts=attempts,
+        created_at=at(-4, day),
+        delivered_at=delivered_at,
+    )
     db.add(order)
     db.flush()
     return order
 
 
-def _stop(db: Session, route: Route, order: Order, seq: int, arrived: float,
-          status: StopStatus) -> None:
-    db.add(Stop(route_id=route.id, order_id=order.id, sequence=seq, status=status, loaded=True,
-                planned_eta_at=at(arrived), arrived_at=at(arrived),
-                completed_at=at(arrived) + timedelta(minutes=2)))
+def _stop(db: Session, route: Route, order: Order, seq: int, arrived: float, status: StopStatus) -> None:
+    db.add(
+        Stop(
+            route_id=route.id,
+            order_id=order.id,
+            sequence=seq,
+            status=status,
+            loaded=True,
+            planned_eta_at=at(arrived),
+            arrived_at=at(arrived),
+            completed_at=at(arrived) + timedelta(minutes=2),
+        )
+    )
     db.flush()  # stop ids follow insertion: the latest attempt has the highest id
 
 
 def _exception(db: Session, driver: Driver, order: Order | None, hour: float, reason: str) -> None:
-    db.add(Event(kind=EventKind.EXCEPTION, occurred_at=at(hour), driver_id=driver.id,
-                 order_id=order.id if order else None, lat=40.7, lon=-74.0,
-                 payload={"reason": reason}))
+    db.add(
+        Event(
+            kind=EventKind.EXCEPTION,
+            occurred_at=at(hour),
+            driver_id=driver.id,
+            order_id=order.id if order else None,
+            lat=40.7,
+            lon=-74.0,
+            payload={"reason": reason},
+        )
+    )
 
 
 def build_world(db: Session) -> dict[str, Any]:
     """The day in the module docstring; returns the rows tests refer to."""
-    region = Region(code="NY", name="New York", daily_driving_limit_s=36000,
-                    weekly_driving_limit_s=216000, break_after_s=18000, break_duration_s=1800)
+    region = Region(
+        code="NY",
+        name="New York",
+        daily_driving_limit_s=36000,
+        weekly_driving_limit_s=216000,
+        break_after_s=18000,
+        break_duration_s=1800,
+    )
     db.add(region)
     db.flush()
-    hub = Hub(code="H1", name="Hub", region_id=region.id, lat=40.7, lon=-74.0, timezone="UTC",
-              loading_bays=4, turnaround_s=600)
+    hub = Hub(
+        code="H1",
+        name="Hub",
+        region_id=region.id,
+        lat=40.7,
+        lon=-74.0,
+        timezone="UTC",
+        loading_bays=4,
+        turnaround_s=600,
+    )
     v3 = Vendor(code="V3", name="Three PL Co", kind=VendorKind.THIRD_PARTY)
     vg = Vendor(code="VG", name="Gig Co", kind=VendorKind.GIG_PLATFORM)
     db.add_all([hub, v3, vg])
     db.flush()
-    cap = Fleet(code="CAP", name="Own", fleet_type=FleetType.CAPTIVE, per_hour_cents=3600,
-                per_km_cents=50)
-    tpl = Fleet(code="TPL", name="3PL", fleet_type=FleetType.THIRD_PARTY, vendor_id=v3.id,
-                per_drop_cents=500, route_minimum_cents=2000)
-    gig = Fleet(code="GIG", name="Gig", fleet_type=FleetType.GIG, vendor_id=vg.id,
-                per_task_cents=700, per_km_cents=100, min_payout_cents=2500)
+    cap = Fleet(code="CAP", name="Own", fleet_type=FleetType.CAPTIVE, per_hour_cents=3600, per_km_cents=50)
+    tpl = Fleet(
+        code="TPL",
+        name="3PL",
+        fleet_type=FleetType.THIRD_PARTY,
+        vendor_id=v3.id,
+        per_drop_cents=500,
+        route_minimum_cents=2000,
+    )
+    gig = Fleet(
+        code="GIG",
+        name="Gig",
+        fleet_type=FleetType.GIG,
+        vendor_id=vg.id,
+        per_task_cents=700,
+        per_km_cents=100,
+        min_payout_cents=2500,
+    )
     db.add_all([cap, tpl, gig])
     db.flush()
     drivers = {}
     for code, fleet, co2, shift, vtype in (
-            ("c1", cap, 200, (8, 18), VehicleType.VAN), ("t1", tpl, 250, (9, 17), VehicleType.VAN),
-            ("g1", gig, 0, (10, 14), VehicleType.CARGO_BIKE)):
-        vehicle = Vehicle(registration=f"V-{code}", fleet_id=fleet.id, vehicle_type=vtype,
-                          capacity_parcels=50, capacity_g=500_000, capacity_ml=5_000_000,
-                          electric=co2 == 0, co2_g_per_km=co2, cold_chain=False)
+        ("c1", cap, 200, (8, 18), VehicleType.VAN),
+        ("t1", tpl, 250, (9, 17), VehicleType.VAN),
+        ("g1", gig, 0, (10, 14), VehicleType.CARGO_BIKE),
+    ):
+        vehicle = Vehicle(
+            registration=f"V-{code}",
+            fleet_id=fleet.id,
+            vehicle_type=vtype,
+            capacity_parcels=50,
+            capacity_g=500_000,
+            capacity_ml=5_000_000,
+            electric=co2 == 0,
+            co2_g_per_km=co2,
+            cold_chain=False,
+        )
         db.add(vehicle)
         db.flush()
-        driver = Driver(code=code, name=f"Driver {code}", fleet_id=fleet.id, vehicle_id=vehicle.id,
-                        home_hub_id=hub.id, region_id=region.id, shift_start=time(shift[0]),
-                        shift_end=time(shift[1]), skills=[], status=DriverStatus.ACTIVE)
+        driver = Driver(
+            code=code,
+            name=f"Driver {code}",
+            fleet_id=fleet.id,
+            vehicle_id=vehicle.id,
+            home_hub_id=hub.id,
+            region_id=region.id,
+            shift_start=time(shift[0]),
+            shift_end=time(shift[1]),
+            skills=[],
+            status=DriverStatus.ACTIVE,
+        )
         db.add(driver)
         drivers[code] = driver
     plan = Plan(hub_id=hub.id, service_date=D, updated_at=at(22))
@@ -153,10 +240,17 @@ def build_world(db: Session) -> dict[str, Any]:
     db.flush()
     routes = {}
     for code, (start, end), km in (("c1", (8, 14), 30), ("t1", (9, 13), 20), ("g1", (10, 12), 10)):
-        route = Route(plan_id=plan.id, driver_id=drivers[code].id, status=RouteStatus.COMPLETED,
-                      planned_start_at=at(start), planned_end_at=at(end),
-                      planned_distance_m=km * 1000, started_at=at(start), finished_at=at(end),
-                      distance_m=km * 1000)
+        route = Route(
+            plan_id=plan.id,
+            driver_id=drivers[code].id,
+            status=RouteStatus.COMPLETED,
+            planned_start_at=at(start),
+            planned_end_at=at(end),
+            planned_distance_m=km * 1000,
+            started_at=at(start),
+            finished_at=at(end),
+            distance_m=km * 1000,
+        )
         db.add(route)
         routes[code] = route
     db.flush()
@@ -175,14 +269,16 @@ def build_world(db: Session) -> dict[str, Any]:
         "o11": _order(db, hub, "o11", (9, 17), OrderStatus.CANCELLED, 0),
         "o12": _order(db, hub, "o12", (9, 17), OrderStatus.UNASSIGNED, 0, day=D + timedelta(1)),
     }
-    for seq, (name, hour, status) in enumerate((("o1", 10, ok), ("o2", 11.5, ok),
-                                                ("o3", 12.5, ok), ("o4", 13, bad))):
+    for seq, (name, hour, status) in enumerate(
+        (("o1", 10, ok), ("o2", 11.5, ok), ("o3", 12.5, ok), ("o4", 13, bad))
+    ):
         _stop(db, routes["c1"], o[name], seq, hour, StopStatus(status.value))
     _stop(db, routes["g1"], o["o10"], 0, 10.5, StopStatus.FAILED)  # first attempt, by g1
     _stop(db, routes["g1"], o["o8"], 1, 11, StopStatus.DELIVERED)
     _stop(db, routes["g1"], o["o9"], 2, 11.5, StopStatus.DELIVERED)
-    for seq, (name, hour, status) in enumerate((("o5", 10, ok), ("o6", 12, ok), ("o7", 11, bad),
-                                                ("o10", 12.5, ok))):
+    for seq, (name, hour, status) in enumerate(
+        (("o5", 10, ok), ("o6", 12, ok), ("o7", 11, bad), ("o10", 12.5, ok))
+    ):
         _stop(db, routes["t1"], o[name], seq, hour, StopStatus(status.value))
     _exception(db, drivers["c1"], o["o4"], 13, "not_home")
     _exception(db, drivers["t1"], o["o7"], 11, "access_issue")
@@ -204,33 +300,82 @@ def _close(actual: Any, expected: float) -> bool:
 # Expected by fleet type on D (see the module docstring):
 EXPECTED = {
     "captive": dict(
-        orders=4, delivered=3, failed=1, on_time_rate=2 / 3,  # o1, o3 of o1-o3
+        orders=4,
+        delivered=3,
+        failed=1,
+        on_time_rate=2 / 3,  # o1, o3 of o1-o3
         first_attempt_rate=2 / 4,  # o1, o2 delivered at attempt 1, of 4 attempted
-        failed_cost_cents=1778, route_cost_cents=23100, cost_per_delivered_cents=7700,
-        drops=4, cost_per_drop_cents=5775, stops_per_driver_hour=4 / 6,
+        failed_cost_cents=1778,
+        route_cost_cents=23100,
+        cost_per_delivered_cents=7700,
+        drops=4,
+        cost_per_drop_cents=5775,
+        stops_per_driver_hour=4 / 6,
         utilisation=21600 / 36000,  # 6 h on route in a 10 h shift
-        km_per_delivered=30 / 3, co2_kg_per_delivered=30 * 200 / 1000 / 3,
-        exceptions=1, workload_cv=0.0, driver_days=1),
+        km_per_delivered=30 / 3,
+        co2_kg_per_delivered=30 * 200 / 1000 / 3,
+        exceptions=1,
+        workload_cv=0.0,
+        driver_days=1,
+    ),
     "third_party": dict(
-        orders=4, delivered=3, failed=1, on_time_rate=1.0, first_attempt_rate=2 / 4,
-        failed_cost_cents=1778, route_cost_cents=2000, cost_per_delivered_cents=667,  # 666.7
-        drops=4, cost_per_drop_cents=500, stops_per_driver_hour=4 / 4,
-        utilisation=14400 / 28800, km_per_delivered=20 / 3, co2_kg_per_delivered=5 / 3,
-        exceptions=1, workload_cv=0.0, driver_days=1),
+        orders=4,
+        delivered=3,
+        failed=1,
+        on_time_rate=1.0,
+        first_attempt_rate=2 / 4,
+        failed_cost_cents=1778,
+        route_cost_cents=2000,
+        cost_per_delivered_cents=667,  # 666.7
+        drops=4,
+        cost_per_drop_cents=500,
+        stops_per_driver_hour=4 / 4,
+        utilisation=14400 / 28800,
+        km_per_delivered=20 / 3,
+        co2_kg_per_delivered=5 / 3,
+        exceptions=1,
+        workload_cv=0.0,
+        driver_days=1,
+    ),
     "gig": dict(
-        orders=2, delivered=2, failed=0, on_time_rate=1 / 2, first_attempt_rate=1.0,
-        failed_cost_cents=0, route_cost_cents=3100, cost_per_delivered_cents=1550,
-        drops=3, cost_per_drop_cents=1033, stops_per_driver_hour=3 / 2,  # 1033.3
-        utilisation=7200 / 14400, km_per_delivered=10 / 2, co2_kg_per_delivered=0.0,
-        exceptions=1, workload_cv=0.0, driver_days=1),
+        orders=2,
+        delivered=2,
+        failed=0,
+        on_time_rate=1 / 2,
+        first_attempt_rate=1.0,
+        failed_cost_cents=0,
+        route_cost_cents=3100,
+        cost_per_delivered_cents=1550,
+        drops=3,
+        cost_per_drop_cents=1033,
+        stops_per_driver_hour=3 / 2,  # 1033.3
+        utilisation=7200 / 14400,
+        km_per_delivered=10 / 2,
+        co2_kg_per_delivered=0.0,
+        exceptions=1,
+        workload_cv=0.0,
+        driver_days=1,
+    ),
     TOTAL: dict(
-        orders=10, delivered=8, failed=2, on_time_rate=6 / 8, first_attempt_rate=6 / 10,
-        failed_cost_cents=2 * 1778, route_cost_cents=28200, cost_per_delivered_cents=3525,
-        drops=11, cost_per_drop_cents=2564,  # 2563.6
-        stops_per_driver_hour=11 / 12, utilisation=43200 / 79200, km_per_delivered=60 / 8,
-        co2_kg_per_delivered=11 / 8, exceptions=3,
+        orders=10,
+        delivered=8,
+        failed=2,
+        on_time_rate=6 / 8,
+        first_attempt_rate=6 / 10,
+        failed_cost_cents=2 * 1778,
+        route_cost_cents=28200,
+        cost_per_delivered_cents=3525,
+        drops=11,
+        cost_per_drop_cents=2564,  # 2563.6
+        stops_per_driver_hour=11 / 12,
+        utilisation=43200 / 79200,
+        km_per_delivered=60 / 8,
+        co2_kg_per_delivered=11 / 8,
+        exceptions=3,
         # drops per driver-day 4, 4, 3: mean 11/3, population sd sqrt(2/9)
-        workload_cv=math.sqrt(2 / 9) / (11 / 3), driver_days=3),
+        workload_cv=math.sqrt(2 / 9) / (11 / 3),
+        driver_days=3,
+    ),
 }
 
 
@@ -283,9 +428,14 @@ def test_exceptions_by_reason_count_order_and_loose_exceptions(db: Session) -> N
     build_world(db)
     table = exceptions_by_reason(db, SYSTEM, "fleet_type", D, D)
     got = {(g, r): n for g, r, n in table.itertuples(index=False)}
-    assert got == {("captive", "not_home"): 1, ("third_party", "access_issue"): 1,
-                   ("gig", "vehicle_breakdown"): 1, (TOTAL, "not_home"): 1,
-                   (TOTAL, "access_issue"): 1, (TOTAL, "vehicle_breakdown"): 1}
+    assert got == {
+        ("captive", "not_home"): 1,
+        ("third_party", "access_issue"): 1,
+        ("gig", "vehicle_breakdown"): 1,
+        (TOTAL, "not_home"): 1,
+        (TOTAL, "access_issue"): 1,
+        (TOTAL, "vehicle_breakdown"): 1,
+    }
 
 
 def test_daily_kpis_cap_time_on_task_at_the_shift(db: Session) -> None:
@@ -295,15 +445,30 @@ def test_daily_kpis_cap_time_on_task_at_the_shift(db: Session) -> None:
     plan = Plan(hub_id=world["hub"].id, service_date=D - timedelta(1), updated_at=at(22))
     db.add(plan)
     db.flush()
-    route = Route(plan_id=plan.id, driver_id=c1.id, status=RouteStatus.COMPLETED,
-                  planned_start_at=at(-17), planned_end_at=at(-5), started_at=at(-17),
-                  finished_at=at(-5), distance_m=12_000)
+    route = Route(
+        plan_id=plan.id,
+        driver_id=c1.id,
+        status=RouteStatus.COMPLETED,
+        planned_start_at=at(-17),
+        planned_end_at=at(-5),
+        started_at=at(-17),
+        finished_at=at(-5),
+        distance_m=12_000,
+    )
     db.add(route)
     db.flush()
-    order = _order(db, world["hub"], "o0", (8, 20), OrderStatus.DELIVERED, 1, at(-14),
-                   day=D - timedelta(1))
-    db.add(Stop(route_id=route.id, order_id=order.id, sequence=0, status=StopStatus.DELIVERED,
-                planned_eta_at=at(-14), arrived_at=at(-14), completed_at=at(-14)))
+    order = _order(db, world["hub"], "o0", (8, 20), OrderStatus.DELIVERED, 1, at(-14), day=D - timedelta(1))
+    db.add(
+        Stop(
+            route_id=route.id,
+            order_id=order.id,
+            sequence=0,
+            status=StopStatus.DELIVERED,
+            planned_eta_at=at(-14),
+            arrived_at=at(-14),
+            completed_at=at(-14),
+        )
+    )
     db.flush()
     table = daily_kpis(db, SYSTEM, D - timedelta(1), D)
     before, day = table.to_dict("records")
@@ -335,15 +500,30 @@ def test_the_registry_names_are_the_columns_and_say_what_they_mean() -> None:
     for name, definition in KPIS.items():
         assert name == definition.name and name.islower() and " " not in name
         assert definition.label and len(definition.definition) > 20
-        assert definition.unit in {"orders", "fraction", "cents", "stops", "stops/h", "km", "kg",
-                                   "events", "ratio", "driver-days"}
+        assert definition.unit in {
+            "orders",
+            "fraction",
+            "cents",
+            "stops",
+            "stops/h",
+            "km",
+            "kg",
+            "events",
+            "ratio",
+            "driver-days",
+        }
         if definition.unit == "fraction":
             assert not definition.additive
 
 
 def test_money_columns_turn_into_dollars_for_people() -> None:
-    frame = pd.DataFrame({"vendor": ["A"], "failed_cost_cents": [1778],
-                          "cost_per_delivered_cents": pd.array([None], dtype="Int64")})
+    frame = pd.DataFrame(
+        {
+            "vendor": ["A"],
+            "failed_cost_cents": [1778],
+            "cost_per_delivered_cents": pd.array([None], dtype="Int64"),
+        }
+    )
     shown = in_dollars(frame)
     assert list(shown.columns) == ["vendor", "failed_cost", "cost_per_delivered"]
     assert shown.iloc[0]["failed_cost"] == 17.78 and pd.isna(shown.iloc[0]["cost_per_delivered"])
@@ -363,8 +543,16 @@ def test_workload_cv_is_scale_free_and_zero_when_even(stops: list[int]) -> None:
 
 # --- invariants on the demo scenario ----------------------------------------------------------
 
-ADDITIVE = ("orders", "delivered", "failed", "failed_cost_cents", "route_cost_cents", "drops",
-            "exceptions", "driver_days")
+ADDITIVE = (
+    "orders",
+    "delivered",
+    "failed",
+    "failed_cost_cents",
+    "route_cost_cents",
+    "drops",
+    "exceptions",
+    "driver_days",
+)
 RATES = ("on_time_rate", "first_attempt_rate", "utilisation")
 
 
@@ -374,8 +562,7 @@ def demo_period() -> tuple[date, date]:
 
 
 @pytest.mark.parametrize("by", ["fleet_type", "vendor", "hub", "day"])
-def test_slices_add_up_to_the_total(seeded_db: Session, demo_period: tuple[date, date],
-                                    by: str) -> None:
+def test_slices_add_up_to_the_total(seeded_db: Session, demo_period: tuple[date, date], by: str) -> None:
     table = kpis(seeded_db, SYSTEM, by, *demo_period)
     groups, total = table[table[by] != TOTAL], _row(table, by, TOTAL)
     assert total["orders"] > 0
@@ -383,8 +570,9 @@ def test_slices_add_up_to_the_total(seeded_db: Session, demo_period: tuple[date,
         assert int(groups[name].sum()) == int(total[name]), name
 
 
-def test_demo_rates_are_fractions_and_costs_positive(seeded_db: Session,
-                                                     demo_period: tuple[date, date]) -> None:
+def test_demo_rates_are_fractions_and_costs_positive(
+    seeded_db: Session, demo_period: tuple[date, date]
+) -> None:
     table = kpis(seeded_db, SYSTEM, "driver", *demo_period)
     for name in RATES:
         values = table[name].dropna()

@@ -76,12 +76,26 @@ class Day:
 
 
 def _build(db: Session) -> Day:
-    region = Region(code="NY", name="New York", daily_driving_limit_s=36000, weekly_driving_limit_s=180000,
-                    break_after_s=16200, break_duration_s=1800)
+    region = Region(
+        code="NY",
+        name="New York",
+        daily_driving_limit_s=36000,
+        weekly_driving_limit_s=180000,
+        break_after_s=16200,
+        break_duration_s=1800,
+    )
     db.add(region)
     db.flush()
-    hub = Hub(code="H1", name="Hub one", region_id=region.id, lat=HUB[0], lon=HUB[1], timezone=TZ,
-              loading_bays=4, turnaround_s=600)
+    hub = Hub(
+        code="H1",
+        name="Hub one",
+        region_id=region.id,
+        lat=HUB[0],
+        lon=HUB[1],
+        timezone=TZ,
+        loading_bays=4,
+        turnaround_s=600,
+    )
     v1 = Vendor(code="V1", name="Vendor one", kind=VendorKind.THIRD_PARTY)
     v2 = Vendor(code="V2", name="Vendor two", kind=VendorKind.GIG_PLATFORM)
     db.add_all([hub, v1, v2])
@@ -92,37 +106,76 @@ def _build(db: Session) -> Day:
     db.add_all([own, f1, f2])
     db.flush()
 
-    def driver(code: str, fleet: Fleet, start: int, end: int, status: DriverStatus = DriverStatus.ACTIVE
-               ) -> Driver:
-        return Driver(code=code, name=code.upper(), fleet_id=fleet.id, home_hub_id=hub.id,
-                      region_id=region.id,
-                      shift_start=time(start), shift_end=time(end), skills=[], status=status)
+    def driver(
+        code: str, fleet: Fleet, start: int, end: int, status: DriverStatus = DriverStatus.ACTIVE
+    ) -> Driver:
+        return Driver(
+            code=code,
+            name=code.upper(),
+            fleet_id=fleet.id,
+            home_hub_id=hub.id,
+            region_id=region.id,
+            shift_start=time(start),
+            shift_end=time(end),
+            skills=[],
+            status=status,
+        )
 
-    drivers = {"d1": driver("d1", own, 8, 18), "d2": driver("d2", f1, 8, 18), "d3": driver("d3", f2, 14, 20),
-               "d4": driver("d4", own, 8, 18, DriverStatus.OFF_DUTY)}
+    drivers = {
+        "d1": driver("d1", own, 8, 18),
+        "d2": driver("d2", f1, 8, 18),
+        "d3": driver("d3", f2, 14, 20),
+        "d4": driver("d4", own, 8, 18, DriverStatus.OFF_DUTY),
+    }
     db.add_all(drivers.values())
     db.flush()
 
-    def order(ref: str, start: tuple[int, int], end: tuple[int, int], status: OrderStatus, lat: float,
-              delivered_at: datetime | None = None) -> Order:
-        return Order(external_ref=ref, hub_id=hub.id, service_date=DAY, status=status,
-                     address=f"{ref} street",
-                     zone="Z1", lat=lat, lon=-74.01, parcels=1, weight_g=1000, volume_ml=1000,
-                     service_time_s=120, sla_kind=SlaKind.TWO_HOUR, window_start_at=local(*start),
-                     window_end_at=local(*end), priority=1, brand_tier=BrandTier.STANDARD, required_skills=[],
-                     customer_name="C", contact_channel=ContactChannel.SMS, attempts=0,
-                     created_at=local(6), delivered_at=delivered_at)
+    def order(
+        ref: str,
+        start: tuple[int, int],
+        end: tuple[int, int],
+        status: OrderStatus,
+        lat: float,
+        delivered_at: datetime | None = None,
+    ) -> Order:
+        return Order(
+            external_ref=ref,
+            hub_id=hub.id,
+            service_date=DAY,
+            status=status,
+            address=f"{ref} street",
+            zone="Z1",
+            lat=lat,
+            lon=-74.01,
+            parcels=1,
+            weight_g=1000,
+            volume_ml=1000,
+            service_time_s=120,
+            sla_kind=SlaKind.TWO_HOUR,
+            window_start_at=local(*start),
+            window_end_at=local(*end),
+            priority=1,
+            brand_tier=BrandTier.STANDARD,
+            required_skills=[],
+            customer_name="C",
+            contact_channel=ContactChannel.SMS,
+            attempts=0,
+            created_at=local(6),
+            delivered_at=delivered_at,
+        )
 
-    o = {"o1": order("o1", (9, 0), (11, 0), OrderStatus.DELIVERED, 40.71, local(9, 32)),
-         "o2": order("o2", (9, 0), (11, 0), OrderStatus.DELIVERED, 40.72, local(11, 17)),
-         "o3": order("o3", (10, 0), (12, 0), OrderStatus.FAILED, 40.73),
-         "o4": order("o4", (12, 0), (14, 0), OrderStatus.OUT_FOR_DELIVERY, 40.74),
-         "o5": order("o5", (12, 0), (13, 0), OrderStatus.OUT_FOR_DELIVERY, 40.75),
-         "o6": order("o6", (12, 0), (16, 0), OrderStatus.UNASSIGNED, 40.76),
-         "o7": order("o7", (11, 0), (12, 30), OrderStatus.UNASSIGNED, 40.77),
-         "o8": order("o8", (9, 0), (11, 0), OrderStatus.UNASSIGNED, 40.78),
-         "o9": order("o9", (9, 0), (11, 0), OrderStatus.CANCELLED, 40.79),
-         "o10": order("o10", (15, 0), (17, 0), OrderStatus.PLANNED, 40.80)}
+    o = {
+        "o1": order("o1", (9, 0), (11, 0), OrderStatus.DELIVERED, 40.71, local(9, 32)),
+        "o2": order("o2", (9, 0), (11, 0), OrderStatus.DELIVERED, 40.72, local(11, 17)),
+        "o3": order("o3", (10, 0), (12, 0), OrderStatus.FAILED, 40.73),
+        "o4": order("o4", (12, 0), (14, 0), OrderStatus.OUT_FOR_DELIVERY, 40.74),
+        "o5": order("o5", (12, 0), (13, 0), OrderStatus.OUT_FOR_DELIVERY, 40.75),
+        "o6": order("o6", (12, 0), (16, 0), OrderStatus.UNASSIGNED, 40.76),
+        "o7": order("o7", (11, 0), (12, 30), OrderStatus.UNASSIGNED, 40.77),
+        "o8": order("o8", (9, 0), (11, 0), OrderStatus.UNASSIGNED, 40.78),
+        "o9": order("o9", (9, 0), (11, 0), OrderStatus.CANCELLED, 40.79),
+        "o10": order("o10", (15, 0), (17, 0), OrderStatus.PLANNED, 40.80),
+    }
     db.add_all(o.values())
     db.flush()
     plan = Plan(hub_id=hub.id, service_date=DAY, updated_at=local(6))
@@ -130,38 +183,72 @@ def _build(db: Session) -> Day:
     db.flush()
 
     def route(d: str, status: RouteStatus, started: datetime | None) -> Route:
-        r = Route(plan_id=plan.id, driver_id=drivers[d].id, status=status, planned_start_at=local(8),
-                  planned_end_at=local(18), started_at=started)
+        r = Route(
+            plan_id=plan.id,
+            driver_id=drivers[d].id,
+            status=status,
+            planned_start_at=local(8),
+            planned_end_at=local(18),
+            started_at=started,
+        )
         db.add(r)
         db.flush()
         return r
 
-    r1, r2, r3 = (route("d1", RouteStatus.IN_PROGRESS, local(8, 10)),
-                  route("d2", RouteStatus.COMPLETED, local(8, 10)), route("d3", RouteStatus.PLANNED, None))
+    r1, r2, r3 = (
+        route("d1", RouteStatus.IN_PROGRESS, local(8, 10)),
+        route("d2", RouteStatus.COMPLETED, local(8, 10)),
+        route("d3", RouteStatus.PLANNED, None),
+    )
 
-    def stop(r: Route, seq: int, o_ref: str, status: StopStatus, eta: datetime,
-             arrived: datetime | None) -> Stop:
-        return Stop(route_id=r.id, order_id=o[o_ref].id, sequence=seq, status=status, loaded=True,
-                    planned_eta_at=eta, arrived_at=arrived, completed_at=None)
+    def stop(
+        r: Route, seq: int, o_ref: str, status: StopStatus, eta: datetime, arrived: datetime | None
+    ) -> Stop:
+        return Stop(
+            route_id=r.id,
+            order_id=o[o_ref].id,
+            sequence=seq,
+            status=status,
+            loaded=True,
+            planned_eta_at=eta,
+            arrived_at=arrived,
+            completed_at=None,
+        )
 
-    db.add_all([stop(r1, 0, "o1", StopStatus.DELIVERED, local(9, 20), local(9, 30)),
-                stop(r1, 1, "o2", StopStatus.DELIVERED, local(10, 50), local(11, 15)),
-                stop(r1, 2, "o4", StopStatus.PENDING, local(11, 40), None),
-                stop(r1, 3, "o5", StopStatus.PENDING, local(12, 50), None),
-                stop(r2, 0, "o3", StopStatus.FAILED, local(10, 20), local(10, 25)),
-                stop(r3, 0, "o10", StopStatus.PENDING, local(15, 10), None)])
+    db.add_all(
+        [
+            stop(r1, 0, "o1", StopStatus.DELIVERED, local(9, 20), local(9, 30)),
+            stop(r1, 1, "o2", StopStatus.DELIVERED, local(10, 50), local(11, 15)),
+            stop(r1, 2, "o4", StopStatus.PENDING, local(11, 40), None),
+            stop(r1, 3, "o5", StopStatus.PENDING, local(12, 50), None),
+            stop(r2, 0, "o3", StopStatus.FAILED, local(10, 20), local(10, 25)),
+            stop(r3, 0, "o10", StopStatus.PENDING, local(15, 10), None),
+        ]
+    )
 
-    def event(d: str, kind: EventKind, at: datetime, lat: float, o_ref: str | None = None,
-              **payload: object) -> Event:
-        return Event(kind=kind, occurred_at=at, driver_id=drivers[d].id, lat=lat, lon=-74.02,
-                     order_id=o[o_ref].id if o_ref else None, payload=payload)
+    def event(
+        d: str, kind: EventKind, at: datetime, lat: float, o_ref: str | None = None, **payload: object
+    ) -> Event:
+        return Event(
+            kind=kind,
+            occurred_at=at,
+            driver_id=drivers[d].id,
+            lat=lat,
+            lon=-74.02,
+            order_id=o[o_ref].id if o_ref else None,
+            payload=payload,
+        )
 
-    db.add_all([event("d1", EventKind.GPS_PING, local(11), 40.60),
-                event("d1", EventKind.GPS_PING, local(11, 58), 40.61),
-                event("d1", EventKind.EXCEPTION, local(11, 20), 40.62, None, reason="traffic", resolved=True),
-                event("d2", EventKind.EXCEPTION, local(10, 26), 40.73, "o3", reason="not_home"),
-                event("d2", EventKind.EXCEPTION, local(11, 50), 40.63, None, reason="vehicle_breakdown"),
-                event("d3", EventKind.GPS_PING, local(19, day=DAY - timedelta(days=1)), 40.64)])
+    db.add_all(
+        [
+            event("d1", EventKind.GPS_PING, local(11), 40.60),
+            event("d1", EventKind.GPS_PING, local(11, 58), 40.61),
+            event("d1", EventKind.EXCEPTION, local(11, 20), 40.62, None, reason="traffic", resolved=True),
+            event("d2", EventKind.EXCEPTION, local(10, 26), 40.73, "o3", reason="not_home"),
+            event("d2", EventKind.EXCEPTION, local(11, 50), 40.63, None, reason="vehicle_breakdown"),
+            event("d3", EventKind.GPS_PING, local(19, day=DAY - timedelta(days=1)), 40.64),
+        ]
+    )
     db.flush()
     return Day(hub, {"V1": v1, "V2": v2}, drivers, o)
 
@@ -182,16 +269,24 @@ def _statuses(live, day: Day) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def test_order_live_statuses_follow_the_definitions(db: Session, day: Day) -> None:
     live = read_live_map(db, OPS, DAY, NOW, TZ)
     assert _statuses(live, day) == {
-        "o1": "delivered", "o2": "delivered", "o3": "failed", "o4": "out_for_delivery", "o5": "at_risk",
-        "o6": "unassigned", "o7": "at_risk", "o8": "at_risk", "o10": "planned"}
+        "o1": "delivered",
+        "o2": "delivered",
+        "o3": "failed",
+        "o4": "out_for_delivery",
+        "o5": "at_risk",
+        "o6": "unassigned",
+        "o7": "at_risk",
+        "o8": "at_risk",
+        "o10": "planned",
+    }
 
 
 def test_eta_is_pushed_back_by_how_late_the_route_runs(db: Session, day: Day) -> None:
     live = read_live_map(db, OPS, DAY, NOW, TZ)
     eta = dict(zip(live.orders["order_id"], live.orders["eta_at"], strict=True))
-    assert eta[day.orders["o4"].id] == NOW                      # 11:40 + 20 min
-    assert eta[day.orders["o5"].id] == local(13, 10)            # 12:50 + 20 min
-    assert eta[day.orders["o10"].id] == local(15, 10)           # next stop not due yet: no delay
+    assert eta[day.orders["o4"].id] == NOW  # 11:40 + 20 min
+    assert eta[day.orders["o5"].id] == local(13, 10)  # 12:50 + 20 min
+    assert eta[day.orders["o10"].id] == local(15, 10)  # next stop not due yet: no delay
 
 
 def test_kpis_match_the_worked_numbers(db: Session, day: Day) -> None:
@@ -204,18 +299,26 @@ def test_kpis_match_the_worked_numbers(db: Session, day: Day) -> None:
 def test_driver_positions_and_states(db: Session, day: Day) -> None:
     d = read_live_map(db, OPS, DAY, NOW, TZ).drivers.set_index("code")
     assert (d.loc["d1", "lat"], d.loc["d1", "position_source"]) == (40.61, PositionSource.REPORTED)
-    assert d.loc["d2", "lat"] == 40.63                           # its last event today, the breakdown
+    assert d.loc["d2", "lat"] == 40.63  # its last event today, the breakdown
     assert (d.loc["d3", "lat"], d.loc["d3", "position_source"]) == (HUB[0], PositionSource.HOME_HUB)
-    assert dict(d["state"]) == {"d1": DriverState.ON_ROUTE, "d2": DriverState.EXCEPTION,
-                                "d3": DriverState.OFF_SHIFT, "d4": DriverState.UNAVAILABLE}
+    assert dict(d["state"]) == {
+        "d1": DriverState.ON_ROUTE,
+        "d2": DriverState.EXCEPTION,
+        "d3": DriverState.OFF_SHIFT,
+        "d4": DriverState.UNAVAILABLE,
+    }
     assert (d.loc["d1", "stops_left"], d.loc["d1", "next_eta_at"]) == (2, NOW)
 
 
 def test_remaining_route_runs_from_the_driver_through_open_stops_to_the_hub(db: Session, day: Day) -> None:
     routes = read_live_map(db, OPS, DAY, NOW, TZ).routes.set_index("driver_id")
     assert set(routes.index) == {day.drivers["d1"].id, day.drivers["d3"].id}  # d2 has nothing left
-    assert routes.loc[day.drivers["d1"].id, "path"] == [[-74.02, 40.61], [-74.01, 40.74], [-74.01, 40.75],
-                                                        [HUB[1], HUB[0]]]
+    assert routes.loc[day.drivers["d1"].id, "path"] == [
+        [-74.02, 40.61],
+        [-74.01, 40.74],
+        [-74.01, 40.75],
+        [HUB[1], HUB[0]],
+    ]
     assert routes.loc[day.drivers["d3"].id, "path"] == [[HUB[1], HUB[0]], [-74.01, 40.80], [HUB[1], HUB[0]]]
 
 
@@ -252,7 +355,8 @@ def test_filters_narrow_the_map_and_its_kpis(db: Session, day: Day) -> None:
     risky = live.with_order_states(frozenset({LiveStatus.AT_RISK}))
     assert set(_statuses(risky, day)) == {"o5", "o7", "o8"}
     assert set(live.with_driver_states(frozenset({DriverState.ON_ROUTE})).routes["driver_id"]) == {
-        day.drivers["d1"].id}
+        day.drivers["d1"].id
+    }
 
 
 def test_an_empty_day_reads_cleanly(db: Session, day: Day) -> None:

@@ -36,12 +36,19 @@ def test_vendor_and_driver_see_only_orders_on_their_routes(db: Session, day: Day
 
 def test_filters_combine_and_the_reference_match_is_literal(db: Session, day: Day) -> None:
     assert _refs(db, OPS, OrderQuery(ref="O1")) == {"o1", "o10"}
-    assert _refs(db, OPS, OrderQuery(ref="o_")) == set()           # "_" is not a wildcard
+    assert _refs(db, OPS, OrderQuery(ref="o_")) == set()  # "_" is not a wildcard
     assert _refs(db, OPS, OrderQuery(ref="%")) == set()
     assert _refs(db, OPS, OrderQuery(statuses=frozenset({OrderStatus.UNASSIGNED}))) == {"o6", "o7", "o8"}
-    assert _refs(db, OPS, OrderQuery(statuses=frozenset({OrderStatus.DELIVERED}),
-                                     sla_kinds=frozenset({SlaKind.TWO_HOUR}), zones=frozenset({"Z1"}),
-                                     hub_ids=frozenset({day.hub.id}))) == {"o1", "o2"}
+    assert _refs(
+        db,
+        OPS,
+        OrderQuery(
+            statuses=frozenset({OrderStatus.DELIVERED}),
+            sla_kinds=frozenset({SlaKind.TWO_HOUR}),
+            zones=frozenset({"Z1"}),
+            hub_ids=frozenset({day.hub.id}),
+        ),
+    ) == {"o1", "o2"}
     assert _refs(db, OPS, OrderQuery(hub_ids=frozenset({day.hub.id + 1}))) == set()
 
 

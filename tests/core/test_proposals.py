@@ -26,8 +26,9 @@ register_applier(KIND, _note)
 
 
 def _propose(db: Session, plan: Plan, drivers: list[str], by: str = "someone", **effect: int) -> int:
-    return create_proposal(db, plan, KIND, by, ProposerKind.AGENT, {"drivers": drivers}, dict(effect),
-                           "test", local(9)).id
+    return create_proposal(
+        db, plan, KIND, by, ProposerKind.AGENT, {"drivers": drivers}, dict(effect), "test", local(9)
+    ).id
 
 
 def _plan(db: Session) -> Plan:
@@ -39,8 +40,10 @@ def _plan(db: Session) -> Plan:
 
 
 def test_touches_reads_every_change_shape() -> None:
-    rebalance = {"routes": {"D1": {"stops": [["o1", 100], ["o2", 200]]}},
-                 "moves": [{"order": "o3", "from_driver": "D2", "to_driver": None}]}
+    rebalance = {
+        "routes": {"D1": {"stops": [["o1", 100], ["o2", 200]]}},
+        "moves": [{"order": "o3", "from_driver": "D2", "to_driver": None}],
+    }
     assert touches(rebalance) == Touches(frozenset({"D1", "D2"}), frozenset({"o1", "o2", "o3"}))
     loading = {"routes": [{"route_id": 4, "driver": "D5"}]}
     assert touches(loading) == Touches(frozenset({"D5"}), frozenset())

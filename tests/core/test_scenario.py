@@ -41,8 +41,9 @@ def test_same_seed_gives_the_same_scenario() -> None:
 
 
 def test_another_seed_gives_another_scenario() -> None:
-    other = ScenarioParams(seed=SMALL.seed + 1, orders=SMALL.orders, drivers=SMALL.drivers,
-                           days=SMALL.days, today=SMALL.today)
+    other = ScenarioParams(
+        seed=SMALL.seed + 1, orders=SMALL.orders, drivers=SMALL.drivers, days=SMALL.days, today=SMALL.today
+    )
     assert build_scenario(SMALL).days[-1].orders != build_scenario(other).days[-1].orders
 
 
@@ -94,8 +95,9 @@ def test_every_driver_is_in_one_fleet_with_a_matching_vehicle(default_rows) -> N
 
 def test_document_dates_are_coherent_and_some_need_attention(default_rows) -> None:  # type: ignore[no-untyped-def]
     docs = default_rows.fleet.documents
-    noon = docs[0]["expires_at"].replace(year=TEST_DAY.year, month=TEST_DAY.month, day=TEST_DAY.day,
-                                         hour=12, minute=0)
+    noon = docs[0]["expires_at"].replace(
+        year=TEST_DAY.year, month=TEST_DAY.month, day=TEST_DAY.day, hour=12, minute=0
+    )
     for d in docs:
         assert d["issued_at"] < d["expires_at"]
         assert (d["verified_at"] is not None) == d["verified"]

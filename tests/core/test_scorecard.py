@@ -44,8 +44,7 @@ def _other_vendors(session: Session, vendor_id: int) -> list[Vendor]:
 
 
 def test_previous_period_has_the_same_length() -> None:
-    assert previous_period(date(2026, 11, 13), date(2026, 11, 26)) == (
-        date(2026, 10, 30), date(2026, 11, 12))
+    assert previous_period(date(2026, 11, 13), date(2026, 11, 26)) == (date(2026, 10, 30), date(2026, 11, 12))
 
 
 def test_hand_built_scorecard_rate_card_rank_and_compliance(db: Session) -> None:
@@ -111,8 +110,7 @@ def test_html_report_is_self_contained(seeded_db: Session) -> None:
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert not re.search(r"https?://|<script|<link|<img|@import|url\(", page)
     assert "Hudson Logistics" in page
-    for name in ("on_time_rate", "first_attempt_rate", "failed_cost_cents",
-                 "cost_per_drop_cents"):
+    for name in ("on_time_rate", "first_attempt_rate", "failed_cost_cents", "cost_per_drop_cents"):
         assert KPIS[name].label in page
         assert format_value(name, card.kpi(name).value) in page
 
@@ -135,11 +133,28 @@ def cli_on_seeded(seeded_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 def test_cli_scorecard_writes_a_self_contained_html_file(
-        cli_on_seeded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_on_seeded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "mpp.html"
     start, end = (d.isoformat() for d in PERIOD)
-    assert main(["scorecard", "--vendor", "MPP", "--from", start, "--to", end,
-                 "--format", "html", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "scorecard",
+                "--vendor",
+                "MPP",
+                "--from",
+                start,
+                "--to",
+                end,
+                "--format",
+                "html",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     page = out.read_text()
     assert "Metro Parcel Partners" in page and "http" not in page
     assert main(["scorecard", "--vendor", "MPP", "--from", start, "--to", end]) == 0
@@ -149,26 +164,32 @@ def test_cli_scorecard_writes_a_self_contained_html_file(
 
 
 def test_cli_kpis_csv_header_has_the_required_columns(
-        cli_on_seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_on_seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     start, end = (d.isoformat() for d in PERIOD)
-    assert main(["kpis", "--by", "fleet_type", "--from", start, "--to", end,
-                 "--format", "csv"]) == 0
+    assert main(["kpis", "--by", "fleet_type", "--from", start, "--to", end, "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = lines[0].split(",")
-    for column in ("on_time_rate", "first_attempt_rate", "failed", "failed_cost",
-                   "cost_per_delivered", "stops_per_driver_hour", "utilisation",
-                   "co2_kg_per_delivered", "workload_cv"):
+    for column in (
+        "on_time_rate",
+        "first_attempt_rate",
+        "failed",
+        "failed_cost",
+        "cost_per_delivered",
+        "stops_per_driver_hour",
+        "utilisation",
+        "co2_kg_per_delivered",
+        "workload_cv",
+    ):
         assert column in header
     assert [line.split(",")[0] for line in lines[1:]] == ["captive", "gig", "third_party", TOTAL]
 
 
 def test_cli_compliance_filters(cli_on_seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["compliance", "--date", TEST_DAY.isoformat(), "--vendor", "HUD",
-                 "--format", "csv"]) == 0
+    assert main(["compliance", "--date", TEST_DAY.isoformat(), "--vendor", "HUD", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows and {r["vendor"] for r in rows} == {"HUD"}
-    assert main(["compliance", "--date", TEST_DAY.isoformat(), "--region", "NJ",
-                 "--status", "blocked"]) == 0
+    assert main(["compliance", "--date", TEST_DAY.isoformat(), "--region", "NJ", "--status", "blocked"]) == 0
     assert "drivers on" in capsys.readouterr().out
 
 
@@ -182,7 +203,25 @@ def test_report_commands_have_help(command: str, capsys: pytest.CaptureFixture[s
 
 def test_cli_kpis_can_pick_kpis(cli_on_seeded: str, capsys: pytest.CaptureFixture[str]) -> None:
     start, end = (d.isoformat() for d in PERIOD)
-    assert main(["kpis", "--by", "vendor", "--from", start, "--to", end, "--format", "csv",
-                 "--kpi", "on_time_rate", "--kpi", "failed_cost_cents"]) == 0
+    assert (
+        main(
+            [
+                "kpis",
+                "--by",
+                "vendor",
+                "--from",
+                start,
+                "--to",
+                end,
+                "--format",
+                "csv",
+                "--kpi",
+                "on_time_rate",
+                "--kpi",
+                "failed_cost_cents",
+            ]
+        )
+        == 0
+    )
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "vendor,vendor_name,on_time_rate,failed_cost"

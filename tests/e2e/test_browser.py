@@ -38,8 +38,13 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 TZ = "America/New_York"
 SERVER_START_S = 120
 STEP_MS = 45_000
@@ -70,8 +75,11 @@ def _plan_versions(url: str) -> dict[str, int]:
     """Today's plan version per hub code, read straight from the database."""
     engine = make_engine(url)
     with unit_of_work(engine, read_only=True) as session:
-        rows = session.execute(select(Hub.code, Plan.version).join(Plan, Plan.hub_id == Hub.id)
-                               .where(Plan.service_date == local_today(TZ))).all()
+        rows = session.execute(
+            select(Hub.code, Plan.version)
+            .join(Plan, Plan.hub_id == Hub.id)
+            .where(Plan.service_date == local_today(TZ))
+        ).all()
     engine.dispose()
     return {code: version for code, version in rows}
 
@@ -95,9 +103,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {**os.environ, "DATABASE_URL": url, "TIMEZONE": TZ, "CT_SECRET_KEY": "e2e-" + "k" * 40}
     log = (tmp / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "pages/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "pages/app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_S
@@ -185,7 +208,7 @@ def test_sign_in_survives_a_reload_and_the_live_map_draws(server: Server) -> Non
         page.screenshot(path=ARTIFACTS / "02_after_reload.png", full_page=True)
         fleets = {name: _pixels_near(drawn, FLEET_COLOURS[name]) for name in ("captive", "third_party")}
         orders = {name: _pixels_near(drawn, rgb) for name, rgb in ORDER_COLOURS.items()}
-        assert all(n > 30 for n in fleets.values()), fleets       # drivers and their routes
+        assert all(n > 30 for n in fleets.values()), fleets  # drivers and their routes
         assert sum(n > 30 for n in orders.values()) >= 2, orders  # orders in at least two states
         assert not [u for u in failed_requests if "blank_style" in u or "cartocdn" in u], failed_requests
 
@@ -202,8 +225,9 @@ def test_sign_in_survives_a_reload_and_the_live_map_draws(server: Server) -> Non
         panned = _centroid(chart.screenshot(), FLEET_COLOURS["captive"])
         expect(page.get_by_text("As of ")).not_to_have_text(stamp, timeout=STEP_MS)  # refreshed
         page.wait_for_timeout(1500)
-        refreshed = _centroid(chart.screenshot(path=ARTIFACTS / "04_after_refresh.png"),
-                              FLEET_COLOURS["captive"])
+        refreshed = _centroid(
+            chart.screenshot(path=ARTIFACTS / "04_after_refresh.png"), FLEET_COLOURS["captive"]
+        )
         assert np.linalg.norm(panned - before) > 60, (before, panned)
         assert np.linalg.norm(refreshed - panned) < 25, (panned, refreshed)
 

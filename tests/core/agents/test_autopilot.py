@@ -51,8 +51,9 @@ def test_an_urgent_order_is_placed_by_the_dispatch_agent_under_its_policy(db: Se
 
 def test_a_change_bigger_than_the_policy_allows_waits_for_a_dispatcher(db: Session) -> None:
     _, urgent = _hub(db)
-    strict = dict(DEFAULT_POLICIES) | {DISPATCH: AgentPolicy(DISPATCH, {"reoptimise": Rule(
-        True, max_routes_touched=0)})}
+    strict = dict(DEFAULT_POLICIES) | {
+        DISPATCH: AgentPolicy(DISPATCH, {"reoptimise": Rule(True, max_routes_touched=0)})
+    }
     pilot = Autopilot(DAY, replace(FAST, policies=strict))
     pilot(db, local(10, 5))
     [proposal] = db.scalars(select(Proposal)).all()
@@ -64,8 +65,12 @@ def test_a_change_bigger_than_the_policy_allows_waits_for_a_dispatcher(db: Sessi
 
 def test_an_applied_re_plan_answers_the_co_pilot_s_request_to_dispatch(db: Session) -> None:
     w, _ = _hub(db)
-    request = report_problem(db, w.drivers["c1"].id, local(10), ProblemReport(
-        reason=ExceptionReason.ROAD_CLOSED, lat=40.70, lon=-74.0, needs_dispatch=True))
+    request = report_problem(
+        db,
+        w.drivers["c1"].id,
+        local(10),
+        ProblemReport(reason=ExceptionReason.ROAD_CLOSED, lat=40.70, lon=-74.0, needs_dispatch=True),
+    )
     Autopilot(DAY, FAST)(db, local(10, 5))
     event = db.get(Event, request)
     assert event is not None and event.payload["resolved"] is True
@@ -87,7 +92,7 @@ def test_predicted_lateness_carries_the_driver_s_delay_along_the_route(db: Sessi
     first, second, third = w.order((9, 10)), w.order((9, 11)), w.order((9, 12))
     first.window_end_at, second.window_end_at = local(10, 30), local(10, 45)
     w.route("c1", (9, 0), [(first, (10, 0)), (second, (10, 30)), (third, (11, 0))])
-    assert predicted_late(db, w.hub.id, DAY, local(9, 50)) == 0   # on time: no delay
+    assert predicted_late(db, w.hub.id, DAY, local(9, 50)) == 0  # on time: no delay
     assert predicted_late(db, w.hub.id, DAY, local(10, 20)) == 1  # 20 min behind: 10:50 > 10:45
     assert predicted_late(db, w.hub.id, DAY, local(11, 10)) == 3  # 70 min behind: all three
 

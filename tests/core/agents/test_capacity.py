@@ -61,7 +61,9 @@ def test_shortfall_calls_in_off_duty_couriers_and_the_allocator_can_use_them(db:
     assert [p.change["action"] for p in proposals] == [CALL_IN]
     call_in = proposals[0]
     assert [(d["code"], d["start"], d["end"]) for d in call_in.change["drivers"]] == [
-        ("g1", "10:30", "20:00"), ("g2", "10:30", "20:00")]
+        ("g1", "10:30", "20:00"),
+        ("g2", "10:30", "20:00"),
+    ]
     assert call_in.effect["shortfall_before_h"] == 2.8 and call_in.effect["shortfall_after_h"] < 0.5
     assert call_in.effect["cost_delta_cents"] > 0 and "DashDrop" in call_in.rationale
     assert propose_capacity(db, AGENT, w.hub.id, DAY, NOW) == []  # the pending call-in counts
@@ -107,7 +109,10 @@ def test_shortfall_couriers_cannot_cover_goes_to_3pl_for_a_person(db: Session) -
     again = propose_capacity(db, AGENT, w.hub.id, DAY, NOW)
     assert [p for p in again if p.change["action"] == MOVE_TO_3PL] == []
     approve(db, SYSTEM, move.id, now=NOW)
-    on_3pl = db.scalars(select(Order.status).join(Stop, Stop.order_id == Order.id)
-                        .join(Route, Route.id == Stop.route_id)
-                        .where(Route.driver_id.in_([w.drivers["t1"].id, w.drivers["t2"].id]))).all()
+    on_3pl = db.scalars(
+        select(Order.status)
+        .join(Stop, Stop.order_id == Order.id)
+        .join(Route, Route.id == Stop.route_id)
+        .where(Route.driver_id.in_([w.drivers["t1"].id, w.drivers["t2"].id]))
+    ).all()
     assert len(on_3pl) == 8 and set(on_3pl) == {OrderStatus.PLANNED}

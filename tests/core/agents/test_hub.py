@@ -26,8 +26,15 @@ NOW = local(6)
 AGENT = policy_viewer("hub-agent")
 
 
-def _dock(db: Session, vans: int, bays: int, turnaround_s: int, shift_start: int, due: tuple[int, int],
-          eta: tuple[int, int]) -> World:
+def _dock(
+    db: Session,
+    vans: int,
+    bays: int,
+    turnaround_s: int,
+    shift_start: int,
+    due: tuple[int, int],
+    eta: tuple[int, int],
+) -> World:
     w = build(db, loading_bays=bays, turnaround_s=turnaround_s)
     for i in range(vans):
         w.driver(f"c{i + 1}", "own", shift_start, 18)

@@ -18,9 +18,9 @@ TINY = DayCase(orders=60, drivers=10, hubs=1, plan_seconds=1.0, dispatch_seconds
 def test_both_policies_run_the_same_day_and_every_order_is_accounted_for(tmp_path: Path) -> None:
     baseline, agentic = run_seed(TINY, 3, tmp_path, say=lambda _: None)
     assert (baseline.policy, agentic.policy) == ("baseline", "agentic")
-    assert baseline.orders == agentic.orders > 0       # the same day, urgent orders included
+    assert baseline.orders == agentic.orders > 0  # the same day, urgent orders included
     for o in (baseline, agentic):
-        assert o.delivered + o.failed == o.orders     # none lost: delivered, or failed / never reached
+        assert o.delivered + o.failed == o.orders  # none lost: delivered, or failed / never reached
         assert o.late <= o.delivered and o.not_attempted <= o.failed
         assert 0 <= o.on_time_rate <= 1 and 0 <= o.first_attempt_rate <= 1
         assert o.on_time_rate == pytest.approx((o.delivered - o.late) / o.orders, abs=1e-4)

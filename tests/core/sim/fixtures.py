@@ -41,10 +41,12 @@ def open_stops(session: Session, day: date = TEST_DAY) -> list[OpenStopRef]:
     """Every pending stop of the day, in route and sequence order."""
     rows = session.execute(
         select(Route.driver_id, Stop.order_id, Route.id, Stop.planned_eta_at, Order.lat, Order.lon)
-        .join(Stop, Stop.route_id == Route.id).join(Plan, Route.plan_id == Plan.id)
+        .join(Stop, Stop.route_id == Route.id)
+        .join(Plan, Route.plan_id == Plan.id)
         .join(Order, Order.id == Stop.order_id)
         .where(Plan.service_date == day, Stop.status == StopStatus.PENDING)
-        .order_by(Route.id, Stop.sequence)).all()
+        .order_by(Route.id, Stop.sequence)
+    ).all()
     return [OpenStopRef(*r) for r in rows]
 
 

@@ -20,8 +20,17 @@ COST = FleetCost.captive(per_hour_cents=3200)
 
 
 def _driver(id: str, lat: float, parcels: int = 10, shift_end_s: int = 20 * 3600) -> DriverSpec:
-    return DriverSpec(id=id, fleet_type="captive", lat=lat, lon=-73.95, hub=0, cost=COST,  # type: ignore[arg-type]
-                      shift_start_s=8 * 3600, shift_end_s=shift_end_s, capacity_parcels=parcels)
+    return DriverSpec(
+        id=id,
+        fleet_type="captive",
+        lat=lat,
+        lon=-73.95,
+        hub=0,
+        cost=COST,  # type: ignore[arg-type]
+        shift_start_s=8 * 3600,
+        shift_end_s=shift_end_s,
+        capacity_parcels=parcels,
+    )
 
 
 def _order(id: str, lat: float, parcels: int = 1) -> OrderSpec:
@@ -51,15 +60,25 @@ def test_urgent_orders_go_to_the_nearest_driver_during_the_day(day_engine: Engin
     urgent = UrgentOrder(2, 10 * 3600, lat, lon, zone, 10 * 3600 + 1800, 13 * 3600, 1, 1500, 180)
     dispatch = NearestDriverDispatch(TEST_DAY, every_s=300)
     params = SimParams(disruptions=DisruptionParams.none(), customer_every_s=0, copilot=False)
-    sim = Simulator(day_engine, TEST_DAY, seed=1, params=params, agents=[dispatch],
-                    disruptions=DisruptionPlan((), (), (), {}, (urgent,)))
+    sim = Simulator(
+        day_engine,
+        TEST_DAY,
+        seed=1,
+        params=params,
+        agents=[dispatch],
+        disruptions=DisruptionPlan((), (), (), {}, (urgent,)),
+    )
     sim.run(SimClock(TEST_DAY, sim.tz, sim.first_start_s(), 21 * 3600))
     with unit_of_work(day_engine, read_only=True) as s:
         order = s.scalars(select(Order).where(Order.external_ref.like("URG-%"))).one()
         stop = s.scalars(select(Stop).where(Stop.order_id == order.id)).one()
         route = s.get(Route, stop.route_id)
-        last = s.scalar(select(Stop.sequence).where(Stop.route_id == stop.route_id)
-                        .order_by(Stop.sequence.desc()).limit(1))
+        last = s.scalar(
+            select(Stop.sequence)
+            .where(Stop.route_id == stop.route_id)
+            .order_by(Stop.sequence.desc())
+            .limit(1)
+        )
         actors = set(s.scalars(select(AuditEntry.actor).where(AuditEntry.action == "apply_rebalance")))
         assert order.status is OrderStatus.DELIVERED and route is not None
         assert stop.sequence == last  # appended at the end, nothing re-optimised

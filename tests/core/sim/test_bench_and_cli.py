@@ -17,14 +17,30 @@ from tests.conftest import TEST_DAY, Databases
 from tests.core.sim.conftest import build_day
 
 
-def test_simulate_plans_runs_and_resumes_from_the_shell(cli_db: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_plans_runs_and_resumes_from_the_shell(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["seed", "--orders", "60", "--drivers", "10", "--days", "0", "--date", "2026-11-27"]) == 0
     capsys.readouterr()
     assert main(["simulate", "--date", "2026-11-27", "--fast"]) == 1
     assert "there is no plan for 2026-11-27" in capsys.readouterr().err
-    assert main(["simulate", "--date", "2026-11-27", "--plan", "baseline", "--fast", "--until", "10:00",
-                 "--seed", "2"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--date",
+                "2026-11-27",
+                "--plan",
+                "baseline",
+                "--fast",
+                "--until",
+                "10:00",
+                "--seed",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "planned 4 hub(s) with the baseline dispatcher" in out and "to 10:00 (as fast as possible)" in out
     assert main(["simulate", "--date", "2026-11-27", "--fast", "--until", "11:00"]) == 0
@@ -33,13 +49,15 @@ def test_simulate_plans_runs_and_resumes_from_the_shell(cli_db: str,
         assert s.scalar(select(func.count()).select_from(Event).where(Event.kind == EventKind.GPS_PING))
         # the agents ran beside the drivers: urgent orders from 09:00 were placed by the dispatch
         # agent, which its policy let apply
-        by_agent = s.execute(select(Proposal.proposed_by, Proposal.status)
-                             .where(Proposal.proposed_by == "dispatch-agent")).all()
+        by_agent = s.execute(
+            select(Proposal.proposed_by, Proposal.status).where(Proposal.proposed_by == "dispatch-agent")
+        ).all()
         assert ("dispatch-agent", ProposalStatus.APPLIED) in by_agent
 
 
-def test_ctrl_c_stops_between_ticks_and_keeps_what_was_done(day_engine: object,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_stops_between_ticks_and_keeps_what_was_done(
+    day_engine: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"n": 0}
     real_step = Simulator.step
 
@@ -62,8 +80,9 @@ def test_a_day_runs_on_each_backend(backend: str, databases: Databases) -> None:
     start = sim.first_start_s()
     totals = sim.run(SimClock(TEST_DAY, sim.tz, start, start + 4 * 3600, 120))
     with unit_of_work(engine, read_only=True) as s:
-        delivered = s.scalar(select(func.count()).select_from(Order)
-                             .where(Order.status == OrderStatus.DELIVERED))
+        delivered = s.scalar(
+            select(func.count()).select_from(Order).where(Order.status == OrderStatus.DELIVERED)
+        )
         events = s.scalar(select(func.count(Event.id.distinct())).where(Event.kind == EventKind.DELIVERED))
     assert totals["delivered"] == delivered == events > 0 and totals["rejected"] == 0
     engine.dispose()

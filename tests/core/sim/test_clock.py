@@ -32,8 +32,9 @@ def test_ticks_cover_the_day_once_and_only_move_forward() -> None:
 
 def test_speed_paces_ticks_against_the_wall_clock() -> None:
     fake = FakeWall()
-    clock = SimClock(TEST_DAY, "America/New_York", 0, 600, tick_s=60, speed=60.0,
-                     wall=fake.wall, sleep=fake.sleep)
+    clock = SimClock(
+        TEST_DAY, "America/New_York", 0, 600, tick_s=60, speed=60.0, wall=fake.wall, sleep=fake.sleep
+    )
     for _ in clock.ticks():
         fake.now += 0.25  # each tick's work takes a quarter of a wall second
     assert fake.slept == pytest.approx([0.75] * 10)  # 60x: one wall second per simulated minute

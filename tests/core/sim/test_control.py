@@ -76,7 +76,8 @@ def test_pause_stops_the_simulated_clock_and_resume_carries_on_where_it_was(day_
 
 
 def test_simulate_latest_day_runs_the_seeded_day_and_exits_cleanly_without_one(
-        cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["simulate", "--latest-day", "--fast"]) == 0
     assert "no orders to simulate" in capsys.readouterr().out
     assert main(["seed", "--orders", "40", "--drivers", "8", "--days", "0", "--date", "2026-11-27"]) == 0

@@ -26,10 +26,16 @@ CALM = DisruptionPlan((), (), (), {}, ())
 EXACT = MaxSolutions(20, max_runtime_s=10.0, stall_s=2.0)
 
 
-def _sim(engine: Engine, plan: DisruptionPlan = CALM, doors: DisruptionParams | None = None,
-         copilot: bool = True) -> Simulator:
-    params = SimParams(tick_s=60, disruptions=doors or DisruptionParams.none(), customer_every_s=0,
-                       copilot=copilot, reroute_stop=EXACT)
+def _sim(
+    engine: Engine, plan: DisruptionPlan = CALM, doors: DisruptionParams | None = None, copilot: bool = True
+) -> Simulator:
+    params = SimParams(
+        tick_s=60,
+        disruptions=doors or DisruptionParams.none(),
+        customer_every_s=0,
+        copilot=copilot,
+        reroute_stop=EXACT,
+    )
     return Simulator(engine, TEST_DAY, seed=1, params=params, disruptions=plan)
 
 
@@ -46,8 +52,11 @@ class Reported:
 
 def _exceptions(engine: Engine, reason: str) -> list[Reported]:
     with unit_of_work(engine, read_only=True) as s:
-        rows = s.execute(select(Event.driver_id, Event.order_id, Event.payload)
-                         .where(Event.kind == EventKind.EXCEPTION).order_by(Event.id)).all()
+        rows = s.execute(
+            select(Event.driver_id, Event.order_id, Event.payload)
+            .where(Event.kind == EventKind.EXCEPTION)
+            .order_by(Event.id)
+        ).all()
     return [Reported(*r) for r in rows if r[2].get("reason") == reason]
 
 
@@ -74,11 +83,17 @@ def test_not_home_with_the_copilot_takes_an_allowed_action(day_engine: Engine) -
         for e in records:
             order = s.get(Order, e.order_id)
             assert order is not None
-            allowed = {"safe_place": order.safe_place_allowed, "neighbour": order.neighbour_allowed,
-                       "locker": order.locker_allowed, "reschedule": True, "return_to_depot": False}
+            allowed = {
+                "safe_place": order.safe_place_allowed,
+                "neighbour": order.neighbour_allowed,
+                "locker": order.locker_allowed,
+                "reschedule": True,
+                "return_to_depot": False,
+            }
             assert allowed[e.payload["action"]], (order.external_ref, e.payload)
-            assert (order.status is OrderStatus.DELIVERED) == (e.payload["action"] in
-                                                              ("safe_place", "neighbour", "locker"))
+            assert (order.status is OrderStatus.DELIVERED) == (
+                e.payload["action"] in ("safe_place", "neighbour", "locker")
+            )
 
 
 def test_not_home_without_the_copilot_is_a_failed_delivery(day_engine: Engine) -> None:
@@ -92,8 +107,9 @@ def test_not_home_without_the_copilot_is_a_failed_delivery(day_engine: Engine) -
     assert states == {OrderStatus.FAILED}
 
 
-def test_a_traffic_incident_slows_everyone_inside_it(day_engine: Engine, tiny_day_file: Path,
-                                                     tmp_path: Path) -> None:
+def test_a_traffic_incident_slows_everyone_inside_it(
+    day_engine: Engine, tiny_day_file: Path, tmp_path: Path
+) -> None:
     shutil.copy(tiny_day_file, tmp_path / "jam.db")
     jammed_engine = make_engine(f"sqlite:///{tmp_path / 'jam.db'}")
     jam = Area(1, 1, 40.75, -73.95, 60_000, 6 * 3600, 12 * 3600, 0.2)  # the whole metro, all morning
@@ -176,8 +192,10 @@ def test_an_urgent_order_arrives_unassigned_and_is_served_once_planned(day_engin
     _run(sim, sim.first_start_s(), 10 * 3600 + 60)
     with unit_of_work(day_engine, read_only=True) as s:
         order_id, status, hub_id, window_start = s.execute(
-            select(Order.id, Order.status, Order.hub_id, Order.window_start_at)
-            .where(Order.external_ref.like("URG-%"))).one()
+            select(Order.id, Order.status, Order.hub_id, Order.window_start_at).where(
+                Order.external_ref.like("URG-%")
+            )
+        ).one()
     assert status is OrderStatus.UNASSIGNED and hub_id == 1
     assert window_start == sim._at(10 * 3600 + 1800)
     with unit_of_work(day_engine) as s:  # a dispatcher places it: the simulator follows the new plan

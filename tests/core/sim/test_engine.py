@@ -22,23 +22,32 @@ from core.sim.engine import SimParams, Simulator
 from core.sim.movement import MAX_SPEED_M_PER_S
 from tests.conftest import TEST_DAY
 
-BUSY = DisruptionParams(not_home_rate=0.15, other_failure_rate=0.03, late_start_share=0.2,
-                        breakdowns_per_100_drivers=12, incidents_per_hub=2, closures_per_hub=1,
-                        urgent_orders_per_hub_hour=1, customer_choice_rate=0.3)
+BUSY = DisruptionParams(
+    not_home_rate=0.15,
+    other_failure_rate=0.03,
+    late_start_share=0.2,
+    breakdowns_per_100_drivers=12,
+    incidents_per_hub=2,
+    closures_per_hub=1,
+    urgent_orders_per_hub_hour=1,
+    customer_choice_rate=0.3,
+)
 PARAMS = SimParams(tick_s=120, disruptions=BUSY)
 END_S = 21 * 3600
 
 
-def run(engine: Engine, params: SimParams = PARAMS, seed: int = 1, end_s: int = END_S,
-        start_s: int | None = None) -> tuple[Simulator, Counter[str]]:
+def run(
+    engine: Engine, params: SimParams = PARAMS, seed: int = 1, end_s: int = END_S, start_s: int | None = None
+) -> tuple[Simulator, Counter[str]]:
     sim = Simulator(engine, TEST_DAY, seed=seed, params=params)
     start = sim.first_start_s() if start_s is None else start_s
     return sim, sim.run(SimClock(TEST_DAY, sim.tz, start, end_s, params.tick_s))
 
 
 @pytest.fixture(scope="module")
-def busy_day(tiny_day_file: Path, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[tuple[Engine, Simulator, Counter[str]]]:
+def busy_day(
+    tiny_day_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, Simulator, Counter[str]]]:
     path = tmp_path_factory.mktemp("busy") / "day.db"
     shutil.copy(tiny_day_file, path)
     engine = make_engine(f"sqlite:///{path}")
@@ -49,9 +58,14 @@ def busy_day(tiny_day_file: Path, tmp_path_factory: pytest.TempPathFactory
 
 def _events(engine: Engine) -> list[tuple[int, object, float, float, EventKind, int | None]]:
     with unit_of_work(engine, read_only=True) as s:
-        return [tuple(r) for r in s.execute(  # type: ignore[misc]
-            select(Event.driver_id, Event.occurred_at, Event.lat, Event.lon, Event.kind, Event.order_id)
-            .order_by(Event.driver_id, Event.occurred_at, Event.id))]
+        return [
+            tuple(r)
+            for r in s.execute(  # type: ignore[misc]
+                select(
+                    Event.driver_id, Event.occurred_at, Event.lat, Event.lon, Event.kind, Event.order_id
+                ).order_by(Event.driver_id, Event.occurred_at, Event.id)
+            )
+        ]
 
 
 Day = tuple[Engine, Simulator, Counter[str]]
@@ -95,10 +109,12 @@ def test_an_order_is_delivered_at_most_once(busy_day: Day) -> None:
 def test_time_only_moves_forward(busy_day: Day) -> None:
     engine, sim, _ = busy_day
     with unit_of_work(engine, read_only=True) as s:
-        stops = s.execute(select(Stop.arrived_at, Stop.completed_at)
-                          .where(Stop.completed_at.is_not(None))).all()
-        routes = s.execute(select(Route.started_at, Route.finished_at)
-                           .where(Route.finished_at.is_not(None))).all()
+        stops = s.execute(
+            select(Stop.arrived_at, Stop.completed_at).where(Stop.completed_at.is_not(None))
+        ).all()
+        routes = s.execute(
+            select(Route.started_at, Route.finished_at).where(Route.finished_at.is_not(None))
+        ).all()
         last = s.scalar(select(func.max(Event.occurred_at)))
     assert stops and all(a <= c for a, c in stops)
     assert routes and all(a < f for a, f in routes)
