@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from core.access import SYSTEM, Viewer
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
-from core.compliance import blocked_driver_ids
+from core.agents.dispatch import RebalanceRequest, rebalance
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
@@ -83,20 +82,18 @@ def _rebalance(args: argparse.Namespace) -> int:
     if not hubs:
         raise ControlTowerError(f"no hub {args.hub!r}")
     for hub_id in hubs:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, read_only=True) as session:
             viewer = _viewer(session, args.approve_as)
-            request = RebalanceRequest(
-                hub_id=hub_id,
-                day=day,
-                now=now,
-                seconds=args.seconds,
-                max_orders_moved=args.max_moves,
-                max_routes_touched=args.max_routes,
-                seed=args.seed,
-            )
-            proposal = propose_rebalance(
-                session, viewer, request, blocked_driver_ids=frozenset(blocked_driver_ids(session, day))
-            )
+        request = RebalanceRequest(
+            hub_id=hub_id,
+            day=day,
+            now=now,
+            seconds=args.seconds,
+            max_orders_moved=args.max_moves,
+            max_routes_touched=args.max_routes,
+            seed=args.seed,
+        )
+        proposal = rebalance(engine, viewer, request)
         _print(proposal)
         if args.approve_as:
             with unit_of_work(engine) as session:

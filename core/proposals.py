@@ -80,11 +80,13 @@ def create_proposal(
     effect: dict[str, Any],
     rationale: str,
     now: datetime | None = None,
+    base_version: int | None = None,
 ) -> Proposal:
-    """Record a pending proposal against the plan's current version."""
+    """Record a pending proposal against `base_version`, the plan version its author read
+    (default: the plan's current version)."""
     proposal = Proposal(
         plan_id=plan.id,
-        base_version=plan.version,
+        base_version=plan.version if base_version is None else base_version,
         kind=kind,
         proposer_kind=proposer_kind,
         proposed_by=proposed_by,

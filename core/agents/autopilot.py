@@ -164,7 +164,9 @@ class Autopilot:
                     self._settle(session, proposal, str(proposal.change.get("action", action)), now)
 
     def _settle(self, session: Session, proposal: ProposalView, action: str, now: datetime) -> Outcome:
-        if (
+        if proposal.status is not ProposalStatus.PENDING:  # closed at birth: it changed nothing
+            outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
+        elif (
             proposal.status is ProposalStatus.PENDING
             and not proposal.change.get("routes", True)
             and proposal.kind == "rebalance"
@@ -203,7 +205,11 @@ class Autopilot:
             seed=self.seed,
         )
         proposal = propose_rebalance(
-            session, policy_viewer(DISPATCH), request, blocked_driver_ids=signals.broken
+            session,
+            policy_viewer(DISPATCH),
+            request,
+            unavailable={driver: "van broken down" for driver in signals.broken},
+            agent=DISPATCH,
         )
         outcome = self._settle(session, proposal, REOPTIMISE, now)
         if outcome.applied:

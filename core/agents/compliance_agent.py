@@ -49,6 +49,7 @@ from core.compliance import (
 from core.models import (
     DocumentKind,
     Order,
+    Plan,
     Proposal,
     ProposalStatus,
     ProposerKind,
@@ -177,15 +178,15 @@ def _cut(
 
 def _look(session: Session, state: DayState, now: datetime, params: SolveParams) -> _Look:
     """Read every hub driver's compliance and find who is at risk (2 queries besides the loaders')."""
-    tz, day = state.hub.timezone, state.day
+    tz, day = state.timezone, state.day
     by_id = {v: k for k, v in state.driver_ids.items()}
     facts = {f.code: f for f in load_driver_facts(session, SYSTEM, day) if f.driver_id in by_id}
     compliance = {code: evaluate_driver(f, day) for code, f in facts.items()}
-    if state.plan is None:
+    if state.plan_id is None:
         return _Look(state, tz, compliance, {}, [])
     routes = {
         by_id[r.driver_id]: r
-        for r in session.scalars(select(Route).where(Route.plan_id == state.plan.id))
+        for r in session.scalars(select(Route).where(Route.plan_id == state.plan_id))
         if r.driver_id in by_id
     }
     arrived = set(
@@ -193,7 +194,7 @@ def _look(session: Session, state: DayState, now: datetime, params: SolveParams)
             select(Order.external_ref)
             .join(Stop, Stop.order_id == Order.id)
             .join(Route, Route.id == Stop.route_id)
-            .where(Route.plan_id == state.plan.id, Stop.status == StopStatus.ARRIVED)
+            .where(Route.plan_id == state.plan_id, Stop.status == StopStatus.ARRIVED)
         )
     )
     look = _Look(state, tz, compliance, routes, [])
@@ -419,9 +420,9 @@ def propose_compliance(
     started = time.monotonic()
     state = load_day_state(session, hub_id, day, now)
     look = _look(session, state, now, params)
-    if state.plan is None or not look.risks:
+    if state.plan_id is None or not look.risks:
         return []
-    waiting = _pending_drivers(session, state.plan.id)
+    waiting = _pending_drivers(session, state.plan_id)
     risks = [r for r in look.risks if r.driver_code not in waiting]
     if not risks:
         return []
@@ -511,9 +512,9 @@ def propose_compliance(
     text = " ".join(
         _sentence(r, after, routes[r.driver_code], placed, reasons, avoided[r.driver_code]) for r in risks
     )
-    proposal = create_proposal(
-        session, state.plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now
-    )
+    plan = session.get(Plan, state.plan_id)
+    assert plan is not None
+    proposal = create_proposal(session, plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return [proposal_view(session, proposal.id)]
 
 

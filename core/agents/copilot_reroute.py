@@ -62,6 +62,12 @@ POLICY = Viewer(username="copilot-policy", role=Role.ADMIN)
 """Written policy: a re-sequence of one driver's own remaining stops that moves no order to
 another driver is applied without review (it is still a proposal, versioned and audited)."""
 ESCALATE_LATE_S = 30 * 60
+UNAVAILABLE_WORDS = {
+    ExceptionReason.VEHICLE_BREAKDOWN: "van broken down",
+    ExceptionReason.ROAD_CLOSED: "road closed ahead",
+    ExceptionReason.RUNNING_LATE: "running late",
+}
+"""Why the reporting driver is left out of the re-plan the co-pilot asks dispatch for."""
 DEFAULT_STOP = MaxSolutions(200, max_runtime_s=2.0, stall_s=0.3)
 REROUTE_PARAMS = replace(DEFAULT_PARAMS, guided_local_search=False)
 """One driver's dozen stops: plain local search reaches a good sequence in milliseconds."""
@@ -452,7 +458,8 @@ def _escalate(
             session,
             POLICY,
             RebalanceRequest(hub_id=plan.hub_id, day=day, now=now, seconds=2.0, seed=seed),
-            blocked_driver_ids=frozenset({driver_id}),
+            unavailable={driver_id: UNAVAILABLE_WORDS.get(reason, "reported a problem")},
+            agent=AGENT,
         ).id
     message = f"{reason.value}: {why}; asked dispatch for help with {len(at_risk)} stop(s)"
     return RerouteOutcome(

@@ -47,9 +47,10 @@ def solve(
 ) -> AllocationResult:
     """Assign and sequence orders. `initial`: the live plan when re-optimising a day.
 
-    `warm`: a plan to start the search from (e.g. a quick plan of a relaxed model) with none
-    of `initial`'s re-optimisation rules: no move costs, no change budget, and the result is
-    simply the better of the search and `warm`.  Ignored when `initial` is given.
+    `warm`: a plan to start the search from (e.g. a quick plan of a relaxed model, or the
+    live plan repaired by insertion); the result is never worse than it.  Without `initial`
+    none of the re-optimisation rules apply (no move costs, no change budget); with it, the
+    search starts from `warm` instead of `initial`, and moves are still counted from `initial`.
 
     `seed` drives the portfolio's PyVRP run; OR-Tools' search itself is deterministic, so
     with `MaxSolutions` the same input gives the same routes on any machine.
@@ -62,8 +63,9 @@ def solve(
     if not candidates.modelled():
         return _result(pricing, candidates, {}, Status.SOLVED, started, 0, ())
     notes: list[str] = []
+    repaired = initial is not None and warm is not None  # a start better than the live plan
     if initial is not None:
-        warm = dict(initial)
+        warm = {d: list(o) for d, o in (warm if warm is not None else initial).items()}
     elif warm is not None:
         warm = {d: list(o) for d, o in warm.items()}
     if params.portfolio and stop.time_limit_s >= 1.0:
@@ -84,7 +86,7 @@ def solve(
     plan, solutions, objective = _search(built, stop, remaining, params, warm, progress, cancel, notes)
     if plan is not None and warm is not None and not no_worse(pricing, plan, warm):
         plan = dict(warm)
-    if plan is None and warm is not None and initial is None:
+    if plan is None and warm is not None and (initial is None or repaired):
         plan = dict(warm)
     if plan is None:
         if initial is None:

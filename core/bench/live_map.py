@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.bulk import bulk_insert
+from core.compliance import blocked_driver_ids
 from core.db import make_engine, migrate, unit_of_work
 from core.geo import haversine_m
 from core.live import LiveMap, read_live_map
@@ -70,7 +71,8 @@ def _frame(session: Session, stmt: object, columns: list[str]) -> pd.DataFrame:
 
 
 def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int = 0) -> UnderWay:
-    """Plan `day`'s unassigned orders onto active drivers and play the day forward to `now`.
+    """Plan `day`'s unassigned orders onto active drivers compliance does not block, and play
+    the day forward to `now`.
 
     Writes plans, routes, stops, events and order states in the caller's transaction.
     """
@@ -81,7 +83,7 @@ def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int
     drivers = _frame(
         session,
         select(Driver.id, Driver.home_hub_id, Driver.shift_start, Driver.shift_end, Driver.vehicle_id)
-        .where(Driver.status == DriverStatus.ACTIVE)
+        .where(Driver.status == DriverStatus.ACTIVE, Driver.id.not_in(blocked_driver_ids(session, day)))
         .order_by(Driver.id),
         ["driver_id", "hub_id", "shift_start", "shift_end", "vehicle_id"],
     )

@@ -12,17 +12,16 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import UTC, timedelta
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
 from core.access import SYSTEM
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.agents.dispatch import RebalanceRequest, rebalance
 from core.bench.live_map import BENCH_DAY, BENCH_TZ, day_under_way
 from core.bulk import bulk_insert
-from core.compliance import blocked_driver_ids
 from core.db import make_engine, migrate, unit_of_work
 from core.models import BrandTier, ContactChannel, Hub, Order, OrderStatus, SlaKind
 from core.scenario import ScenarioParams, seed_scenario
@@ -102,21 +101,18 @@ def main(args: argparse.Namespace) -> int:
             add_urgent_orders(session, hub, args.urgent, args.seed)
             hub_id = hub.id
         started, cpu = time.perf_counter(), time.process_time()
-        with unit_of_work(engine) as session:
-            blocked = blocked_driver_ids(session, BENCH_DAY)
-            proposal = propose_rebalance(
-                session,
-                SYSTEM,
-                RebalanceRequest(
-                    hub_id=hub_id,
-                    day=BENCH_DAY,
-                    now=now + timedelta(seconds=0),
-                    seconds=args.seconds,
-                    max_orders_moved=args.max_moves,
-                    seed=args.seed,
-                ),
-                blocked_driver_ids=blocked,
-            )
+        proposal = rebalance(
+            engine,
+            SYSTEM,
+            RebalanceRequest(
+                hub_id=hub_id,
+                day=BENCH_DAY,
+                now=now,
+                seconds=args.seconds,
+                max_orders_moved=args.max_moves,
+                seed=args.seed,
+            ),
+        )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()
     e = proposal.effect

@@ -122,12 +122,12 @@ def propose_baseline(
     hub_id: int,
     day: date,
     now: datetime,
-    blocked_driver_ids: frozenset[int] = frozenset(),
 ) -> ProposalView:
-    """The rule-based plan for the hub's open orders, as a pending proposal."""
+    """The rule-based plan for the hub's open orders, as a pending proposal (no driver the
+    day state leaves out gets a stop)."""
     viewer.require(PLAN_CHANGE_ROLES, "run the baseline dispatcher")
-    state = load_day_state(session, hub_id, day, None, blocked_driver_ids)
-    plan = state.plan
+    state = load_day_state(session, hub_id, day, None)
+    plan = session.get(Plan, state.plan_id) if state.plan_id is not None else None
     if plan is None:
         plan = Plan(hub_id=hub_id, service_date=day, updated_at=now)
         session.add(plan)

@@ -42,7 +42,7 @@ def test_day_state_starts_drivers_at_the_hub_with_open_orders(seeded_db: Session
     )
     assert len(state.problem.orders) == open_orders
     assert all((d.lat, d.lon) == (hub.lat, hub.lon) for d in state.problem.drivers)
-    assert state.live == {} and state.plan is None
+    assert state.live == {} and state.plan_id is None
     assert any(d.zone_success for d in state.problem.drivers)  # learned from history
 
 

@@ -8,13 +8,15 @@ $20 minimum payout). Orders sit a few hundred metres apart around the hub.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
 from core.models import (
     BrandTier,
+    ComplianceDocument,
     ContactChannel,
+    DocumentKind,
     Driver,
     DriverStatus,
     Fleet,
@@ -91,6 +93,20 @@ class World:
         )
         self.db.add(d)
         self.db.flush()
+        issued = datetime.combine(DAY, time(0), tzinfo=UTC) - timedelta(days=400)
+        for kind in DocumentKind:  # every document valid: compliance leaves the driver free to work
+            self.db.add(
+                ComplianceDocument(
+                    driver_id=d.id,
+                    vehicle_id=van.id if kind is DocumentKind.VEHICLE_INSPECTION else None,
+                    kind=kind,
+                    reference=f"{kind.value}-{code}",
+                    issued_at=issued,
+                    expires_at=issued + timedelta(days=1200),
+                    verified=True,
+                    verified_at=issued,
+                )
+            )
         self.drivers[code] = d
         return d
 
