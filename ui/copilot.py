@@ -159,6 +159,8 @@ def open_panel(form: str, order_id: int | None) -> None:
 
 
 def next_stop_card(current: CopilotView, tz: str) -> None:
+    for notice in current.handovers:
+        st.warning(notice, icon=":material/local_shipping:")
     stop = current.next_stop
     if stop is None:
         st.info(

@@ -35,6 +35,7 @@ from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES
 from core.allocator.costs import route_cost_cents
 from core.allocator.kinds import FleetType
 from core.allocator.travel import HaversineTravel
+from core.compliance import blocked_driver_ids
 from core.errors import StaleProposalError
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
@@ -241,6 +242,8 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
         .order_by(Driver.code)
     ).all()
     working = _working_driver_ids(session, plan)
+    blocked = blocked_driver_ids(session, day)  # neither capacity on shift nor worth calling in
+    drivers = [(d, f) for d, f in drivers if d.id not in blocked]
     ready_s = np.array([seconds_since_midnight(r[4], day, tz) for r in rows], dtype=np.int64)
     due_s = np.array([seconds_since_midnight(r[5], day, tz) for r in rows], dtype=np.int64)
     on_shift = [

@@ -216,7 +216,7 @@ def replan(
     left = [o.id for o in problem.orders if o.id not in {x for r in new_plan.values() for x in r}]
     if left:  # the search may drop what the repair had placed: put back whatever fits
         new_plan, _ = insert_greedily(problem, new_plan, left, params, current=start)
-    before = evaluate_plan(state.problem, live, params, live)
+    before = evaluate_plan(state.problem, runnable(state), params, live)
     after = evaluate_plan(problem, new_plan, params, start)
     if (
         not request.from_scratch
@@ -315,6 +315,11 @@ def _why_nothing(state: DayState, result: AllocationResult) -> str:
             f"(e.g. {first.order_id}: {first.reason_text})."
         )
     return "Nothing could be improved: the live plan is already the best found."
+
+
+def runnable(state: DayState) -> dict[str, list[str]]:
+    """The live plan as it can go on: a driver who may not work delivers nothing more."""
+    return {d: list(o) for d, o in state.live.items() if d not in state.unavailable}
 
 
 def read_day(
