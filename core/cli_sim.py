@@ -15,7 +15,7 @@ from core.agents.registry import hub_agents
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
-from core.models import Event, Hub, Order, Plan
+from core.models import Event, Hub, Order, Plan, ProposalStatus
 from core.proposals import approve
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
@@ -50,8 +50,9 @@ def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: in
                 )
             else:
                 proposal = propose_baseline(session, SYSTEM, hub_id, day, now)
-        with unit_of_work(engine) as session:
-            approve(session, SYSTEM, proposal.id, now=now)
+        if proposal.status is ProposalStatus.PENDING:  # a hub with nothing to plan gets a closed one
+            with unit_of_work(engine) as session:
+                approve(session, SYSTEM, proposal.id, now=now)
     return len(hubs)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from core.models import DocumentKind, DriverStatus, FleetType, VehicleType
 from core.scenario.city import FLEETS, VEHICLES, VENDORS, City, RegionSpec
+from core.scenario.users import DEMO_USERS
 
 Row = dict[str, Any]
 
@@ -24,6 +25,7 @@ EXPIRING_SOON_SHARE = 0.08
 UNVERIFIED_SHARE = 0.01
 GIG_MISSING_INSURANCE_SHARE = 0.03
 CODE_PREFIX = {"CAPTIVE": "C", "MPP": "M", "HUD": "H", "DASH": "G"}
+DEMO_DRIVER_CODES = frozenset(u.driver_code for u in DEMO_USERS if u.driver_code)
 
 
 @dataclass(frozen=True)
@@ -71,20 +73,31 @@ def _expiry_offset_days(rng: np.random.Generator, validity_days: int) -> int:
 
 
 def _documents(
-    driver: Row, vehicle_id: int, today: date, rng: np.random.Generator, fleet_type: FleetType, next_id: int
+    driver: Row,
+    vehicle_id: int,
+    today: date,
+    rng: np.random.Generator,
+    fleet_type: FleetType,
+    next_id: int,
+    in_order: bool = False,
 ) -> list[Row]:
+    """A driver's documents with the scenario's share of gaps; `in_order`: every one valid and
+    verified (the demo users' own drivers, so they have a route to show). The random draws are
+    the same either way, so the rest of the scenario does not change."""
     noon = datetime.combine(today, time(12), tzinfo=UTC)
     rows: list[Row] = []
     for kind, validity in DOCUMENT_VALIDITY_DAYS.items():
-        if (
+        missing = (
             kind is DocumentKind.INSURANCE
             and fleet_type is FleetType.GIG
             and rng.random() < GIG_MISSING_INSURANCE_SHARE
-        ):
+        )
+        if missing and not in_order:
             continue
-        expires_at = noon + timedelta(days=_expiry_offset_days(rng, validity))
+        offset = _expiry_offset_days(rng, validity)
+        expires_at = noon + timedelta(days=validity // 2 if in_order else offset)
         issued_at = expires_at - timedelta(days=validity)
-        verified = bool(rng.random() >= UNVERIFIED_SHARE)
+        verified = bool(rng.random() >= UNVERIFIED_SHARE) or in_order
         rows.append(
             {
                 "id": next_id + len(rows),
@@ -192,5 +205,15 @@ def generate_fleet(
         }
         vehicles.append(vehicle)
         drivers.append(driver)
-        documents.extend(_documents(driver, vehicle["id"], today, rng, fleet.fleet_type, len(documents) + 1))
+        documents.extend(
+            _documents(
+                driver,
+                vehicle["id"],
+                today,
+                rng,
+                fleet.fleet_type,
+                len(documents) + 1,
+                code in DEMO_DRIVER_CODES,
+            )
+        )
     return FleetRows(region_rows, hub_rows, vendor_rows, fleet_rows, vehicles, drivers, documents)
