@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 
 from core.errors import AccessDeniedError
-from core.models import Driver, Fleet, Role
+from core.kinds import Role
+from core.models import Driver, Fleet
 
 FULL_VIEW_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.HEAD_OF_LAST_MILE, Role.FLEET_MANAGER})
 PLAN_CHANGE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER})

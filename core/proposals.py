@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.errors import ControlTowerError, StaleProposalError
-from core.models import AuditEntry, Hub, Plan, Proposal, ProposalStatus, ProposerKind, User
+from core.kinds import ProposalStatus, ProposerKind
+from core.models import AuditEntry, Hub, Plan, Proposal, User
 
 Applier = Callable[[Session, Plan, dict[str, Any], datetime], dict[str, Any]]
 _APPLIERS: dict[str, Applier] = {}

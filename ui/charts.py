@@ -18,9 +18,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.compliance import ComplianceStatus, DriverCompliance, document_label, duration_text
+from core.kinds import FleetType
 from core.kpi import KPIS, TOTAL
 from core.kpi.definitions import CAPTIVE_VENDOR
-from core.models import FleetType
 from core.scorecard import KpiTrendView
 from ui import maps
 

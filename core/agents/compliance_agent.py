@@ -46,16 +46,8 @@ from core.compliance import (
     hours_of_service,
     load_driver_facts,
 )
-from core.models import (
-    DocumentKind,
-    Order,
-    Proposal,
-    ProposalStatus,
-    ProposerKind,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import DocumentKind, ProposalStatus, ProposerKind, StopStatus
+from core.models import Order, Proposal, Route, Stop
 from core.proposals import ProposalView, create_proposal, proposal_view
 from core.timeutil import hhmm, local_hhmm, local_midnight_utc, seconds_since_midnight
 

@@ -39,20 +39,8 @@ from core.field import (
     fail_many,
 )
 from core.geo import haversine_m
-from core.models import (
-    CustomerChoiceKind,
-    Driver,
-    Event,
-    EventKind,
-    Fleet,
-    Hub,
-    Order,
-    Plan,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.kinds import PENDING_STOP_STATES, CustomerChoiceKind, EventKind, RouteStatus, StopStatus
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Route, Stop
 from core.scenario.city import load_city
 from core.timeutil import local_today
 
@@ -468,7 +456,7 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
             .order_by(Stop.sequence)
         ).all()
         done = sum(1 for s, _ in rows if s.status in (StopStatus.DELIVERED, StopStatus.FAILED))
-        open_rows = [(s, o) for s, o in rows if s.status in (StopStatus.PENDING, StopStatus.ARRIVED)]
+        open_rows = [(s, o) for s, o in rows if s.status in PENDING_STOP_STATES]
         choices = latest_choices(session, [o.id for _, o in open_rows])
         delay = max(timedelta(0), now - open_rows[0][0].planned_eta_at) if open_rows else timedelta(0)
         for s, o in open_rows:

@@ -26,19 +26,8 @@ from core.allocator.result import AllocationResult, Metrics
 from core.allocator.solve import ProgressFn, solve
 from core.allocator.stop import MaxRuntime
 from core.errors import StaleProposalError
-from core.models import (
-    Driver,
-    Fleet,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    ProposerKind,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.kinds import OrderStatus, ProposerKind, RouteStatus, StopStatus
+from core.models import Driver, Fleet, Hub, Order, Plan, Route, Stop
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
 from core.timeutil import at_seconds, hhmm
 

@@ -13,29 +13,20 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.fleet_costs import fleet_cost
-from core.learning import zone_success_rates
-from core.models import (
-    Driver,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
+    BrandTier,
     DriverStatus,
-    Event,
-    Fleet,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Region,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
+    FleetType,
+    VehicleKind,
 )
-from core.timeutil import seconds_since_midnight
+from core.learning import zone_success_rates
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
+from core.timeutil import seconds_since_midnight, time_of_day_s
 
-OPEN_ORDER_STATES = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
-PENDING_STOP_STATES = (StopStatus.PENDING, StopStatus.ARRIVED)
 CARGO_BIKE_MAX_ITEM_G = 25_000
 
 
@@ -123,8 +114,8 @@ def load_day_state(
                 lon=lon,
                 hub=0,
                 cost=fleet_cost(fleet),
-                shift_start_s=driver.shift_start.hour * 3600 + driver.shift_start.minute * 60,
-                shift_end_s=driver.shift_end.hour * 3600 + driver.shift_end.minute * 60,
+                shift_start_s=time_of_day_s(driver.shift_start),
+                shift_end_s=time_of_day_s(driver.shift_end),
                 start_s=now_s,
                 capacity_parcels=vehicle.capacity_parcels if vehicle else 0,
                 capacity_weight_g=vehicle.capacity_g if vehicle else 0,

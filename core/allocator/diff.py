@@ -3,9 +3,9 @@
 from collections import Counter
 from dataclasses import dataclass
 
-from core.allocator.kinds import FleetType
 from core.allocator.problem import AllocationProblem
 from core.allocator.result import Metrics, Plan
+from core.kinds import FleetType
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import RouteSchedule, current_of
-from core.allocator.kinds import BrandTier, FleetType, PremiumOnGig, SlaMode
+from core.allocator.kinds import PremiumOnGig, SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem, OrderSpec
 from core.allocator.result import AllocationResult, Plan
+from core.kinds import BrandTier, FleetType
 from core.timeutil import hhmm
 
 

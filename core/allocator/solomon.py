@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from core.allocator import families as fam
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import FleetType, SlaMode
+from core.allocator.kinds import SlaMode
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.solve import solve
 from core.allocator.stop import MaxRuntime
 from core.allocator.travel import EuclideanTravel
+from core.kinds import FleetType
 
 if TYPE_CHECKING:  # core.bench is another engineer's module; imported lazily
     from core.bench.solomon import SolomonInstance

@@ -45,8 +45,9 @@ from core.agents.registry import HUB_AGENTS, hub_agents
 from core.allocator.params import FAILED_DELIVERY_COST_CENTS
 from core.cli_sim import make_plans
 from core.db import make_engine, migrate, unit_of_work
+from core.kinds import DriverStatus, EventKind, OrderStatus
 from core.kpi import kpis
-from core.models import Driver, DriverStatus, Event, EventKind, Hub, Order, OrderStatus, Stop
+from core.models import Driver, Event, Hub, Order, Stop
 from core.scenario import ScenarioParams, seed_scenario
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock

@@ -34,11 +34,11 @@ import numpy.typing as npt
 from core.allocator.costs import FleetCost
 from core.allocator.decompose import DecomposeParams
 from core.allocator.executor import executor_for
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.metro import MetroParams, solve_metro
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.solve import solve
 from core.allocator.stop import MaxRuntime, MaxSolutions
+from core.kinds import BrandTier, FleetType, VehicleKind
 
 H = 3600
 NEW_YORK = (40.70, -73.95)

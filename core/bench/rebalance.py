@@ -24,7 +24,8 @@ from core.bench.live_map import BENCH_DAY, BENCH_TZ, day_under_way
 from core.bulk import bulk_insert
 from core.compliance import blocked_driver_ids
 from core.db import make_engine, migrate, unit_of_work
-from core.models import BrandTier, ContactChannel, Hub, Order, OrderStatus, SlaKind
+from core.kinds import BrandTier, ContactChannel, OrderStatus, SlaKind
+from core.models import Hub, Order
 from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import at_seconds
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.geo import haversine_m
-from core.models import (
+from core.kinds import (
     BrandTier,
     ContactChannel,
     DriverStatus,

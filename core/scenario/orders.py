@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
-from core.models import SlaKind
+from core.kinds import SlaKind
 from core.scenario.city import City
 
 HOUR_S = 3600

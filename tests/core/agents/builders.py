@@ -12,28 +12,19 @@ from datetime import date, datetime, time
 
 from sqlalchemy.orm import Session
 
-from core.models import (
+from core.kinds import (
     BrandTier,
     ContactChannel,
-    Driver,
     DriverStatus,
-    Fleet,
     FleetType,
-    Hub,
-    Order,
     OrderStatus,
-    Plan,
-    Region,
-    Route,
     RouteStatus,
     SlaKind,
-    Stop,
     StopStatus,
-    Vehicle,
-    VehicleType,
-    Vendor,
+    VehicleKind,
     VendorKind,
 )
+from core.models import Driver, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle, Vendor
 from core.timeutil import at_seconds
 
 DAY = date(2026, 11, 27)
@@ -67,7 +58,7 @@ class World:
         van = Vehicle(
             registration=f"R-{code}",
             fleet_id=self.fleets[fleet].id,
-            vehicle_type=VehicleType.VAN,
+            vehicle_type=VehicleKind.VAN,
             capacity_parcels=100,
             capacity_g=800_000,
             capacity_ml=6_000_000,

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from core.cli import main
 from core.cli_sim import simulate_day
 from core.db import engine_for, unit_of_work
-from core.models import Event, EventKind, Order, OrderStatus, Proposal, ProposalStatus
+from core.kinds import EventKind, OrderStatus, ProposalStatus
+from core.models import Event, Order, Proposal
 from core.sim import bench
 from core.sim.clock import SimClock
 from core.sim.disruptions import DisruptionParams
