@@ -9,7 +9,7 @@ from enum import StrEnum
 
 
 class FleetType(StrEnum):
-    """Who employs the driver; decides the pay model (see `costs.FleetCost`)."""
+    """Who employs the driver; decides the pay model (see `core.allocator.costs.FleetCost`)."""
 
     CAPTIVE = "captive"
     THIRD_PARTY = "third_party"

@@ -1,6 +1,6 @@
 """Metro days benchmark: decomposed, parallel solves of large synthetic days; prints a table.
 
-    python bench/metro.py --cases 1k,3k,demo,20k --budgets 10,30 --results bench/RESULTS.md
+    ctower bench metro --cases 1k,3k,demo,20k --budgets 10,30 --results bench/RESULTS.md
 
 Days are seeded and built directly as `AllocationProblem`s with numpy (no database): hubs,
 a mixed fleet with the demo's rate cards and vehicles, and orders scattered around the hubs
@@ -440,6 +440,6 @@ def main(args: argparse.Namespace) -> int:
     print()
     print(body)
     if args.results:
-        command = "python bench/metro.py " + " ".join(sys.argv[1:])
+        command = "ctower bench metro " + " ".join(sys.argv[3:])
         write_section(Path(args.results), command, f"Command: `{command}`\n\n{body}")
     return 0
