@@ -15,7 +15,7 @@ import numpy as np
 from core.allocator.explain import best_insertions
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.problem import AllocationProblem, OrderSpec
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
 
 NEAREST_DRIVERS = 8
 
@@ -47,7 +47,7 @@ def _nearest_drivers(
 
 def insert_greedily(
     problem: AllocationProblem,
-    plan: Plan,
+    plan: RoutePlan,
     order_ids: list[str],
     params: SolveParams = DEFAULT_PARAMS,
     deadline_s: float | None = None,

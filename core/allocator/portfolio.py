@@ -13,7 +13,7 @@ from core.allocator import families as fam
 from core.allocator.kinds import SlaMode
 from core.allocator.precheck import Candidates
 from core.allocator.pricing import Pricing
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
 
 _UNIT = 1000  # PyVRP costs in 1/10 cent: keeps its integers far from overflow warnings
 
@@ -87,7 +87,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
     return data, orders
 
 
-def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
+def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> RoutePlan | None:
     """PyVRP's best feasible plan of the relaxation within `seconds`, or None."""
     from pyvrp import solve as pyvrp_solve
     from pyvrp.stop import MaxRuntime
@@ -130,7 +130,7 @@ class PyvrpInBackground:
         send.close()
         self._seconds = seconds
 
-    def result(self) -> Plan | None:
+    def result(self) -> RoutePlan | None:
         plan = None
         if self._recv.poll(self._seconds + 10.0):
             try:

@@ -19,7 +19,7 @@ from core.allocator.precheck import Candidates, check_candidates
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem
 from core.allocator.rebalance import enforce_budget, no_worse
-from core.allocator.result import AllocationResult, Plan, Status, Unassigned
+from core.allocator.result import AllocationResult, RoutePlan, Status, Unassigned
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
 
@@ -40,10 +40,10 @@ def solve(
     stop: StopRule,
     seed: int = 0,
     params: SolveParams = DEFAULT_PARAMS,
-    initial: Plan | None = None,
+    initial: RoutePlan | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    warm: Plan | None = None,
+    warm: RoutePlan | None = None,
 ) -> AllocationResult:
     """Assign and sequence orders. `initial`: the live plan when re-optimising a day.
 
@@ -117,7 +117,7 @@ def _search(
     stop: StopRule,
     remaining_s: float,
     params: SolveParams,
-    warm: Plan | None,
+    warm: RoutePlan | None,
     progress: ProgressFn | None,
     cancel: threading.Event | None,
     notes: list[str],
@@ -189,7 +189,7 @@ class _Watch:
             self.routing.solver().FinishCurrentSearch()  # type: ignore[attr-defined]
 
 
-def warm_routes(built: Built, plan: Plan) -> list[list[int]]:
+def warm_routes(built: Built, plan: RoutePlan) -> list[list[int]]:
     """Routes of routing indices for `ReadAssignmentFromRoutes`, skipping orders the model
     does not allow on that driver (they are left for the search to place)."""
     pr = built.pricing.problem
@@ -220,7 +220,7 @@ def read_plan(built: Built, assignment: object) -> dict[str, list[str]]:
 
 def result_of_plan(
     problem: AllocationProblem,
-    plan: Plan,
+    plan: RoutePlan,
     params: SolveParams = DEFAULT_PARAMS,
     status: Status = Status.SOLVED,
     notes: tuple[str, ...] = (),
@@ -239,7 +239,7 @@ def result_of_plan(
 def _result(
     pricing: Pricing,
     candidates: Candidates,
-    plan: Plan | None,
+    plan: RoutePlan | None,
     status: Status,
     started: float,
     solutions: int,
