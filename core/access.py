@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from core.errors import AccessDeniedError
 from core.kinds import Role
@@ -46,7 +46,7 @@ class Viewer:
             raise AccessDeniedError(f"{self.username} ({self.role.value}) may not {action}")
 
 
-def visible_driver_ids(viewer: Viewer) -> Select[tuple[int]]:
+def visible_driver_ids(viewer: Viewer) -> Select[int]:
     """A subquery of the driver ids this viewer may see; filter any driver-linked read by it."""
     stmt = select(Driver.id)
     if viewer.role is Role.VENDOR:
@@ -54,7 +54,7 @@ def visible_driver_ids(viewer: Viewer) -> Select[tuple[int]]:
     elif viewer.role is Role.DRIVER:
         stmt = stmt.where(Driver.id == viewer.driver_id)
     elif not viewer.sees_everything:
-        stmt = stmt.where(False)
+        stmt = stmt.where(false())
     return stmt
 
 

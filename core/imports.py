@@ -87,7 +87,8 @@ def _validate(text: str, model: type[M]) -> tuple[list[tuple[int, M]], list[RowE
 def _duplicates(
     rows: list[tuple[int, M]], key: Callable[[M], str], existing: set[str], field: str
 ) -> list[RowError]:
-    errors, first_line = [], {}
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
     for line, row in rows:
         value = key(row)
         if value in existing:

@@ -31,13 +31,21 @@ from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.agents.dispatch import KIND as REBALANCE
-from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES
 from core.allocator.costs import route_cost_cents
 from core.allocator.travel import URBAN_TRAVEL
 from core.errors import StaleProposalError
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
-from core.kinds import DriverStatus, FleetType, OrderStatus, ProposalStatus, ProposerKind, StopStatus
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
+    DriverStatus,
+    FleetType,
+    OrderStatus,
+    ProposalStatus,
+    ProposerKind,
+    StopStatus,
+)
 from core.models import Driver, Fleet, Hub, Order, Plan, Proposal, Route, Stop, Vehicle
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
 from core.timeutil import hhmm, seconds_since_midnight, time_of_day_s
@@ -140,7 +148,10 @@ class _Load:
         """Productive seconds of a shift [start_s, end_s) in each bucket."""
         lo = np.maximum(self.bounds[:-1], start_s)
         hi = np.minimum(self.bounds[1:], end_s)
-        return np.clip(hi - lo, 0, None).astype(np.float64) * PRODUCTIVE_SHARE
+        productive_s: npt.NDArray[np.float64] = (
+            np.clip(hi - lo, 0, None).astype(np.float64) * PRODUCTIVE_SHARE
+        )
+        return productive_s
 
 
 def _bucket(

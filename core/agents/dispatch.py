@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES, DayState, load_day_state
+from core.agents.dispatch_problem import DayState, load_day_state
 from core.allocator import families as fam
 from core.allocator.diff import PlanDiff, diff_plans, rationale
 from core.allocator.evaluate import evaluate_plan
@@ -26,7 +26,14 @@ from core.allocator.result import AllocationResult, Metrics
 from core.allocator.solve import ProgressFn, solve
 from core.allocator.stop import MaxRuntime
 from core.errors import StaleProposalError
-from core.kinds import OrderStatus, ProposerKind, RouteStatus, StopStatus
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
+    OrderStatus,
+    ProposerKind,
+    RouteStatus,
+    StopStatus,
+)
 from core.models import Driver, Fleet, Hub, Order, Plan, Route, Stop
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
 from core.timeutil import at_seconds, hhmm

@@ -57,7 +57,9 @@ def _positions(plan: RoutePlan) -> dict[str, tuple[str, int]]:
 
 def diff_plans(before: RoutePlan, after: RoutePlan) -> PlanDiff:
     was, now = _positions(before), _positions(after)
-    moves, assigned, unassigned = [], [], []
+    moves: list[Move] = []
+    assigned: list[Move] = []
+    unassigned: list[Move] = []
     for order_id in sorted(set(was) | set(now)):
         frm, to = was.get(order_id), now.get(order_id)
         if frm is not None and to is not None and frm[0] == to[0]:

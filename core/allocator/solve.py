@@ -19,7 +19,7 @@ from core.allocator.precheck import Candidates, check_candidates
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem
 from core.allocator.rebalance import enforce_budget, no_worse
-from core.allocator.result import AllocationResult, RoutePlan, Status, Unassigned
+from core.allocator.result import AllocationResult, Route, RoutePlan, Status, Unassigned
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
 
@@ -83,9 +83,9 @@ def solve(
     built = build_model(pricing, candidates)
     plan, solutions, objective = _search(built, stop, remaining, params, warm, progress, cancel, notes)
     if plan is not None and warm is not None and not no_worse(pricing, plan, warm):
-        plan = dict(warm)
+        plan = {d: list(ids) for d, ids in warm.items()}
     if plan is None and warm is not None and initial is None:
-        plan = dict(warm)
+        plan = {d: list(ids) for d, ids in warm.items()}
     if plan is None:
         if initial is None:
             return _result(pricing, candidates, None, Status.NO_SOLUTION, started, 0, notes)
@@ -271,7 +271,7 @@ def _result(
     )
 
 
-def _no_room(pricing: Pricing, candidates: Candidates, routes: tuple, j: int) -> Unassigned:
+def _no_room(pricing: Pricing, candidates: Candidates, routes: tuple[Route, ...], j: int) -> Unassigned:
     """Why the solver dropped j: the load its candidate drivers already carry."""
     pr = pricing.problem
     o = pr.orders[j]

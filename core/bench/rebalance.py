@@ -14,6 +14,7 @@ import tempfile
 import time
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -37,7 +38,7 @@ def add_urgent_orders(session: object, hub: Hub, n: int, seed: int) -> list[str]
     rng = np.random.default_rng(seed)
     now = at_seconds(BENCH_DAY, BENCH_TZ, NOW_S)
     refs = [f"URGENT-{i + 1:03d}" for i in range(n)]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "external_ref": ref,
             "hub_id": hub.id,

@@ -10,7 +10,7 @@ target_metadata = Base.metadata
 
 
 def _engine() -> Engine:
-    engine = config.attributes.get("engine")
+    engine: Engine | None = config.attributes.get("engine")
     if engine is not None:
         return engine
     from core.db import make_engine  # the `alembic` CLI path: settings' URL

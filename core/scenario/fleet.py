@@ -156,7 +156,7 @@ def generate_fleet(
         spec = VEHICLES[vtype]
         electric = vtype is VehicleKind.CARGO_BIKE or bool(rng.random() < 0.25)
         cold_chain = fleet.fleet_type is FleetType.CAPTIVE and bool(rng.random() < 0.15)
-        vehicle = {
+        vehicle: Row = {
             "id": i + 1,
             "registration": f"{hub['code']}-{code}",
             "fleet_id": FLEETS.index(fleet) + 1,
