@@ -1,7 +1,7 @@
 """Alembic environment: the URL and engine come from `core.db`, the metadata from `core.models`."""
 
 from alembic import context
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from core.models import Base
 
@@ -16,7 +16,7 @@ def _engine() -> Engine:
     from core.db import make_engine  # the `alembic` CLI path: settings' URL
 
     url = config.get_main_option("sqlalchemy.url")
-    return make_engine(url) if url else create_engine("sqlite://")
+    return make_engine(url or None)
 
 
 def run_migrations_offline() -> None:
