@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from core.access import SYSTEM, Viewer
-from core.agents.dispatch import RebalanceRequest, rebalance
+from core.agents.dispatch import RebalanceRequest
+from core.agents.rebalance import rebalance
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError

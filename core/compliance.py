@@ -24,17 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM, Viewer, visible_driver_ids
-from core.models import (
-    ComplianceDocument,
-    DocumentKind,
-    Driver,
-    Fleet,
-    Hub,
-    Plan,
-    Region,
-    Route,
-    Vendor,
-)
+from core.kinds import DocumentKind
+from core.models import ComplianceDocument, Driver, Fleet, Hub, Plan, Region, Route, Vendor
 from core.timeutil import local_midnight_utc
 
 EXPIRY_WARNING_DAYS = 30

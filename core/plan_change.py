@@ -213,8 +213,8 @@ class PlanEffect:
                 cost_cents=int(m.get("cost_cents", 0)),
                 distance_m=int(m.get("distance_m", 0)),
                 co2_g=int(m.get("co2_g", 0)),
-                late=int(m.get("late", m.get("late_count", 0))),
-                unassigned=int(m.get("unassigned", m.get("orders_unassigned", 0))),
+                late=int(m.get("late") or m.get("late_count") or 0),
+                unassigned=int(m.get("unassigned") or m.get("orders_unassigned") or 0),
                 drivers_used=int(m.get("drivers_used", 0)),
             )
 

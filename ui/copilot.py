@@ -22,7 +22,7 @@ from core.agents.copilot import CopilotView, NotHomeAdvice, StopView, copilot_vi
 from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.field import DISRUPTIONS, ExceptionAction, ExceptionReason
-from core.models import StopStatus
+from core.kinds import StopStatus
 from core.timeutil import local_hhmm
 from ui import maps, services
 

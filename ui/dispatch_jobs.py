@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from core.access import Viewer
-from core.agents.dispatch import RebalanceRequest, rebalance
+from core.agents.dispatch import RebalanceRequest
+from core.agents.rebalance import rebalance
 from core.allocator.solve import Progress
 from core.errors import ControlTowerError
 from ui import services

@@ -23,19 +23,8 @@ from sqlalchemy.orm import Session
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Outcome, policy_viewer, settle
 from core.field import resolve_problem
-from core.models import (
-    Driver,
-    Event,
-    EventKind,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    ProposalStatus,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import EventKind, OrderStatus, ProposalStatus, StopStatus
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.proposals import ProposalView, reject
 from core.timeutil import local_midnight_utc
 

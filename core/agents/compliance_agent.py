@@ -27,7 +27,7 @@ from core.agents.dispatch import KIND
 from core.agents.dispatch_problem import DayState, load_day_state
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import Evaluation, current_of, evaluate_plan
-from core.allocator.insertion import insert_greedily
+from core.allocator.insertion import insert_ranked
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.precheck import time_issue
 from core.allocator.pricing import Pricing
@@ -46,17 +46,8 @@ from core.compliance import (
     hours_of_service,
     load_driver_facts,
 )
-from core.models import (
-    DocumentKind,
-    Order,
-    Plan,
-    Proposal,
-    ProposalStatus,
-    ProposerKind,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import DocumentKind, ProposalStatus, ProposerKind, StopStatus
+from core.models import Order, Plan, Proposal, Route, Stop
 from core.proposals import ProposalView, create_proposal, proposal_view
 from core.timeutil import hhmm, local_hhmm, local_midnight_utc, seconds_since_midnight
 
@@ -292,18 +283,8 @@ def _insert(
     ranking `insert_greedily` uses), so that an order the time budget never reached is told
     apart from one no route had room for: returns the plan, the orders without room, the
     orders not tried. The first order is always tried."""
-    started = time.monotonic()
-    by_id = {o.id: o for o in problem.orders}
-    no_room: list[str] = []
-    untried: list[str] = []
-    ranked = sorted(order_ids, key=lambda o: (-by_id[o].priority, by_id[o].due_s, o))
-    for tried, order_id in enumerate(ranked):
-        if tried and time.monotonic() - started > seconds:
-            untried.append(order_id)
-            continue
-        plan, left = insert_greedily(problem, plan, [order_id], params)
-        no_room.extend(left)
-    return plan, no_room, untried
+    done = insert_ranked(problem, plan, order_ids, params, deadline_s=seconds)
+    return done.plan, list(done.no_room), list(done.untried)
 
 
 def _why_unplaced(look: _Look, pricing: Pricing, order_id: str) -> str:

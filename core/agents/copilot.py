@@ -39,22 +39,15 @@ from core.field import (
     fail_many,
 )
 from core.geo import haversine_m
-from core.models import (
+from core.kinds import (
+    PENDING_STOP_STATES,
     CustomerChoiceKind,
-    Driver,
-    Event,
     EventKind,
-    Fleet,
-    Hub,
-    Order,
-    Plan,
-    Proposal,
     ProposalStatus,
-    Route,
     RouteStatus,
-    Stop,
     StopStatus,
 )
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Proposal, Route, Stop
 from core.plan_change import RouteChange
 from core.scenario.city import load_city
 from core.timeutil import at_seconds, local_hhmm, local_today
@@ -472,7 +465,7 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
             .order_by(Stop.sequence)
         ).all()
         done = sum(1 for s, _ in rows if s.status in (StopStatus.DELIVERED, StopStatus.FAILED))
-        open_rows = [(s, o) for s, o in rows if s.status in (StopStatus.PENDING, StopStatus.ARRIVED)]
+        open_rows = [(s, o) for s, o in rows if s.status in PENDING_STOP_STATES]
         choices = latest_choices(session, [o.id for _, o in open_rows])
         delay = max(timedelta(0), now - open_rows[0][0].planned_eta_at) if open_rows else timedelta(0)
         for s, o in open_rows:

@@ -25,9 +25,6 @@ from core.access import Viewer
 from core.agents.dispatch import RebalanceRequest, plan_tz, propose_rebalance
 from core.agents.dispatch_problem import CARGO_BIKE_MAX_ITEM_G
 from core.allocator.evaluate import evaluate_plan
-from core.allocator.kinds import BrandTier as AllocBrandTier
-from core.allocator.kinds import FleetType as AllocFleetType
-from core.allocator.kinds import VehicleKind
 from core.allocator.params import DEFAULT_PARAMS
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.result import Route as PlannedRoute
@@ -38,23 +35,10 @@ from core.errors import ControlTowerError, StaleProposalError
 from core.field import ExceptionReason, ProblemReport, report_problem
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
-from core.models import (
-    Driver,
-    Event,
-    Fleet,
-    Hub,
-    Order,
-    Plan,
-    ProposerKind,
-    Region,
-    Role,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
-)
+from core.kinds import BrandTier, FleetType, ProposerKind, Role, StopStatus, VehicleKind
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
 from core.proposals import approve, create_proposal, register_applier
-from core.timeutil import at_seconds, local_today, seconds_since_midnight
+from core.timeutil import at_seconds, local_today, seconds_since_midnight, time_of_day_s
 
 KIND = "reroute"
 AGENT = "copilot"
@@ -147,11 +131,11 @@ def _driver_problem(
         .where(Driver.id == driver_id)
     ).one()
     kind = VehicleKind(vehicle.vehicle_type.value) if vehicle else VehicleKind.CAR
-    shift_start = driver.shift_start.hour * 3600 + driver.shift_start.minute * 60
-    shift_end = driver.shift_end.hour * 3600 + driver.shift_end.minute * 60
+    shift_start = time_of_day_s(driver.shift_start)
+    shift_end = time_of_day_s(driver.shift_end)
     spec = DriverSpec(
         id=driver.code,
-        fleet_type=AllocFleetType(fleet.fleet_type.value),
+        fleet_type=FleetType(fleet.fleet_type.value),
         lat=lat,
         lon=lon,
         hub=0,
@@ -184,7 +168,7 @@ def _driver_problem(
             due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
             service_time_s=o.service_time_s,
             priority=o.priority - 1,
-            brand_tier=AllocBrandTier(o.brand_tier.value),
+            brand_tier=BrandTier(o.brand_tier.value),
             required_skills=frozenset(o.required_skills),
             locked_driver_id=driver.code,
         )

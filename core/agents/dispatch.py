@@ -1,10 +1,10 @@
 """The dispatch agent: re-plan one hub's day and hand the result over as a proposal.
 
-Read, solve, write: the day is read in one short read-only unit of work (`read_day`), solved
-with no session open (`replan`), and written as a pending proposal in a short write unit of
-work against the plan version it read (`record`); approval refuses it if the plan moved under
-it. `rebalance` runs the three for a page or the CLI; `propose_rebalance` runs them inside a
-caller's own transaction (a simulator tick, the co-pilot).
+Read, solve, write: the day is read (`read_day`), solved with no session (`replan`), and
+written as a pending proposal against the plan version it read (`record`); approval refuses
+it if the plan moved under it. `core.agents.rebalance` runs the three in separate short units
+of work for a page or the CLI; `propose_rebalance` runs them inside a caller's own
+transaction (a simulator tick, the co-pilot).
 
 A re-plan first puts the live plan in order: what a driver may no longer serve comes off
 their route, each stranded van's load is handed over (`core.agents.handover`), and every
@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES, DayState, load_day_state
+from core.agents.dispatch_problem import DayState, load_day_state
 from core.agents.handover import HandedOver, Handover, hand_over
 from core.allocator.diff import PlanDiff, diff_plans, rationale
 from core.allocator.evaluate import Evaluation, evaluate_plan
@@ -36,22 +36,17 @@ from core.allocator.problem import AllocationProblem
 from core.allocator.result import AllocationResult, Metrics
 from core.allocator.solve import ProgressFn, result_of_plan, solve
 from core.allocator.stop import MaxRuntime
-from core.db import unit_of_work
 from core.errors import StaleProposalError
-from core.models import (
-    Driver,
-    Fleet,
-    Hub,
-    Order,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
     OrderStatus,
-    Plan,
     ProposalStatus,
     ProposerKind,
-    Route,
     RouteStatus,
-    Stop,
     StopStatus,
 )
+from core.models import Driver, Fleet, Hub, Order, Plan, Route, Stop
 from core.plan_change import (
     JSON,
     LoadHandover,
@@ -385,25 +380,6 @@ def propose_rebalance(
     state = read_day(session, request, unavailable)
     done = replan(state, request, agent or viewer.username, params, progress, cancel)
     return record(session, done, viewer, now, agent)
-
-
-def rebalance(
-    engine: Engine,
-    viewer: Viewer,
-    request: RebalanceRequest,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    params: SolveParams = DEFAULT_PARAMS,
-) -> ProposalView:
-    """A person's rebalance: read in a short read-only unit of work, solve with no session
-    open, write the proposal in a short one. Credited to `viewer`."""
-    viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
-    now = request.now or datetime.now(UTC)
-    with unit_of_work(engine, read_only=True) as session:
-        state = read_day(session, request)
-    done = replan(state, request, viewer.username, params, progress, cancel)
-    with unit_of_work(engine) as session:
-        return record(session, done, viewer, now)
 
 
 def _route(session: Session, plan: Plan, driver: Driver) -> Route:

@@ -14,35 +14,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.compliance import blocked_drivers
 from core.fleet_costs import fleet_cost
-from core.learning import zone_success_rates
-from core.models import (
-    Driver,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
+    BrandTier,
     DriverStatus,
-    Event,
-    Fleet,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Region,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
+    FleetType,
+    VehicleKind,
 )
-from core.timeutil import seconds_since_midnight
+from core.learning import zone_success_rates
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
+from core.timeutil import seconds_since_midnight, time_of_day_s
 
-OPEN_ORDER_STATES = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
-PENDING_STOP_STATES = (StopStatus.PENDING, StopStatus.ARRIVED)
 CARGO_BIKE_MAX_ITEM_G = 25_000
 
 
@@ -125,7 +115,7 @@ def load_day_state(
     since = datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo) if now else None
     positions = _last_positions(session, driver_ids, since) if since is not None else {}
     success = zone_success_rates(session, driver_ids, day)
-    why_not = _unavailable(session, rows, day, unavailable or {})
+    why_not = _unavailable(session, [d for d, *_ in rows], day, unavailable or {})
     drivers = []
     for driver, fleet, vehicle, region in rows:
         lat, lon = positions.get(driver.id, (hub.lat, hub.lon))
@@ -138,8 +128,8 @@ def load_day_state(
                 lon=lon,
                 hub=0,
                 cost=fleet_cost(fleet),
-                shift_start_s=driver.shift_start.hour * 3600 + driver.shift_start.minute * 60,
-                shift_end_s=driver.shift_end.hour * 3600 + driver.shift_end.minute * 60,
+                shift_start_s=time_of_day_s(driver.shift_start),
+                shift_end_s=time_of_day_s(driver.shift_end),
                 start_s=now_s,
                 capacity_parcels=vehicle.capacity_parcels if vehicle else 0,
                 capacity_weight_g=vehicle.capacity_g if vehicle else 0,
@@ -203,13 +193,13 @@ def load_day_state(
 
 
 def _unavailable(
-    session: Session, rows: Sequence[Row[Any]], day: date, extra: dict[int, str]
+    session: Session, drivers: Sequence[Driver], day: date, extra: dict[int, str]
 ) -> dict[str, str]:
     """Driver code -> why the driver may not work: the caller's reason, the driver's status,
     or the compliance block (in that order of precedence)."""
     blocked = blocked_drivers(session, day)
     out: dict[str, str] = {}
-    for driver, *_ in rows:
+    for driver in drivers:
         if driver.id in extra:
             out[driver.code] = extra[driver.id]
         elif driver.status is not DriverStatus.ACTIVE:

@@ -25,7 +25,7 @@ from core.allocator.insertion import insert_greedily
 from core.allocator.params import SolveParams
 from core.allocator.pricing import UNITS_PER_CENT
 from core.allocator.problem import AllocationProblem, DriverSpec, OrderSpec
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
 
 TRANSFER_S = 10 * 60  # meet the van, move the parcels across, scan them
 RECOVERY_CENTS = 6_000  # a recovery run bringing a van's load back to the hub
@@ -73,7 +73,7 @@ def _travel_s(problem: AllocationProblem, a: tuple[float, float], b: tuple[float
     return int(duration[0, 1])
 
 
-def _units(problem: AllocationProblem, plan: Plan, params: SolveParams) -> int:
+def _units(problem: AllocationProblem, plan: RoutePlan, params: SolveParams) -> int:
     return evaluate_plan(problem, plan, params).metrics.objective_units
 
 
@@ -97,7 +97,7 @@ def _with(
 
 def _rescue_options(
     problem: AllocationProblem,
-    plan: Plan,
+    plan: RoutePlan,
     van: DriverSpec,
     load: list[str],
     now_s: int,
@@ -126,7 +126,12 @@ def _rescue_options(
 
 
 def _back_to_hub(
-    problem: AllocationProblem, plan: Plan, van: DriverSpec, load: list[str], now_s: int, params: SolveParams
+    problem: AllocationProblem,
+    plan: RoutePlan,
+    van: DriverSpec,
+    load: list[str],
+    now_s: int,
+    params: SolveParams,
 ) -> tuple[int, Handover, AllocationProblem, dict[str, list[str]]]:
     """The load back at the hub and dispatched again: (added units, handover, problem, plan)."""
     hub = problem.hubs[van.hub]
@@ -148,7 +153,7 @@ def _back_to_hub(
 
 def hand_over(
     problem: AllocationProblem,
-    plan: Plan,
+    plan: RoutePlan,
     now_s: int,
     params: SolveParams,
     why: dict[str, str],

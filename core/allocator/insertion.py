@@ -11,7 +11,8 @@ from a plan the solver would accept.
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from core.allocator.evaluate import RouteSchedule, current_of
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import Pricing
 from core.allocator.problem import AllocationProblem
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
 
 NEAREST_DRIVERS = 10
 CHEAPEST_DETOURS = 4
@@ -29,7 +30,7 @@ CHEAPEST_DETOURS = 4
 class _Routes:
     """The plan being repaired, with each route's exact price kept up to date."""
 
-    def __init__(self, pricing: Pricing, plan: Mapping[str, list[str]]) -> None:
+    def __init__(self, pricing: Pricing, plan: Mapping[str, Sequence[str]]) -> None:
         self.pricing = pricing
         pr = pricing.problem
         self.nodes: dict[int, list[int]] = {
@@ -92,7 +93,7 @@ def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tup
     nodes = routes.nodes.get(v, [])
     path = [pr.start_node(v), *nodes, pr.end_node(v)]
     dist = pr.distance_m
-    positions = range(len(nodes) + 1)
+    positions: list[int] = list(range(len(nodes) + 1))
     if not every_position and len(nodes) + 1 > CHEAPEST_DETOURS:
         before, after = np.array(path[:-1]), np.array(path[1:])
         detour = dist[before, j] + dist[j, after] - dist[before, after]
@@ -121,36 +122,62 @@ def _place(routes: _Routes, allowed: list[int], j: int) -> bool:
     return False
 
 
-def insert_greedily(
+@dataclass(frozen=True)
+class Inserted:
+    """What an insertion run did: the plan, the orders with no feasible place, and the orders
+    the deadline left untried."""
+
+    plan: dict[str, list[str]]
+    no_room: tuple[str, ...]
+    untried: tuple[str, ...]
+
+
+def insert_ranked(
     problem: AllocationProblem,
-    plan: Plan,
-    order_ids: list[str],
+    plan: RoutePlan,
+    order_ids: Sequence[str],
     params: SolveParams = DEFAULT_PARAMS,
     deadline_s: float | None = None,
-    current: Plan | None = None,
-) -> tuple[dict[str, list[str]], list[str]]:
-    """Insert `order_ids` into `plan`; returns the new plan and the orders left out (no
-    feasible place with any driver allowed to serve them, or `deadline_s` of wall time used
-    up before their turn). `current`: the live plan, so moves are priced as in the solver."""
+    current: RoutePlan | None = None,
+) -> Inserted:
+    """Insert `order_ids` into `plan`, most important and most urgent first, each at its
+    cheapest feasible place; after `deadline_s` of wall time the rest are left untried (the
+    first order always gets its try). `current`: the live plan, so moves are priced as in the
+    solver."""
     started = time.monotonic()
     pricing = Pricing(problem, params, current_of(current))
     routes = _Routes(pricing, plan)
     by_id = {o.id: o for o in problem.orders}
-    left: list[str] = []
+    no_room: list[str] = []
+    untried: list[str] = []
     ranked = sorted(set(order_ids), key=lambda o: (-by_id[o].priority, by_id[o].due_s, o))
-    for tried, order_id in enumerate(ranked):  # the most urgent order always gets its try
+    for tried, order_id in enumerate(ranked):
         if deadline_s is not None and tried and time.monotonic() - started > deadline_s:
-            left.append(order_id)
+            untried.append(order_id)
             continue
         j = problem.order_index[order_id]
         allowed = [v for v in range(len(problem.drivers)) if static_issue(problem, params, v, j) is None]
         if not allowed or not _place(routes, allowed, j):
-            left.append(order_id)
-    return routes.plan(), left
+            no_room.append(order_id)
+    return Inserted(routes.plan(), tuple(no_room), tuple(untried))
+
+
+def insert_greedily(
+    problem: AllocationProblem,
+    plan: RoutePlan,
+    order_ids: Sequence[str],
+    params: SolveParams = DEFAULT_PARAMS,
+    deadline_s: float | None = None,
+    current: RoutePlan | None = None,
+) -> tuple[dict[str, list[str]], list[str]]:
+    """`insert_ranked` as (plan, orders left out for either reason)."""
+    done = insert_ranked(problem, plan, order_ids, params, deadline_s, current)
+    left = set(done.no_room) | set(done.untried)
+    return done.plan, [o for o in dict.fromkeys(order_ids) if o in left]
 
 
 def make_feasible(
-    problem: AllocationProblem, plan: Plan, params: SolveParams = DEFAULT_PARAMS
+    problem: AllocationProblem, plan: RoutePlan, params: SolveParams = DEFAULT_PARAMS
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Take out of `plan` the stops that break a hard rule; returns the plan and what was taken.
 
@@ -186,9 +213,9 @@ def make_feasible(
 
 def improve(
     problem: AllocationProblem,
-    plan: Plan,
+    plan: RoutePlan,
     params: SolveParams = DEFAULT_PARAMS,
-    current: Plan | None = None,
+    current: RoutePlan | None = None,
     deadline_s: float = 1.0,
     max_moved: int | None = None,
 ) -> dict[str, list[str]]:
@@ -276,7 +303,9 @@ class _Without(_Routes):
         self.feasible = {**routes.feasible, v: True}
 
 
-def broken_routes(problem: AllocationProblem, plan: Plan, params: SolveParams = DEFAULT_PARAMS) -> set[str]:
+def broken_routes(
+    problem: AllocationProblem, plan: RoutePlan, params: SolveParams = DEFAULT_PARAMS
+) -> set[str]:
     """Drivers whose route in `plan` breaks a hard rule (after `make_feasible`: only routes of
     loaded stops that cannot all be kept, e.g. a van that will be back after its shift)."""
     pricing = Pricing(problem, params)

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.allocator import families as fam
-from core.allocator.kinds import BrandTier, FleetType, PremiumOnGig
+from core.allocator.kinds import PremiumOnGig
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem
 from core.allocator.travel import IntMatrix
+from core.kinds import BrandTier, FleetType
 
 UNITS_PER_CENT = 10_000
 

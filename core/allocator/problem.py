@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.travel import HaversineTravel, IntMatrix, TravelModel
+from core.kinds import BrandTier, FleetType, VehicleKind
 
 DAY_S = 86_400
 

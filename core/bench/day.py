@@ -15,11 +15,14 @@ from the same orders, drivers and disruptions (every disruption is drawn from th
   are the proposals a policy leaves for a person plus co-pilot requests to dispatch that no
   applied re-plan answered.
 
-Outcomes count every order of the day, also those never delivered: `on_time_rate` is orders
-delivered by the end of their window over all orders; `failed` is orders not delivered when the
-day ends (failed at the door, or never reached). Route cost, km, CO2, stops per driver-hour and
-workload spread come from the KPI definitions (`core.kpi`). Prints the side-by-side table and
-the mean and spread over seeds; writes one CSV row per seed and policy with `--out`.
+Outcomes count every order of the day, also those never delivered, so a policy cannot look
+better by leaving orders out: `orders_on_time_rate` is orders delivered by the end of their
+window over all orders, and `not_delivered` is orders not delivered when the day ends (failed at
+the door, or never reached), priced at the failed-delivery cost. A column named like a KPI has
+that KPI's definition (`core.kpi`): `on_time_rate` (over delivered orders), `first_attempt_rate`,
+`cost_per_delivered_cents`, `route_cost_cents`, stops per driver-hour and workload spread. Money
+is integer cents; the printed table shows dollars. Prints the side-by-side table and the mean
+and spread over seeds; writes one CSV row per seed and policy with `--out`.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ from core.agents.registry import HUB_AGENTS, hub_agents
 from core.allocator.params import FAILED_DELIVERY_COST_CENTS
 from core.cli_sim import make_plans
 from core.db import make_engine, migrate, unit_of_work
+from core.kinds import DriverStatus, EventKind, OrderStatus
 from core.kpi import kpis
-from core.models import Driver, DriverStatus, Event, EventKind, Hub, Order, OrderStatus, Stop
+from core.models import Driver, Event, Hub, Order, Stop
 from core.scenario import ScenarioParams, seed_scenario
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
@@ -61,11 +65,12 @@ COLUMNS = (
     "seed",
     "policy",
     "orders",
+    "orders_on_time_rate",
     "on_time_rate",
     "first_attempt_rate",
-    "failed",
-    "failed_cost",
-    "cost_per_delivered",
+    "not_delivered",
+    "not_delivered_cost_cents",
+    "cost_per_delivered_cents",
     "km",
     "co2_kg",
     "stops_per_driver_hour",
@@ -75,16 +80,17 @@ COLUMNS = (
     "delivered",
     "late",
     "not_attempted",
-    "route_cost",
+    "route_cost_cents",
 )
 """The outcome columns first, then the counts behind the rates."""
 COMPARED = (
     "orders",
+    "orders_on_time_rate",
     "on_time_rate",
     "first_attempt_rate",
-    "failed",
-    "failed_cost",
-    "cost_per_delivered",
+    "not_delivered",
+    "not_delivered_cost_cents",
+    "cost_per_delivered_cents",
     "km",
     "co2_kg",
     "stops_per_driver_hour",
@@ -134,11 +140,12 @@ class DayOutcome:
     seed: int
     policy: str
     orders: int
-    on_time_rate: float
+    orders_on_time_rate: float  # on time over all orders of the day
+    on_time_rate: float  # the KPI: on time over delivered orders
     first_attempt_rate: float
-    failed: int
-    failed_cost: float
-    cost_per_delivered: float
+    not_delivered: int
+    not_delivered_cost_cents: int
+    cost_per_delivered_cents: int
     km: float
     co2_kg: float
     stops_per_driver_hour: float
@@ -148,8 +155,8 @@ class DayOutcome:
     delivered: int
     late: int
     not_attempted: int
-    route_cost: float
-    by_fleet: dict[str, float] = field(default_factory=dict, compare=False)  # cost per delivered
+    route_cost_cents: int
+    by_fleet: dict[str, int] = field(default_factory=dict, compare=False)  # cost per delivered, cents
 
 
 def seed_day(path: Path, case: DayCase, seed: int) -> None:
@@ -201,11 +208,11 @@ def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: fl
     on_time = sum(1 for r in delivered if (r.at or r.delivered_at) <= r.window_end_at)
     attempted = sum(1 for r in rows if r.attempts >= 1)
     first = sum(1 for r in delivered if r.attempts == 1)
-    failed = orders - len(delivered)
+    not_delivered = orders - len(delivered)
     total = table[table["fleet_type"] == "total"].iloc[0]
-    route_cost = float(total["route_cost_cents"]) / 100
+    route_cost_cents = int(total["route_cost_cents"])
     by_fleet = {
-        str(r["fleet_type"]): round(float(r["cost_per_delivered_cents"]) / 100, 2)
+        str(r["fleet_type"]): int(r["cost_per_delivered_cents"])
         for _, r in table.iterrows()
         if r["fleet_type"] != "total"
     }
@@ -215,11 +222,12 @@ def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: fl
         seed=seed,
         policy=policy,
         orders=orders,
-        on_time_rate=round(on_time / orders, 4),
+        orders_on_time_rate=round(on_time / orders, 4),
+        on_time_rate=round(on_time / len(delivered), 4) if delivered else 0.0,
         first_attempt_rate=round(first / attempted, 4) if attempted else 0.0,
-        failed=failed,
-        failed_cost=round(failed * FAILED_DELIVERY_COST_CENTS / 100, 2),
-        cost_per_delivered=round(route_cost / len(delivered), 2) if delivered else 0.0,
+        not_delivered=not_delivered,
+        not_delivered_cost_cents=not_delivered * FAILED_DELIVERY_COST_CENTS,
+        cost_per_delivered_cents=round(route_cost_cents / len(delivered)) if delivered else 0,
         km=round(km, 1),
         co2_kg=round(co2, 1),
         stops_per_driver_hour=round(float(total["stops_per_driver_hour"]), 3),
@@ -229,7 +237,7 @@ def measure(engine: Engine, seed: int, policy: str, escalations: int, wall_s: fl
         delivered=len(delivered),
         late=len(delivered) - on_time,
         not_attempted=orders - attempted,
-        route_cost=round(route_cost, 2),
+        route_cost_cents=route_cost_cents,
         by_fleet=by_fleet,
     )
 
@@ -302,13 +310,22 @@ def _fmt(value: float) -> str:
     return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
+def _shown(metric: str, cents_or_value: float) -> float:
+    """Money is computed in cents and shown in dollars; everything else as it is."""
+    return cents_or_value / 100 if metric.endswith("_cents") else cents_or_value
+
+
+def _label(metric: str) -> str:
+    return metric.removesuffix("_cents") + " ($)" if metric.endswith("_cents") else metric
+
+
 def side_by_side(outcomes: Sequence[DayOutcome]) -> str:
     """Mean (and spread, min..max) per policy for each metric, and the change agentic vs baseline."""
     lines = [f"| metric | {' | '.join(POLICIES)} | change |", "|---|" + "--:|" * (len(POLICIES) + 1)]
     for metric in COMPARED:
         cells, means = [], []
         for policy in POLICIES:
-            values = [float(getattr(o, metric)) for o in outcomes if o.policy == policy]
+            values = [_shown(metric, float(getattr(o, metric))) for o in outcomes if o.policy == policy]
             if not values:
                 cells.append("-")
                 continue
@@ -321,14 +338,14 @@ def side_by_side(outcomes: Sequence[DayOutcome]) -> str:
             change = f"{(means[1] - means[0]) * 100:+.1f} pts"
         elif len(means) == 2 and means[0]:
             change = f"{(means[1] - means[0]) / means[0] * 100:+.0f}%"
-        lines.append(f"| {metric} | {' | '.join(cells)} | {change} |")
+        lines.append(f"| {_label(metric)} | {' | '.join(cells)} | {change} |")
     fleets = sorted({k for o in outcomes for k in o.by_fleet})
     for fleet in fleets:
         cells = []
         for policy in POLICIES:
-            values = [o.by_fleet[fleet] for o in outcomes if o.policy == policy and fleet in o.by_fleet]
+            values = [o.by_fleet[fleet] / 100 for o in outcomes if o.policy == policy and fleet in o.by_fleet]
             cells.append(_fmt(statistics.fmean(values)) if values else "-")
-        lines.append(f"| cost_per_delivered {fleet} | {' | '.join(cells)} | |")
+        lines.append(f"| cost_per_delivered {fleet} ($) | {' | '.join(cells)} | |")
     return "\n".join(lines)
 
 

@@ -28,24 +28,11 @@ from core.bulk import bulk_insert
 from core.compliance import blocked_driver_ids
 from core.db import make_engine, migrate, unit_of_work
 from core.geo import haversine_m
+from core.kinds import DriverStatus, EventKind, OrderStatus, Role, RouteStatus, StopStatus
 from core.live import LiveMap, read_live_map
-from core.models import (
-    Driver,
-    DriverStatus,
-    Event,
-    EventKind,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Role,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.scenario import ScenarioParams, seed_scenario
-from core.timeutil import at_seconds
+from core.timeutil import at_seconds, time_of_day_s
 
 CIRCUITY = 1.3
 SPEED_M_PER_S = 22_000 / 3600
@@ -114,7 +101,7 @@ def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int
             if not len(part):
                 continue
             chunk = swept.iloc[part].sort_values(["window_start_at", "angle"])
-            start = at_seconds(day, tz, driver.shift_start.hour * 3600) + timedelta(
+            start = at_seconds(day, tz, time_of_day_s(driver.shift_start)) + timedelta(
                 seconds=int(hub["turnaround_s"])
             )
             lat = np.concatenate([[hub["lat"]], chunk["lat"]])

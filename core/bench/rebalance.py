@@ -14,16 +14,19 @@ import tempfile
 import time
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
 from core.access import SYSTEM
-from core.agents.dispatch import RebalanceRequest, rebalance
+from core.agents.dispatch import RebalanceRequest
+from core.agents.rebalance import rebalance
 from core.bench.live_map import BENCH_DAY, BENCH_TZ, day_under_way
 from core.bulk import bulk_insert
 from core.db import make_engine, migrate, unit_of_work
-from core.models import BrandTier, ContactChannel, Hub, Order, OrderStatus, SlaKind
+from core.kinds import BrandTier, ContactChannel, OrderStatus, SlaKind
+from core.models import Hub, Order
 from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import at_seconds
 
@@ -35,7 +38,7 @@ def add_urgent_orders(session: object, hub: Hub, n: int, seed: int) -> list[str]
     rng = np.random.default_rng(seed)
     now = at_seconds(BENCH_DAY, BENCH_TZ, NOW_S)
     refs = [f"URGENT-{i + 1:03d}" for i in range(n)]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "external_ref": ref,
             "hub_id": hub.id,

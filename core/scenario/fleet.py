@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from core.models import DocumentKind, DriverStatus, FleetType, VehicleType
+from core.kinds import DocumentKind, DriverStatus, FleetType, VehicleKind
 from core.scenario.city import FLEETS, VEHICLES, VENDORS, City, RegionSpec
 from core.scenario.users import DEMO_USERS
 
@@ -47,10 +47,10 @@ def _shift(fleet_type: FleetType, rng: np.random.Generator) -> tuple[time, time]
     return time(start), time(start + (10 if fleet_type is FleetType.CAPTIVE else 9))
 
 
-def _vehicle_type(fleet_type: FleetType, rng: np.random.Generator) -> VehicleType:
+def _vehicle_type(fleet_type: FleetType, rng: np.random.Generator) -> VehicleKind:
     if fleet_type is FleetType.GIG:
-        return VehicleType.CARGO_BIKE if rng.random() < 0.3 else VehicleType.CAR
-    return VehicleType.VAN
+        return VehicleKind.CARGO_BIKE if rng.random() < 0.3 else VehicleKind.CAR
+    return VehicleKind.VAN
 
 
 def _skills(fleet_type: FleetType, cold_chain: bool, rng: np.random.Generator) -> list[str]:
@@ -167,9 +167,9 @@ def generate_fleet(
         code = f"{CODE_PREFIX[fleet.code]}-{counters[fleet.code]:03d}"
         vtype = _vehicle_type(fleet.fleet_type, rng)
         spec = VEHICLES[vtype]
-        electric = vtype is VehicleType.CARGO_BIKE or bool(rng.random() < 0.25)
+        electric = vtype is VehicleKind.CARGO_BIKE or bool(rng.random() < 0.25)
         cold_chain = fleet.fleet_type is FleetType.CAPTIVE and bool(rng.random() < 0.15)
-        vehicle = {
+        vehicle: Row = {
             "id": i + 1,
             "registration": f"{hub['code']}-{code}",
             "fleet_id": FLEETS.index(fleet) + 1,

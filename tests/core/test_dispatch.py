@@ -12,7 +12,8 @@ from core.access import Viewer
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.dispatch_problem import load_day_state
 from core.errors import AccessDeniedError, StaleProposalError
-from core.models import AuditEntry, Hub, Order, OrderStatus, Plan, ProposalStatus, Stop, User
+from core.kinds import OrderStatus, ProposalStatus
+from core.models import AuditEntry, Hub, Order, Plan, Stop, User
 from core.proposals import approve, list_proposals, reject
 from tests.conftest import TEST_DAY
 

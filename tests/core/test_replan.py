@@ -15,7 +15,8 @@ from sqlalchemy import Engine, select, update
 
 from core.access import SYSTEM, Viewer
 from core.agents.copilot import copilot_view
-from core.agents.dispatch import RebalanceRequest, read_day, rebalance, record, replan
+from core.agents.dispatch import RebalanceRequest, read_day, record, replan
+from core.agents.rebalance import rebalance
 from core.allocator.insertion import insert_greedily
 from core.allocator.solve import Progress
 from core.cli_sim import make_plans

@@ -12,18 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import ScenarioError
 from core.geo import haversine_m
-from core.models import (
-    DocumentKind,
-    Driver,
-    Event,
-    FleetType,
-    Order,
-    OrderStatus,
-    SlaKind,
-    StopStatus,
-    User,
-    VendorKind,
-)
+from core.kinds import DocumentKind, FleetType, OrderStatus, SlaKind, StopStatus, VendorKind
+from core.models import Driver, Event, Order, User
 from core.scenario import ScenarioParams, build_scenario, seed_scenario
 from tests.conftest import SMALL, TEST_DAY
 

@@ -12,29 +12,31 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from core.models import (
+from core.kinds import (
     BrandTier,
-    ComplianceDocument,
     ContactChannel,
     DocumentKind,
-    Driver,
     DriverStatus,
-    Fleet,
     FleetType,
+    OrderStatus,
+    RouteStatus,
+    SlaKind,
+    StopStatus,
+    VehicleKind,
+    VendorKind,
+)
+from core.models import (
+    ComplianceDocument,
+    Driver,
+    Fleet,
     Hub,
     Order,
-    OrderStatus,
     Plan,
     Region,
     Route,
-    RouteStatus,
-    SlaKind,
     Stop,
-    StopStatus,
     Vehicle,
-    VehicleType,
     Vendor,
-    VendorKind,
 )
 from core.timeutil import at_seconds
 
@@ -69,7 +71,7 @@ class World:
         van = Vehicle(
             registration=f"R-{code}",
             fleet_id=self.fleets[fleet].id,
-            vehicle_type=VehicleType.VAN,
+            vehicle_type=VehicleKind.VAN,
             capacity_parcels=100,
             capacity_g=800_000,
             capacity_ml=6_000_000,

@@ -20,18 +20,23 @@ def test_both_policies_run_the_same_day_and_every_order_is_accounted_for(tmp_pat
     assert (baseline.policy, agentic.policy) == ("baseline", "agentic")
     assert baseline.orders == agentic.orders > 0  # the same day, urgent orders included
     for o in (baseline, agentic):
-        assert o.delivered + o.failed == o.orders  # none lost: delivered, or failed / never reached
-        assert o.late <= o.delivered and o.not_attempted <= o.failed
-        assert 0 <= o.on_time_rate <= 1 and 0 <= o.first_attempt_rate <= 1
-        assert o.on_time_rate == pytest.approx((o.delivered - o.late) / o.orders, abs=1e-4)
-        assert o.failed_cost == pytest.approx(o.failed * 17.78)
-        assert o.km > 0 and o.route_cost > 0 and o.escalations >= 0
+        assert o.delivered + o.not_delivered == o.orders  # none lost: delivered, or failed / never reached
+        assert o.late <= o.delivered and o.not_attempted <= o.not_delivered
+        assert 0 <= o.orders_on_time_rate <= o.on_time_rate <= 1 and 0 <= o.first_attempt_rate <= 1
+        assert o.orders_on_time_rate == pytest.approx((o.delivered - o.late) / o.orders, abs=1e-4)
+        assert o.on_time_rate == pytest.approx((o.delivered - o.late) / o.delivered, abs=1e-4)  # the KPI's
+        assert o.not_delivered_cost_cents == o.not_delivered * 1778  # integer cents, no float dollars
+        assert o.cost_per_delivered_cents == round(o.route_cost_cents / o.delivered)
+        assert o.km > 0 and o.route_cost_cents > 0 and o.escalations >= 0
     out = tmp_path / "day.csv"
     write_csv(out, [baseline, agentic])
     rows = list(csv.DictReader(out.open()))
     assert tuple(rows[0]) == COLUMNS and [r["policy"] for r in rows] == ["baseline", "agentic"]
     table = side_by_side([baseline, agentic])
-    assert "| on_time_rate |" in table and "pts |" in table
+    assert "| on_time_rate |" in table and "| orders_on_time_rate |" in table and "pts |" in table
+    dollars = baseline.not_delivered_cost_cents / 100  # cents in the data, dollars only when shown
+    shown = f"{dollars:,.3f}" if dollars < 10 else f"{dollars:,.1f}"
+    assert f"| not_delivered_cost ($) | {shown} |" in table
 
 
 def test_a_scenario_file_sets_the_day_and_rejects_unknown_keys(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ from sqlalchemy import Engine, select
 from core.allocator.costs import FleetCost
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.db import unit_of_work
-from core.models import AuditEntry, Order, OrderStatus, Route, Stop
+from core.kinds import OrderStatus
+from core.models import AuditEntry, Order, Route, Stop
 from core.sim.baseline import greedy_routes
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock

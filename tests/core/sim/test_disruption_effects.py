@@ -14,7 +14,8 @@ from core.access import SYSTEM
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.allocator.stop import MaxSolutions
 from core.db import make_engine, unit_of_work
-from core.models import Event, EventKind, Order, OrderStatus, Proposal, Route
+from core.kinds import EventKind, OrderStatus
+from core.models import Event, Order, Proposal, Route
 from core.proposals import approve
 from core.sim.clock import SimClock
 from core.sim.disruptions import Area, Breakdown, DisruptionParams, DisruptionPlan, UrgentOrder
