@@ -1,0 +1,616 @@
+"""Benchmark: re-plan a disrupted day under way, four ways per state; prints a table.
+
+For each seed the demo day (7 days of history) is seeded once into a template SQLite file and
+put under way at 11:15 (`day_under_way`: a sweep plan played forward, vans loaded, one open
+breakdown). Each disrupted state is a fresh copy of the template, changed the way the real
+event changes the database (`DISRUPTIONS`), and then planned four ways for one hub:
+
+- `live`: the plan on the road, evaluated as it stands (no solve);
+- `default`: the dispatch agent's rebalance (`propose_rebalance`), `--seconds`, no change budget;
+- `budget`: the same with at most `--budget` orders moved;
+- `reference`: a re-plan of the same day state from scratch: the allocator with no warm start
+  (`initial=None`) for `--reference-seconds`, no budget, then the same cheapest-insertion repair
+  and the same split of the time between search and repair as the dispatch agent.
+
+Blocked drivers are passed the way the autopilot passes them today: compliance blocks plus vans
+with an open breakdown report (`_blocked`). Predicted late, unassigned and cost come from the
+allocator's own evaluation of each plan on that day state. Per state the table is followed by
+the share of (late + unassigned) each rebalance removes: default against the reference, and
+budgeted against default. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from core.access import SYSTEM
+from core.agents import dispatch
+from core.agents.autopilot import hub_signals
+from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.agents.dispatch_problem import DayState, load_day_state
+from core.allocator import families as fam
+from core.allocator.diff import diff_plans
+from core.allocator.evaluate import evaluate_plan
+from core.allocator.insertion import insert_greedily
+from core.allocator.params import DEFAULT_PARAMS
+from core.allocator.solve import solve
+from core.allocator.stop import MaxRuntime
+from core.allocator.travel import HaversineTravel, IntMatrix, TravelModel
+from core.bench.live_map import BENCH_DAY, BENCH_TZ, day_under_way
+from core.bench.rebalance import NOW_S, add_urgent_orders
+from core.compliance import blocked_driver_ids
+from core.db import make_engine, migrate, unit_of_work
+from core.field import ExceptionReason, ProblemReport, report_problem
+from core.geo import haversine_m
+from core.models import (
+    Driver,
+    DriverStatus,
+    Event,
+    Fleet,
+    Hub,
+    Plan,
+    Route,
+    RouteStatus,
+    Stop,
+    StopStatus,
+    Vendor,
+    VendorKind,
+)
+from core.scenario import ScenarioParams, seed_scenario
+from core.sim.reactions import Problem, handle_problem
+from core.timeutil import at_seconds
+
+DEMO_SEED = ScenarioParams().seed
+REPAIR_SHARE = 0.25  # of the reference's time kept for the insertion repair, as the dispatch agent does
+URGENT_ORDERS = 20
+BROKEN_VANS = 2
+LATE_STARTERS = 6
+LATE_START_MIN_S, LATE_START_MAX_S = 60 * 60, 90 * 60
+TRAFFIC_SPEED_FACTOR = 0.6  # 40% slower
+TRAFFIC_S = 2 * 3600
+WITHDRAWN = 5
+COLUMNS = (
+    "seed",
+    "state",
+    "variant",
+    "late",
+    "unassigned",
+    "cost",
+    "orders_moved",
+    "routes_touched",
+    "wall_s",
+    "load",
+)
+
+
+@dataclass(frozen=True)
+class Disrupted:
+    """What the re-plan must know beyond the database; `travel` replaces the day state's travel
+    model (traffic, which the database has no place for)."""
+
+    note: str
+    travel: TravelModel | None = None
+
+
+Disruption = Callable[[Session, Hub, datetime, int], Disrupted]
+
+
+@dataclass(frozen=True)
+class Row:
+    seed: int
+    state: str
+    variant: str
+    late: int
+    unassigned: int
+    cost_cents: int
+    orders_moved: int
+    routes_touched: int
+    wall_s: float
+    load: float
+
+    @property
+    def bad(self) -> int:
+        """What a re-plan is there to remove: predicted late plus unassigned orders."""
+        return self.late + self.unassigned
+
+
+# -- the disruptions ---------------------------------------------------------------------------
+
+
+def _todays_routes(session: Session, hub: Hub) -> list[tuple[Route, Driver]]:
+    return list(
+        session.execute(
+            select(Route, Driver)
+            .join(Plan, Plan.id == Route.plan_id)
+            .join(Driver, Driver.id == Route.driver_id)
+            .where(
+                Plan.hub_id == hub.id, Plan.service_date == BENCH_DAY, Driver.status == DriverStatus.ACTIVE
+            )
+            .order_by(Driver.id)
+        ).tuples()
+    )
+
+
+def _pending(session: Session, route: Route, *, loaded: bool) -> int:
+    return int(
+        session.scalar(
+            select(func.count(Stop.id)).where(
+                Stop.route_id == route.id, Stop.status == StopStatus.PENDING, Stop.loaded.is_(loaded)
+            )
+        )
+        or 0
+    )
+
+
+def _where(session: Session, driver: Driver, hub: Hub, now: datetime) -> tuple[float, float]:
+    last = session.execute(
+        select(Event.lat, Event.lon)
+        .where(Event.driver_id == driver.id, Event.occurred_at <= now)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(1)
+    ).first()
+    return (float(last[0]), float(last[1])) if last else (hub.lat, hub.lon)
+
+
+def urgent(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
+    """20 urgent premium orders due 12:00-14:00 arrive on the hub."""
+    add_urgent_orders(session, hub, URGENT_ORDERS, seed)
+    return Disrupted(f"{URGENT_ORDERS} urgent orders due 12:00-14:00")
+
+
+def breakdown(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
+    """Two vans on the road with stops loaded break down, reported from the driver app and
+    handled by the co-pilot exactly as in the simulator (an open breakdown, escalated)."""
+    already = hub_signals(session, hub.id, BENCH_DAY, now, hub.timezone).broken
+    loaded = [
+        d
+        for r, d in _todays_routes(session, hub)
+        if r.status is RouteStatus.IN_PROGRESS and d.id not in already and _pending(session, r, loaded=True)
+    ]
+    rng = np.random.default_rng([seed, 5])
+    picked = [loaded[int(k)] for k in sorted(rng.choice(len(loaded), BROKEN_VANS, replace=False))]
+    for driver in picked:
+        lat, lon = _where(session, driver, hub, now)
+        problem = Problem(
+            driver.id, now, ExceptionReason.VEHICLE_BREAKDOWN, lat, lon, detail=(("repair_s", None),)
+        )
+        handle_problem(session, problem, True, (), MaxRuntime(0.15), seed)
+    return Disrupted(f"vans of {', '.join(d.code for d in picked)} broken down with stops loaded")
+
+
+def late_starts(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
+    """Drivers who have not left yet start 60-90 min late.
+
+    The day state reads today's shift from the driver profile (there is no per-day rota; the
+    capacity agent's call-in writes it there too), so the later start is written there and on
+    the route's loading slot, and each driver reports running late from the hub.
+    """
+    waiting = [(r, d) for r, d in _todays_routes(session, hub) if r.started_at is None][:LATE_STARTERS]
+    rng = np.random.default_rng([seed, 6])
+    for route, driver in waiting:
+        delay_s = int(rng.integers(LATE_START_MIN_S // 60, LATE_START_MAX_S // 60 + 1)) * 60
+        start = datetime.combine(BENCH_DAY, driver.shift_start) + timedelta(seconds=delay_s)
+        driver.shift_start = min(start, datetime.combine(BENCH_DAY, driver.shift_end)).time()
+        route.planned_start_at = route.planned_start_at + timedelta(seconds=delay_s)
+        report_problem(
+            session,
+            driver.id,
+            now,
+            ProblemReport(
+                ExceptionReason.RUNNING_LATE,
+                hub.lat,
+                hub.lon,
+                delay_s=delay_s,
+                detail={"cause": "late start"},
+            ),
+        )
+    session.flush()
+    return Disrupted(f"{len(waiting)} drivers not yet out start 60-90 min late")
+
+
+@dataclass(frozen=True)
+class ZoneTraffic:
+    """Travel with one zone slowed down for a while (a documented approximation).
+
+    The allocator takes one duration matrix per (vehicle kind, departure hour) for a whole route
+    (`AllocationProblem.speed_profile`), and the day state has no traffic input at all. So: a leg
+    that starts or ends inside the circle takes `1 / speed_factor` times as long, in the
+    matrices of routes that depart within [start_s, end_s) (whole hours). Routes that depart in
+    the window meet the slow zone for the rest of their day, which overstates a two-hour jam;
+    routes that depart later do not meet it at all.
+    """
+
+    lat: float
+    lon: float
+    radius_m: float
+    start_s: int
+    end_s: int
+    speed_factor: float = TRAFFIC_SPEED_FACTOR
+    base: HaversineTravel = HaversineTravel()
+
+    def matrices(
+        self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
+    ) -> tuple[IntMatrix, IntMatrix]:
+        dist, dur = self.base.matrices(points, depart_s, vehicle_type)
+        if not self.start_s <= depart_s < self.end_s:
+            return dist, dur
+        inside = haversine_m(points[:, 0], points[:, 1], self.lat, self.lon) <= self.radius_m
+        slow = inside[:, None] | inside[None, :]
+        return dist, np.where(slow, np.ceil(dur / self.speed_factor), dur).astype(np.int64)
+
+
+def traffic(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
+    """Traffic 40% slower for two hours in the hub's busiest zone (most open orders).
+
+    Nothing in the database holds traffic, so nothing is written: the zone goes to the re-plan
+    as a travel model (`ZoneTraffic`), a circle around the zone's open orders.
+    """
+    state = load_day_state(session, hub.id, BENCH_DAY, now)
+    zones: dict[str, list[tuple[float, float]]] = {}
+    for o in state.problem.orders:
+        zones.setdefault(o.zone, []).append((o.lat, o.lon))
+    name = max(sorted(zones), key=lambda z: len(zones[z]))
+    points = np.array(zones[name])
+    lat, lon = float(points[:, 0].mean()), float(points[:, 1].mean())
+    radius = float(np.max(haversine_m(points[:, 0], points[:, 1], lat, lon)))
+    hour = NOW_S // 3600 * 3600
+    zone = ZoneTraffic(lat, lon, radius, hour, hour + TRAFFIC_S)
+    return Disrupted(f"zone {name} ({len(points)} open orders, {radius:,.0f} m) 40% slower", zone)
+
+
+def vendor_withdraws(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
+    """The 3PL vendor with most drivers on the hub today takes five of them off duty (their
+    profile status, which the day state reads); anything loaded stays in their vans."""
+    routes = _todays_routes(session, hub)
+    vendors = dict(
+        session.execute(
+            select(Driver.id, Vendor.code)
+            .join(Fleet, Fleet.id == Driver.fleet_id)
+            .join(Vendor, Vendor.id == Fleet.vendor_id)
+            .where(Vendor.kind == VendorKind.THIRD_PARTY, Driver.id.in_([d.id for _, d in routes]))
+        ).all()
+    )
+    counts: dict[str, int] = {}
+    for code in vendors.values():
+        counts[code] = counts.get(code, 0) + 1
+    vendor = max(sorted(counts), key=lambda v: counts[v])
+    crew = [d for _, d in routes if vendors.get(d.id) == vendor]
+    rng = np.random.default_rng([seed, 7])
+    picked = [crew[int(k)] for k in sorted(rng.choice(len(crew), min(WITHDRAWN, len(crew)), replace=False))]
+    for driver in picked:
+        driver.status = DriverStatus.OFF_DUTY
+    session.flush()
+    return Disrupted(f"{vendor} withdraws {', '.join(d.code for d in picked)}")
+
+
+DISRUPTIONS: dict[str, Disruption] = {
+    "urgent": urgent,
+    "breakdown": breakdown,
+    "late_starts": late_starts,
+    "traffic": traffic,
+    "vendor_withdraws": vendor_withdraws,
+}
+
+
+# -- the four plans of a state ----------------------------------------------------------------
+
+
+def _blocked(session: Session, hub_id: int, now: datetime) -> frozenset[int]:
+    """Drivers no plan may give a stop: compliance blocks plus vans broken down (as the
+    autopilot passes them today)."""
+    hub = session.get(Hub, hub_id)
+    assert hub is not None
+    broken = hub_signals(session, hub_id, BENCH_DAY, now, hub.timezone).broken
+    return blocked_driver_ids(session, BENCH_DAY) | broken
+
+
+def day_state(session: Session, hub_id: int, now: datetime, travel: TravelModel | None) -> DayState:
+    state = load_day_state(session, hub_id, BENCH_DAY, now, _blocked(session, hub_id, now))
+    return state if travel is None else replace(state, problem=replace(state.problem, travel=travel))
+
+
+@contextmanager
+def _traffic(travel: TravelModel | None) -> Iterator[None]:
+    """The dispatch agent's day state with `travel` in it (the database holds no traffic)."""
+    if travel is None:
+        yield
+        return
+    load = dispatch.load_day_state
+
+    def with_traffic(*args: object, **kwargs: object) -> DayState:
+        state = load(*args, **kwargs)  # type: ignore[arg-type]
+        return replace(state, problem=replace(state.problem, travel=travel))
+
+    dispatch.load_day_state = with_traffic  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        dispatch.load_day_state = load
+
+
+Outcome = tuple[dict[str, list[str]], int, int]
+"""A variant's plan for the hub (driver code -> order refs), orders moved, routes touched."""
+
+
+def rebalance(
+    engine: Engine,
+    hub_id: int,
+    now: datetime,
+    seconds: float,
+    budget: int | None,
+    seed: int,
+    travel: TravelModel | None,
+    live_plan: dict[str, list[str]],
+) -> Outcome:
+    """One press of Rebalance: the proposal's plan, orders moved and routes touched.
+
+    The one place that calls the dispatch agent; adapt it here when its signature changes.
+    """
+    with unit_of_work(engine) as session, _traffic(travel):
+        request = RebalanceRequest(
+            hub_id=hub_id, day=BENCH_DAY, now=now, seconds=seconds, max_orders_moved=budget, seed=seed
+        )
+        proposal = propose_rebalance(
+            session, SYSTEM, request, blocked_driver_ids=_blocked(session, hub_id, now)
+        )
+    routes = proposal.change["routes"]
+    plan = dict(live_plan) | {code: [ref for ref, _ in r["stops"]] for code, r in routes.items()}
+    return plan, int(proposal.effect["orders_moved"]), len(routes)
+
+
+def reference(
+    engine: Engine, hub_id: int, now: datetime, seconds: float, seed: int, travel: TravelModel | None
+) -> Outcome:
+    """The same day state re-planned from scratch: no warm start, no budget."""
+    with unit_of_work(engine, read_only=True) as session:
+        state = day_state(session, hub_id, now, travel)
+    params, current = DEFAULT_PARAMS, state.live or None
+    result = solve(state.problem, MaxRuntime(seconds * (1 - REPAIR_SHARE)), seed, params, initial=None)
+    plan = {r.driver_id: [v.order_id for v in r.visits] for r in result.routes if r.visits}
+    waiting = [u.order_id for u in result.unassigned if u.reason_code in (fam.NO_ROOM, fam.SLA_WINDOW)]
+    if waiting:
+        repaired, _ = insert_greedily(state.problem, plan, waiting, params, deadline_s=REPAIR_SHARE * seconds)
+
+        def objective(p: dict[str, list[str]]) -> int:
+            return evaluate_plan(state.problem, p, params, current).metrics.objective_cents
+
+        if objective(repaired) < objective(plan):
+            plan = repaired
+    diff = diff_plans(dict(state.live), plan)
+    return plan, diff.orders_moved, len(diff.drivers)
+
+
+def measure(state: DayState, plan: dict[str, list[str]]) -> tuple[int, int, int]:
+    """Predicted late, unassigned and cost (cents) of `plan` on the day state, all variants alike.
+
+    A blocked driver serves nothing: stops a plan leaves on one (a broken van's load, a withdrawn
+    driver's) count as unassigned, which the allocator's own evaluation would count as served.
+    """
+    blocked = {d.id for d in state.problem.drivers if d.blocked}
+    served = {d: refs for d, refs in plan.items() if d not in blocked}
+    m = evaluate_plan(state.problem, served, DEFAULT_PARAMS, state.live or None).metrics
+    return m.late_count, m.orders_unassigned, m.cost_cents
+
+
+# -- running it -------------------------------------------------------------------------------
+
+
+def seed_template(path: Path, seed: int, orders: int, drivers: int, now: datetime) -> None:
+    """The demo day of `seed` with 7 days of history, under way at `now`, in a fresh file."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with unit_of_work(engine) as session:
+        seed_scenario(
+            session, ScenarioParams(seed=seed, orders=orders, drivers=drivers, days=7, today=BENCH_DAY)
+        )
+    with unit_of_work(engine) as session:
+        day_under_way(session, BENCH_DAY, now, BENCH_TZ, seed=seed)
+    engine.dispose()
+
+
+def run_state(
+    template: Path, workdir: Path, seed: int, state: str, args: argparse.Namespace, now: datetime
+) -> tuple[str, list[Row]]:
+    """Copy the template, disrupt it, and plan it the four ways."""
+    db = workdir / f"seed{seed}-{state}.db"
+    shutil.copyfile(template, db)
+    engine = make_engine(f"sqlite:///{db}")
+    with unit_of_work(engine) as session:
+        hub = session.scalars(select(Hub).where(Hub.code == args.hub)).one()
+        hub_id = hub.id
+        done = DISRUPTIONS[state](session, hub, now, seed)
+    with unit_of_work(engine, read_only=True) as session:
+        read_at = time.perf_counter()
+        disrupted = day_state(session, hub_id, now, done.travel)
+        read_s = time.perf_counter() - read_at
+    live_plan = dict(disrupted.live)
+    plans: list[tuple[str, Callable[[], Outcome]]] = [
+        ("default", lambda: rebalance(engine, hub_id, now, args.seconds, None, seed, done.travel, live_plan)),
+        (
+            "budget",
+            lambda: rebalance(engine, hub_id, now, args.seconds, args.budget, seed, done.travel, live_plan),
+        ),
+        ("reference", lambda: reference(engine, hub_id, now, args.reference_seconds, seed, done.travel)),
+    ]
+    late, unassigned, cost = measure(disrupted, live_plan)
+    rows = [Row(seed, state, "live", late, unassigned, cost, 0, 0, round(read_s, 1), os.getloadavg()[0])]
+    for variant, plan in plans:
+        started = time.perf_counter()
+        proposed, moved, touched = plan()
+        wall = time.perf_counter() - started
+        late, unassigned, cost = measure(disrupted, proposed)
+        rows.append(
+            Row(
+                seed,
+                state,
+                variant,
+                late,
+                unassigned,
+                cost,
+                moved,
+                touched,
+                round(wall, 1),
+                os.getloadavg()[0],
+            )
+        )
+    engine.dispose()
+    return done.note, rows
+
+
+def _share(removed: int, of: int) -> str:
+    if of <= 0:
+        return "n/a (nothing to remove)" if of == 0 else f"n/a (reference removes {of})"
+    return f"{removed / of:.0%}"
+
+
+def summary(rows: Sequence[Row], seconds: float) -> list[str]:
+    """Per state: what each rebalance removes of (late + unassigned), against the targets."""
+    out = []
+    for seed, state in dict.fromkeys((r.seed, r.state) for r in rows):
+        by = {r.variant: r for r in rows if (r.seed, r.state) == (seed, state)}
+        if len(by) < 4:
+            continue
+        base = by["live"].bad
+        removed = {v: base - by[v].bad for v in ("default", "budget", "reference")}
+        out.append(
+            f"seed {seed} {state}: live {base}; removed default {removed['default']}, budget "
+            f"{removed['budget']}, reference {removed['reference']}; default/reference "
+            f"{_share(removed['default'], removed['reference'])} (target >= 80%), budget/default "
+            f"{_share(removed['budget'], removed['default'])} (target >= 50%); default "
+            f"{'never worse than live' if removed['default'] >= 0 else 'WORSE than live'}, "
+            f"wall {by['default'].wall_s:.1f} s vs limit + 2 = {seconds + 2:g} s "
+            f"(load {by['default'].load:.1f})"
+        )
+    return out
+
+
+def _cells(r: Row) -> list[str]:
+    return [
+        str(r.seed),
+        r.state,
+        r.variant,
+        str(r.late),
+        str(r.unassigned),
+        f"{r.cost_cents / 100:,.0f}",
+        str(r.orders_moved),
+        str(r.routes_touched),
+        f"{r.wall_s:.1f}",
+        f"{r.load:.1f}",
+    ]
+
+
+def write_csv(path: Path, rows: Sequence[Row]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow(
+                [
+                    r.seed,
+                    r.state,
+                    r.variant,
+                    r.late,
+                    r.unassigned,
+                    f"{r.cost_cents / 100:.2f}",
+                    r.orders_moved,
+                    r.routes_touched,
+                    r.wall_s,
+                    r.load,
+                ]
+            )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seeds",
+        default=f"{DEMO_SEED},1,2",
+        help=f"comma-separated scenario seeds (default {DEMO_SEED},1,2)",
+    )
+    parser.add_argument(
+        "--states",
+        default=",".join(DISRUPTIONS),
+        help=f"comma-separated states (default {','.join(DISRUPTIONS)})",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="rebalance time limit (default 10)")
+    parser.add_argument(
+        "--reference-seconds", type=float, default=60.0, help="reference re-plan time limit (default 60)"
+    )
+    parser.add_argument("--budget", type=int, default=10, help="change budget of the budgeted rebalance")
+    parser.add_argument("--hub", default="BKN", help="the hub disrupted and re-planned")
+    parser.add_argument("--orders", type=int, default=2000, help="orders in the demo day")
+    parser.add_argument("--drivers", type=int, default=150, help="drivers in the demo day")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write one CSV row per seed, state and variant"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
+    states = [s for s in str(args.states).split(",") if s.strip()]
+    unknown = sorted(set(states) - set(DISRUPTIONS))
+    if unknown:
+        raise SystemExit(f"unknown state {', '.join(unknown)}; known: {', '.join(DISRUPTIONS)}")
+    now = at_seconds(BENCH_DAY, BENCH_TZ, NOW_S).astimezone(UTC)
+    print(
+        f"re-plan benchmark: hub {args.hub} at 11:15, {args.orders} orders / {args.drivers} drivers, "
+        f"seeds {seeds}, rebalance {args.seconds:g} s (budget {args.budget}), reference "
+        f"{args.reference_seconds:g} s; load average {os.getloadavg()[0]:.1f}"
+    )
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="ctower-replan-") as tmp:
+        for seed in seeds:
+            template = Path(tmp) / f"seed{seed}.db"
+            seed_template(template, seed, args.orders, args.drivers, now)
+            for state in states:
+                note, done = run_state(template, Path(tmp), seed, state, args, now)
+                rows += done
+                print(f"  seed {seed} {state}: {note}", flush=True)
+                if args.out:
+                    write_csv(args.out, rows)
+    print()
+    head = ["seed", "state", "variant", "predicted late", "unassigned", "cost $", "orders moved"]
+    head += ["routes touched", "wall s", "load"]
+    print("| " + " | ".join(head) + " |")
+    print("|---|---|---|" + "--:|" * (len(head) - 3))
+    for r in rows:
+        print("| " + " | ".join(_cells(r)) + " |")
+    print()
+    for line in summary(rows, args.seconds):
+        print(line)
+    return 0
+
+
+__all__ = [
+    "DISRUPTIONS",
+    "Disrupted",
+    "Row",
+    "ZoneTraffic",
+    "add_arguments",
+    "breakdown",
+    "day_state",
+    "late_starts",
+    "main",
+    "measure",
+    "rebalance",
+    "reference",
+    "seed_template",
+    "summary",
+    "traffic",
+    "urgent",
+    "vendor_withdraws",
+]
