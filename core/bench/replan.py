@@ -104,6 +104,7 @@ class Disrupted:
     model (traffic, which the database has no place for)."""
 
     note: str
+    drivers: tuple[str, ...] = ()  # the drivers it struck (codes)
     travel: TravelModel | None = None
 
 
@@ -133,8 +134,9 @@ class Row:
 
 
 def _todays_routes(session: Session, hub: Hub) -> list[tuple[Route, Driver]]:
-    return list(
-        session.execute(
+    return [
+        (route, driver)
+        for route, driver in session.execute(
             select(Route, Driver)
             .join(Plan, Plan.id == Route.plan_id)
             .join(Driver, Driver.id == Route.driver_id)
@@ -142,8 +144,8 @@ def _todays_routes(session: Session, hub: Hub) -> list[tuple[Route, Driver]]:
                 Plan.hub_id == hub.id, Plan.service_date == BENCH_DAY, Driver.status == DriverStatus.ACTIVE
             )
             .order_by(Driver.id)
-        ).tuples()
-    )
+        )
+    ]
 
 
 def _pending(session: Session, route: Route, *, loaded: bool) -> int:
@@ -190,7 +192,8 @@ def breakdown(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted
             driver.id, now, ExceptionReason.VEHICLE_BREAKDOWN, lat, lon, detail=(("repair_s", None),)
         )
         handle_problem(session, problem, True, (), MaxRuntime(0.15), seed)
-    return Disrupted(f"vans of {', '.join(d.code for d in picked)} broken down with stops loaded")
+    codes = tuple(d.code for d in picked)
+    return Disrupted(f"vans of {', '.join(codes)} broken down with stops loaded", codes)
 
 
 def late_starts(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
@@ -220,7 +223,8 @@ def late_starts(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupt
             ),
         )
     session.flush()
-    return Disrupted(f"{len(waiting)} drivers not yet out start 60-90 min late")
+    codes = tuple(d.code for _, d in waiting)
+    return Disrupted(f"{', '.join(codes)} (not yet out) start 60-90 min late", codes)
 
 
 @dataclass(frozen=True)
@@ -270,7 +274,7 @@ def traffic(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
     radius = float(np.max(haversine_m(points[:, 0], points[:, 1], lat, lon)))
     hour = NOW_S // 3600 * 3600
     zone = ZoneTraffic(lat, lon, radius, hour, hour + TRAFFIC_S)
-    return Disrupted(f"zone {name} ({len(points)} open orders, {radius:,.0f} m) 40% slower", zone)
+    return Disrupted(f"zone {name} ({len(points)} open orders, {radius:,.0f} m) 40% slower", travel=zone)
 
 
 def vendor_withdraws(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
@@ -295,7 +299,8 @@ def vendor_withdraws(session: Session, hub: Hub, now: datetime, seed: int) -> Di
     for driver in picked:
         driver.status = DriverStatus.OFF_DUTY
     session.flush()
-    return Disrupted(f"{vendor} withdraws {', '.join(d.code for d in picked)}")
+    codes = tuple(d.code for d in picked)
+    return Disrupted(f"{vendor} withdraws {', '.join(codes)}", codes)
 
 
 DISRUPTIONS: dict[str, Disruption] = {
