@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.bench.live_map import BENCH_TZ, day_under_way
 from core.bench.rebalance import NOW_S
-from core.bench.replan import ZoneTraffic, breakdown, day_state, measure
+from core.bench.replan import day_state, measure
+from core.bench.replan_states import ZoneTraffic, breakdown
+from core.cli import main
 from core.models import Driver, Hub, Order, Plan, Route, RouteStatus, Stop, StopStatus
 from core.timeutil import at_seconds
 from tests.conftest import TEST_DAY
@@ -65,3 +68,10 @@ def test_zone_traffic_slows_legs_touching_the_zone_only_in_its_hours() -> None:
     _, later = zone.matrices(points, 13 * 3600)
     assert slow[0, 1] == np.ceil(normal[0, 1] / 0.6) and slow[2, 0] == np.ceil(normal[2, 0] / 0.6)
     assert (later == zone.base.matrices(points, 13 * 3600)[1]).all()  # after the jam: as normal
+
+
+def test_bench_replan_is_a_ctower_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "replan", "--help"])
+    text = capsys.readouterr().out
+    assert "--reference-seconds" in text and "--states" in text and "--budget" in text
