@@ -10,7 +10,9 @@ event changes the database (`core.bench.replan_states`), then planned four ways 
 - `budget`: the same with at most `--budget` orders moved;
 - `reference`: a re-plan of the same day state from scratch: the allocator with no warm start
   (`initial=None`) for `--reference-seconds`, no budget, then the same cheapest-insertion repair
-  and the same split of the time between search and repair as the dispatch agent.
+  and the same split of the time between search and repair as the dispatch agent;
+- `long` (with `--long-seconds`): the rebalance again with a longer limit and no budget, a
+  yardstick of what more time buys from the live plan.
 
 Blocked drivers are passed the way the autopilot passes them today: compliance blocks plus vans
 with an open breakdown report (`_blocked`). Predicted late, unassigned and cost come from the
@@ -234,6 +236,13 @@ def run_state(
         ),
         ("reference", lambda: reference(engine, hub_id, now, args.reference_seconds, seed, done.travel)),
     ]
+    if args.long_seconds:
+        plans.append(
+            (
+                "long",
+                lambda: rebalance(engine, hub_id, now, args.long_seconds, None, seed, done.travel, live_plan),
+            )
+        )
     late, unassigned, cost = measure(disrupted, live_plan)
     rows = [Row(seed, state, "live", late, unassigned, cost, 0, 0, round(read_s, 1), os.getloadavg()[0])]
     for variant, plan in plans:
@@ -261,7 +270,7 @@ def run_state(
 
 def _share(removed: int, of: int) -> str:
     if of <= 0:
-        return "n/a (nothing to remove)" if of == 0 else f"n/a (reference removes {of})"
+        return "n/a (removes nothing)" if of == 0 else f"n/a (removes {of}: worse than live)"
     return f"{removed / of:.0%}"
 
 
@@ -273,7 +282,12 @@ def summary(rows: Sequence[Row], seconds: float) -> list[str]:
         if len(by) < 4:
             continue
         base = by["live"].bad
-        removed = {v: base - by[v].bad for v in ("default", "budget", "reference")}
+        removed = {v: base - r.bad for v, r in by.items()}
+        if "long" in by:
+            out.append(
+                f"seed {seed} {state}: long rebalance removes {removed['long']}; default/long "
+                f"{_share(removed['default'], removed['long'])}"
+            )
         out.append(
             f"seed {seed} {state}: live {base}; removed default {removed['default']}, budget "
             f"{removed['budget']}, reference {removed['reference']}; default/reference "
@@ -338,6 +352,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reference-seconds", type=float, default=60.0, help="reference re-plan time limit (default 60)"
     )
     parser.add_argument("--budget", type=int, default=10, help="change budget of the budgeted rebalance")
+    parser.add_argument(
+        "--long-seconds",
+        type=float,
+        default=0.0,
+        help="also run a `long` variant: the rebalance with this limit and no budget (default off)",
+    )
     parser.add_argument("--hub", default="BKN", help="the hub disrupted and re-planned")
     parser.add_argument("--orders", type=int, default=2000, help="orders in the demo day")
     parser.add_argument("--drivers", type=int, default=150, help="drivers in the demo day")
