@@ -69,6 +69,7 @@ COLUMNS = (
     "variant",
     "late",
     "unassigned",
+    "stranded",
     "cost",
     "orders_moved",
     "routes_touched",
@@ -84,6 +85,7 @@ class Row:
     variant: str
     late: int
     unassigned: int
+    stranded: int  # of the unassigned: loaded in the van of a blocked driver, out of any plan's reach
     cost_cents: int
     orders_moved: int
     routes_touched: int
@@ -196,6 +198,12 @@ def measure(state: DayState, plan: dict[str, list[str]]) -> tuple[int, int, int]
     return m.late_count, m.orders_unassigned, m.cost_cents
 
 
+def stranded(state: DayState) -> int:
+    """Open orders loaded in the van of a blocked driver: locked to it, so no plan serves them."""
+    blocked = {d.id for d in state.problem.drivers if d.blocked}
+    return sum(1 for o in state.problem.orders if o.locked_driver_id in blocked)
+
+
 # -- running it -------------------------------------------------------------------------------
 
 
@@ -244,7 +252,10 @@ def run_state(
             )
         )
     late, unassigned, cost = measure(disrupted, live_plan)
-    rows = [Row(seed, state, "live", late, unassigned, cost, 0, 0, round(read_s, 1), os.getloadavg()[0])]
+    lost = stranded(disrupted)
+    rows = [
+        Row(seed, state, "live", late, unassigned, lost, cost, 0, 0, round(read_s, 1), os.getloadavg()[0])
+    ]
     for variant, plan in plans:
         started = time.perf_counter()
         proposed, moved, touched = plan()
@@ -257,6 +268,7 @@ def run_state(
                 variant,
                 late,
                 unassigned,
+                lost,
                 cost,
                 moved,
                 touched,
@@ -307,6 +319,7 @@ def _cells(r: Row) -> list[str]:
         r.variant,
         str(r.late),
         str(r.unassigned),
+        str(r.stranded),
         f"{r.cost_cents / 100:,.0f}",
         str(r.orders_moved),
         str(r.routes_touched),
@@ -327,6 +340,7 @@ def write_csv(path: Path, rows: Sequence[Row]) -> None:
                     r.variant,
                     r.late,
                     r.unassigned,
+                    r.stranded,
                     f"{r.cost_cents / 100:.2f}",
                     r.orders_moved,
                     r.routes_touched,
@@ -390,8 +404,8 @@ def main(args: argparse.Namespace) -> int:
                 if args.out:
                     write_csv(args.out, rows)
     print()
-    head = ["seed", "state", "variant", "predicted late", "unassigned", "cost $", "orders moved"]
-    head += ["routes touched", "wall s", "load"]
+    head = ["seed", "state", "variant", "predicted late", "unassigned", "of which stranded", "cost $"]
+    head += ["orders moved", "routes touched", "wall s", "load"]
     print("| " + " | ".join(head) + " |")
     print("|---|---|---|" + "--:|" * (len(head) - 3))
     for r in rows:
