@@ -34,6 +34,11 @@ from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, S
 from core.timeutil import seconds_since_midnight, time_of_day_s
 
 CARGO_BIKE_MAX_ITEM_G = 25_000
+MIDDAY_START_CENTS = 2_500
+"""What putting a driver with no route today on the road mid-day costs beyond their pay (the
+call-out, a second loading slot): a re-plan starts a new route only for work worth more than
+that, and otherwise fills the routes already on the road, so it does not scatter a few stops
+over idle drivers."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,13 @@ def load_day_state(
             live.setdefault(code, []).append(order)
             if stop.loaded:
                 locked[order] = code
+    working = set(
+        session.scalars(
+            select(Route.driver_id).join(Stop, Stop.route_id == Route.id).where(Route.plan_id == plan.id)
+        )
+        if plan is not None
+        else ()
+    )
     since = datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo) if now else None
     positions = _last_positions(session, driver_ids, since) if since is not None else {}
     success = zone_success_rates(session, driver_ids, day)
@@ -143,6 +155,7 @@ def load_day_state(
                 blocked=driver.code in why_not,
                 zone_success=success.get(driver.id, {}),
                 loading_at_start=not started.get(driver.id, False),
+                start_cost_cents=MIDDAY_START_CENTS if now_s > 0 and driver.id not in working else 0,
             )
         )
     orders = session.scalars(
