@@ -27,6 +27,7 @@ from core.bulk import bulk_insert
 from core.db import make_engine, migrate, unit_of_work
 from core.kinds import BrandTier, ContactChannel, OrderStatus, SlaKind
 from core.models import Hub, Order
+from core.plan_change import PlanEffect
 from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import at_seconds
 
@@ -118,21 +119,19 @@ def main(args: argparse.Namespace) -> int:
         )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()
-    e = proposal.effect
+    e = PlanEffect.from_json(proposal.effect)
     print(
         f"rebalance of hub {args.hub} at 11:15 after {args.urgent} urgent orders; "
         f"{args.orders} orders / {args.drivers} drivers; load average {os.getloadavg()[0]:.1f}"
     )
+    solver = f"status {e.solver.status}, {e.solver.solutions} solutions" if e.solver else "no solve"
+    print(f"proposal in {wall:.1f} s wall ({cpu:.1f} s CPU), limit {args.seconds} s, {solver}")
     print(
-        f"proposal in {wall:.1f} s wall ({cpu:.1f} s CPU), solver limit {args.seconds} s, "
-        f"status {e['solver']['status']}, {e['solver']['solutions']} solutions"
-    )
-    print(
-        f"change budget: at most {args.max_moves} orders moved; moved {e['orders_moved']}, "
-        f"placed {e['orders_placed']}, dropped {e['orders_dropped']}; "
-        f"{e['routes_touched']} of {e['routes_total']} routes touched"
+        f"change budget: at most {args.max_moves} orders moved; moved {e.orders_moved}, "
+        f"placed {e.orders_placed}, dropped {e.orders_dropped}, handed over {e.handed_over}; "
+        f"{e.routes_touched} of {e.routes_total} routes touched"
     )
     print(f"{'measure':<12} {'before':>12} {'after':>12}")
     for key in ("cost_cents", "distance_m", "co2_g", "late", "unassigned"):
-        print(f"{key:<12} {e['before'][key]:>12,} {e['after'][key]:>12,}")
+        print(f"{key:<12} {getattr(e.before, key):>12,} {getattr(e.after, key):>12,}")
     return 0
