@@ -14,6 +14,7 @@ from core.cli import main
 TINY = DayCase(orders=60, drivers=10, hubs=1, plan_seconds=1.0, dispatch_seconds=0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("day-bench")
 def test_every_policy_runs_the_same_day_and_every_order_is_accounted_for(tmp_path: Path) -> None:
     baseline, static, agentic = run_seed(TINY, 3, tmp_path, say=lambda _: None)

@@ -437,6 +437,7 @@ def test_cli_options_and_main_print_the_summary(bench_dir: Path, capsys: pytest.
         assert {r["seed"] for r in csv.DictReader(f)} == {"3"}
 
 
+@pytest.mark.slow
 def test_bench_command_runs_on_the_tiny_instance(bench_dir: Path) -> None:
     """`ctower bench solomon` itself, end to end with the real solvers, so it cannot rot."""
     root = Path(__file__).resolve().parents[3]

@@ -16,6 +16,8 @@ from core.sim.engine import SimParams, Simulator
 from tests.conftest import TEST_DAY, Databases
 from tests.core.sim.conftest import build_day
 
+pytestmark = pytest.mark.slow  # whole simulated days and the simulator benchmark
+
 
 def test_simulate_plans_runs_and_resumes_from_the_shell(
     cli_db: str, capsys: pytest.CaptureFixture[str]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine, select
 
 from core.access import SYSTEM
@@ -25,6 +26,9 @@ from tests.conftest import TEST_DAY
 
 CALM = DisruptionPlan((), (), (), {}, ())
 EXACT = MaxSolutions(20, max_runtime_s=10.0, stall_s=2.0)
+
+
+pytestmark = pytest.mark.slow  # each test lives through a simulated day
 
 
 def _sim(

@@ -37,6 +37,9 @@ PARAMS = SimParams(tick_s=120, disruptions=BUSY)
 END_S = 21 * 3600
 
 
+pytestmark = pytest.mark.slow  # each test lives through a simulated day
+
+
 def run(
     engine: Engine, params: SimParams = PARAMS, seed: int = 1, end_s: int = END_S, start_s: int | None = None
 ) -> tuple[Simulator, Counter[str]]:
