@@ -32,6 +32,8 @@ from core.proposals import approve
 from core.scenario import seed_scenario
 from tests.conftest import SMALL, TEST_DAY, settings_pointing_at
 
+pytestmark = pytest.mark.slow  # each test plans or simulates a seeded day
+
 NINE = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # 09:00 in New York
 ELEVEN = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
 

@@ -40,6 +40,8 @@ from core.proposals import approve
 from core.scenario import seed_scenario
 from tests.conftest import SMALL, TEST_DAY
 
+pytestmark = pytest.mark.slow  # each test re-plans a seeded day under way
+
 ELEVEN = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # 11:00 in New York
 
 
