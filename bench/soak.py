@@ -51,6 +51,7 @@ MAP_TICK_S = 5.0
 RELOAD_S = {"live_map": 60.0, "dispatch": 15.0, "fleet_mix": 30.0}
 REBALANCE_EVERY_S = 240.0
 RUN_TIMEOUT_S = 120.0
+COOKIE = "ct_session"  # ui.auth.COOKIE (importing ui here would start Streamlit's caches)
 APPROVED = re.compile(r"Proposal (\d+) approved and applied")
 
 
@@ -106,12 +107,12 @@ class User(threading.Thread):
 
     def _session(self) -> None:
         url = f"ws://127.0.0.1:{self.port}/_stcore/stream"
-        headers = {"Cookie": f"{auth_cookie()}={self.cookie}"}
+        headers = {"Cookie": f"{COOKIE}={self.cookie}"}
         with connect(url, subprotocols=["streamlit"], additional_headers=headers, max_size=None) as ws:  # type: ignore[list-item]
             self.ws = ws
             first = self._rerun()
             next_reload = time.monotonic() + RELOAD_S[self.page]
-            next_rebalance = time.monotonic() + 30 + 60 * self.n % REBALANCE_EVERY_S
+            next_rebalance = time.monotonic() + 20
             fragments = first.fragments
             last = first
             while time.monotonic() < self.until:
@@ -213,12 +214,6 @@ class User(threading.Thread):
 
 
 _ERROR = 1  # streamlit.proto.Alert.Format.ERROR
-
-
-def auth_cookie() -> str:
-    from ui.auth import COOKIE
-
-    return COOKIE
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -1,12 +1,12 @@
-"""The login guard: the sign-in form, the re-authentication cookie, and `current_viewer()`.
+"""The login guard: the sign-in form, the session cookie, and `current_viewer()`.
 
-A sign-in lives in session state, which a browser reload loses (a reload is a new Streamlit
-session). So after signing in, the frame writes the signed, expiring token from `core.auth`
-into a cookie, and a new session signs back in from it (`st.context.cookies`, sent with the
-first request). Streamlit cannot set cookies from Python; a tiny script in an `st.html`
-element does (`document.cookie`, same origin, checked in the browser test). The cookie is
-not HttpOnly for that reason; it is SameSite=Strict, Secure over https, and worthless once
-expired or once the user's password changes.
+Signing in opens a server-side session (`core.auth`); the frame writes its random token into a
+cookie, and a new Streamlit session (a reload) signs back in from it (`st.context.cookies`,
+sent with the first request). Every run checks the session again, so sign-out, a password
+change or a deactivation signs out every tab on its next run, and expiry follows the wall
+clock. Streamlit cannot set cookies from Python; a tiny script in an `st.html` element does
+(`document.cookie`, same origin, checked in the browser test). The cookie is not HttpOnly for
+that reason; it is SameSite=Strict, Secure over https, and worthless once the session ends.
 """
 
 from __future__ import annotations
@@ -39,31 +39,32 @@ def _cookie_script(value: str, max_age_s: int) -> None:
 
 
 def signed_in() -> SignIn | None:
-    """This session's sign-in: from session state, else resumed from the cookie (a reload).
-
-    An expired sign-in is dropped. After "Sign out" the session ignores its cookie, which the
-    browser still sent with this session's first request.
-    """
+    """This session's sign-in, checked against its server-side session on every run: from
+    session state, else resumed from the cookie (a reload). After "Sign out" the session ignores
+    the cookie its first request carried."""
     current = state.sign_in()
-    if current is not None and current.expires_at <= services.now():
-        del st.session_state[state.SIGN_IN]
-        current = None
-    if current is None and not state.get(state.SIGNED_OUT):
+    token = current.token if current is not None else None
+    if token is None and not state.get(state.SIGNED_OUT):
         token = _cookie_token()
-        current = services.resume(token) if token else None
-        if current is not None:
-            st.session_state[state.SIGN_IN] = current
-    return current
+    resumed = services.resume(token) if token else None
+    if resumed is None:
+        st.session_state.pop(state.SIGN_IN, None)
+    else:
+        st.session_state[state.SIGN_IN] = resumed
+    return resumed
 
 
 def keep_signed_in(current: SignIn) -> None:
     """Write (or refresh) the cookie for this sign-in; call on every run of the frame."""
-    remaining_s = int((current.expires_at - services.now()).total_seconds())
+    remaining_s = int((current.expires_at - services.wall_now()).total_seconds())
     _cookie_script(current.token, max(remaining_s, 0))
 
 
 def sign_out() -> None:
-    """Button callback: forget the sign-in; the next run deletes the cookie."""
+    """Button callback: end the session everywhere; the next run deletes the cookie."""
+    current = state.sign_in()
+    if current is not None:
+        services.sign_out(current.token)
     st.session_state.pop(state.SIGN_IN, None)
     st.session_state[state.SIGNED_OUT] = True
 

@@ -88,21 +88,34 @@ def _secret_key() -> bytes:
     return auth.load_secret_key()
 
 
+def wall_now() -> datetime:
+    """The wall clock: sign-ins expire on it, never on the simulator's clock."""
+    return datetime.now(UTC)
+
+
 def sign_in(username: str, password: str) -> auth.SignIn | None:
-    with unit_of_work(current_engine(), read_only=True) as session:
+    """Check the password and open a session (one write)."""
+    with unit_of_work(current_engine()) as session:
         return auth.authenticate(
             session,
             username,
             password,
             _secret_key(),
-            now=now(),
+            now=wall_now(),
             lifetime=timedelta(hours=settings().session_hours),
         )
 
 
 def resume(token: str) -> auth.SignIn | None:
+    """The sign-in `token` names while its session is open (checked on every run)."""
     with unit_of_work(current_engine(), read_only=True) as session:
-        return auth.resume(session, token, _secret_key(), now=now())
+        return auth.resume(session, token, _secret_key(), now=wall_now())
+
+
+def sign_out(token: str) -> None:
+    """End the session: every tab that holds it shows the sign-in on its next run."""
+    with unit_of_work(current_engine()) as session:
+        auth.sign_out(session, token, _secret_key(), now=wall_now())
 
 
 @st.cache_data(ttl=300, max_entries=8, show_spinner=False)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from core.auth import set_active
 from core.cli import main
 from core.db import engine_for, unit_of_work
-from core.models import Driver, Order
+from core.models import Driver, Order, Proposal
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -57,3 +59,17 @@ def test_seed_reset_replaces_the_data(cli_db: str) -> None:
     assert main(["seed", "--orders", "30", "--drivers", "8", "--days", "0"]) == 0
     assert main(["seed", "--reset", "--orders", "20", "--drivers", "8", "--days", "0"]) == 0
     assert _count(cli_db, Order) == 20
+
+
+def test_a_deactivated_user_cannot_approve_from_the_command_line(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["seed", "--orders", "20", "--drivers", "8", "--days", "0", "--date", "2026-11-27"]) == 0
+    with unit_of_work(engine_for(cli_db)) as session:
+        set_active(session, "priya", False, now=datetime.now(UTC))
+    capsys.readouterr()
+    args = ["rebalance", "--date", "2026-11-27", "--seconds", "1", "--approve-as", "priya"]
+    assert main(args) == 1
+    assert "user 'priya' is deactivated" in capsys.readouterr().err
+    with unit_of_work(engine_for(cli_db), read_only=True) as session:
+        assert session.scalar(select(func.count()).select_from(Proposal)) == 0
