@@ -76,7 +76,7 @@ if can_import_orders(viewer):
         try:
             result = services.import_orders(viewer, upload.getvalue())
         except ImportRejectedError as refused:
-            st.error(f"{str(refused).capitalize()}.", icon=":material/block:")
+            st.error(inert(f"{str(refused).capitalize()}."), icon=":material/block:")
             widgets.row_errors(refused.errors)
         except ControlTowerError as refused:
             st.error(inert(refused), icon=":material/block:")
