@@ -164,6 +164,15 @@ def active_viewer(session: Session, username: str) -> Viewer:
     return _viewer(user)
 
 
+def demo_passwords_in_use(session: Session) -> list[str]:
+    """Active demo users whose password is still the one the README publishes."""
+    from core.scenario.users import DEMO_USERS
+
+    published = {d.username: d.password for d in DEMO_USERS}
+    users = session.scalars(select(User).where(User.username.in_(published), User.active))
+    return sorted(u.username for u in users if verify_password(u.password_hash, published[u.username]))
+
+
 def _read_when_written(path: Path, attempts: int = 50) -> str:
     for _ in range(attempts):  # another process may have created the file but not written it yet
         value = path.read_text().strip()

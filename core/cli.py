@@ -256,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     from core.bench.cli import add_bench_parser
     from core.cli_dispatch import add_dispatch_parser
     from core.cli_sim import add_sim_parser
+    from core.cli_users import add_user_parser
 
     add_dispatch_parser(sub)
+    add_user_parser(sub)
     add_sim_parser(sub)
     add_bench_parser(sub)
     return parser

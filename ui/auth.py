@@ -18,6 +18,7 @@ import streamlit as st
 from core.access import Viewer
 from core.auth import SignIn
 from ui import services, state
+from ui.text import inert
 
 COOKIE = "ct_session"
 REFUSED = "Wrong username or password."
@@ -97,6 +98,26 @@ def login_form() -> None:
             st.form_submit_button("Sign in", type="primary", on_click=_submit, width="stretch")
         if state.get(state.LOGIN_FAILED):
             st.error(REFUSED, icon=":material/lock:")
+
+
+def refuse_if_exposed() -> None:
+    """Stop every page while the app is served beyond this machine and a demo user still has
+    the published demo password (anyone on the network could sign in as them)."""
+    address = services.server_address()
+    if services.is_loopback(address):
+        return
+    names = services.demo_passwords_in_use()
+    if not names:
+        return
+    where = "every network interface" if not address else inert(address)
+    st.error(
+        f"Refusing to serve on {where}: the demo users {', '.join(names)} still have their demo "
+        "passwords, which anyone reading the README knows. Change each one with "
+        "`ctower user password NAME` (or turn it off with `ctower user deactivate NAME`), or serve "
+        "on this machine only: `make run` listens on 127.0.0.1 unless `ADDRESS` is set.",
+        icon=":material/gpp_bad:",
+    )
+    st.stop()
 
 
 def current_viewer() -> Viewer:

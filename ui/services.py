@@ -7,6 +7,7 @@ and clear the caches they make stale.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -86,6 +87,34 @@ def today() -> date:
 @st.cache_resource(show_spinner=False)
 def _secret_key() -> bytes:
     return auth.load_secret_key()
+
+
+def server_address() -> str | None:
+    """The address the server listens on (`server.address`); unset means every interface."""
+    value = st.get_option("server.address")
+    return str(value) if value else None
+
+
+def is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def _demo_passwords_in_use(url: str) -> list[str]:
+    with unit_of_work(engine(url), read_only=True) as session:
+        return auth.demo_passwords_in_use(session)
+
+
+def demo_passwords_in_use() -> list[str]:
+    """Demo users still on their published password (checked at most once a minute)."""
+    return _demo_passwords_in_use(settings().database_url)
 
 
 def wall_now() -> datetime:
