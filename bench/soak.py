@@ -32,6 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psutil
 from sqlalchemy import func, select, text
@@ -42,9 +43,11 @@ from websockets.sync.client import connect
 from core import auth
 from core.db import make_engine, migrate, unit_of_work
 from core.models import AuditEntry, Plan, Proposal, ProposalStatus
+from core.sim import control as sim_control
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+TZ = "America/New_York"  # the seeded metro's hubs
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PAGES = ("live_map",) * 3 + ("dispatch",) * 3 + ("fleet_mix",) * 2
 MAP_TICK_S = 5.0
@@ -280,6 +283,24 @@ def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout_s: float =
     raise RuntimeError("the app's server did not answer /_stcore/health")
 
 
+def _sim_clock(url: str) -> str:
+    """The simulator's clock (hub time), to say how much of the day ran."""
+    engine = make_engine(url)
+    with unit_of_work(engine, read_only=True) as session:
+        state = sim_control.current(session)
+    engine.dispose()
+    return "not started" if state is None else f"{state.sim_now.astimezone(ZoneInfo(TZ)):%H:%M}"
+
+
+def _server_failures(log: str) -> Counter[str]:
+    """The last line of every traceback in the server's log, counted."""
+    failures: Counter[str] = Counter()
+    for block in log.split("Traceback (most recent call last):")[1:]:
+        lines = [ln for ln in block.splitlines() if ln.strip() and not ln.startswith((" ", "(Background"))]
+        failures[lines[-1][:160] if lines else "?"] += 1
+    return failures
+
+
 def _lost_decisions(url: str, approved: set[int]) -> list[str]:
     """Decisions the pages confirmed but the store lost, or decisions made more than once."""
     lost: list[str] = []
@@ -354,6 +375,7 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
             time.sleep(1)  # the baseline: every user's page has run once
         rss_start = _rss_mb(server.pid)
         load_start = os.getloadavg()
+        clock_start = _sim_clock(url)
         for user in users:
             user.join(timeout=args.minutes * 60 + RUN_TIMEOUT_S + 60)
         rss_end = _rss_mb(server.pid)
@@ -374,6 +396,8 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
             "rss_end": rss_end,
             "lost": _lost_decisions(url, stats.approved),
             "sim_alive": sim_alive,
+            "sim_clock": (clock_start, _sim_clock(url)),
+            "server_failures": _server_failures((work / "server.log").read_text(errors="replace")),
             "sim_tail": sim_text[-400:],
             "load": (load_start, os.getloadavg()),
         }
@@ -416,7 +440,15 @@ def report(result: dict[str, object]) -> str:
         f"seed s: {result['seed_s']:.0f}; simulator still running at the end: {result['sim_alive']}; "
         f"load average start {result['load'][0]} end {result['load'][1]}",  # type: ignore[index]
     ]
-    lines += [f"error: {e}" for e in stats.errors[:20]]
+    lines.append(
+        f"simulated clock when the users were all in: {result['sim_clock'][0]}, at the end: "  # type: ignore[index]
+        f"{result['sim_clock'][1]}"
+    )  # type: ignore[index]
+    failures = result["server_failures"]
+    assert isinstance(failures, Counter)
+    lines += [f"server log: {n} x {line}" for line, n in failures.most_common(8)]
+    shown = Counter(re.sub(r"\\(.)", r"\1", e) for e in stats.errors)
+    lines += [f"error: {n} x {e}" for e, n in shown.most_common(12)]
     lines += [f"lost: {e}" for e in result["lost"][:20]]  # type: ignore[index]
     lines.append(f"simulator log tail: {result['sim_tail']!r}")
     return "\n".join(lines)
