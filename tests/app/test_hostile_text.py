@@ -19,6 +19,7 @@ HOSTILE = (
     "![a](http://127.0.0.1:9/p.png) [Call dispatch](http://127.0.0.1:9/x) <img src=http://127.0.0.1:9/i>"
 )
 LIVE_MARKUP = re.compile(r"(?<!\\)!\[|(?<!\\)\]\(|(?<!\\)<img")
+AUTOLINK = re.compile(r"(?i)https?://|www\.")  # GFM links these in the text left after escapes
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def test_planted_links_and_images_render_as_text_on_every_page(
     texts = _rendered_markdown(at)
     assert any("127" in t for t in texts) or path != "copilot.py"  # the co-pilot shows the planted address
     assert [t for t in texts if LIVE_MARKUP.search(t)] == []
+    assert [t for t in texts if AUTOLINK.search(re.sub(r"\\(.)", r"\1", t))] == []
 
 
 HEADER = "external_ref,hub,address,lat,lon,window_start,window_end"
