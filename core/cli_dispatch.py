@@ -12,11 +12,12 @@ from sqlalchemy import select
 from core.access import SYSTEM, Viewer
 from core.agents.dispatch import RebalanceRequest
 from core.agents.rebalance import rebalance
+from core.auth import active_viewer
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
 from core.kinds import ProposalStatus
-from core.models import Hub, User
+from core.models import Hub
 from core.plan_change import PlanEffect, RouteChange
 from core.proposals import ProposalView, approve
 from core.timeutil import local_today
@@ -25,18 +26,7 @@ MOVES_SHOWN = 15
 
 
 def _viewer(session: Any, username: str | None) -> Viewer:
-    if username is None:
-        return SYSTEM
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None:
-        raise ControlTowerError(f"no user {username!r}")
-    return Viewer(
-        username=user.username,
-        role=user.role,
-        user_id=user.id,
-        vendor_id=user.vendor_id,
-        driver_id=user.driver_id,
-    )
+    return SYSTEM if username is None else active_viewer(session, username)
 
 
 def _print(p: ProposalView) -> None:

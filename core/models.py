@@ -337,6 +337,22 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class SignInSession(Base):
+    """One sign-in: the browser's cookie holds a random token, this row only its keyed hash.
+
+    Ending the row (sign-out, password change, deactivation) signs out every tab that holds the
+    cookie on its next run; `expires_at` is on the wall clock, never the simulator's.
+    """
+
+    __tablename__ = "sign_in_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
 class Proposal(Base):
     """A change to a plan that an agent or a person proposes and a person approves or rejects."""
 

@@ -12,6 +12,7 @@ from core.agents.dispatch import RebalanceRequest
 from core.errors import ControlTowerError
 from ui import dispatch_jobs, dispatch_services, proposals, services, state
 from ui.auth import current_viewer
+from ui.text import inert
 
 viewer = current_viewer()
 hubs = services.hubs()
@@ -43,7 +44,7 @@ def decide(proposal_id: int, approved: bool, reason: str) -> None:
         st.session_state[state.DISPATCH_NOTICE] = ("error", str(exc))
 
 
-st.subheader(f"Dispatch · {code}")
+st.subheader(f"Dispatch · {inert(code)}")
 job: dispatch_jobs.RebalanceJob | None = st.session_state.get(state.REBALANCE_JOB)
 if can_change:
     with st.form("dispatch.rebalance"):
@@ -88,12 +89,12 @@ def progress_panel() -> None:
 
 progress_panel()
 if job is not None and not job.running and job.error:
-    st.error(job.error, icon=":material/error:")
+    st.error(inert(job.error), icon=":material/error:")
 
 notice = st.session_state.get(state.DISPATCH_NOTICE)
 if notice:
     kind, text = notice
-    (st.success if kind == "success" else st.error)(text)
+    (st.success if kind == "success" else st.error)(inert(text))
     if kind == "error" and can_change:
         st.button(
             "Ask for a fresh proposal",

@@ -10,17 +10,18 @@ import streamlit as st
 from core.agents.customer import TrackingLinkError
 from core.kinds import CustomerChoiceKind
 from ui import services, tracking
+from ui.text import inert
 
 link = tracking.token()
 st.title("Track your parcel", anchor=False)
 try:
     order = tracking.view(link)
 except TrackingLinkError as exc:
-    st.error(str(exc), icon=":material/link_off:")
+    st.error(inert(exc), icon=":material/link_off:")
     st.stop()
 
 tz = services.settings().timezone
-st.subheader(f"Parcel {order.order_ref}", anchor=False)
+st.subheader(f"Parcel {inert(order.order_ref)}", anchor=False)
 st.markdown(tracking.status_text(order, tz))
 booked, expected, before = st.columns(3)
 booked.metric("Booked window", tracking.window(order.window_start_at, order.window_end_at, tz), border=True)
@@ -34,7 +35,7 @@ if order.chosen is not None:
 notice = st.session_state.pop(tracking.NOTICE, None)
 if notice:
     kind, text = notice
-    (st.success if kind == "success" else st.error)(text)
+    (st.success if kind == "success" else st.error)(inert(text))
 
 if order.choices:
     st.markdown("#### Not at home?")

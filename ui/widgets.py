@@ -19,6 +19,7 @@ from core.auth import SignIn
 from core.errors import RowError
 from core.live import AT_RISK_UNASSIGNED_S, LiveKpis
 from ui import maps, services, state
+from ui.text import inert
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def live_kpis(k: LiveKpis) -> None:
 
 
 def user_box(current: SignIn, on_sign_out: Callable[[], None]) -> None:
-    st.markdown(f"**{current.display_name}**  \n:gray[{current.viewer.role.value.replace('_', ' ')}]")
+    st.markdown(f"**{inert(current.display_name)}**  \n:gray[{current.viewer.role.value.replace('_', ' ')}]")
     st.button(
         "Sign out", icon=":material/logout:", key="frame.sign_out", on_click=on_sign_out, width="stretch"
     )
@@ -89,7 +90,7 @@ def selected_hub_ids() -> frozenset[int] | None:
 def hub_label() -> str:
     code, hubs = state.get(state.HUB), services.hubs()
     names = hubs.loc[hubs["code"] == code, "name"]
-    return f"{code} {names.iloc[0]}" if len(names) else "all hubs"
+    return inert(f"{code} {names.iloc[0]}") if len(names) else "all hubs"
 
 
 def hub_timezone() -> str:

@@ -88,11 +88,10 @@ def _rescuer(problem: AllocationProblem, r: DriverSpec, van: DriverSpec, now_s: 
 def _with(
     problem: AllocationProblem, drivers: dict[str, DriverSpec], orders: dict[str, OrderSpec]
 ) -> AllocationProblem:
-    return replace(
-        problem,
-        drivers=tuple(drivers.get(d.id, d) for d in problem.drivers),
-        orders=tuple(orders.get(o.id, o) for o in problem.orders),
-    )
+    changed = tuple(orders.get(o.id, o) for o in problem.orders)
+    if not drivers:  # same places: keep the travel matrices
+        return problem.with_orders(changed)
+    return replace(problem, drivers=tuple(drivers.get(d.id, d) for d in problem.drivers), orders=changed)
 
 
 def _rescue_options(

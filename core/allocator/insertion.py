@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import RouteSchedule, current_of
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.precheck import time_issue
 from core.allocator.pricing import Pricing
 from core.allocator.problem import AllocationProblem
 from core.allocator.result import RoutePlan
@@ -107,10 +109,26 @@ def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tup
     return best
 
 
+def _may_fit(routes: _Routes, v: int, j: int) -> bool:
+    """A quick necessary condition: room left in the van, and the order reachable in time as a
+    lone stop from where the driver is (the pre-check's rule), before any exact route walk."""
+    pr = routes.pricing.problem
+    d, o = pr.drivers[v], pr.orders[j]
+    if routes.pricing.params.on(fam.CAPACITY):
+        load = [pr.orders[x] for x in routes.nodes.get(v, [])]
+        if (
+            sum(x.parcels for x in load) + o.parcels > d.capacity_parcels
+            or sum(x.weight_g for x in load) + o.weight_g > d.capacity_weight_g
+            or sum(x.volume_ml for x in load) + o.volume_ml > d.capacity_volume_ml
+        ):
+            return False
+    return time_issue(routes.pricing, v, j) is None
+
+
 def _place(routes: _Routes, allowed: list[int], j: int) -> bool:
     """Insert order j at its cheapest place: nearest drivers first, then anyone anywhere."""
     pr = routes.pricing.problem
-    ranked = _proximity(pr, routes, allowed, j)
+    ranked = _proximity(pr, routes, [v for v in allowed if _may_fit(routes, v, j)], j)
     for group, every_position in ((ranked[:NEAREST_DRIVERS], False), (ranked, True)):
         options = [
             (opt, v) for v in group if (opt := _best_in_route(routes, v, j, every_position)) is not None

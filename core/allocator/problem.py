@@ -5,7 +5,7 @@ orders 0..n-1, then one start node per driver n..n+m-1, then hubs n+m..n+m+h-1.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
@@ -246,6 +246,18 @@ class AllocationProblem:
             if key not in out:
                 out[key] = self.travel.matrices(pts, key[1] * 3600, key[0])[1]
         return out
+
+    def with_orders(self, orders: tuple[OrderSpec, ...]) -> "AllocationProblem":
+        """A copy with `orders` in place of the orders at the same index and place (e.g. one
+        unlocked or made ready later): the travel matrices, which depend only on places and
+        on the drivers, are kept rather than computed again."""
+        if [(o.id, o.lat, o.lon) for o in orders] != [(o.id, o.lat, o.lon) for o in self.orders]:
+            raise ValueError("with_orders keeps every order at its index and place")
+        copy = replace(self, orders=orders)
+        for name in ("distance_m", "_durations", "order_index", "driver_index"):
+            if name in self.__dict__:
+                copy.__dict__[name] = self.__dict__[name]
+        return copy
 
     def service_s(self, v: int, node: int) -> int:
         """Time spent at a node before leaving it: service at orders, loading at the start."""
