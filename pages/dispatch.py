@@ -89,12 +89,12 @@ def progress_panel() -> None:
 
 progress_panel()
 if job is not None and not job.running and job.error:
-    st.error(inert(job.error), icon=":material/error:")
+    st.error(job.error, icon=":material/error:")
 
 notice = st.session_state.get(state.DISPATCH_NOTICE)
 if notice:
     kind, text = notice
-    (st.success if kind == "success" else st.error)(inert(text))
+    (st.success if kind == "success" else st.error)(text)
     if kind == "error" and can_change:
         st.button(
             "Ask for a fresh proposal",

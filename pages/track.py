@@ -17,7 +17,7 @@ st.title("Track your parcel", anchor=False)
 try:
     order = tracking.view(link)
 except TrackingLinkError as exc:
-    st.error(inert(exc), icon=":material/link_off:")
+    st.error(str(exc), icon=":material/link_off:")
     st.stop()
 
 tz = services.settings().timezone
@@ -35,7 +35,7 @@ if order.chosen is not None:
 notice = st.session_state.pop(tracking.NOTICE, None)
 if notice:
     kind, text = notice
-    (st.success if kind == "success" else st.error)(inert(text))
+    (st.success if kind == "success" else st.error)(text)
 
 if order.choices:
     st.markdown("#### Not at home?")

@@ -61,7 +61,7 @@ def live_kpis(k: LiveKpis) -> None:
 
 
 def user_box(current: SignIn, on_sign_out: Callable[[], None]) -> None:
-    st.markdown(f"**{inert(current.display_name)}**  \n:gray[{current.viewer.role.value.replace('_', ' ')}]")
+    st.markdown(f"**{current.display_name}**  \n:gray[{current.viewer.role.value.replace('_', ' ')}]")
     st.button(
         "Sign out", icon=":material/logout:", key="frame.sign_out", on_click=on_sign_out, width="stretch"
     )

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 from core.db import engine_for, unit_of_work
-from core.models import Driver, Hub, Order, User, Vendor
+from core.models import Driver, Hub, Order, Vendor
 from tests.app.conftest import signed_in
 from ui import navigation
 
@@ -29,7 +29,6 @@ def hostile_db(scratch_db_url: str) -> str:
         s.execute(update(Driver).values(name=HOSTILE))
         s.execute(update(Vendor).values(name=HOSTILE))
         s.execute(update(Hub).values(name=HOSTILE))
-        s.execute(update(User).values(display_name=HOSTILE))
     return scratch_db_url
 
 
