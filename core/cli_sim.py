@@ -45,7 +45,13 @@ def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: in
                     session,
                     SYSTEM,
                     RebalanceRequest(
-                        hub_id=hub_id, day=day, now=None, seconds=seconds, seed=seed, metro=True
+                        hub_id=hub_id,
+                        day=day,
+                        now=None,
+                        seconds=seconds,
+                        seed=seed,
+                        metro=True,
+                        recorded_at=now,  # the simulated morning, like the approval below
                     ),
                 )
             else:

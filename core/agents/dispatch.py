@@ -59,6 +59,7 @@ class RebalanceRequest:
     max_routes_touched: int | None = None
     seed: int = 0
     metro: bool = False  # split the hub into parts solved in parallel (`solve_metro`): a big day
+    recorded_at: datetime | None = None  # the caller's clock for the records; default `now`, else the wall
 
 
 def _metrics(m: Metrics) -> dict[str, int]:
@@ -138,7 +139,7 @@ def propose_rebalance(
 ) -> ProposalView:
     """Solve the hub's day from now and record the outcome as a pending proposal."""
     viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
-    now = request.now or datetime.now(UTC)
+    now = request.recorded_at or request.now or datetime.now(UTC)
     state = load_day_state(session, request.hub_id, request.day, request.now, blocked_driver_ids)
     plan = state.plan
     if plan is None:
@@ -307,6 +308,36 @@ class RouteLine:
     fleet_type: str
     stops: int
     path: tuple[tuple[float, float], ...]  # (lon, lat)
+
+
+def routes_now(session: Session, proposal: ProposalView) -> list[RouteLine]:
+    """The touched drivers' routes as the plan has them now (hub, pending stops, hub): the
+    "before" that `changed_routes` is drawn against."""
+    routes = proposal.change.get("routes", {})
+    if not isinstance(routes, dict) or not routes:
+        return []
+    hub = session.get(Hub, int(proposal.change["hub_id"]))
+    assert hub is not None
+    rows = session.execute(
+        select(Driver.code, Fleet.fleet_type, Order.lon, Order.lat)
+        .join(Route, Route.driver_id == Driver.id)
+        .join(Fleet, Driver.fleet_id == Fleet.id)
+        .join(Stop, Stop.route_id == Route.id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(
+            Route.plan_id == proposal.plan_id,
+            Driver.code.in_(list(routes)),
+            Stop.status.in_(PENDING_STOP_STATES),
+        )
+        .order_by(Driver.code, Stop.sequence)
+    ).all()
+    home = (hub.lon, hub.lat)
+    lines = []
+    for code in sorted({r.code for r in rows}):
+        mine = [r for r in rows if r.code == code]
+        points = tuple((float(r.lon), float(r.lat)) for r in mine)
+        lines.append(RouteLine(code, str(mine[0].fleet_type), len(points), (home, *points, home)))
+    return lines
 
 
 def changed_routes(session: Session, proposal: ProposalView) -> list[RouteLine]:
