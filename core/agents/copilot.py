@@ -400,6 +400,16 @@ class StopView:
     def late_by_s(self) -> int:
         return max(0, int((self.eta_at - self.window_end_at).total_seconds()))
 
+    @property
+    def early_by_s(self) -> int:
+        """How long before the window opens the driver would arrive: the time to wait."""
+        return max(0, int((self.window_start_at - self.eta_at).total_seconds()))
+
+    @property
+    def number(self) -> int:
+        """The stop's number on the route as people count it (from 1, as in proposals)."""
+        return self.sequence + 1
+
 
 @dataclass(frozen=True)
 class ExceptionView:
@@ -446,9 +456,8 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
     found = session.execute(
         select(Route, Plan.service_date)
         .join(Plan, Route.plan_id == Plan.id)
-        .where(Route.driver_id == driver_id, Plan.service_date <= local_today(hub.timezone, now))
-        .order_by(Plan.service_date.desc())
-    ).first()
+        .where(Route.driver_id == driver_id, Plan.service_date == local_today(hub.timezone, now))
+    ).first()  # today's route only: yesterday's finished route is not "no open stops" today
     route, day = (found[0], found[1]) if found else (None, None)
     since = now - timedelta(days=1)
     last = session.execute(
