@@ -19,12 +19,11 @@ from core.models import Event, Hub, Order, Plan
 from core.proposals import approve
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
-from core.sim.control import ClockHold
+from core.sim.control import DAY_END_S, ClockHold
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator, TickAgent, TickReport
 from core.timeutil import at_seconds, hhmm, local_midnight_utc, local_today, seconds_since_midnight
 
-DAY_END_S = 22 * 3600
 REPORT_EVERY_S = 1800
 
 
