@@ -59,6 +59,10 @@ SERVER_START_S = 120
 STEP_MS = 45_000
 PHONE = {"width": 390, "height": 844}
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+RUN_FINISHED = (  # no running indicator and no placeholder left on the page
+    "!document.querySelector(\"[data-testid='stStatusWidgetRunningIcon']\")"
+    " && !document.querySelector(\"[data-testid='stSkeleton']\")"
+)
 
 # What a page title shows once the page has drawn, per page path.
 PAGE_MARK = {
@@ -248,10 +252,7 @@ def _sign_in(page: Any, base: str, username: str) -> None:
 def _settled(page: Any) -> None:
     """Wait until the script has finished its run (Streamlit's running indicator is gone)."""
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "!document.querySelector(\"[data-testid='stStatusWidget'] [data-testid='stStatusWidgetRunningIcon']\")"
-        " && !document.querySelector(\"[data-testid='stSkeleton']\")"
-    )
+    page.wait_for_function(RUN_FINISHED)
     page.wait_for_timeout(700)
 
 
@@ -320,6 +321,7 @@ def test_a_dispatcher_signs_in_survives_a_reload_sees_the_map_and_approves(serve
         expect(chart.locator("canvas#deckgl-overlay")).to_be_attached()
         expect(page.get_by_text("On time so far")).to_be_visible()
         page.wait_for_timeout(2500)  # let the first frames render
+        _settled(page)  # a rerun fades the page: draw it when none runs
         drawn = chart.screenshot(path=ARTIFACTS / "02_live_map_offline.png")
         fleets = {name: _pixels_near(drawn, FLEET_COLOURS[name]) for name in ("captive", "third_party")}
         orders = {name: _pixels_near(drawn, rgb) for name, rgb in ORDER_COLOURS.items()}
@@ -337,9 +339,11 @@ def test_a_dispatcher_signs_in_survives_a_reload_sees_the_map_and_approves(serve
         page.mouse.move(box["x"] + box["width"] / 2 + 160, box["y"] + box["height"] / 2 + 90, steps=12)
         page.mouse.up()
         page.wait_for_timeout(800)
+        _settled(page)
         panned = _centroid(chart.screenshot(), FLEET_COLOURS["captive"])
         expect(page.get_by_text("As of ")).not_to_have_text(stamp, timeout=STEP_MS)  # refreshed
         page.wait_for_timeout(1500)
+        _settled(page)
         refreshed = _centroid(chart.screenshot(), FLEET_COLOURS["captive"])
         assert np.linalg.norm(panned - before) > 60, (before, panned)
         assert np.linalg.norm(refreshed - panned) < 25, (panned, refreshed)
@@ -361,6 +365,7 @@ def test_a_dispatcher_signs_in_survives_a_reload_sees_the_map_and_approves(serve
         routes = page.locator("[data-testid='stDeckGlJsonChart']").first
         expect(routes.locator("canvas#deckgl-overlay")).to_be_attached()
         page.wait_for_timeout(2000)
+        _settled(page)
         drawn = routes.screenshot()
         page.screenshot(path=ARTIFACTS / "04_proposal.png", full_page=True)
         assert _pixels_near(drawn, AFTER_COLOUR) > 30, "the routes after the change are not drawn"
