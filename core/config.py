@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     session_hours: float = 12.0
     basemap_style: str = "road"  # a name from ui.maps.BASEMAPS (road, light, dark, blank) or a style URL
     dask_scheduler: str | None = None
+    public_url: str = "http://localhost:8501"  # where customers reach the app: tracking links start here
 
     @field_validator("database_url")
     @classmethod

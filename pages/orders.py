@@ -46,7 +46,7 @@ query = OrderQuery(
 found = services.orders(viewer, query)
 shown = len(found.rows)
 more = f"; the first {shown:,} are shown" if shown < found.total else ""
-st.caption(f"{found.total:,} orders match{more}")
+st.caption(f"{widgets.plural(found.total, 'order')} {'matches' if found.total == 1 else 'match'}{more}")
 st.dataframe(
     widgets.local_times(found.rows, ["window_start_at", "window_end_at", "delivered_at"], tz),
     hide_index=True,
