@@ -5,6 +5,7 @@ an operations user looks over a chosen driver's shoulder."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from core.agents.copilot import CopilotView, copilot_view
 from core.db import engine_for, unit_of_work
 from core.errors import AccessDeniedError
 from core.models import Driver, Event, EventKind, Order, OrderStatus, User
-from tests.app.conftest import APP_NOW, signed_in
+from core.timeutil import local_hhmm
+from tests.app.conftest import APP_NOW, TZ, signed_in
 
 
 def _viewer(url: str, username: str) -> Viewer:
@@ -175,3 +177,30 @@ def test_core_refuses_a_tap_for_someone_elses_stop_or_from_a_looking_role(scratc
                 s, _viewer(scratch_db_url, username), carla.driver_id, carla.next_stop.order_id, at=APP_NOW
             )
     assert _events(scratch_db_url, carla.next_stop.order_id) == []
+
+
+def test_a_driver_without_a_route_today_is_told_so_and_gets_no_taps(
+    live_app: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ui.services.now", lambda: APP_NOW + timedelta(days=1))  # yesterday's route only
+    at = signed_in("sam")
+    assert not at.exception
+    assert [i.value for i in at.info] == [
+        "You have no route today. Nothing to deliver: check with dispatch if you expected one."
+    ]
+    assert not [b for b in at.button if b.key and b.key.startswith("copilot.")]  # nothing that would fail
+    assert not at.get("deck_gl_json_chart") and "done" not in _texts(at)
+
+
+def test_an_early_arrival_is_told_to_wait_for_the_window(scratch_db_url: str) -> None:
+    stop = _core_view(scratch_db_url, "sam").remaining[0]
+    opens_at = stop.eta_at + timedelta(hours=1)  # the customer's window opens an hour after the ETA
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        s.execute(
+            update(Order)
+            .where(Order.id == stop.order_id)
+            .values(window_start_at=opens_at, window_end_at=opens_at + timedelta(hours=2))
+        )
+    at = signed_in("sam")
+    eta = next(m for m in at.metric if m.label == "ETA")
+    assert eta.delta == f"early: wait until {local_hhmm(opens_at, TZ)}"

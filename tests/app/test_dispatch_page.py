@@ -200,3 +200,28 @@ def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scr
     assert [s.value for s in at.success] == [f"Proposal {warning} approved and applied."]
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
         assert s.get(Proposal, warning).status is ProposalStatus.APPLIED  # type: ignore[union-attr]
+
+
+def test_history_is_in_the_apps_clock_and_hub_time_so_it_reads_in_order(scratch_db_url: str) -> None:
+    hub = _first_hub(scratch_db_url)
+    with unit_of_work(engine_for(scratch_db_url)) as s:  # made on the app's (simulated) clock
+        made = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1))
+    at = _open_dispatch("priya")
+    at.button(key=f"dispatch.approve.{made.id}").click().run()  # decided on the app's clock too
+    history = at.dataframe[-1].value
+    assert list(history.columns[:7]) == [
+        "id",
+        "kind",
+        "proposed by",
+        "created",
+        "status",
+        "decided by",
+        "decided",
+    ]
+    row = history[history["id"] == made.id].iloc[0]
+    assert (row["created"], row["decided"]) == ("Fri 27 Nov 10:40", "Fri 27 Nov 10:40")  # 15:40 UTC
+    assert row["status"] == "applied"
+    with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
+        stored = s.get(Proposal, made.id)
+        assert stored is not None and stored.decided_at is not None
+        assert stored.created_at <= stored.decided_at

@@ -256,6 +256,20 @@ def _settled(page: Any) -> None:
     page.wait_for_timeout(700)
 
 
+def _whole_page(page: Any, path: Path) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside its own container, so a
+    full-page screenshot would stop at the window; the window grows to the content instead."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], section, div')]"
+        ".map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=path)
+    page.set_viewport_size(size)
+
+
 def _visible_text(page: Any) -> str:
     """What a person reads: the page's text, table cells included (the grid draws on a canvas
     and keeps an accessible copy of its visible cells in the DOM)."""
@@ -352,6 +366,7 @@ def test_a_dispatcher_signs_in_survives_a_reload_sees_the_map_and_approves(serve
         #    draws the routes before and after in two colours), approve it: the version moves.
         versions = _plan_versions(server.database_url)
         nav.get_by_text("Dispatch").click()
+        page.locator("[data-testid='stMain'] button").first.click()  # "All hubs": pick the first
         expect(page.get_by_role("button", name="Rebalance")).to_be_visible()
         hub = page.get_by_text("Dispatch · ").inner_text().split("· ", 1)[1].split()[0].strip()
         page.get_by_role("slider").first.focus()
@@ -367,7 +382,7 @@ def test_a_dispatcher_signs_in_survives_a_reload_sees_the_map_and_approves(serve
         page.wait_for_timeout(2000)
         _settled(page)
         drawn = routes.screenshot()
-        page.screenshot(path=ARTIFACTS / "04_proposal.png", full_page=True)
+        _whole_page(page, ARTIFACTS / "04_proposal.png")
         assert _pixels_near(drawn, AFTER_COLOUR) > 30, "the routes after the change are not drawn"
         assert _pixels_near(drawn, BEFORE_COLOUR) > 30, "the routes before the change are not drawn"
         assert not _words_a_person_should_not_read(page, "dispatch with a proposal")
@@ -401,14 +416,14 @@ def test_every_page_for_every_role_reads_as_words(server: Server) -> None:
             page = context.new_page()
             _sign_in(page, server.base, username)
             nav = page.locator("[data-testid='stSidebarNav']")
-            shown = [t.strip() for t in nav.locator("a").all_inner_texts()]
+            shown = [t.strip().splitlines()[-1] for t in nav.locator("a").all_inner_texts()]  # no icon
             assert shown == [NAV_TITLES[path] for path in paths], (username, shown)
             for path in paths:
                 nav.get_by_text(NAV_TITLES[path], exact=True).click()
                 page.wait_for_url(f"**/{path}")
                 expect(page.get_by_text(PAGE_MARK[path]).first).to_be_visible()
                 _settled(page)
-                page.screenshot(path=ARTIFACTS / f"page_{username}_{path}.png", full_page=True)
+                _whole_page(page, ARTIFACTS / f"page_{username}_{path}.png")
                 problems += _words_a_person_should_not_read(page, f"{username} on {path}")
             page.get_by_role("button", name="Sign out").click()
             expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -432,7 +447,7 @@ def test_the_copilot_fits_a_phone_and_the_tracking_link_works(server: Server) ->
             _sign_in(page, server.base, username)
             expect(page.get_by_text("Co-pilot ·").first).to_be_visible()
             _settled(page)
-            page.screenshot(path=ARTIFACTS / f"phone_{username}_copilot.png", full_page=True)
+            page.screenshot(path=ARTIFACTS / f"phone_{username}_copilot_first_screen.png")
             problems += _words_a_person_should_not_read(page, f"{username} on the phone")
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{username}: the page scrolls sideways ({width} px)"
@@ -446,6 +461,7 @@ def test_the_copilot_fits_a_phone_and_the_tracking_link_works(server: Server) ->
                     button.inner_text(),
                     box,
                 )
+            _whole_page(page, ARTIFACTS / f"phone_{username}_copilot.png")
             page.close()
 
         # The customer's link opens without signing in; a new slot, once chosen, is shown back.
@@ -453,11 +469,12 @@ def test_the_copilot_fits_a_phone_and_the_tracking_link_works(server: Server) ->
         page.goto(f"{server.base}/track?t={server.tracking_token}")
         expect(page.get_by_text("Track your parcel")).to_be_visible()
         _settled(page)
-        page.screenshot(path=ARTIFACTS / "phone_tracking.png", full_page=True)
+        _whole_page(page, ARTIFACTS / "phone_tracking.png")
         problems += _words_a_person_should_not_read(page, "tracking page")
         page.get_by_text("Deliver it another time").click()
         page.get_by_role("button", name="Confirm").click()
         expect(page.get_by_text("New delivery slot:")).to_be_visible()
-        page.screenshot(path=ARTIFACTS / "phone_tracking_rescheduled.png", full_page=True)
+        _settled(page)
+        _whole_page(page, ARTIFACTS / "phone_tracking_rescheduled.png")
         context.browser.close()
     assert not problems, "\n".join(problems)
