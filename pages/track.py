@@ -26,7 +26,9 @@ st.markdown(tracking.status_text(order, tz))
 booked, expected, before = st.columns(3)
 if new_slot is not None:  # the customer's new slot replaces today's window and ETA
     booked.metric(
-        "New delivery slot", tracking.slot_label(new_slot.start_at, new_slot.end_at, tz), border=True
+        f"New delivery slot · {tracking.day_label(new_slot.start_at, tz)}",
+        tracking.window(new_slot.start_at, new_slot.end_at, tz),
+        border=True,
     )
 else:
     booked.metric(

@@ -128,7 +128,11 @@ def proposal_card(
                 f"{e.get('orders_moved', 0)} orders move, {e.get('orders_placed', 0)} placed, "
                 f"{e.get('orders_dropped', 0)} dropped; {e.get('routes_touched', 0)} of "
                 f"{e.get('routes_total', e.get('routes_touched', 0))} routes change"
-                + (f" · solver {widgets.words(solver['status'])} in {solver['runtime_s']} s" if solver else "")
+                + (
+                    f" · solver {widgets.words(solver['status'])} in {solver['runtime_s']} s"
+                    if solver
+                    else ""
+                )
             )
             left, right = st.columns([1, 1.4])
             left.dataframe(effect_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")

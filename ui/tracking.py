@@ -67,8 +67,12 @@ def window(start: datetime, end: datetime, tz: str) -> str:
     return f"{hhmm(start, tz)}–{hhmm(end, tz)}"
 
 
+def day_label(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(ZoneInfo(tz)):%a %d %b}"
+
+
 def slot_label(start: datetime, end: datetime, tz: str) -> str:
-    return f"{start.astimezone(ZoneInfo(tz)):%a %d %b} {window(start, end, tz)}"
+    return f"{day_label(start, tz)} {window(start, end, tz)}"
 
 
 def status_text(order: TrackingView, tz: str) -> str:

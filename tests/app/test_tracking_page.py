@@ -130,7 +130,7 @@ def test_the_page_says_back_each_choice_once_it_is_made(scratch_db_url: str) -> 
     at.button(key="track.confirm").click().run()
     assert not at.exception
     slot = "Sat 28 Nov 10:00–12:00"  # the second slot offered, in the hub's time
-    assert [(m.label, m.value) for m in at.metric] == [("New delivery slot", slot)]  # not today's window
+    assert [(m.label, m.value) for m in at.metric] == [("New delivery slot · Sat 28 Nov", "10:00–12:00")]
     assert at.markdown[0].value == f"Your parcel will come in the new slot you picked: {slot}."
     assert [i.value for i in at.info] == [
         f"You asked us to deliver it another time. New delivery slot: {slot}."
