@@ -188,7 +188,7 @@ def next_stop_card(current: CopilotView, tz: str) -> None:
     if stop is None:
         st.success(f"All done: no stops left on today's route ({_stops(current.done)} done).")
         return
-    st.markdown(f"**Next stop · #{stop.number}**")
+    st.markdown(f"**Next stop · 1 of {len(current.remaining)}**")
     st.text(f"{stop.ref}\n{stop.address}")
     window, eta = st.columns(2)
     if stop.late_by_s:
@@ -216,16 +216,16 @@ def next_stop_card(current: CopilotView, tz: str) -> None:
 
 
 def remaining_table(current: CopilotView, tz: str) -> None:
-    rows = [
+    rows = [  # numbered from 1 among the stops still to do, as a proposal numbers them
         {
-            "#": s.number,
+            "#": number,
             "order": s.ref,
             "address": s.address,
             "window": f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}",
             "ETA": local_hhmm(s.eta_at, tz),
             "late by (min)": s.late_by_s // 60,
         }
-        for s in current.remaining
+        for number, s in enumerate(current.remaining, start=1)
     ]
     st.dataframe(
         pd.DataFrame(rows, columns=["#", "order", "address", "window", "ETA", "late by (min)"]),
@@ -255,7 +255,7 @@ def deck(current: CopilotView, basemap_style: str, tz: str) -> pdk.Deck:
                 "lat": s.lat,
                 "colour": list(NEXT_COLOUR if i == 0 else LATER_COLOUR),
                 "radius": 9 if i == 0 else 5,
-                "tooltip": f"<b>#{s.number} {escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
+                "tooltip": f"<b>#{i + 1} {escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
                 f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}"
                 f"<br/>{escape(s.address)}",
             }
@@ -335,7 +335,7 @@ def delivered_form(viewer: Viewer, driver_id: int, stop: StopView) -> None:
 
 def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHomeAdvice) -> None:
     """The co-pilot's ranked options, each with its one-line reason; a tap records one."""
-    st.markdown(f"**Nobody at home at stop #{stop.number}**: what the customer allowed, best first")
+    st.markdown("**Nobody at home at the next stop**: what the customer allowed, best first")
     photo, recipient = st.columns(2)
     photo.text_input("Photo reference (safe place, neighbour, locker)", key="copilot.nh_photo_ref")
     recipient.text_input("Neighbour's name", key="copilot.nh_recipient")

@@ -405,11 +405,6 @@ class StopView:
         """How long before the window opens the driver would arrive: the time to wait."""
         return max(0, int((self.window_start_at - self.eta_at).total_seconds()))
 
-    @property
-    def number(self) -> int:
-        """The stop's number on the route as people count it (from 1, as in proposals)."""
-        return self.sequence + 1
-
 
 @dataclass(frozen=True)
 class ExceptionView:

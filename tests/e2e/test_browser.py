@@ -59,9 +59,11 @@ SERVER_START_S = 120
 STEP_MS = 45_000
 PHONE = {"width": 390, "height": 844}
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-RUN_FINISHED = (  # no running indicator and no placeholder left on the page
+RUN_FINISHED = (  # no running indicator, no placeholder, and every chart drawn
     "!document.querySelector(\"[data-testid='stStatusWidgetRunningIcon']\")"
     " && !document.querySelector(\"[data-testid='stSkeleton']\")"
+    " && [...document.querySelectorAll(\"[data-testid='stPlotlyChart']\")]"
+    ".every(c => c.querySelector('.main-svg'))"
 )
 
 # What a page title shows once the page has drawn, per page path.
