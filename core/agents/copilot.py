@@ -68,6 +68,7 @@ CIRCUITY = 1.3
 NO_SAFE_PLACE = frozenset({"age_check", "cold_chain"})
 NO_NEIGHBOUR = frozenset({"age_check"})
 NO_LOCKER = frozenset({"age_check", "cold_chain", "two_person"})
+SKILL_WORDS = {"age_check": "an age check", "cold_chain": "cold chain", "two_person": "two people"}
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
         excluded.append((ExceptionAction.SAFE_PLACE, "the customer did not allow a safe place"))
     elif skills & NO_SAFE_PLACE:
         need = sorted(skills & NO_SAFE_PLACE)[0]
-        excluded.append((ExceptionAction.SAFE_PLACE, f"not for a parcel that needs {need}"))
+        excluded.append((ExceptionAction.SAFE_PLACE, f"not for a parcel that needs {SKILL_WORDS[need]}"))
     else:
         where = place or order.safe_place_note or "the safe place"
         offer(
@@ -271,7 +272,9 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
         excluded.append((ExceptionAction.LOCKER, "the customer did not allow a locker"))
     elif skills & NO_LOCKER:
         need = sorted(skills & NO_LOCKER)[0]
-        excluded.append((ExceptionAction.LOCKER, f"a {need} parcel does not go in a locker"))
+        excluded.append(
+            (ExceptionAction.LOCKER, f"a parcel that needs {SKILL_WORDS[need]} does not go in a locker")
+        )
     elif near is None or near[1] > MAX_LOCKER_DISTANCE_M:
         excluded.append((ExceptionAction.LOCKER, f"no locker within {MAX_LOCKER_DISTANCE_M} m"))
     else:

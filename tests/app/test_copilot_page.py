@@ -113,7 +113,7 @@ def test_not_home_offers_only_what_an_age_checked_parcel_allows(scratch_db_url: 
     options = [b.key for b in at.button if b.key and b.key.startswith("copilot.option.")]
     assert options == ["copilot.option.reschedule", "copilot.option.return_to_depot"]
     captions = _texts(at)
-    assert "Not offered: safe place, not for a parcel that needs age_check" in captions
+    assert "Not offered: safe place, not for a parcel that needs an age check" in captions
     assert "an age-checked parcel goes to the customer only" in captions
     at.button(key="copilot.option.reschedule").click().run()
     assert not at.error and at.success[0].value.startswith("Reschedule recorded: reschedule to")

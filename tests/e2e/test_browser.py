@@ -261,10 +261,7 @@ def _whole_page(page: Any, path: Path) -> None:
     """A screenshot of the whole page: Streamlit scrolls inside its own container, so a
     full-page screenshot would stop at the window; the window grows to the content instead."""
     size = page.viewport_size
-    height = page.evaluate(
-        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], section, div')]"
-        ".map(e => e.scrollHeight))"
-    )
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": min(max(height, size["height"]), 6000)})
     page.wait_for_timeout(800)
     page.screenshot(path=path)
