@@ -367,6 +367,7 @@ def compliance_by_group(frame: pd.DataFrame, by: str = "fleet_type") -> go.Figur
             text=[f"{int(totals.get(k, 0))}" for k in keys],
             mode="text",
             textposition="top center",
+            name="total",
             showlegend=False,
             hoverinfo="skip",
         )

@@ -40,6 +40,7 @@ from core.db import make_engine, migrate, unit_of_work
 from core.models import Hub, Order, OrderStatus, Plan
 from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import local_today
+from ui.copilot import LATER_COLOUR
 from ui.maps import AFTER_COLOUR, BEFORE_COLOUR, FLEET_COLOURS, ORDER_COLOURS
 
 pytestmark = pytest.mark.e2e
@@ -461,6 +462,12 @@ def test_the_copilot_fits_a_phone_and_the_tracking_link_works(server: Server) ->
             _settled(page)
             page.screenshot(path=ARTIFACTS / f"phone_{username}_copilot_first_screen.png")
             problems += _words_a_person_should_not_read(page, f"{username} on the phone")
+            route_map = page.locator("[data-testid='stDeckGlJsonChart']")
+            expect(route_map.locator("canvas#deckgl-overlay")).to_be_attached()
+            page.wait_for_timeout(1500)
+            assert _pixels_near(route_map.screenshot(), LATER_COLOUR) > 30, (
+                f"{username}: the route is not drawn"
+            )
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= PHONE["width"], f"{username}: the page scrolls sideways ({width} px)"
             for button in page.locator("[data-testid='stMain'] button").all():
