@@ -136,12 +136,15 @@ def proposal_card(
             )
             left, right = st.columns([1, 1.4])
             left.dataframe(effect_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
-            right.pydeck_chart(
-                maps.change_deck(before, lines, basemap_style),
-                height=300,
-                key=f"dispatch.routes.{p.id}",
-            )
-            right.html(widgets.change_legend())
+            if before or lines:
+                right.pydeck_chart(
+                    maps.change_deck(before, lines, basemap_style),
+                    height=300,
+                    key=f"dispatch.routes.{p.id}",
+                )
+                right.html(widgets.change_legend())
+            else:
+                right.caption("No route changes: nothing to draw.")
             st.dataframe(
                 moves_table(p), hide_index=True, width="stretch", height=220, key=f"dispatch.moves.{p.id}"
             )
