@@ -87,7 +87,7 @@ def _rebalance(args: argparse.Namespace) -> int:
         _print(proposal)
         if args.approve_as and proposal.status is ProposalStatus.PENDING:
             with unit_of_work(engine) as session:
-                done = approve(session, _viewer(session, args.approve_as), proposal.id)
+                done = approve(session, _viewer(session, args.approve_as), proposal.id, now=now)
             print(f"  approved by {done.decided_by}")
     return 0
 

@@ -20,7 +20,7 @@ from core.models import Event, Hub, Order, Plan
 from core.proposals import approve
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
-from core.sim.control import ClockHold
+from core.sim.control import DAY_END_S, ClockHold
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator, TickAgent, TickReport
 from core.timeutil import (
@@ -32,7 +32,6 @@ from core.timeutil import (
     time_of_day_s,
 )
 
-DAY_END_S = 22 * 3600
 REPORT_EVERY_S = 1800
 
 
@@ -53,7 +52,13 @@ def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: in
                     session,
                     SYSTEM,
                     RebalanceRequest(
-                        hub_id=hub_id, day=day, now=None, seconds=seconds, seed=seed, metro=True
+                        hub_id=hub_id,
+                        day=day,
+                        now=None,
+                        seconds=seconds,
+                        seed=seed,
+                        metro=True,
+                        recorded_at=now,  # the simulated morning, like the approval below
                     ),
                 )
             else:

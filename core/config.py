@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
     timezone: str = "America/New_York"
     session_hours: float = 12.0
-    basemap_style: str = "/app/static/blank_style.json"
+    basemap_style: str = "road"  # a name from ui.maps.BASEMAPS (road, light, dark, blank) or a style URL
     dask_scheduler: str | None = None
+    public_url: str = "http://localhost:8501"  # where customers reach the app: tracking links start here
 
     @field_validator("database_url")
     @classmethod

@@ -115,6 +115,11 @@ class Scorecard:
     def kpi(self, name: str) -> KpiTrendView:
         return next(k for k in self.kpis if k.name == name)
 
+    @property
+    def has_previous(self) -> bool:
+        """The previous period had work to compare with."""
+        return any(k.previous is not None for k in self.kpis)
+
 
 def _check_access(viewer: Viewer, vendor_id: int) -> None:
     if viewer.role is Role.VENDOR:
@@ -239,7 +244,9 @@ def scorecard(
     where = {"vendor": vendor.code}
     now = facts_for(session, viewer, start, end, where)
     prev_start, prev_end = previous_period(start, end)
-    before = _totals(facts_for(session, viewer, prev_start, prev_end, where).work)
+    earlier = facts_for(session, viewer, prev_start, prev_end, where).work
+    # No work at all before: "no earlier data", not a change from zero (+5,988 orders).
+    before = _totals(earlier) if len(earlier) else dict.fromkeys(KPIS)
     current = _totals(now.work)
     exceptions = reasons(now.exceptions, [], total=True)
     return Scorecard(

@@ -108,7 +108,7 @@ table_col.download_button(
 st.subheader(f"Documents expiring within {EXPIRY_WARNING_DAYS} days")
 expiring = charts.expiring_table(shown, day)
 if expiring.empty:
-    st.caption("None among the drivers shown.")
+    st.caption(f"No document expires within {EXPIRY_WARNING_DAYS} days among the drivers shown.")
 else:
     st.dataframe(
         expiring,

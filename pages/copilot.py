@@ -9,7 +9,7 @@ dispatch) each write through core in one transaction, or are refused whole.
 import streamlit as st
 
 from core.kinds import StopStatus
-from ui import copilot, maps, services, widgets
+from ui import copilot, services, widgets
 from ui.auth import current_viewer
 from ui.text import inert
 
@@ -23,15 +23,13 @@ if viewer.driver_id is not None:
     driver_id = viewer.driver_id
 else:
     names = {
-        int(r.driver_id): f"{r.code} · {r.name} ({r.stops_left} stops left)" for r in candidates.itertuples()
+        int(r.driver_id): f"{r.code} · {r.name} ({widgets.plural(r.stops_left, 'stop')} left)"
+        for r in candidates.itertuples()
     }
     driver_id = st.selectbox("Driver", list(names), key="copilot.driver", format_func=names.__getitem__)
     if driver_id is None:
         st.info("No driver to show.")
         st.stop()
-hubs = services.hubs()
-home = candidates.loc[candidates["driver_id"] == driver_id, "hub_id"]
-view_at = maps.view_over(hubs[hubs["hub_id"].isin(home.tolist())] if len(home) else hubs)
 
 
 @st.fragment(run_every=f"{services.LIVE_REFRESH_S * 2}s")
@@ -39,9 +37,10 @@ def route_panel() -> None:
     current = copilot.view(viewer, driver_id)
     st.subheader(f"Co-pilot · {inert(current.driver_code)} {inert(current.driver_name)}", anchor=False)
     copilot.next_stop_card(current, tz)
-    st.pydeck_chart(
-        copilot.deck(current, view_at, services.settings().basemap_style, tz), height=360, key="copilot.deck"
-    )
+    if current.remaining:
+        st.pydeck_chart(
+            copilot.deck(current, services.settings().basemap_style, tz), height=320, key="copilot.deck"
+        )
 
 
 route_panel()
@@ -51,6 +50,8 @@ if notice:
     (st.success if kind == "success" else st.error)(inert(text))
 
 current = copilot.view(viewer, driver_id)
+if not copilot.has_route_today(current):
+    st.stop()  # no route today: no taps that could not work
 stop = current.next_stop
 can_act = viewer.role in copilot.ACTING_ROLES
 order_id = stop.order_id if stop else None
@@ -87,7 +88,7 @@ problem_col.button(
     key="copilot.problem",
     icon=":material/report:",
     width="stretch",
-    disabled=not can_act or current.day is None,
+    disabled=not can_act,
     on_click=copilot.open_panel,
     args=("problem", None),
 )

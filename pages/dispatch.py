@@ -10,14 +10,26 @@ import streamlit as st
 from core.access import PLAN_CHANGE_ROLES
 from core.agents.dispatch import RebalanceRequest
 from core.errors import ControlTowerError
-from ui import dispatch_jobs, dispatch_services, proposals, services, state
+from ui import dispatch_jobs, dispatch_services, proposals, services, state, widgets
 from ui.auth import current_viewer
-from ui.text import inert
 
 viewer = current_viewer()
 hubs = services.hubs()
-code = state.get(state.HUB) or st.selectbox("Hub", list(hubs["code"]), key="dispatch.hub")
+code = state.get(state.HUB)
+if code is None:  # one hub selection per page: the sidebar's
+    st.subheader("Dispatch · all hubs", anchor=False)
+    st.info("Dispatch works on one hub at a time. Choose the hub:", icon=":material/warehouse:")
+    for hub_col, hub in zip(st.columns(len(hubs)), hubs.itertuples(), strict=True):
+        hub_col.button(
+            f"{hub.code} · {hub.name}",
+            key=f"dispatch.open.{hub.code}",
+            width="stretch",
+            on_click=state.choose_hub,
+            args=(hub.code,),
+        )
+    st.stop()
 hub_id = int(hubs.loc[hubs["code"] == code, "hub_id"].iloc[0])
+tz = widgets.hub_timezone()
 can_change = viewer.role in PLAN_CHANGE_ROLES
 settings = services.settings()
 
@@ -44,7 +56,7 @@ def decide(proposal_id: int, approved: bool, reason: str) -> None:
         st.session_state[state.DISPATCH_NOTICE] = ("error", str(exc))
 
 
-st.subheader(f"Dispatch · {inert(code)}")
+st.subheader(f"Dispatch · {widgets.hub_label()}", anchor=False)
 job: dispatch_jobs.RebalanceJob | None = st.session_state.get(state.REBALANCE_JOB)
 if can_change:
     with st.form("dispatch.rebalance"):
@@ -75,14 +87,8 @@ def progress_panel() -> None:
             dispatch_services.refresh()
             st.rerun()
         return
-    best, limit = current.progress, current.request.seconds
-    found = (
-        f" · best cost ${best.best_cost_cents / 100:,.2f} after {best.solutions} solutions"
-        if best
-        else " · building the first plan"
-    )
     st.progress(
-        min(1.0, current.elapsed_s / limit), text=f"Solving: {current.elapsed_s:.0f} of {limit:.0f} s{found}"
+        min(1.0, current.elapsed_s / current.request.seconds), text=dispatch_jobs.progress_text(current)
     )
     st.button("Cancel", key="dispatch.cancel", on_click=current.cancel.set)
 
@@ -114,9 +120,15 @@ if not inbox:
     st.caption("No pending proposals for this hub.")
 for proposal in inbox:
     proposals.proposal_card(
-        proposal, dispatch_services.routes(proposal), settings.basemap_style, decide, can_change
+        proposal,
+        dispatch_services.routes_before(proposal),
+        dispatch_services.routes(proposal),
+        settings.basemap_style,
+        decide,
+        can_change,
+        tz,
     )
 
 st.markdown("#### History")
 past = dispatch_services.history(viewer, hub_id)
-st.dataframe(proposals.history_frame(past), hide_index=True, width="stretch", key="dispatch.history")
+st.dataframe(proposals.history_frame(past, tz), hide_index=True, width="stretch", key="dispatch.history")

@@ -103,12 +103,9 @@ kpi_columns = {
     for n in KPIS
 }
 name_column = {"fleet_type": "fleet_type", "vendor": "vendor_name", "driver": "driver_name"}
-people = (
-    charts.people_table(table).assign(
-        fleet_type=[charts.group_label("fleet_type", str(k)) for k in table["fleet_type"]]
-    )
-    if by == "fleet_type"
-    else charts.people_table(table)
+names = table["vendor_name"] if by == "vendor" else [None] * len(table)
+people = charts.people_table(table).assign(  # the total row labelled, like every other row
+    **{name_column[by]: [charts.group_label(by, str(k), n) for k, n in zip(table[by], names, strict=True)]}
 )
 st.dataframe(
     people,

@@ -83,8 +83,9 @@ def live_panel() -> None:
     )
     st.pydeck_chart(maps.live_deck(shown, view, settings.basemap_style, tz), height=640, key="live_map.deck")
     st.caption(
-        f"As of {widgets.clock_text(live.now, tz)} · {len(shown.drivers):,} drivers, "
-        f"{len(shown.routes):,} routes under way, {len(shown.orders):,} orders shown"
+        f"As of {widgets.clock_text(live.now, tz)}{' (simulated)' if services.simulated() else ''} · "
+        f"{widgets.plural(len(shown.drivers), 'driver')}, {widgets.plural(len(shown.routes), 'route')} "
+        f"under way, {widgets.plural(len(shown.orders), 'order')} shown"
     )
 
 

@@ -47,9 +47,15 @@ query = OrderQuery(
 found = services.orders(viewer, query)
 shown = len(found.rows)
 more = f"; the first {shown:,} are shown" if shown < found.total else ""
-st.caption(f"{found.total:,} orders match{more}")
+st.caption(f"{widgets.plural(found.total, 'order')} {'matches' if found.total == 1 else 'match'}{more}")
+rows = widgets.local_times(found.rows, ["window_start_at", "window_end_at", "delivered_at"], tz)
 st.dataframe(
-    widgets.local_times(found.rows, ["window_start_at", "window_end_at", "delivered_at"], tz),
+    rows.assign(  # codes as words; an order without a driver shows a dash, not "None"
+        status=rows["status"].map(widgets.words),
+        sla_kind=rows["sla_kind"].map(lambda s: maps.SLA_LABELS.get(s, widgets.words(s))),
+        brand_tier=rows["brand_tier"].map(widgets.words),
+        driver=rows["driver"].fillna("–"),
+    ),
     hide_index=True,
     width="stretch",
     height=420,

@@ -22,15 +22,25 @@ except TrackingLinkError as exc:
 
 tz = services.settings().timezone
 st.subheader(f"Parcel {inert(order.order_ref)}", anchor=False)
+new_slot = order.chosen_slot
 st.markdown(tracking.status_text(order, tz))
 booked, expected, before = st.columns(3)
-booked.metric("Booked window", tracking.window(order.window_start_at, order.window_end_at, tz), border=True)
-if order.eta_start_at is not None and order.eta_end_at is not None:
-    expected.metric("Expected", tracking.window(order.eta_start_at, order.eta_end_at, tz), border=True)
-if order.stops_before is not None:
-    before.metric("Stops before yours", order.stops_before, border=True)
+if new_slot is not None:  # the customer's new slot replaces today's window and ETA
+    booked.metric(
+        f"New delivery slot · {tracking.day_label(new_slot.start_at, tz)}",
+        tracking.window(new_slot.start_at, new_slot.end_at, tz),
+        border=True,
+    )
+else:
+    booked.metric(
+        "Booked window", tracking.window(order.window_start_at, order.window_end_at, tz), border=True
+    )
+    if order.eta_start_at is not None and order.eta_end_at is not None:
+        expected.metric("Expected", tracking.window(order.eta_start_at, order.eta_end_at, tz), border=True)
+    if order.stops_before is not None:
+        before.metric("Stops before yours", order.stops_before, border=True)
 if order.chosen is not None:
-    st.info(f"You asked us to {tracking.CHOSEN_TEXT[order.chosen]}.", icon=":material/check:")
+    st.info(tracking.chosen_text(order, tz), icon=":material/check:")
 
 notice = st.session_state.pop(tracking.NOTICE, None)
 if notice:

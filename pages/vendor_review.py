@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.errors import ControlTowerError
 from core.kpi import KPIS, default_period
+from core.models import VendorKind
 from core.report import format_change, format_share, format_value, scorecard_html
 from core.scorecard import scorecard_csv
 from ui import charts, fleet_services, services, widgets
@@ -16,6 +17,7 @@ from ui.auth import current_viewer
 from ui.text import inert
 
 PERIODS = {30: "Last 30 days", 7: "Last 7 days", 1: "Yesterday"}
+KIND_LABELS = {VendorKind.THIRD_PARTY: "3PL partner", VendorKind.GIG_PLATFORM: "gig platform"}
 HEADLINE = (
     "orders",
     "on_time_rate",
@@ -58,21 +60,26 @@ except ControlTowerError as refused:
     st.stop()
 
 st.subheader(f"{inert(card.vendor_name)} scorecard")
+earlier = f"{card.previous_start:%d %b} to {card.previous_end:%d %b %Y}"
 st.caption(
-    f"{card.vendor_kind.replace('_', ' ')} · service days {card.start:%d %b} to "
-    f"{card.end:%d %b %Y}, against {card.previous_start:%d %b} to "
-    f"{card.previous_end:%d %b %Y} · same KPI definitions as every fleet"
+    f"{KIND_LABELS.get(card.vendor_kind, card.vendor_kind)} · service days {card.start:%d %b} to "
+    f"{card.end:%d %b %Y}, against "
+    + (earlier if card.has_previous else f"no earlier data ({earlier} had no deliveries)")
+    + " · same KPI definitions as every fleet"
 )
 trends = [card.kpi(n) for n in HEADLINE]
-for column, t in zip(st.columns(len(trends)), trends, strict=True):
-    column.metric(
-        t.label,
-        format_value(t.name, t.value),
-        delta=None if t.change is None else format_change(t),
-        delta_color=charts.delta_colour(t.name),
-        border=True,
-        help=f"{KPIS[t.name].definition} Previous period: {format_value(t.name, t.previous)}.",
-    )
+for row in (trends[:3], trends[3:]):  # three a row: labels and dollar values stay whole
+    for column, t in zip(st.columns(len(row)), row, strict=True):
+        column.metric(
+            t.label,
+            format_value(t.name, t.value),
+            delta=None if t.change is None else format_change(t),
+            delta_color=charts.delta_colour(t.name),
+            border=True,
+            help=f"{KPIS[t.name].definition} Previous period: "
+            + (format_value(t.name, t.previous) if t.previous is not None else "no earlier data")
+            + ".",
+        )
 
 st.markdown("**Rank among vendors** (1st is best; other vendors are not named)")
 widgets.kpi_row(
@@ -142,7 +149,7 @@ st.dataframe(
         {
             "KPI": t.label,
             "this period": format_value(t.name, t.value),
-            "previous period": format_value(t.name, t.previous),
+            "previous period": format_value(t.name, t.previous) if card.has_previous else "no earlier data",
             "change": format_change(t),
             "definition": KPIS[t.name].definition,
         }

@@ -9,6 +9,7 @@ of the app names them: fleet types by `maps.FLEET_LABELS`, vendors by name.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
@@ -38,6 +39,7 @@ HEADLINE_KPIS: tuple[str, ...] = (
 """The KPIs the fleet-mix page compares groups on, in panel order."""
 
 GROUPINGS: dict[str, str] = {"fleet_type": "Fleet type", "vendor": "Vendor"}
+TOTAL_LABEL = "all fleets"  # the total row, on charts and in tables
 STATUS_LABELS: dict[str, str] = {
     ComplianceStatus.COMPLIANT: "compliant",
     ComplianceStatus.WARNING: "warning",
@@ -48,7 +50,8 @@ STATUS_COLOURS: dict[str, str] = {
     ComplianceStatus.WARNING: "#f59e0b",
     ComplianceStatus.BLOCKED: "#dc2626",
 }
-_VENDOR_PALETTE = ("#7c3aed", "#ea580c", "#2563eb", "#db2777", "#65a30d", "#0891b2", "#a16207")
+# Vendors' colours: none of them a fleet type's (violet is 3PL and orange gig on every page).
+_VENDOR_PALETTE = ("#2563eb", "#db2777", "#65a30d", "#a16207", "#475569")
 _FLEET_ORDER: dict[str, int] = {str(f): i for i, f in enumerate(FleetType)}
 _MODEBAR = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
@@ -106,7 +109,7 @@ def group_label(by: str, key: str, name: str | None = None) -> str:
     """How a group is named on a chart: fleet types by their label, vendors and drivers by
     name, the total row as "all"."""
     if key == TOTAL:
-        return "all"
+        return TOTAL_LABEL
     if by == "fleet_type":
         return maps.FLEET_LABELS.get(key, key)
     return name or key
@@ -134,8 +137,13 @@ def group_colours(frame: pd.DataFrame, by: str) -> dict[str, str]:
         }
     captive = "rgb({},{},{})".format(*maps.FLEET_COLOURS[FleetType.CAPTIVE])
     others = [k for k, _ in _groups(frame, by) if k != CAPTIVE_VENDOR]
-    colours = {k: _VENDOR_PALETTE[i % len(_VENDOR_PALETTE)] for i, k in enumerate(sorted(others))}
-    return {CAPTIVE_VENDOR: captive, **colours}
+    return {CAPTIVE_VENDOR: captive, **{k: vendor_colour(k) for k in others}}
+
+
+def vendor_colour(code: str) -> str:
+    """A vendor's colour, from its code alone: the same on every page and period, whichever
+    other vendors a chart happens to show."""
+    return _VENDOR_PALETTE[zlib.crc32(code.encode()) % len(_VENDOR_PALETTE)]
 
 
 def ordinal(n: int) -> str:
@@ -351,11 +359,25 @@ def compliance_by_group(frame: pd.DataFrame, by: str = "fleet_type") -> go.Figur
                 hovertemplate="%{x}: %{y} drivers<extra>%{fullData.name}</extra>",
             )
         )
+    totals = frame[by].astype(str).value_counts()
+    fig.add_trace(  # each bar's total above it, so no legend or edge can hide the top segment
+        go.Scatter(
+            x=[labels[k] for k in keys],
+            y=[int(totals.get(k, 0)) for k in keys],
+            text=[f"{int(totals.get(k, 0))}" for k in keys],
+            mode="text",
+            textposition="top center",
+            name="total",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    top = int(totals.max()) if len(totals) else 1
     fig.update_layout(
         barmode="stack",
-        height=260,
+        height=300,
         margin={"t": 10, "b": 10, "l": 10, "r": 10},
-        yaxis_title="drivers",
-        legend={"orientation": "h", "y": 1.12, "x": 0},
+        yaxis={"title": "drivers", "range": [0, top * 1.18]},
+        legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0},
     )
     return fig

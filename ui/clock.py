@@ -29,7 +29,15 @@ def sidebar_clock(can_pause: bool) -> None:
                 " · simulated, as fast as possible" if sim.speed is None else f" · simulated, {sim.speed:g}x"
             )
         )
+    ended = services.sim_day_ended()
+    if ended is not None:
+        pace = " · simulated"
     st.caption(f":material/schedule: Now **{local:%H:%M}** {local:%Z} · {local:%a %d %b %Y}{pace}")
+    if ended is not None:
+        st.caption(
+            ":material/flag: The simulated day has ended; the app stays on it. Start another "
+            "with `make run` after `make seed`."
+        )
     if sim is not None and can_pause:
         st.button(
             "Resume" if sim.paused else "Pause",

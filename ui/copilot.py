@@ -19,6 +19,7 @@ import streamlit as st
 from core import driver_app
 from core.access import Viewer
 from core.agents.copilot import CopilotView, NotHomeAdvice, StopView, copilot_view, not_home_options
+from core.agents.copilot_reroute import RerouteOutcome
 from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.field import DISRUPTIONS, ExceptionAction, ExceptionReason
@@ -136,19 +137,36 @@ def not_home(viewer: Viewer, driver_id: int, order_id: int, action: ExceptionAct
     )
 
 
+def _stops(count: int) -> str:
+    return f"{count} stop" if count == 1 else f"{count} stops"
+
+
+def outcome_text(reason: ExceptionReason, outcome: RerouteOutcome) -> str:
+    """The co-pilot's answer to a reported problem, in words a driver reads at a glance."""
+    said = f"{REASON_LABELS[reason]} reported."
+    late = (
+        f"{_stops(len(outcome.late_after))} will now be late: {', '.join(outcome.late_after[:5])}."
+        if outcome.late_after
+        else ""
+    )
+    if outcome.escalated:
+        cannot = f" {_stops(len(outcome.unserved))} cannot be reached." if outcome.unserved else ""
+        moved = " Your stops were re-ordered meanwhile." if outcome.applied else ""
+        return (
+            f"{said} Dispatch has been asked to help with your remaining stops.{cannot}{moved} {late}".strip()
+        )
+    if not outcome.before:
+        return f"{said} You have no stops left to re-order."
+    if outcome.applied:
+        on_time = late or "All of them stay on time."
+        return f"{said} Your {_stops(len(outcome.before))} are in a new order. {on_time}"
+    return f"{said} The co-pilot kept your order of stops. {late or 'All of them stay on time.'}"
+
+
 def problem(viewer: Viewer, driver_id: int) -> None:
     """Report the disruption; the co-pilot's reroute, or its request to dispatch, is the notice."""
     reason = ExceptionReason(st.session_state["copilot.reason"])
-    _act(
-        lambda outcome: (
-            f"{REASON_LABELS[reason]} reported. Co-pilot: {outcome.message}."
-            + (" Request sent to dispatch." if outcome.escalated else "")
-        ),
-        driver_app.problem,
-        viewer,
-        driver_id,
-        reason,
-    )
+    _act(lambda outcome: outcome_text(reason, outcome), driver_app.problem, viewer, driver_id, reason)
 
 
 def open_panel(form: str, order_id: int | None) -> None:
@@ -159,47 +177,58 @@ def open_panel(form: str, order_id: int | None) -> None:
 # -- rendering -----------------------------------------------------------------------------
 
 
+def has_route_today(current: CopilotView) -> bool:
+    return current.day is not None
+
+
 def next_stop_card(current: CopilotView, tz: str) -> None:
     for notice in current.handovers:
         st.warning(inert(notice), icon=":material/local_shipping:")
     stop = current.next_stop
-    if stop is None:
-        st.info(
-            f"{inert(current.driver_code)}: no open stops"
-            + (f" ({current.done} done today)." if current.done else " on today's route.")
-        )
+    if not has_route_today(current):
+        st.info("You have no route today. Nothing to deliver: check with dispatch if you expected one.")
         return
-    st.markdown(f"**Next stop · {inert(stop.ref)}**  \n{inert(stop.address)}")
+    if stop is None:
+        st.success(f"All done: no stops left on today's route ({_stops(current.done)} done).")
+        return
+    st.markdown(f"**Next stop · 1 of {len(current.remaining)}**")
+    st.text(f"{stop.ref}\n{stop.address}")
     window, eta = st.columns(2)
-    late = f"late by {stop.late_by_s // 60} min" if stop.late_by_s else "on time"
+    if stop.late_by_s:
+        note = f"late by {stop.late_by_s // 60} min"
+    elif stop.early_by_s >= 60:
+        note = f"early: wait until {local_hhmm(stop.window_start_at, tz)}"
+    else:
+        note = "on time"
     window.metric(
         "Window", f"{local_hhmm(stop.window_start_at, tz)}–{local_hhmm(stop.window_end_at, tz)}", border=True
     )
     eta.metric(
         "ETA",
         local_hhmm(stop.eta_at, tz),
-        late,
+        note,
         delta_color="inverse" if stop.late_by_s else "off",
+        delta_arrow="off",
         border=True,
     )
     st.caption(
-        f"{len(current.remaining)} stops left · {current.done} done · "
+        f"{_stops(len(current.remaining))} left · {current.done} done · "
         + (f"running {current.running_late_s // 60} min behind plan" if current.running_late_s else "on plan")
-        + (" · arrived" if stop.status is StopStatus.ARRIVED else "")
+        + (" · you have arrived" if stop.status is StopStatus.ARRIVED else "")
     )
 
 
 def remaining_table(current: CopilotView, tz: str) -> None:
-    rows = [
+    rows = [  # numbered from 1 among the stops still to do, as a proposal numbers them
         {
-            "#": s.sequence,
+            "#": number,
             "order": s.ref,
             "address": s.address,
             "window": f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}",
             "ETA": local_hhmm(s.eta_at, tz),
             "late by (min)": s.late_by_s // 60,
         }
-        for s in current.remaining
+        for number, s in enumerate(current.remaining, start=1)
     ]
     st.dataframe(
         pd.DataFrame(rows, columns=["#", "order", "address", "window", "ETA", "late by (min)"]),
@@ -209,8 +238,19 @@ def remaining_table(current: CopilotView, tz: str) -> None:
     )
 
 
-def deck(current: CopilotView, view_at: maps.MapView, basemap_style: str, tz: str) -> pdk.Deck:
+MAP_FIT_PX = (360, 320)  # fit for a phone's width; a wider screen shows a little more around it
+
+
+def route_view(current: CopilotView) -> maps.MapView:
+    """Fitted to the stops left and the way back to the hub (not to the driver's moving dot, so
+    the view holds between stops instead of jumping at every position report)."""
+    points = list(current.route_points[1:]) or [(current.lon, current.lat)]
+    return maps.fit_view(points, *MAP_FIT_PX)
+
+
+def deck(current: CopilotView, basemap_style: str, tz: str) -> pdk.Deck:
     """The driver's remaining route: the path, the stops (the next one highlighted), the driver."""
+    view_at = route_view(current)
     stops = pd.DataFrame(
         [
             {
@@ -218,7 +258,7 @@ def deck(current: CopilotView, view_at: maps.MapView, basemap_style: str, tz: st
                 "lat": s.lat,
                 "colour": list(NEXT_COLOUR if i == 0 else LATER_COLOUR),
                 "radius": 9 if i == 0 else 5,
-                "tooltip": f"<b>{escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
+                "tooltip": f"<b>#{i + 1} {escape(s.ref)}</b> · ETA {local_hhmm(s.eta_at, tz)}<br/>window "
                 f"{local_hhmm(s.window_start_at, tz)}–{local_hhmm(s.window_end_at, tz)}"
                 f"<br/>{escape(s.address)}",
             }
@@ -269,7 +309,7 @@ def deck(current: CopilotView, view_at: maps.MapView, basemap_style: str, tz: st
                 pickable=True,
             ),
         ],
-        map_style=basemap_style,
+        map_style=maps.basemap_url(basemap_style),
         initial_view_state=pdk.ViewState(
             latitude=view_at.latitude, longitude=view_at.longitude, zoom=view_at.zoom, pitch=0, bearing=0
         ),
@@ -298,7 +338,7 @@ def delivered_form(viewer: Viewer, driver_id: int, stop: StopView) -> None:
 
 def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHomeAdvice) -> None:
     """The co-pilot's ranked options, each with its one-line reason; a tap records one."""
-    st.markdown(f"**Nobody at home at {inert(stop.ref)}**: what the customer allowed, best first")
+    st.markdown("**Nobody at home at the next stop**: what the customer allowed, best first")
     photo, recipient = st.columns(2)
     photo.text_input("Photo reference (safe place, neighbour, locker)", key="copilot.nh_photo_ref")
     recipient.text_input("Neighbour's name", key="copilot.nh_recipient")

@@ -44,6 +44,18 @@ class RebalanceJob:
         return time.monotonic() - self.started
 
 
+def progress_text(job: RebalanceJob) -> str:
+    """What the progress bar says: time used against the limit (never past it), and how many
+    plans the search has found. The solver's running objective is not shown: it includes
+    penalties, so it is not the cost the proposal will show."""
+    limit = job.request.seconds
+    if job.elapsed_s >= limit:
+        return f"Solving: {limit:.0f} of {limit:.0f} s · checking the best plan and writing the proposal"
+    found = job.progress.solutions if job.progress else 0
+    tried = "looking for a first plan" if not found else f"{found:,} plan{'s' if found != 1 else ''} found"
+    return f"Solving: {job.elapsed_s:.0f} of {limit:.0f} s · {tried}"
+
+
 def _run(job: RebalanceJob, viewer: Viewer) -> None:
     def on_progress(p: Progress) -> None:
         job.progress = p

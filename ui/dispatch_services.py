@@ -6,7 +6,7 @@ import streamlit as st
 
 import core.agents.registry  # noqa: F401 - registers every agent's applier: any inbox proposal can be approved
 from core.access import Viewer
-from core.agents.dispatch import RouteLine, changed_routes
+from core.agents.dispatch import RouteLine, changed_routes, routes_now
 from core.db import unit_of_work
 from core.kinds import ProposalStatus
 from core.proposals import ProposalView, approve, list_proposals, proposal_view, reject
@@ -43,6 +43,17 @@ def _routes(url: str, proposal_id: int) -> list[RouteLine]:
 
 def routes(proposal: ProposalView) -> list[RouteLine]:
     return _routes(services.settings().database_url, proposal.id)
+
+
+@st.cache_data(ttl=5, max_entries=32, show_spinner=False)
+def _routes_now(url: str, proposal_id: int) -> list[RouteLine]:
+    with unit_of_work(services.engine(url), read_only=True) as session:
+        return routes_now(session, proposal_view(session, proposal_id))
+
+
+def routes_before(proposal: ProposalView) -> list[RouteLine]:
+    """The touched drivers' routes as planned now, to draw under the proposal's."""
+    return _routes_now(services.settings().database_url, proposal.id)
 
 
 def refresh() -> None:

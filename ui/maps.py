@@ -9,8 +9,12 @@ Python loop per row.
 
 from __future__ import annotations
 
+import html
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -42,6 +46,14 @@ STATE_COLOURS: dict[str, RGB] = {
     DriverState.UNAVAILABLE: (148, 163, 184),
 }
 HUB_COLOUR: RGB = (15, 23, 42)
+BEFORE_COLOUR: RGB = (148, 163, 184)  # a proposal's routes as they are now: slate, drawn wide
+AFTER_COLOUR: RGB = (219, 39, 119)  # ... and as the proposal would have them: magenta, on top
+BASEMAPS: dict[str, str] = {  # BASEMAP_STYLE names; any other value is used as a style URL
+    "road": pdk.map_styles.CARTO_ROAD,  # streets and places, no token needed
+    "light": pdk.map_styles.CARTO_LIGHT,
+    "dark": pdk.map_styles.CARTO_DARK,
+    "blank": "/app/static/blank_style.json",  # served by the app itself: draws with no network
+}
 FLEET_LABELS: dict[str, str] = {
     FleetType.CAPTIVE: "captive",
     FleetType.THIRD_PARTY: "3PL",
@@ -94,6 +106,116 @@ def view_over(hubs: pd.DataFrame, recentred: int = 0) -> MapView:
     lon = float(hubs["lon"].mean()) if len(hubs) else -73.94
     zoom = 11.6 if len(hubs) == 1 else 10.0
     return MapView(round(lat, 5), round(lon, 5), zoom + (recentred % 2) * 1e-4)
+
+
+def basemap_url(setting: str) -> str:
+    """The style URL for a `BASEMAP_STYLE` value: a name from `BASEMAPS`, or a URL as given."""
+    return BASEMAPS.get(setting.strip().lower(), setting)
+
+
+TILE_PX = 512  # deck.gl's world is 512 pixels wide at zoom 0
+MAX_FIT_ZOOM = 15.0
+
+
+def fit_view(
+    points: Sequence[tuple[float, float]], width_px: int, height_px: int, pad: float = 0.12
+) -> MapView:
+    """The view that shows every (lon, lat) point in a `width_px` x `height_px` map, with a
+    margin of `pad` of each side, in Web Mercator (so a north-south route fits as well)."""
+    if not points:
+        return MapView(40.73, -73.94, 10.0)
+    lons = [p[0] for p in points]
+    lats = [max(-85.0, min(85.0, p[1])) for p in points]
+
+    def merc_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    x_span = (max(lons) - min(lons)) / 360.0
+    y_span = (merc_y(max(lats)) - merc_y(min(lats))) / (2 * math.pi)
+    usable_w, usable_h = width_px * (1 - 2 * pad), height_px * (1 - 2 * pad)
+    zooms = [math.log2(usable_w / (x_span * TILE_PX))] if x_span > 0 else []
+    zooms += [math.log2(usable_h / (y_span * TILE_PX))] if y_span > 0 else []
+    zoom = min([MAX_FIT_ZOOM, *zooms])
+    mid_y = (merc_y(max(lats)) + merc_y(min(lats))) / 2
+    lat = math.degrees(2 * math.atan(math.exp(mid_y)) - math.pi / 2)
+    return MapView(round(lat, 5), round((max(lons) + min(lons)) / 2, 5), round(zoom, 2))
+
+
+class RouteDrawing(Protocol):
+    """One driver's route to draw (e.g. `core.agents.dispatch.RouteLine`): the driver's code
+    and the path as (lon, lat) points."""
+
+    @property
+    def driver_code(self) -> str: ...
+
+    @property
+    def path(self) -> Sequence[tuple[float, float]]: ...
+
+
+def change_deck(
+    before: Sequence[RouteDrawing],
+    after: Sequence[RouteDrawing],
+    basemap_style: str,
+    width_px: int = 640,
+    height_px: int = 300,
+) -> pdk.Deck:
+    """A proposal's changed routes: as they are now (wide, slate) under what the proposal
+    would make of them (magenta), fitted to every point of both."""
+
+    def rows(lines: Sequence[RouteDrawing], when: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {
+                    "path": [[round(lon, 5), round(lat, 5)] for lon, lat in line.path],
+                    "tooltip": f"<b>{escape_html(line.driver_code)}</b> · {when}",
+                }
+                for line in lines
+                if line.path
+            ],
+            columns=["path", "tooltip"],
+        )
+
+    points = [pt for line in (*before, *after) for pt in line.path]
+    view = fit_view(points, width_px, height_px)
+    layers = [
+        pdk.Layer(
+            "PathLayer",
+            rows(before, "route now"),
+            id="before",
+            get_path="path",
+            get_color=[*BEFORE_COLOUR, 200],
+            width_units=PIXELS,
+            get_width=7,
+            joint_rounded=True,
+            cap_rounded=True,
+            pickable=True,
+        ),
+        pdk.Layer(
+            "PathLayer",
+            rows(after, "route after the change"),
+            id="after",
+            get_path="path",
+            get_color=[*AFTER_COLOUR, 230],
+            width_units=PIXELS,
+            get_width=3,
+            joint_rounded=True,
+            cap_rounded=True,
+            pickable=True,
+        ),
+    ]
+    return pdk.Deck(
+        layers=layers,
+        map_style=basemap_url(basemap_style),
+        initial_view_state=pdk.ViewState(
+            latitude=view.latitude, longitude=view.longitude, zoom=view.zoom, pitch=0, bearing=0
+        ),
+        tooltip={"html": "{tooltip}", "style": TOOLTIP_STYLE},
+    )
+
+
+def escape_html(text: str) -> str:
+    """Text from outside (codes, names, addresses) made safe for a deck.gl HTML tooltip."""
+    return html.escape(text, quote=True)
 
 
 def _esc(values: pd.Series) -> pd.Series:
@@ -319,7 +441,7 @@ def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.
     return CompactDeck(
         frames,
         layers=layers,
-        map_style=basemap_style,
+        map_style=basemap_url(basemap_style),
         initial_view_state=pdk.ViewState(
             latitude=view.latitude, longitude=view.longitude, zoom=view.zoom, pitch=0, bearing=0
         ),

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
-import pydeck as pdk
 import streamlit as st
 
 from core.agents.dispatch import RouteLine
 from core.proposals import ProposalView
-from ui.maps import FLEET_COLOURS
+from ui import maps, widgets
 from ui.text import inert
 
 EFFECT_ROWS = (
@@ -60,8 +59,9 @@ def detail_table(p: ProposalView) -> pd.DataFrame:
 def moves_table(p: ProposalView) -> pd.DataFrame:
     columns = ["order", "from_driver", "from_position", "to_driver", "to_position", "reason"]
     frame = pd.DataFrame(p.change.get("moves", []), columns=columns)
-    for col in ("from_position", "to_position"):  # 1-based stop numbers; empty when unrouted
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").add(1).astype("Int64")
+    for col in ("from_position", "to_position"):  # 1-based stop numbers; "–" when unrouted
+        number = pd.to_numeric(frame[col], errors="coerce").add(1)
+        frame[col] = number.map(lambda n: "–" if pd.isna(n) else str(int(n)))
     for col in ("from_driver", "to_driver"):
         frame[col] = frame[col].fillna("")
     return frame.rename(
@@ -74,18 +74,18 @@ def moves_table(p: ProposalView) -> pd.DataFrame:
     )
 
 
-def history_frame(past: list[ProposalView]) -> pd.DataFrame:
-    """Decided proposals: who proposed, who decided, when, and why."""
+def history_frame(past: list[ProposalView], tz: str) -> pd.DataFrame:
+    """Decided proposals: who proposed, who decided, when (hub time), and why."""
     return pd.DataFrame(
         [
             {
                 "id": p.id,
-                "kind": p.kind,
+                "kind": widgets.words(p.kind),
                 "proposed by": p.proposed_by,
-                "created (UTC)": f"{p.created_at:%d %b %H:%M}",
-                "status": p.status.value,
+                "created": widgets.day_time(p.created_at, tz),
+                "status": widgets.words(p.status.value),
                 "decided by": p.decided_by or "",
-                "decided (UTC)": f"{p.decided_at:%d %b %H:%M}" if p.decided_at else "",
+                "decided": widgets.day_time(p.decided_at, tz) if p.decided_at else "",
                 "reason": p.decision_reason or "",
                 "summary": p.rationale,
             }
@@ -95,57 +95,32 @@ def history_frame(past: list[ProposalView]) -> pd.DataFrame:
             "id",
             "kind",
             "proposed by",
-            "created (UTC)",
+            "created",
             "status",
             "decided by",
-            "decided (UTC)",
+            "decided",
             "reason",
             "summary",
         ],
     )
 
 
-def routes_deck(lines: list[RouteLine], basemap_style: str) -> pdk.Deck:
-    """The proposal's changed routes, coloured by fleet type (pure: no st.* calls)."""
-    frame = pd.DataFrame(
-        [
-            {
-                "driver": r.driver_code,
-                "path": [list(pt) for pt in r.path],
-                "color": list(FLEET_COLOURS.get(r.fleet_type, (71, 85, 105))),
-                "tooltip": f"{r.driver_code}: {r.stops} stops",
-            }
-            for r in lines
-        ]
-    )
-    points = [pt for r in lines for pt in r.path] or [(-73.95, 40.72)]
-    lon = sum(p[0] for p in points) / len(points)
-    lat = sum(p[1] for p in points) / len(points)
-    layer = pdk.Layer(
-        "PathLayer", frame, get_path="path", get_color="color", width_min_pixels=3, pickable=True
-    )
-    return pdk.Deck(
-        layers=[layer],
-        initial_view_state=pdk.ViewState(latitude=lat, longitude=lon, zoom=11),
-        map_style=basemap_style,
-        tooltip={"text": "{tooltip}"},
-    )
-
-
 def proposal_card(
     p: ProposalView,
+    before: list[RouteLine],
     lines: list[RouteLine],
     basemap_style: str,
     on_decide: Callable[[int, bool, str], None],
     can_decide: bool,
+    tz: str,
 ) -> None:
     e = p.effect
     replan = "before" in e and "after" in e
     with st.container(border=True):
         action = p.change.get("action")
         st.markdown(
-            f"**Proposal {p.id}** · {action or p.kind} by {p.proposed_by} for hub {p.hub_code} · "
-            f"plan version {p.base_version} · {p.created_at:%H:%M:%S} UTC"
+            f"**Proposal {p.id}** · {widgets.words(action or p.kind)} by {inert(p.proposed_by)} for hub "
+            f"{inert(p.hub_code)} · plan version {p.base_version} · {widgets.clock_text(p.created_at, tz)}"
         )
         st.markdown(inert(p.rationale))
         if replan:
@@ -154,11 +129,23 @@ def proposal_card(
                 f"{e.get('orders_moved', 0)} orders move, {e.get('orders_placed', 0)} placed, "
                 f"{e.get('orders_dropped', 0)} dropped; {e.get('routes_touched', 0)} of "
                 f"{e.get('routes_total', e.get('routes_touched', 0))} routes change"
-                + (f" · solver {solver['status']} in {solver['runtime_s']} s" if solver else "")
+                + (
+                    f" · solver {widgets.words(solver['status'])} in {solver['runtime_s']} s"
+                    if solver
+                    else ""
+                )
             )
             left, right = st.columns([1, 1.4])
             left.dataframe(effect_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
-            right.pydeck_chart(routes_deck(lines, basemap_style), height=260, key=f"dispatch.routes.{p.id}")
+            if before or lines:
+                right.pydeck_chart(
+                    maps.change_deck(before, lines, basemap_style),
+                    height=300,
+                    key=f"dispatch.routes.{p.id}",
+                )
+                right.html(widgets.change_legend())
+            else:
+                right.caption("No route changes: nothing to draw.")
             st.dataframe(
                 moves_table(p), hide_index=True, width="stretch", height=220, key=f"dispatch.moves.{p.id}"
             )

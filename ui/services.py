@@ -63,13 +63,27 @@ def sim_clock() -> sim_control.SimStateView | None:
     return state if state is not None and state.live(datetime.now(UTC)) else None
 
 
+def sim_day_ended() -> sim_control.SimStateView | None:
+    """The last simulator's state when it ran its day to the end and none runs now: the app
+    stays on that day (`now`) until a person starts another."""
+    state = _sim_state(settings().database_url)
+    if state is None or state.live(datetime.now(UTC)) or not state.finished(settings().timezone):
+        return None
+    return state
+
+
 def now() -> datetime:
-    """The app's one clock (aware UTC): the simulator's time while one runs or is paused, else
-    the wall clock (the rule of `core.sim.control.app_now`; the state is read at most once per
-    `SIM_STATE_TTL_S`)."""
+    """The app's one clock (aware UTC): the simulator's time while one runs or is paused, or
+    after it finished its day; else the wall clock (the rule of `core.sim.control.app_now`; the
+    state is read at most once per `SIM_STATE_TTL_S`)."""
     wall = datetime.now(UTC)
     state = _sim_state(settings().database_url)
-    return state.clock(wall) if state is not None else wall
+    return state.clock(wall, settings().timezone) if state is not None else wall
+
+
+def simulated() -> bool:
+    """Times on screen come from a simulated clock (running, paused or its finished day)."""
+    return sim_clock() is not None or sim_day_ended() is not None
 
 
 def set_paused(paused: bool) -> None:

@@ -27,6 +27,11 @@ def sign_in() -> SignIn | None:
     return value if isinstance(value, SignIn) else None
 
 
+def choose_hub(code: str) -> None:
+    """Set the sidebar's hub filter (a button callback, so before the widget draws)."""
+    st.session_state[HUB] = code
+
+
 def bump(key: str) -> None:
     """Add one to a counter (used from button callbacks)."""
     st.session_state[key] = int(st.session_state.get(key, 0)) + 1

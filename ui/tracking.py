@@ -6,6 +6,7 @@ one order it was issued for. A wrong or expired token gets core's one sentence a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -66,11 +67,38 @@ def window(start: datetime, end: datetime, tz: str) -> str:
     return f"{hhmm(start, tz)}–{hhmm(end, tz)}"
 
 
+def day_label(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(ZoneInfo(tz)):%a %d %b}"
+
+
 def slot_label(start: datetime, end: datetime, tz: str) -> str:
-    return f"{start.astimezone(ZoneInfo(tz)):%a %d %b} {window(start, end, tz)}"
+    return f"{day_label(start, tz)} {window(start, end, tz)}"
 
 
 def status_text(order: TrackingView, tz: str) -> str:
     if order.status is OrderStatus.DELIVERED and order.delivered_at is not None:
         return f"Your parcel was delivered at {hhmm(order.delivered_at, tz)}."
+    if order.chosen_slot is not None:
+        slot = slot_label(order.chosen_slot.start_at, order.chosen_slot.end_at, tz)
+        return f"Your parcel will come in the new slot you picked: {slot}."
     return STATUS_TEXT.get(order.status, "Your parcel's delivery was cancelled.")
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def _as_text(typed: str) -> str:
+    """What the customer typed, shown as typed: Markdown's special characters escaped."""
+    return _MARKDOWN.sub(r"\\\1", typed)
+
+
+def chosen_text(order: TrackingView, tz: str) -> str:
+    """The customer's choice said back, with the place as typed or the new slot."""
+    assert order.chosen is not None
+    said = f"You asked us to {CHOSEN_TEXT[order.chosen]}"
+    if order.chosen_slot is not None:
+        slot = slot_label(order.chosen_slot.start_at, order.chosen_slot.end_at, tz)
+        return f"{said}. New delivery slot: {slot}."
+    if order.chosen_place:
+        return f"{said}: “{_as_text(order.chosen_place)}”."
+    return f"{said}."

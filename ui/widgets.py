@@ -103,6 +103,21 @@ def clock_text(instant: datetime, tz: str) -> str:
     return f"{instant.astimezone(ZoneInfo(tz)):%H:%M:%S}"
 
 
+def day_time(instant: datetime, tz: str) -> str:
+    """ "Fri 27 Nov 10:40" at the hubs: history rows may span days."""
+    return f"{instant.astimezone(ZoneInfo(tz)):%a %d %b %H:%M}"
+
+
+def words(code: str) -> str:
+    """A stored code (`call_in`, `third_party`) as words, where no better label exists."""
+    return code.replace("_", " ")
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """ "1 order", "2 orders", "1,204 orders"."""
+    return f"{count:,} {noun if count == 1 else (many or noun + 's')}"
+
+
 def _dots(items: Sequence[tuple[str, maps.RGB]], ring: bool = False) -> str:
     style = "border:3px solid rgb({0},{1},{2});background:#fff" if ring else "background:rgb({0},{1},{2})"
     return " ".join(
@@ -120,6 +135,17 @@ def map_legend() -> None:
         f"<div style='font-size:0.8rem;line-height:1.8'><b>Orders</b> {_dots(orders)}<br/>"
         f"<b>Drivers</b> fill: {_dots(fleets)} ring: {_dots(states, ring=True)}</div>"
     )
+
+
+def change_legend() -> str:
+    """The proposal map's key: the routes now, and after the change."""
+    items = [("route now", maps.BEFORE_COLOUR), ("after the change", maps.AFTER_COLOUR)]
+    swatches = " ".join(
+        f"<span style='white-space:nowrap;margin-right:12px'><span style='display:inline-block;"
+        f"width:18px;height:4px;vertical-align:middle;background:rgb({r},{g},{b})'></span> {label}</span>"
+        for label, (r, g, b) in items
+    )
+    return f"<div style='font-size:0.8rem'>{swatches}</div>"
 
 
 def local_times(frame: pd.DataFrame, columns: Sequence[str], tz: str) -> pd.DataFrame:

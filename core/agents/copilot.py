@@ -64,6 +64,7 @@ CIRCUITY = 1.3
 NO_SAFE_PLACE = frozenset({"age_check", "cold_chain"})
 NO_NEIGHBOUR = frozenset({"age_check"})
 NO_LOCKER = frozenset({"age_check", "cold_chain", "two_person"})
+SKILL_WORDS = {"age_check": "an age check", "cold_chain": "cold chain", "two_person": "two people"}
 
 
 @dataclass(frozen=True)
@@ -241,7 +242,7 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
         excluded.append((ExceptionAction.SAFE_PLACE, "the customer did not allow a safe place"))
     elif skills & NO_SAFE_PLACE:
         need = sorted(skills & NO_SAFE_PLACE)[0]
-        excluded.append((ExceptionAction.SAFE_PLACE, f"not for a parcel that needs {need}"))
+        excluded.append((ExceptionAction.SAFE_PLACE, f"not for a parcel that needs {SKILL_WORDS[need]}"))
     else:
         where = place or order.safe_place_note or "the safe place"
         offer(
@@ -267,7 +268,9 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
         excluded.append((ExceptionAction.LOCKER, "the customer did not allow a locker"))
     elif skills & NO_LOCKER:
         need = sorted(skills & NO_LOCKER)[0]
-        excluded.append((ExceptionAction.LOCKER, f"a {need} parcel does not go in a locker"))
+        excluded.append(
+            (ExceptionAction.LOCKER, f"a parcel that needs {SKILL_WORDS[need]} does not go in a locker")
+        )
     elif near is None or near[1] > MAX_LOCKER_DISTANCE_M:
         excluded.append((ExceptionAction.LOCKER, f"no locker within {MAX_LOCKER_DISTANCE_M} m"))
     else:
@@ -396,6 +399,11 @@ class StopView:
     def late_by_s(self) -> int:
         return max(0, int((self.eta_at - self.window_end_at).total_seconds()))
 
+    @property
+    def early_by_s(self) -> int:
+        """How long before the window opens the driver would arrive: the time to wait."""
+        return max(0, int((self.window_start_at - self.eta_at).total_seconds()))
+
 
 @dataclass(frozen=True)
 class ExceptionView:
@@ -443,9 +451,8 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
     found = session.execute(
         select(Route, Plan.service_date)
         .join(Plan, Route.plan_id == Plan.id)
-        .where(Route.driver_id == driver_id, Plan.service_date <= local_today(hub.timezone, now))
-        .order_by(Plan.service_date.desc())
-    ).first()
+        .where(Route.driver_id == driver_id, Plan.service_date == local_today(hub.timezone, now))
+    ).first()  # today's route only: yesterday's finished route is not "no open stops" today
     route, day = (found[0], found[1]) if found else (None, None)
     since = now - timedelta(days=1)
     last = session.execute(

@@ -26,6 +26,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.bulk import bulk_insert
+from core.config import get_settings
 from core.errors import AccessDeniedError, ControlTowerError
 from core.kinds import (
     OPEN_ORDER_STATES,
@@ -61,7 +62,7 @@ class CustomerPolicy:
 
     eta_window_s: int = 3600
     delay_threshold_s: int = 15 * 60
-    base_url: str = "http://localhost:8501/track"  # the app's tracking page; links are <base_url>?t=<token>
+    base_url: str = field(default_factory=lambda: tracking_base_url(get_settings().public_url))
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class TrackingView:
     delivered_at: datetime | None
     choices: tuple[ChoiceOption, ...]
     chosen: CustomerChoiceKind | None
+    chosen_place: str | None = None  # the safe place or neighbour as the customer typed it
+    chosen_slot: Slot | None = None  # the new delivery slot the customer picked
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,12 @@ class ChoiceRequest:
     kind: CustomerChoiceKind
     place: str | None = None
     slot: Slot | None = None
+
+
+def tracking_base_url(public_url: str) -> str:
+    """The tracking page under the app's public address (`PUBLIC_URL`): links are
+    <public_url>/track?t=<token>."""
+    return f"{public_url.rstrip('/')}/track"
 
 
 def tracking_url(base_url: str, token: str) -> str:
@@ -400,7 +409,7 @@ class OutboxReport:
 
 
 def deliver_outbox(session: Session, sender: MessageSender, now: datetime, limit: int = 5000) -> OutboxReport:
-    """Hand queued messages to the provider; the link leaves the database once it is sent."""
+    """Hand queued messages to the provider; each message keeps the link it carried."""
     rows = session.execute(
         select(
             OutboxMessage.id,
@@ -432,7 +441,7 @@ def deliver_outbox(session: Session, sender: MessageSender, now: datetime, limit
                 "attempts": attempts + 1,
                 "provider_ref": receipt.provider_ref,
                 "error": None if ok else (receipt.error or "")[:200],
-                "payload": {k: v for k, v in payload.items() if k != "tracking_url"} if ok else payload,
+                "payload": payload,  # the link it sent stays with the message
             }
         )
     if updates:
@@ -500,7 +509,16 @@ def tracking_view(session: Session, token: str, now: datetime) -> TrackingView:
         delivered_at=order.delivered_at,
         choices=_choices(order, hub.timezone),
         chosen=chosen.kind if chosen else None,
+        chosen_place=chosen.detail.get("place") if chosen else None,
+        chosen_slot=_slot(chosen.detail) if chosen else None,
     )
+
+
+def _slot(detail: dict[str, Any]) -> Slot | None:
+    if "slot_start_at" not in detail:
+        return None
+    start, end = detail["slot_start_at"], detail["slot_end_at"]
+    return Slot(datetime.fromisoformat(start), datetime.fromisoformat(end))
 
 
 def record_customer_choice(session: Session, token: str, choice: ChoiceRequest, now: datetime) -> int:

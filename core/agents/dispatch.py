@@ -82,6 +82,7 @@ class RebalanceRequest:
     seed: int = 0
     metro: bool = False  # split the hub into parts solved in parallel (`solve_metro`): a big day
     from_scratch: bool = False  # ignore the live plan as a start (a reference re-plan)
+    recorded_at: datetime | None = None  # the caller's clock for the records; default `now`, else the wall
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,7 @@ def propose_rebalance(
 ) -> ProposalView:
     """Read, solve and write inside the caller's transaction (a simulator tick, the co-pilot)."""
     viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
-    now = request.now or datetime.now(UTC)
+    now = request.recorded_at or request.now or datetime.now(UTC)
     state = read_day(session, request, unavailable)
     done = replan(state, request, agent or viewer.username, params, progress, cancel)
     return record(session, done, viewer, now, agent)
@@ -481,6 +482,36 @@ class RouteLine:
     fleet_type: str
     stops: int
     path: tuple[tuple[float, float], ...]  # (lon, lat)
+
+
+def routes_now(session: Session, proposal: ProposalView) -> list[RouteLine]:
+    """The touched drivers' routes as the plan has them now (hub, pending stops, hub): the
+    "before" that `changed_routes` is drawn against."""
+    routes = proposal.change.get("routes", {})
+    if not isinstance(routes, dict) or not routes:
+        return []
+    hub = session.get(Hub, int(proposal.change["hub_id"]))
+    assert hub is not None
+    rows = session.execute(
+        select(Driver.code, Fleet.fleet_type, Order.lon, Order.lat)
+        .join(Route, Route.driver_id == Driver.id)
+        .join(Fleet, Driver.fleet_id == Fleet.id)
+        .join(Stop, Stop.route_id == Route.id)
+        .join(Order, Order.id == Stop.order_id)
+        .where(
+            Route.plan_id == proposal.plan_id,
+            Driver.code.in_(list(routes)),
+            Stop.status.in_(PENDING_STOP_STATES),
+        )
+        .order_by(Driver.code, Stop.sequence)
+    ).all()
+    home = (hub.lon, hub.lat)
+    lines = []
+    for code in sorted({r.code for r in rows}):
+        mine = [r for r in rows if r.code == code]
+        points = tuple((float(r.lon), float(r.lat)) for r in mine)
+        lines.append(RouteLine(code, str(mine[0].fleet_type), len(points), (home, *points, home)))
+    return lines
 
 
 def changed_routes(session: Session, proposal: ProposalView) -> list[RouteLine]:

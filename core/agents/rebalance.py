@@ -31,7 +31,7 @@ def rebalance(
 ) -> ProposalView:
     """Re-plan the request's hub and day as `viewer`, who is credited with the proposal."""
     viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
-    now = request.now or datetime.now(UTC)
+    now = request.recorded_at or request.now or datetime.now(UTC)
     with unit_of_work(engine, read_only=True) as session:
         state = read_day(session, request)
     done = replan(state, request, viewer.username, params, progress, cancel)

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.bulk import bulk_insert
@@ -278,6 +278,9 @@ def _demo_users(session: Session, fleet: FleetRows) -> tuple[tuple[str, str, str
             }
         )
     _insert(session, User, rows)
+    for u in users:
+        if u.driver_code and u.driver_name:
+            session.execute(update(Driver).where(Driver.code == u.driver_code).values(name=u.driver_name))
     return tuple((u.username, u.password, u.role.value) for u in users)
 
 

@@ -15,6 +15,7 @@ class DemoUser:
     role: Role
     vendor_code: str | None = None
     driver_code: str | None = None
+    driver_name: str | None = None  # the driver record's name, so the co-pilot greets the same person
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
@@ -25,6 +26,20 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("jonas", "jonas-demo", "Jonas (Metro Parcel Partners)", Role.VENDOR, vendor_code="MPP"),
     DemoUser("hudson", "hudson-demo", "Hudson Logistics account", Role.VENDOR, vendor_code="HUD"),
     DemoUser("dash", "dash-demo", "DashDrop account", Role.VENDOR, vendor_code="DASH"),
-    DemoUser("sam", "sam-demo", "Sam (gig courier)", Role.DRIVER, driver_code="G-001"),
-    DemoUser("carla", "carla-demo", "Carla (captive driver)", Role.DRIVER, driver_code="C-001"),
+    DemoUser(
+        "sam",
+        "sam-demo",
+        "Sam Okafor (gig courier)",
+        Role.DRIVER,
+        driver_code="G-001",
+        driver_name="Sam Okafor",
+    ),
+    DemoUser(
+        "carla",
+        "carla-demo",
+        "Carla Reyes (captive driver)",
+        Role.DRIVER,
+        driver_code="C-001",
+        driver_name="Carla Reyes",
+    ),
 )

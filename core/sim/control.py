@@ -6,6 +6,8 @@ sleeps, re-reads the flag and keeps `updated_at` fresh, then carries on from the
 The app's "now" (`app_now`) is the simulated time while the simulator's last word is recent,
 running or paused, and the wall clock otherwise: a simulator that stopped or crashed hands the
 app back to real time within `FRESH_S` wall seconds, and its pause does not hold the next one.
+A simulator that ran its day to the end (`DAY_END_S`) is the exception: the app stays on that
+day's last instant, saying so, until a person starts another run (or seeds a new day).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from sqlalchemy.orm import Session
 from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.models import SimState
+from core.timeutil import seconds_since_midnight
 
 STATE_ID = 1  # the table holds one row: one simulator drives one database
 FRESH_S = 30  # a simulator silent for longer than this has stopped
 POLL_S = 1.0  # how often a paused simulator re-reads the flag (wall seconds)
+DAY_END_S = 22 * 3600  # the simulator's end of day (hub time); a run that got there finished the day
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,15 @@ class SimStateView:
         """A simulator is running or paused (it spoke within `FRESH_S` wall seconds)."""
         return wall_now - self.updated_at <= timedelta(seconds=FRESH_S)
 
-    def clock(self, wall_now: datetime) -> datetime:
-        """The app's now: the simulated time while the simulator is live, else `wall_now`."""
-        return self.sim_now if self.live(wall_now) else wall_now
+    def finished(self, tz: str) -> bool:
+        """The simulator ran its day to the end (`tz`: the hubs' time zone)."""
+        return seconds_since_midnight(self.sim_now, self.day, tz) >= DAY_END_S
+
+    def clock(self, wall_now: datetime, tz: str | None = None) -> datetime:
+        """The app's now: the simulated time while the simulator is live, or (given the hubs'
+        `tz`) once it has finished its day; else `wall_now`."""
+        held = tz is not None and self.finished(tz)
+        return self.sim_now if held or self.live(wall_now) else wall_now
 
 
 def _wall_now() -> datetime:
@@ -81,10 +91,11 @@ def set_paused(session: Session, paused: bool) -> None:
     session.flush()
 
 
-def app_now(session: Session, wall_now: datetime) -> datetime:
-    """The app's one clock: the simulated time while a simulator runs or is paused, else the wall."""
+def app_now(session: Session, wall_now: datetime, tz: str | None = None) -> datetime:
+    """The app's one clock: the simulated time while a simulator runs or is paused, or (given
+    the hubs' `tz`) after it finished its day; else the wall."""
     state = current(session)
-    return state.clock(wall_now) if state is not None else wall_now
+    return state.clock(wall_now, tz) if state is not None else wall_now
 
 
 class ClockHold:
@@ -120,4 +131,4 @@ class ClockHold:
         return held
 
 
-__all__ = ["FRESH_S", "ClockHold", "SimStateView", "app_now", "current", "publish", "set_paused"]
+__all__ = ["DAY_END_S", "FRESH_S", "ClockHold", "SimStateView", "app_now", "current", "publish", "set_paused"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from core.db import engine_for, unit_of_work
 from core.errors import AccessDeniedError
 from core.kinds import EventKind, OrderStatus
 from core.models import Driver, Event, Order, User
-from tests.app.conftest import APP_NOW, signed_in
+from core.timeutil import local_hhmm
+from tests.app.conftest import APP_NOW, TZ, signed_in
 from ui.text import WORD_JOINER
 
 
@@ -51,7 +53,10 @@ def _shown(markdown: str) -> str:
 def _texts(at: AppTest) -> str:
     return _shown(
         " ".join(
-            [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+            [m.value for m in at.markdown]
+            + [s.value for s in at.subheader]
+            + [c.value for c in at.caption]
+            + [t.value for t in at.text]
         )
     )
 
@@ -73,7 +78,7 @@ def test_a_driver_lands_on_their_own_next_stop_and_route(live_app: str) -> None:
     tips = _stop_tooltips(at)
     assert len(tips) == len(mine.remaining) and mine.next_stop.ref in tips[0]
     others = _core_view(live_app, "carla")
-    assert not {s.ref for s in others.remaining} & {t.split("</b>")[0][3:] for t in tips}
+    assert not {s.ref for s in others.remaining} & {t.split("</b>")[0].split(" ", 1)[1] for t in tips}
     assert "copilot.driver" not in {s.key for s in at.selectbox}  # no picker: only their own route
 
 
@@ -92,7 +97,8 @@ def test_arrived_then_delivered_writes_the_events_and_the_next_stop_advances(scr
     kinds = _events(scratch_db_url, first.order_id)
     assert [k for k, _ in kinds] == [EventKind.ARRIVED, EventKind.DELIVERED]
     assert kinds[1][1]["recipient"] == "J. Doe" and kinds[1][1]["photo_ref"] == "photo-123"
-    assert second.ref in _shown(at.markdown[0].value) and _stop_tooltips(at)[0].startswith(f"<b>{second.ref}")
+    assert second.ref in at.text[0].value
+    assert _stop_tooltips(at)[0].startswith(f"<b>#1 {second.ref}")  # numbered among the stops to do
 
 
 def test_a_refused_proof_of_delivery_shows_the_reason_and_writes_nothing(scratch_db_url: str) -> None:
@@ -117,7 +123,7 @@ def test_not_home_offers_only_what_an_age_checked_parcel_allows(scratch_db_url: 
     options = [b.key for b in at.button if b.key and b.key.startswith("copilot.option.")]
     assert options == ["copilot.option.reschedule", "copilot.option.return_to_depot"]
     captions = _texts(at)
-    assert "Not offered: safe place, not for a parcel that needs age_check" in captions
+    assert "Not offered: safe place, not for a parcel that needs an age check" in captions
     assert "an age-checked parcel goes to the customer only" in captions
     at.button(key="copilot.option.reschedule").click().run()
     assert not at.error and _shown(at.success[0].value).startswith("Reschedule recorded: reschedule to")
@@ -147,7 +153,8 @@ def test_a_problem_report_shows_the_copilots_reroute(scratch_db_url: str) -> Non
     at.selectbox(key="copilot.reason").set_value("running_late")
     at.button(key="FormSubmitter:copilot.problem_form-Report").click().run()
     assert not at.exception and not at.error
-    assert _shown(at.success[0].value).startswith("Running late reported. Co-pilot: running_late:")
+    notice = at.success[0].value
+    assert notice.startswith("Running late reported. ") and "running_late" not in notice
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
         driver_id = s.scalars(select(Driver.id).where(Driver.code == "C-001")).one()
         reasons = [
@@ -167,7 +174,7 @@ def test_an_operations_user_picks_a_driver_and_only_dispatchers_report_for_them(
         assert not at.exception
         at.selectbox(key="copilot.driver").set_value(carla.driver_id).run()
         assert carla.driver_code in _shown(at.subheader[0].value)
-        assert carla.next_stop is not None and carla.next_stop.ref in _shown(at.markdown[0].value)
+        assert carla.next_stop is not None and carla.next_stop.ref in at.text[0].value
         assert at.button(key="copilot.delivered").disabled is not may_act
 
 
@@ -180,3 +187,30 @@ def test_core_refuses_a_tap_for_someone_elses_stop_or_from_a_looking_role(scratc
                 s, _viewer(scratch_db_url, username), carla.driver_id, carla.next_stop.order_id, at=APP_NOW
             )
     assert _events(scratch_db_url, carla.next_stop.order_id) == []
+
+
+def test_a_driver_without_a_route_today_is_told_so_and_gets_no_taps(
+    live_app: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ui.services.now", lambda: APP_NOW + timedelta(days=1))  # yesterday's route only
+    at = signed_in("sam")
+    assert not at.exception
+    assert [i.value for i in at.info] == [
+        "You have no route today. Nothing to deliver: check with dispatch if you expected one."
+    ]
+    assert not [b for b in at.button if b.key and b.key.startswith("copilot.")]  # nothing that would fail
+    assert not at.get("deck_gl_json_chart") and "done" not in _texts(at)
+
+
+def test_an_early_arrival_is_told_to_wait_for_the_window(scratch_db_url: str) -> None:
+    stop = _core_view(scratch_db_url, "sam").remaining[0]
+    opens_at = stop.eta_at + timedelta(hours=1)  # the customer's window opens an hour after the ETA
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        s.execute(
+            update(Order)
+            .where(Order.id == stop.order_id)
+            .values(window_start_at=opens_at, window_end_at=opens_at + timedelta(hours=2))
+        )
+    at = signed_in("sam")
+    eta = next(m for m in at.metric if m.label == "ETA")
+    assert eta.delta == f"early: wait until {local_hhmm(opens_at, TZ)}"

@@ -41,8 +41,12 @@ def _plan_version(url: str, hub_id: int) -> int:
 
 
 def _open_dispatch(username: str) -> AppTest:
+    """Dispatch on the first hub (by code): with "All hubs" in the sidebar the page asks for one."""
     at = signed_in(username)
     at.switch_page("dispatch.py").run()
+    assert not at.exception, at.exception
+    hubs = sorted(b.key for b in at.button if b.key and b.key.startswith("dispatch.open."))
+    at.button(key=hubs[0]).click().run()
     assert not at.exception, at.exception
     return at
 
@@ -51,7 +55,8 @@ def test_rebalance_then_approve_moves_the_plan_version(scratch_db_url: str) -> N
     hub = _first_hub(scratch_db_url)
     version = _plan_version(scratch_db_url, hub.id)
     at = _open_dispatch("priya")
-    assert at.selectbox(key="dispatch.hub").value == hub.code
+    assert at.selectbox(key="frame.hub").value == hub.code  # the sidebar's choice, the page's hub
+    assert at.subheader[0].value.startswith(f"Dispatch · {hub.code}")
     at.slider(key="dispatch.seconds").set_value(2)
     at.button(key="FormSubmitter:dispatch.rebalance-Rebalance").click().run()
     for _ in range(60):
@@ -173,7 +178,7 @@ def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scr
         ).id
     at = _open_dispatch("priya")
     cards = " ".join(m.value for m in at.markdown)
-    assert f"**Proposal {warning}** · turnaround_warning by hub-agent" in cards
+    assert f"**Proposal {warning}** · turnaround warning by hub-agent" in cards
     facts, detail, _history = (d.value for d in at.dataframe)  # one card, then the history
     assert dict(zip(facts["measure"], facts["value"], strict=True)) == {
         "routes late": "1",
@@ -184,3 +189,28 @@ def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scr
     assert [s.value for s in at.success] == [f"Proposal {warning} approved and applied."]
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
         assert s.get(Proposal, warning).status is ProposalStatus.APPLIED  # type: ignore[union-attr]
+
+
+def test_history_is_in_the_apps_clock_and_hub_time_so_it_reads_in_order(scratch_db_url: str) -> None:
+    hub = _first_hub(scratch_db_url)
+    with unit_of_work(engine_for(scratch_db_url)) as s:  # made on the app's (simulated) clock
+        made = propose_rebalance(s, SYSTEM, RebalanceRequest(hub.id, TEST_DAY, APP_NOW, seconds=1))
+    at = _open_dispatch("priya")
+    at.button(key=f"dispatch.approve.{made.id}").click().run()  # decided on the app's clock too
+    history = at.dataframe[-1].value
+    assert list(history.columns[:7]) == [
+        "id",
+        "kind",
+        "proposed by",
+        "created",
+        "status",
+        "decided by",
+        "decided",
+    ]
+    row = history[history["id"] == made.id].iloc[0]
+    assert (row["created"], row["decided"]) == ("Fri 27 Nov 10:40", "Fri 27 Nov 10:40")  # 15:40 UTC
+    assert row["status"] == "applied"
+    with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
+        stored = s.get(Proposal, made.id)
+        assert stored is not None and stored.decided_at is not None
+        assert stored.created_at <= stored.decided_at

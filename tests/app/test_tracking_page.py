@@ -84,7 +84,7 @@ def test_a_choice_is_recorded_in_customer_choices(scratch_db_url: str) -> None:
     at.text_input(key="track.place.safe_place").input("under the mat")
     at.button(key="track.confirm").click().run()
     assert [s.value for s in at.success] == ["Thank you: we will leave it in a safe place."]
-    assert "You asked us to leave it in a safe place." in _all_text(at)
+    assert "You asked us to leave it in a safe place: “under the mat”." in _all_text(at)
     at.radio(key="track.choice").set_value(CustomerChoiceKind.RESCHEDULE).run()
     at.selectbox(key="track.slot").select_index(1)
     at.button(key="track.confirm").click().run()
@@ -110,3 +110,30 @@ def test_a_wrong_or_expired_link_shows_the_error_and_no_order(scratch_db_url: st
     assert [e.value for e in at.error] == [INVALID]
     assert not at.subheader and not at.metric and not at.radio and not at.button
     assert ref not in _all_text(at)
+
+
+def test_the_page_says_back_each_choice_once_it_is_made(scratch_db_url: str) -> None:
+    order_id, _, _ = _out_for_delivery(scratch_db_url)
+    at = _open(_token(scratch_db_url, order_id))
+    at.radio(key="track.choice").set_value(CustomerChoiceKind.SAFE_PLACE).run()
+    at.text_input(key="track.place.safe_place").input("behind the *blue* gate")
+    at.button(key="track.confirm").click().run()
+    assert [i.value for i in at.info] == [
+        "You asked us to leave it in a safe place: “behind the \\*blue\\* gate”."
+    ]
+
+    at.radio(key="track.choice").set_value(CustomerChoiceKind.NEIGHBOUR).run()
+    at.button(key="track.confirm").click().run()
+    assert [i.value for i in at.info] == ["You asked us to leave it with a neighbour."]
+    assert [m.label for m in at.metric] == ["Booked window", "Expected", "Stops before yours"]
+
+    at.radio(key="track.choice").set_value(CustomerChoiceKind.RESCHEDULE).run()
+    at.selectbox(key="track.slot").select_index(1)
+    at.button(key="track.confirm").click().run()
+    assert not at.exception
+    slot = "Sat 28 Nov 10:00–12:00"  # the second slot offered, in the hub's time
+    assert [(m.label, m.value) for m in at.metric] == [("New delivery slot · Sat 28 Nov", "10:00–12:00")]
+    assert at.markdown[0].value == f"Your parcel will come in the new slot you picked: {slot}."
+    assert [i.value for i in at.info] == [
+        f"You asked us to deliver it another time. New delivery slot: {slot}."
+    ]

@@ -141,3 +141,17 @@ def test_a_driver_cannot_open_it_and_a_visitor_sees_only_the_login() -> None:
     assert [t.value for t in at.title] == ["Control Tower"]
     assert not at.metric and not at.dataframe and not at.get("plotly_chart")
     assert not at.get("download_button")
+
+
+def test_a_previous_period_without_deliveries_says_no_earlier_data_instead_of_a_change(
+    app_db_url: str,
+) -> None:
+    at = signed_in("jonas")  # the last 30 days; the history holds 3 days, so the 30 before are empty
+    assert not _card(app_db_url, "jonas", "MPP").has_previous
+    assert "against no earlier data" in at.caption[0].value
+    assert [m.delta for m in at.metric[:6]] == [""] * 6  # no "+5,988 orders" against zero
+    assert set(at.dataframe[1].value["previous period"]) == {"no earlier data"}
+    at.segmented_control(key="vendor_review.period").set_value(1).run()  # yesterday against the day before
+    assert _card(app_db_url, "jonas", "MPP", days=1).has_previous
+    assert "no earlier data" not in at.caption[0].value
+    assert at.metric[0].delta

@@ -152,6 +152,7 @@ ACTION_HANDLERS = (
     "core.cli",
     "core.cli_dispatch",
     "core.cli_sim",
+    "core.cli_users",
     "core.sim",
     "core.bench",
     "ui",

@@ -23,6 +23,7 @@ from core.agents.customer import (
     run_customer_agent,
     tracking_view,
 )
+from core.config import get_settings
 from core.errors import ControlTowerError
 from core.field import ExceptionAction, ExceptionReason, ExceptionRecord, fail, start_route
 from core.kinds import ContactChannel, CustomerChoiceKind, MessageKind, MessageStatus, OrderStatus
@@ -103,7 +104,7 @@ def test_a_missed_customer_gets_reschedule_options(planned: Session) -> None:
     assert missed.order_id == s.order_id and "tomorrow 08:00-10:00" in missed.body
 
 
-def test_the_link_leaves_the_database_once_the_provider_has_it(planned: Session) -> None:
+def test_a_sent_message_keeps_its_link_and_the_token_is_stored_only_hashed(planned: Session) -> None:
     s = first_stop(planned)
     start_route(planned, s.driver_id, s.eta - timedelta(minutes=30), s.lat, s.lon)
     run_customer_agent(planned, TEST_DAY, s.eta - timedelta(minutes=30))
@@ -116,9 +117,22 @@ def test_the_link_leaves_the_database_once_the_provider_has_it(planned: Session)
     assert url.path == "/track"  # the app's tracking page (pages/track.py)
     [token] = parse_qs(url.query)["t"]
     sent = planned.get(OutboxMessage, sender.sent[0].message_id)
-    assert sent is not None and sent.status is MessageStatus.SENT and "tracking_url" not in sent.payload
+    assert (
+        sent is not None
+        and sent.status is MessageStatus.SENT
+        and sent.payload["tracking_url"] == sender.sent[0].tracking_url
+    )
     stored = planned.scalars(select(TrackingToken.token_hash)).all()
     assert hashlib.sha256(token.encode()).hexdigest() in stored and token not in stored
+
+
+def test_links_start_at_the_public_url_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://tower.example.com/")
+    get_settings.cache_clear()
+    try:
+        assert CustomerPolicy().base_url == "https://tower.example.com/track"
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_failing_provider_leaves_a_failed_message_with_its_error(planned: Session) -> None:

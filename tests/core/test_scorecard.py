@@ -53,7 +53,9 @@ def test_hand_built_scorecard_rate_card_rank_and_compliance(db: Session) -> None
     card = scorecard(db, SYSTEM, world["vendors"]["V3"].id, D, D)
     # t1 on D: 4 orders, 3 delivered, all on time; route R2 = max(4 x $5, $20) = $20 for 4 drops
     assert (card.kpi("orders").value, card.kpi("on_time_rate").value) == (4, 1.0)
-    assert card.kpi("orders").previous == 0 and card.kpi("on_time_rate").previous is None
+    # the day before had no work: no earlier data, not a change from zero orders
+    assert card.kpi("orders").previous is None and card.kpi("orders").change is None
+    assert not card.has_previous
     [rate_card] = card.rate_cards
     assert (rate_card.contract_per_drop_cents, rate_card.cost_per_drop_cents) == (500, 500)
     assert rate_card.drops == 4

@@ -13,7 +13,7 @@ from core.cli import main
 from core.cli_sim import simulate_day
 from core.db import unit_of_work
 from core.errors import ControlTowerError
-from core.sim.control import FRESH_S, ClockHold, app_now, current, publish, set_paused
+from core.sim.control import DAY_END_S, FRESH_S, ClockHold, app_now, current, publish, set_paused
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams
 from core.timeutil import at_seconds
@@ -37,6 +37,22 @@ def test_the_app_follows_a_fresh_simulator_and_falls_back_when_it_goes_quiet(db:
     assert app_now(db, stale) == stale  # the simulator stopped (or crashed): real time again
     state = current(db)
     assert state is not None and state.speed == 60.0 and state.day == TEST_DAY and not state.paused
+
+
+def test_a_finished_day_holds_the_app_on_its_last_instant_until_another_run(db: Session) -> None:
+    day_end = at_seconds(TEST_DAY, TZ, DAY_END_S)
+    publish(db, TEST_DAY, day_end, 60.0, WALL)
+    much_later = WALL + timedelta(hours=3)
+    assert app_now(db, much_later, TZ) == day_end  # the simulated day ended: the app stays on it
+    assert app_now(db, much_later) == much_later  # without the hubs' zone the rule cannot apply
+    publish(db, TEST_DAY, SIM_NOW, 60.0, much_later)  # a person started another run
+    assert app_now(db, much_later, TZ) == SIM_NOW
+
+
+def test_a_simulator_stopped_mid_day_hands_back_the_wall_clock(db: Session) -> None:
+    publish(db, TEST_DAY, SIM_NOW, 60.0, WALL)
+    stale = WALL + timedelta(seconds=FRESH_S + 1)
+    assert app_now(db, stale, TZ) == stale
 
 
 def test_a_pause_holds_while_the_simulator_lives_and_is_dropped_by_the_next_run(db: Session) -> None:
