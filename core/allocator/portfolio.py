@@ -5,7 +5,22 @@ max route duration, per-driver starts and end hubs, per-metre and per-hour rates
 costs and droppable orders (prize = drop penalty).  It leaves out eligibility, breaks, zone
 risk, lateness prices and workload: OR-Tools, under the full model, decides whether to keep
 what PyVRP found (orders PyVRP put on a driver the model forbids are left for it to place).
+
+Drivers that look the same to the relaxation (start, hub, shift, capacity, rates) share
+one PyVRP vehicle type: PyVRP's search keeps one empty route per type, so a fleet of 100
+identical vans searches as one type, not as 100.
+
+Two searches, two cores.  When the relaxation is the whole model (`relaxation_is_exact`),
+OR-Tools has nothing to add while the clock runs, so both processes run PyVRP's iterated
+local search with different seeds and swap their best solutions a few times
+(`EXCHANGES`): the one behind restarts from the other's best.  Otherwise PyVRP runs in
+the second process while OR-Tools searches the full model here (`PyvrpInBackground`).
 """
+
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,28 +31,99 @@ from core.allocator.pricing import Pricing
 from core.allocator.result import Plan
 
 _UNIT = 1000  # PyVRP costs in 1/10 cent: keeps its integers far from overflow warnings
+EXCHANGES = 3  # times the two searches swap their best solutions during a run
+# Families the relaxation models exactly (with the SLA hard); any other family switched on,
+# or an order some driver may not take, leaves OR-Tools' full model something to decide.
+_EXACT = frozenset(
+    {fam.CAPACITY, fam.SHIFT_WINDOW, fam.MAX_ROUTE_DURATION, fam.SLA_WINDOW, fam.FLEET_COST, fam.UNSERVED}
+)
 
 
 def _scaled(units: int) -> int:
     return 0 if units == 0 else max(1, round(units / _UNIT))
 
 
-def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[int]]:
-    """ProblemData of the relaxation and, per PyVRP client, the problem's order index."""
+def relaxation_is_exact(pricing: Pricing, candidates: Candidates) -> bool:
+    """Whether PyVRP's relaxation is the whole model: then its best plan is the model's."""
+    params, pr = pricing.params, pricing.problem
+    if not params.enabled <= _EXACT or (params.on(fam.SLA_WINDOW) and params.sla_mode is not SlaMode.HARD):
+        return False
+    if any(pricing.stop_caps) or pricing.workload_units_per_stop or any(pricing.start_service_s):
+        return False
+    if np.any(pricing.visit_units):
+        return False
+    m = len(pr.drivers)
+    return all(len(candidates.allowed[j]) == m for j in candidates.modelled())
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """PyVRP's data, the problem order of each client, and the drivers of each vehicle type."""
+
+    data: Any
+    orders: list[int]
+    fleet: list[list[int]]
+
+    def plan(self, solution: Any, problem: Any) -> Plan:
+        """Driver id -> order ids; a type's routes go to its drivers in turn."""
+        free = [list(vs) for vs in self.fleet]
+        plan: dict[str, list[str]] = {}
+        for route in solution.routes():
+            visits = [problem.orders[self.orders[a.idx]].id for a in route if a.is_client()]
+            if visits:
+                plan[problem.drivers[free[route.vehicle_type()].pop(0)].id] = visits
+        return plan
+
+
+def pyvrp_data(pricing: Pricing, candidates: Candidates) -> Relaxation:
+    """ProblemData of the relaxation; identical drivers grouped into one vehicle type."""
     from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 
     pr, params = pricing.problem, pricing.params
     m = len(pr.drivers)
     orders = candidates.modelled()
     hubs = sorted({d.hub for d in pr.drivers})
-    nodes = [pr.start_node(v) for v in range(m)] + [pr.hub_node(h) for h in hubs] + orders
     pts = pr.points()
+    # One start location per distinct point: drivers waiting at the same hub share it.
+    start_at: dict[tuple[float, float], int] = {}
+    for v in range(m):
+        start_at.setdefault(tuple(pts[pr.start_node(v)]), pr.start_node(v))
+    starts = list(start_at.values())
+    big = np.iinfo(np.int64).max
+    shift_on = params.on(fam.SHIFT_WINDOW)
+    depot_of: dict[tuple[int, int, int], int] = {}
+    depot_rows: list[tuple[int, int, int]] = []
+    type_of: dict[tuple[Any, ...], int] = {}
+    fleet: list[list[int]] = []
+    type_rows: list[tuple[Any, ...]] = []
+    for v, d in enumerate(pr.drivers):
+        key = (starts.index(start_at[tuple(pts[pr.start_node(v)])]), d.available_s, d.shift_end_s)
+        if key not in depot_of:
+            depot_of[key] = len(depot_rows)
+            depot_rows.append(key)
+        limit = d.max_route_duration_s if params.on(fam.MAX_ROUTE_DURATION) else None
+        row = (
+            depot_of[key],
+            hubs.index(d.hub),
+            (d.capacity_parcels, d.capacity_weight_g, d.capacity_volume_ml),
+            _scaled(pricing.fixed_units[v]),
+            d.available_s + pricing.start_service_s[v],
+            d.shift_end_s if shift_on else big,
+            limit if limit is not None else big,
+            _scaled(pricing.arc_units_per_m[v]),
+            _scaled(pricing.span_units_per_s[v]),
+            pr.speed_profile(v),
+        )
+        if row not in type_of:
+            type_of[row] = len(fleet)
+            fleet.append([])
+            type_rows.append(row)
+        fleet[type_of[row]].append(v)
+    nodes = starts + [pr.hub_node(h) for h in hubs] + orders
     locations = [Location(x=float(pts[k, 0]), y=float(pts[k, 1])) for k in nodes]
-    depots = [
-        Depot(location=v, tw_early=pr.drivers[v].available_s, tw_late=pr.drivers[v].shift_end_s)
-        for v in range(m)
-    ]
-    depots += [Depot(location=m + i) for i in range(len(hubs))]
+    depots = [Depot(location=s, tw_early=early, tw_late=late) for s, early, late in depot_rows]
+    hub_depot = len(depots)
+    depots += [Depot(location=len(starts) + i) for i in range(len(hubs))]
     cap_on, sla_on = params.on(fam.CAPACITY), params.on(fam.SLA_WINDOW)
     # Soft windows: PyVRP cannot price lateness, so it gets the hard limit OR-Tools keeps.
     late_ok = params.max_late_s if params.sla_mode is SlaMode.SOFT else 0
@@ -46,11 +132,11 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
         o = pr.orders[j]
         clients.append(
             Client(
-                location=m + len(hubs) + k,
+                location=len(starts) + len(hubs) + k,
                 delivery=[o.parcels, o.weight_g, o.volume_ml] if cap_on else [],
                 service_duration=o.service_time_s,
                 tw_early=o.ready_s if sla_on else 0,
-                tw_late=o.due_s + late_ok if sla_on else np.iinfo(np.int64).max,
+                tw_late=o.due_s + late_ok if sla_on else big,
                 prize=_scaled(pricing.drop_units[j]),
                 required=False,
             )
@@ -59,53 +145,191 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
     dist = pr.distance_m[np.ix_(idx, idx)]
     profiles: dict[tuple[str, int], int] = {}
     durations = []
-    for v in range(m):
-        key = pr.speed_profile(v)
-        if key not in profiles:
-            profiles[key] = len(durations)
-            durations.append(pr.duration_s(v)[np.ix_(idx, idx)])
+    for t, row in enumerate(type_rows):
+        if row[-1] not in profiles:
+            profiles[row[-1]] = len(durations)
+            durations.append(pr.duration_s(fleet[t][0])[np.ix_(idx, idx)])
     types = []
-    for v, d in enumerate(pr.drivers):
-        shift_on = params.on(fam.SHIFT_WINDOW)
-        limit = d.max_route_duration_s if params.on(fam.MAX_ROUTE_DURATION) else None
+    for t, row in enumerate(type_rows):
+        depot, hub, cap, fixed, early, late, limit, per_m, per_s, profile = row
         types.append(
             VehicleType(
-                num_available=1,
-                capacity=[d.capacity_parcels, d.capacity_weight_g, d.capacity_volume_ml] if cap_on else [],
-                start_depot=v,
-                end_depot=m + hubs.index(d.hub),
-                fixed_cost=_scaled(pricing.fixed_units[v]),
-                tw_early=d.available_s + pricing.start_service_s[v],
-                tw_late=d.shift_end_s if shift_on else np.iinfo(np.int64).max,
-                shift_duration=limit if limit is not None else np.iinfo(np.int64).max,
-                unit_distance_cost=_scaled(pricing.arc_units_per_m[v]),
-                unit_duration_cost=_scaled(pricing.span_units_per_s[v]),
-                profile=profiles[pr.speed_profile(v)],
+                num_available=len(fleet[t]),
+                capacity=list(cap) if cap_on else [],
+                start_depot=depot,
+                end_depot=hub_depot + hub,
+                fixed_cost=fixed,
+                tw_early=early,
+                tw_late=late,
+                shift_duration=limit,
+                unit_distance_cost=per_m,
+                unit_duration_cost=per_s,
+                profile=profiles[profile],
             )
         )
     data = ProblemData(locations, clients, depots, types, [dist] * len(durations), durations)
-    return data, orders
+    return Relaxation(data, orders, fleet)
+
+
+class Search:
+    """PyVRP's iterated local search (the loop of `pyvrp.IteratedLocalSearch.run`, late
+    acceptance hill-climbing) with one addition: at set times it sends its best feasible
+    solution to a peer and, when the peer's is cheaper, restarts from it."""
+
+    def __init__(self, data: Any, seed: int) -> None:
+        from pyvrp import PenaltyManager, RandomNumberGenerator, Solution
+        from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+        from pyvrp.solve import SolveParams
+
+        params = SolveParams()
+        self.data, self.params = data, params
+        rng = RandomNumberGenerator(seed=seed)
+        self.ls = LocalSearch(
+            data,
+            rng,
+            compute_neighbours(data, params.neighbourhood),
+            PerturbationManager(params.perturbation),
+        )
+        for op in params.operators:
+            if op.supports(data):
+                self.ls.add_operator(op(data))
+        self.pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+        self.init = self.ls(Solution.make_random(data, rng), self.pm.max_cost_evaluator(), exhaustive=True)
+
+    def run(self, deadline: float, peer: Any = None, exchanges: int = 0) -> Any:
+        """Best solution found by `deadline` (time.monotonic), swapping with `peer` (one end
+        of a duplex Pipe) `exchanges` times at even intervals."""
+        from pyvrp import Solution
+        from pyvrp.RingBuffer import RingBuffer
+
+        ils = self.params.ils
+        self.peer_final: list[tuple[int, list[int]]] | None = None
+        self.peer_done = False
+        history: RingBuffer[Any] = RingBuffer(ils.history_length)
+        best = curr = self.init
+        start = time.monotonic()
+        step = (deadline - start) / (exchanges + 1)
+        swaps = [start + step * (i + 1) for i in range(exchanges)] if peer is not None else []
+        no_gain = 0
+        cost_eval = self.pm.cost_evaluator()
+        while time.monotonic() < deadline:
+            if swaps and time.monotonic() >= swaps[0]:
+                swaps.pop(0)
+                theirs = self._swap(peer, best, cost_eval, deadline)
+                if theirs is not None:
+                    best = curr = Solution(self.data, [_route(self.data, r) for r in theirs])
+                    history.clear()
+                    no_gain = 0
+            if no_gain == ils.num_iters_no_improvement:
+                history.clear()
+                curr, no_gain = best, 0
+            cost_eval = self.pm.cost_evaluator()
+            cand = self.ls(curr, cost_eval, exhaustive=False)
+            self.pm.register(cand)
+            no_gain += 1
+            if cost_eval.cost(cand) < cost_eval.cost(best):
+                best, no_gain = cand, 0
+                if ils.exhaustive_on_best:
+                    deeper = self.ls(cand, cost_eval, exhaustive=True)
+                    if deeper.is_feasible():
+                        best = cand = deeper
+            cand_cost, curr_cost = cost_eval.penalised_cost(cand), cost_eval.penalised_cost(curr)
+            late = history.peek()
+            late_cost = cost_eval.penalised_cost(late if late is not None else self.init)
+            if cand_cost < late_cost or cand_cost < curr_cost:
+                curr, curr_cost = cand, cand_cost
+            if curr_cost < late_cost or late is None:
+                history.append(curr)
+            else:
+                history.skip()
+        return best
+
+    def _swap(
+        self, peer: Any, best: Any, cost_eval: Any, deadline: float
+    ) -> list[tuple[int, list[int]]] | None:
+        """Send our best (if feasible) and wait, until the deadline at most, for the peer's;
+        return theirs when it is cheaper.  A peer that already finished sends "done"."""
+        if self.peer_done:
+            return None
+        mine = cost_eval.cost(best) if best.is_feasible() else None
+        peer.send(("swap", mine, _routes(best) if mine is not None else None))
+        if not peer.poll(max(0.0, deadline - time.monotonic())):
+            return None
+        msg = peer.recv()
+        if msg[0] == "done":
+            self.peer_done, self.peer_final = True, msg[1]
+            return None
+        _, cost, routes = msg
+        if cost is None or (mine is not None and cost >= mine):
+            return None
+        return routes
+
+
+def _routes(solution: Any) -> list[tuple[int, list[int]]]:
+    return [(r.vehicle_type(), [a.idx for a in r if a.is_client()]) for r in solution.routes()]
+
+
+def _route(data: Any, row: tuple[int, list[int]]) -> Any:
+    from pyvrp import Route
+
+    return Route(data, row[1], row[0])
+
+
+def _cooperate(data: Any, seed: int, deadline: float, conn: Any) -> None:
+    try:
+        best = Search(data, seed).run(deadline, conn, EXCHANGES)
+        conn.send(("done", _routes(best) if best.is_feasible() else None))
+    except Exception:  # noqa: BLE001 - a failed helper must not kill the solve
+        conn.send(("done", None))
+    finally:
+        conn.close()
+
+
+def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
+    """Two PyVRP searches (seeds `seed` here and `seed + 1` in a forked process) that swap
+    their best solutions `EXCHANGES` times; the better final plan, or None."""
+    if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
+        return None
+    from pyvrp import Solution
+
+    relax = pyvrp_data(pricing, candidates)
+    deadline = time.monotonic() + seconds
+    here, there = mp.get_context("fork").Pipe(duplex=True)
+    proc = mp.get_context("fork").Process(
+        target=_cooperate, args=(relax.data, seed + 1, deadline, there), daemon=True
+    )
+    proc.start()
+    there.close()
+    search = Search(relax.data, seed)
+    best = search.run(deadline, here, EXCHANGES)
+    theirs = search.peer_final
+    while not search.peer_done and here.poll(max(1.0, deadline - time.monotonic() + 10.0)):
+        try:
+            msg = here.recv()
+        except EOFError:
+            break
+        if msg[0] == "done":
+            theirs = msg[1]
+            break
+    proc.join(timeout=1.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    cost_eval = search.pm.cost_evaluator()
+    if theirs is not None:
+        other = Solution(relax.data, [_route(relax.data, r) for r in theirs])
+        if not best.is_feasible() or cost_eval.cost(other) < cost_eval.cost(best):
+            best = other
+    return relax.plan(best, pricing.problem) if best.is_feasible() else None
 
 
 def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
     """PyVRP's best feasible plan of the relaxation within `seconds`, or None."""
-    from pyvrp import solve as pyvrp_solve
-    from pyvrp.stop import MaxRuntime
-
     if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
         return None
-    data, orders = pyvrp_data(pricing, candidates)
-    result = pyvrp_solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
-    if not result.best.is_feasible():
-        return None
-    pr = pricing.problem
-    plan: dict[str, list[str]] = {}
-    for route in result.best.routes():
-        driver = pr.drivers[route.vehicle_type()].id
-        visits = [pr.orders[orders[a.idx]].id for a in route if a.is_client()]
-        if visits:
-            plan[driver] = visits
-    return plan
+    relax = pyvrp_data(pricing, candidates)
+    best = Search(relax.data, seed).run(time.monotonic() + seconds)
+    return relax.plan(best, pricing.problem) if best.is_feasible() else None
 
 
 def _child(pricing: Pricing, candidates: Candidates, seconds: float, seed: int, conn: object) -> None:
@@ -121,8 +345,6 @@ class PyvrpInBackground:
     """PyVRP in a forked process, so it uses the second core while OR-Tools searches here."""
 
     def __init__(self, pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> None:
-        import multiprocessing as mp
-
         ctx = mp.get_context("fork")
         self._recv, send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_child, args=(pricing, candidates, seconds, seed, send), daemon=True)
