@@ -12,8 +12,9 @@ identical vans searches as one type, not as 100.
 
 Two searches, two cores.  When the relaxation is the whole model (`relaxation_is_exact`),
 OR-Tools has nothing to add while the clock runs, so both processes run PyVRP's iterated
-local search with different seeds and swap their best solutions a few times
-(`EXCHANGES`): the one behind restarts from the other's best.  Otherwise PyVRP runs in
+local search with different seeds and post their best solutions at `CHECKS` times; a
+search that has stalled since the last check restarts from the other's best when that is
+cheaper (one still improving keeps its own path).  Otherwise PyVRP runs in
 the second process while OR-Tools searches the full model here (`PyvrpInBackground`).
 """
 
@@ -31,7 +32,7 @@ from core.allocator.pricing import Pricing
 from core.allocator.result import Plan
 
 _UNIT = 1000  # PyVRP costs in 1/10 cent: keeps its integers far from overflow warnings
-EXCHANGES = 3  # times the two searches swap their best solutions during a run
+CHECKS = 8  # times each search posts its best and may restart from the peer's
 # Families the relaxation models exactly (with the SLA hard); any other family switched on,
 # or an order some driver may not take, leaves OR-Tools' full model something to decide.
 _EXACT = frozenset(
@@ -196,30 +197,43 @@ class Search:
         self.pm = PenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
         self.init = self.ls(Solution.make_random(data, rng), self.pm.max_cost_evaluator(), exhaustive=True)
 
-    def run(self, deadline: float, peer: Any = None, exchanges: int = 0) -> Any:
-        """Best solution found by `deadline` (time.monotonic), swapping with `peer` (one end
-        of a duplex Pipe) `exchanges` times at even intervals."""
+    def run(self, deadline: float, peer: Any = None, checks: int = 0) -> Any:
+        """Best solution found by `deadline` (time.monotonic).  With a `peer` (one end of a
+        duplex Pipe), `checks` times at even intervals: post our best when it improved, and
+        if our search has stalled since the last check while the peer's best is cheaper,
+        restart from the peer's best.  A search that is still improving keeps its own path,
+        so the two stay apart while both make progress."""
         from pyvrp import Solution
         from pyvrp.RingBuffer import RingBuffer
 
         ils = self.params.ils
         self.peer_final: list[tuple[int, list[int]]] | None = None
         self.peer_done = False
+        self.adopted = 0
         history: RingBuffer[Any] = RingBuffer(ils.history_length)
         best = curr = self.init
         start = time.monotonic()
-        step = (deadline - start) / (exchanges + 1)
-        swaps = [start + step * (i + 1) for i in range(exchanges)] if peer is not None else []
+        step = (deadline - start) / (checks + 1)
+        due = [start + step * (i + 1) for i in range(checks)] if peer is not None else []
+        at_last_check: float | None = None
+        posted: float | None = None
         no_gain = 0
         cost_eval = self.pm.cost_evaluator()
         while time.monotonic() < deadline:
-            if swaps and time.monotonic() >= swaps[0]:
-                swaps.pop(0)
-                theirs = self._swap(peer, best, cost_eval, deadline)
-                if theirs is not None:
-                    best = curr = Solution(self.data, [_route(self.data, r) for r in theirs])
+            if due and time.monotonic() >= due[0]:
+                due.pop(0)
+                mine = cost_eval.cost(best) if best.is_feasible() else None
+                if mine is not None and mine != posted:
+                    peer.send(("best", mine, _routes(best)))
+                    posted = mine
+                theirs = self._latest(peer)
+                stalled = mine is None or mine == at_last_check
+                if stalled and theirs is not None and (mine is None or theirs[0] < mine):
+                    best = curr = Solution(self.data, [_route(self.data, r) for r in theirs[1]])
                     history.clear()
                     no_gain = 0
+                    self.adopted += 1
+                at_last_check = cost_eval.cost(best) if best.is_feasible() else None
             if no_gain == ils.num_iters_no_improvement:
                 history.clear()
                 curr, no_gain = best, 0
@@ -244,25 +258,17 @@ class Search:
                 history.skip()
         return best
 
-    def _swap(
-        self, peer: Any, best: Any, cost_eval: Any, deadline: float
-    ) -> list[tuple[int, list[int]]] | None:
-        """Send our best (if feasible) and wait, until the deadline at most, for the peer's;
-        return theirs when it is cheaper.  A peer that already finished sends "done"."""
-        if self.peer_done:
-            return None
-        mine = cost_eval.cost(best) if best.is_feasible() else None
-        peer.send(("swap", mine, _routes(best) if mine is not None else None))
-        if not peer.poll(max(0.0, deadline - time.monotonic())):
-            return None
-        msg = peer.recv()
-        if msg[0] == "done":
-            self.peer_done, self.peer_final = True, msg[1]
-            return None
-        _, cost, routes = msg
-        if cost is None or (mine is not None and cost >= mine):
-            return None
-        return routes
+    def _latest(self, peer: Any) -> tuple[int, list[tuple[int, list[int]]]] | None:
+        """The peer's latest posted best (cost, routes), reading without waiting; a peer that
+        has finished sends "done" with its final routes."""
+        latest = None
+        while not self.peer_done and peer.poll(0):
+            msg = peer.recv()
+            if msg[0] == "done":
+                self.peer_done, self.peer_final = True, msg[1]
+            else:
+                latest = (msg[1], msg[2])
+        return latest
 
 
 def _routes(solution: Any) -> list[tuple[int, list[int]]]:
@@ -277,7 +283,7 @@ def _route(data: Any, row: tuple[int, list[int]]) -> Any:
 
 def _cooperate(data: Any, seed: int, deadline: float, conn: Any) -> None:
     try:
-        best = Search(data, seed).run(deadline, conn, EXCHANGES)
+        best = Search(data, seed).run(deadline, conn, CHECKS)
         conn.send(("done", _routes(best) if best.is_feasible() else None))
     except Exception:  # noqa: BLE001 - a failed helper must not kill the solve
         conn.send(("done", None))
@@ -286,8 +292,8 @@ def _cooperate(data: Any, seed: int, deadline: float, conn: Any) -> None:
 
 
 def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
-    """Two PyVRP searches (seeds `seed` here and `seed + 1` in a forked process) that swap
-    their best solutions `EXCHANGES` times; the better final plan, or None."""
+    """Two PyVRP searches (seeds `seed` here and `seed + 1` in a forked process) that share
+    their best solutions (see `Search.run`); the better final plan, or None."""
     if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
         return None
     from pyvrp import Solution
@@ -301,7 +307,7 @@ def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, s
     proc.start()
     there.close()
     search = Search(relax.data, seed)
-    best = search.run(deadline, here, EXCHANGES)
+    best = search.run(deadline, here, CHECKS)
     theirs = search.peer_final
     while not search.peer_done and here.poll(max(1.0, deadline - time.monotonic() + 10.0)):
         try:
