@@ -217,6 +217,7 @@ class Search:
         due = [start + step * (i + 1) for i in range(checks)] if peer is not None else []
         at_last_check: float | None = None
         posted: float | None = None
+        theirs: tuple[int, list[tuple[int, list[int]]]] | None = None  # the peer's latest best
         no_gain = 0
         cost_eval = self.pm.cost_evaluator()
         while time.monotonic() < deadline:
@@ -226,12 +227,12 @@ class Search:
                 if mine is not None and mine != posted:
                     peer.send(("best", mine, _routes(best)))
                     posted = mine
-                theirs = self._latest(peer)
+                theirs = self._latest(peer) or theirs
                 stalled = mine is None or mine == at_last_check
                 if stalled and theirs is not None and (mine is None or theirs[0] < mine):
                     best = curr = Solution(self.data, [_route(self.data, r) for r in theirs[1]])
                     history.clear()
-                    no_gain = 0
+                    no_gain, theirs = 0, None
                     self.adopted += 1
                 at_last_check = cost_eval.cost(best) if best.is_feasible() else None
             if no_gain == ils.num_iters_no_improvement:
