@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +226,10 @@ CASES: dict[str, tuple[str, Callable[[int], AllocationProblem]]] = {
         "20,000 orders / 1,000 drivers, 20 hubs",
         lambda seed: metro_day(seed, 20_000, 1_000, grid_sites(20), radius_km=6.0),
     ),
+    "100k": (
+        "100,000 orders / 5,000 drivers, 100 hubs on a 10 x 10 grid 9 km apart",
+        lambda seed: metro_day(seed, 100_000, 5_000, grid_sites(100), radius_km=6.0),
+    ),
 }
 FIRST = "first"
 SECTION = "## Metro days"
@@ -374,6 +378,21 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+PRICE_HEADER = (
+    "| day | metro run | metro cost $ | metro late | reference run | reference cost $ | reference late "
+    "| cost gap % |\n|---|---|--:|--:|---|--:|--:|--:|"
+)
+
+
+def price_row(case: str, metro: Row, ref: Row) -> str:
+    """The price of decomposition: the metro plan against the reference (bigger parts, more time)."""
+    gap = 100.0 * (metro.cost_cents - ref.cost_cents) / max(1, ref.cost_cents)
+    return (
+        f"| {case} | {metro.run} | {metro.cost_cents / 100:,.0f} | {metro.late} | {ref.run} | "
+        f"{ref.cost_cents / 100:,.0f} | {ref.late} | {gap:+.2f} |"
+    )
+
+
 def machine() -> str:
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -408,6 +427,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-time-first", action="store_true",
                         help="windows one break shorter: no stop made late by a break")  # fmt: skip
     parser.add_argument("--results", default=None, help="write the table into this markdown file")
+    parser.add_argument("--reference", type=float, default=0.0,
+                        help="price of decomposition: also solve each day with parts of up to "
+                        "--reference-part-orders orders and this many times the first budget")  # fmt: skip
+    parser.add_argument("--reference-part-orders", type=int, default=1_000)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -416,6 +439,7 @@ def main(args: argparse.Namespace) -> int:
     )
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     rows: list[Row] = []
+    prices: list[str] = []
     for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
         label, make = CASES[name]
         problem = make(args.seed)
@@ -426,6 +450,18 @@ def main(args: argparse.Namespace) -> int:
         if name == "1k" and args.whole > 0:
             rows.append(whole_row(name, problem, args.whole, args.seed))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
+        if args.reference > 0 and budgets:
+            wide = replace(
+                metro, decompose=replace(metro.decompose, max_part_orders=args.reference_part_orders)
+            )
+            ref_s = f"{float(budgets[0]) * args.reference:g}"
+            row = run_case(name, problem, ref_s, args.workers, args.scheduler, wide, args.seed)
+            row = replace(row, run=f"{ref_s} s reference")
+            rows.append(row)
+            print(table([row]).splitlines()[-1], flush=True)
+            prices.append(
+                price_row(name, next(r for r in rows if r.case == name and r.run == f"{budgets[0]} s"), row)
+            )
     body = "\n".join(
         [
             f"Machine: {machine()}.",
@@ -437,6 +473,8 @@ def main(args: argparse.Namespace) -> int:
             LEGEND,
         ]
     )
+    if prices:
+        body += "\n\n" + PRICE_HEADER + "\n" + "\n".join(prices)
     print()
     print(body)
     if args.results:
