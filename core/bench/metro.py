@@ -17,6 +17,8 @@ Nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import math
 import os
 import platform
@@ -24,7 +26,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,7 +35,7 @@ import numpy.typing as npt
 
 from core.allocator.costs import FleetCost
 from core.allocator.decompose import DecomposeParams
-from core.allocator.executor import executor_for
+from core.allocator.executor import DaskExecutor, Executor, executor_for
 from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.metro import MetroParams, solve_metro
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
@@ -297,6 +299,7 @@ class Row:
     feasible: bool
     peak_mb: float
     load: float
+    plan_digest: str = ""
 
 
 def _cpu_s() -> float:
@@ -313,26 +316,59 @@ def run_case(
     scheduler: str | None,
     metro: MetroParams,
     seed: int,
+    dask_workers: int = 0,
 ) -> Row:
     """One solve of one day: `run` is FIRST (stop at each part's first plan) or a budget in
-    seconds.  A fresh pool per run, so its workers' CPU is counted when they are reaped."""
+    seconds.  A fresh pool per run, so its workers' CPU is counted when they are reaped.
+    `dask_workers` > 0: a dask LocalCluster of that many one-thread worker processes on the
+    loopback instead (started before the clock, inside the memory sampling)."""
     load = os.getloadavg()[0]
     cpu = _cpu_s()
-    started = time.perf_counter()
-    with PeakMemory() as mem, executor_for(scheduler, workers) as executor:
+    with PeakMemory() as mem, _executor(scheduler, workers, dask_workers) as executor:
+        started = time.perf_counter()
         if run == FIRST:
             stop = MaxSolutions(1, max_runtime_s=600.0, stall_s=600.0)
             result = solve_metro(problem, stop, seed=seed, executor=executor, metro=metro)
         else:
             result = solve_metro(problem, seed=seed, executor=executor, metro=metro, budget_s=float(run))
-    wall = time.perf_counter() - started
+        wall = time.perf_counter() - started
     m = result.metrics
     parts = next((int(n.split()[0]) for n in result.notes if n.endswith("orders") and "parts" in n), 1)
+    label = run if run == FIRST else f"{run} s"
+    if dask_workers:
+        label += f" (dask, {dask_workers} workers)"
+    digest = hashlib.sha1(repr(sorted(result.plan().items())).encode()).hexdigest()[:12]
     return Row(
         name, len(problem.orders), len(problem.drivers), len(problem.hubs),
-        run if run == FIRST else f"{run} s", parts, wall, _cpu_s() - cpu, m.orders_served,
-        m.orders_unassigned, m.late_count, m.cost_cents, m.feasible, mem.peak_bytes / 2**20, load,
+        label, parts, wall, _cpu_s() - cpu, m.orders_served,
+        m.orders_unassigned, m.late_count, m.cost_cents, m.feasible, mem.peak_bytes / 2**20, load, digest,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _executor(scheduler: str | None, workers: int, dask_workers: int) -> Iterator[Executor]:
+    if not dask_workers:
+        with executor_for(scheduler, workers) as executor:
+            yield executor
+        return
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        cluster = LocalCluster(
+            n_workers=dask_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    try:
+        with Client(cluster) as client:
+            client.wait_for_workers(dask_workers, timeout=300)
+            with DaskExecutor(client) as executor:
+                yield executor
+    finally:
+        cluster.close()
 
 
 def whole_row(name: str, problem: AllocationProblem, seconds: float, seed: int) -> Row:
@@ -431,6 +467,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="price of decomposition: also solve each day with parts of up to "
                         "--reference-part-orders orders and this many times the first budget")  # fmt: skip
     parser.add_argument("--reference-part-orders", type=int, default=1_000)
+    parser.add_argument("--dask-local", type=int, default=0,
+                        help="also make first plans on a local dask cluster of N workers")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -440,6 +478,7 @@ def main(args: argparse.Namespace) -> int:
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     rows: list[Row] = []
     prices: list[str] = []
+    same: list[str] = []
     for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
         label, make = CASES[name]
         problem = make(args.seed)
@@ -447,6 +486,15 @@ def main(args: argparse.Namespace) -> int:
             row = run_case(name, problem, run, args.workers, args.scheduler, metro, args.seed)
             rows.append(row)
             print(table([row]).splitlines()[-1], flush=True)
+        if args.dask_local:
+            row = run_case(name, problem, FIRST, args.workers, None, metro, args.seed, args.dask_local)
+            rows.append(row)
+            print(table([row]).splitlines()[-1], flush=True)
+            local = next(r for r in rows if r.case == name and r.run == FIRST)
+            equal = "==" if row.plan_digest == local.plan_digest else "!="
+            same.append(
+                f"{name}: dask plan {equal} local pool plan ({row.plan_digest} / {local.plan_digest})"
+            )
         if name == "1k" and args.whole > 0:
             rows.append(whole_row(name, problem, args.whole, args.seed))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
@@ -473,6 +521,8 @@ def main(args: argparse.Namespace) -> int:
             LEGEND,
         ]
     )
+    if same:
+        body += "\n\nFirst plans, dask against the local pool: " + "; ".join(same) + "."
     if prices:
         body += "\n\n" + PRICE_HEADER + "\n" + "\n".join(prices)
     print()
