@@ -76,8 +76,12 @@ class Relaxation:
         return plan
 
 
-def pyvrp_data(pricing: Pricing, candidates: Candidates) -> Relaxation:
-    """ProblemData of the relaxation; identical drivers grouped into one vehicle type."""
+def pyvrp_data(pricing: Pricing, candidates: Candidates, required: bool = False) -> Relaxation:
+    """ProblemData of the relaxation; identical drivers grouped into one vehicle type.
+
+    `required`: every order must be served (no prizes).  PyVRP's local search runs about
+    twice as fast without optional clients, so `relaxation()` asks for it when a first
+    solution shows every order fits."""
     from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 
     pr, params = pricing.problem, pricing.params
@@ -138,14 +142,14 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> Relaxation:
                 service_duration=o.service_time_s,
                 tw_early=o.ready_s if sla_on else 0,
                 tw_late=o.due_s + late_ok if sla_on else big,
-                prize=_scaled(pricing.drop_units[j]),
-                required=False,
+                prize=0 if required else _scaled(pricing.drop_units[j]),
+                required=required,
             )
         )
     idx = np.asarray(nodes)
     dist = pr.distance_m[np.ix_(idx, idx)]
     profiles: dict[tuple[str, int], int] = {}
-    durations = []
+    durations: list[Any] = []
     for t, row in enumerate(type_rows):
         if row[-1] not in profiles:
             profiles[row[-1]] = len(durations)
@@ -292,6 +296,16 @@ def _cooperate(data: Any, seed: int, deadline: float, conn: Any) -> None:
         conn.close()
 
 
+def relaxation(pricing: Pricing, candidates: Candidates, seed: int) -> Relaxation:
+    """The relaxation with every order required when PyVRP's first solution (a random plan
+    after one local search) already serves them all feasibly, else with orders optional."""
+    optional = pyvrp_data(pricing, candidates)
+    first = Search(optional.data, seed).init
+    if first.is_feasible() and first.num_clients() == len(optional.orders):
+        return pyvrp_data(pricing, candidates, required=True)
+    return optional
+
+
 def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
     """Two PyVRP searches (seeds `seed` here and `seed + 1` in a forked process) that share
     their best solutions (see `Search.run`); the better final plan, or None."""
@@ -299,8 +313,8 @@ def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, s
         return None
     from pyvrp import Solution
 
-    relax = pyvrp_data(pricing, candidates)
     deadline = time.monotonic() + seconds
+    relax = relaxation(pricing, candidates, seed)
     here, there = mp.get_context("fork").Pipe(duplex=True)
     proc = mp.get_context("fork").Process(
         target=_cooperate, args=(relax.data, seed + 1, deadline, there), daemon=True
@@ -334,8 +348,9 @@ def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: i
     """PyVRP's best feasible plan of the relaxation within `seconds`, or None."""
     if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
         return None
-    relax = pyvrp_data(pricing, candidates)
-    best = Search(relax.data, seed).run(time.monotonic() + seconds)
+    deadline = time.monotonic() + seconds
+    relax = relaxation(pricing, candidates, seed)
+    best = Search(relax.data, seed).run(deadline)
     return relax.plan(best, pricing.problem) if best.is_feasible() else None
 
 

@@ -11,7 +11,7 @@ from core.allocator import families as fam
 from core.allocator.evaluate import evaluate
 from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
-from core.allocator.portfolio import Search, pyvrp_data, relaxation_is_exact
+from core.allocator.portfolio import Search, pyvrp_data, relaxation, relaxation_is_exact
 from core.allocator.precheck import check_candidates
 from core.allocator.pricing import Pricing
 from core.allocator.solve import solve
@@ -109,3 +109,12 @@ def test_solve_runs_pyvrp_on_both_cores_when_it_is_the_whole_model() -> None:
     assert any("both cores" in n for n in result.notes)
     assert result.metrics.orders_served == 10 and result.metrics.feasible
     assert result.metrics == evaluate(pr, result.plan(), VRPTW)
+
+
+def test_orders_are_required_in_pyvrp_only_when_a_first_plan_serves_them_all() -> None:
+    # Ten orders of one parcel: three vans of 4 carry them all; one van of 4 cannot, so
+    # orders stay optional (priced by their drop penalty), so PyVRP may leave some out.
+    roomy = relaxation(*_relaxation(_day(n_drivers=3), VRPTW), seed=0)
+    assert all(roomy.data.client(k).required for k in range(roomy.data.num_clients))
+    tight = relaxation(*_relaxation(_day(n_drivers=1), VRPTW), seed=0)
+    assert not any(tight.data.client(k).required for k in range(tight.data.num_clients))
