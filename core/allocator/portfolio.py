@@ -215,7 +215,7 @@ class Search:
         self.peer_done = False
         self.adopted = 0
         history: RingBuffer[Any] = RingBuffer(ils.history_length)
-        best = curr = self.init
+        best = curr = anchor = self.init
         start = time.monotonic()
         step = (deadline - start) / (checks + 1)
         due = [start + step * (i + 1) for i in range(checks)] if peer is not None else []
@@ -234,7 +234,10 @@ class Search:
                 theirs = self._latest(peer) or theirs
                 stalled = mine is None or mine == at_last_check
                 if stalled and theirs is not None and (mine is None or theirs[0] < mine):
-                    best = curr = Solution(self.data, [_route(self.data, r) for r in theirs[1]])
+                    # Restart from it with acceptance measured against it: clearing the
+                    # history alone would measure against the random first solution, and
+                    # the search would wander off the very best it just took.
+                    best = curr = anchor = Solution(self.data, [_route(self.data, r) for r in theirs[1]])
                     history.clear()
                     no_gain, theirs = 0, None
                     self.adopted += 1
@@ -254,7 +257,7 @@ class Search:
                         best = cand = deeper
             cand_cost, curr_cost = cost_eval.penalised_cost(cand), cost_eval.penalised_cost(curr)
             late = history.peek()
-            late_cost = cost_eval.penalised_cost(late if late is not None else self.init)
+            late_cost = cost_eval.penalised_cost(late if late is not None else anchor)
             if cand_cost < late_cost or cand_cost < curr_cost:
                 curr, curr_cost = cand, cand_cost
             if curr_cost < late_cost or late is None:
