@@ -228,10 +228,13 @@ class Search:
             if due and time.monotonic() >= due[0]:
                 due.pop(0)
                 mine = cost_eval.cost(best) if best.is_feasible() else None
-                if mine is not None and mine != posted:
-                    peer.send(("best", mine, _routes(best)))
-                    posted = mine
-                theirs = self._latest(peer) or theirs
+                try:
+                    if mine is not None and mine != posted and not self.peer_done:
+                        peer.send(("best", mine, _routes(best)))
+                        posted = mine
+                    theirs = self._latest(peer) or theirs
+                except (OSError, EOFError):  # the peer has finished and closed its end
+                    self.peer_done = True
                 stalled = mine is None or mine == at_last_check
                 if stalled and theirs is not None and (mine is None or theirs[0] < mine):
                     # Restart from it with acceptance measured against it: clearing the
@@ -290,23 +293,30 @@ def _route(data: Any, row: tuple[int, list[int]]) -> Any:
 
 
 def _cooperate(data: Any, seed: int, deadline: float, conn: Any) -> None:
+    final = None
     try:
         best = Search(data, seed).run(deadline, conn, CHECKS)
-        conn.send(("done", _routes(best) if best.is_feasible() else None))
+        final = _routes(best) if best.is_feasible() else None
     except Exception:  # noqa: BLE001 - a failed helper must not kill the solve
-        conn.send(("done", None))
+        final = None
+    try:
+        conn.send(("done", final))
+    except OSError:  # the main search has already stopped listening
+        pass
     finally:
         conn.close()
 
 
-def relaxation(pricing: Pricing, candidates: Candidates, seed: int) -> Relaxation:
+def relaxation(pricing: Pricing, candidates: Candidates, seed: int) -> tuple[Relaxation, "Search"]:
     """The relaxation with every order required when PyVRP's first solution (a random plan
-    after one local search) already serves them all feasibly, else with orders optional."""
+    after one local search) serves them all feasibly, else with orders optional; and the
+    search whose first solution decided it, ready to run."""
+    required = pyvrp_data(pricing, candidates, required=True)
+    search = Search(required.data, seed)
+    if search.init.is_feasible():
+        return required, search
     optional = pyvrp_data(pricing, candidates)
-    first = Search(optional.data, seed).init
-    if first.is_feasible() and first.num_clients() == len(optional.orders):
-        return pyvrp_data(pricing, candidates, required=True)
-    return optional
+    return optional, Search(optional.data, seed)
 
 
 def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
@@ -317,14 +327,13 @@ def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, s
     from pyvrp import Solution
 
     deadline = time.monotonic() + seconds
-    relax = relaxation(pricing, candidates, seed)
+    relax, search = relaxation(pricing, candidates, seed)
     here, there = mp.get_context("fork").Pipe(duplex=True)
     proc = mp.get_context("fork").Process(
         target=_cooperate, args=(relax.data, seed + 1, deadline, there), daemon=True
     )
     proc.start()
     there.close()
-    search = Search(relax.data, seed)
     best = search.run(deadline, here, CHECKS)
     theirs = search.peer_final
     while not search.peer_done and here.poll(max(1.0, deadline - time.monotonic() + 10.0)):
@@ -352,8 +361,8 @@ def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: i
     if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
         return None
     deadline = time.monotonic() + seconds
-    relax = relaxation(pricing, candidates, seed)
-    best = Search(relax.data, seed).run(deadline)
+    relax, search = relaxation(pricing, candidates, seed)
+    best = search.run(deadline)
     return relax.plan(best, pricing.problem) if best.is_feasible() else None
 
 

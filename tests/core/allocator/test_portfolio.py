@@ -86,11 +86,11 @@ def _stalled_search():
 
 
 def test_a_stalled_search_restarts_from_the_peers_cheaper_best() -> None:
-    # Ten orders: the search has its best long before the second check, so it has stalled
+    # Ten orders: the search has its best long before the second check (at 2 s), so it has stalled
     # there, and takes the peer's best when the peer reports it cheaper.
     search, routes = _stalled_search()
     peer = _Peer(("best", 0, routes))
-    search.run(time.monotonic() + 1.0, peer, checks=4)
+    search.run(time.monotonic() + 3.0, peer, checks=2)
     assert search.adopted == 1
     posted = [m for m in peer.sent if m[0] == "best"]
     assert posted and posted[0][1] > 0  # our own best went to the peer (once: it never changed)
@@ -99,7 +99,7 @@ def test_a_stalled_search_restarts_from_the_peers_cheaper_best() -> None:
 def test_a_search_never_takes_a_peer_best_that_costs_more() -> None:
     search, routes = _stalled_search()
     peer = _Peer(("best", 10**12, routes))
-    search.run(time.monotonic() + 1.0, peer, checks=4)
+    search.run(time.monotonic() + 3.0, peer, checks=2)
     assert search.adopted == 0
 
 
@@ -114,7 +114,7 @@ def test_solve_runs_pyvrp_on_both_cores_when_it_is_the_whole_model() -> None:
 def test_orders_are_required_in_pyvrp_only_when_a_first_plan_serves_them_all() -> None:
     # Ten orders of one parcel: three vans of 4 carry them all; one van of 4 cannot, so
     # orders stay optional (priced by their drop penalty), so PyVRP may leave some out.
-    roomy = relaxation(*_relaxation(_day(n_drivers=3), VRPTW), seed=0)
+    roomy, _ = relaxation(*_relaxation(_day(n_drivers=3), VRPTW), seed=0)
     assert all(roomy.data.client(k).required for k in range(roomy.data.num_clients))
-    tight = relaxation(*_relaxation(_day(n_drivers=1), VRPTW), seed=0)
+    tight, _ = relaxation(*_relaxation(_day(n_drivers=1), VRPTW), seed=0)
     assert not any(tight.data.client(k).required for k in range(tight.data.num_clients))
