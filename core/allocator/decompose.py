@@ -40,6 +40,10 @@ from core.allocator.result import RoutePlan, Unassigned
 
 BLOCK_POINTS = 512  # orders per travel-model call when measuring distances to hubs
 AWAY_FROM_HUB_M = 1_000  # a driver farther than this from the hub is placed by position
+NEAR_HUBS = 6  # hubs per order measured with the travel model when there are more
+NEAR_BLOCK = 64  # orders per travel-model call in that case
+FAR = 1e3  # how much farther than its estimate an unmeasured hub counts
+KM_PER_DEG = 111.32
 
 
 @dataclass(frozen=True)
@@ -123,19 +127,45 @@ def decompose(
 
 # -- distances and capacity --------------------------------------------------------------
 def hub_distances_m(problem: AllocationProblem, hubs: Sequence[int]) -> npt.NDArray[np.float64]:
-    """Distance (m) from every order to each of `hubs`, from the problem's travel model,
-    asked in blocks so the largest matrix is (block + hubs)^2."""
-    n = problem.n_orders
-    out = np.zeros((n, len(hubs)), dtype=np.float64)
+    """Distance (m) from every order to each of `hubs`, from the problem's travel model.
+
+    With many hubs only the `NEAR_HUBS` nearest of each order (by a flat-earth estimate)
+    are asked of the travel model, in blocks of orders that share a nearest hub, so each
+    call is (block + a few hubs)^2; the other hubs get the estimate x `FAR`, which keeps
+    their order but never makes them nearest or a border choice."""
+    n, k = problem.n_orders, len(hubs)
+    out = np.zeros((n, k), dtype=np.float64)
     if n == 0:
         return out
     hub_pts = np.asarray([(problem.hubs[h].lat, problem.hubs[h].lon) for h in hubs], dtype=np.float64)
     pts = np.asarray([(o.lat, o.lon) for o in problem.orders], dtype=np.float64)
-    for start in range(0, n, BLOCK_POINTS):
-        block = pts[start : start + BLOCK_POINTS]
-        dist, _ = problem.travel.matrices(np.vstack([block, hub_pts]), 0, "van")
-        out[start : start + len(block)] = dist[: len(block), len(block) :]
+    if k <= NEAR_HUBS:
+        for start in range(0, n, BLOCK_POINTS):
+            block = pts[start : start + BLOCK_POINTS]
+            dist, _ = problem.travel.matrices(np.vstack([block, hub_pts]), 0, "van")
+            out[start : start + len(block)] = dist[: len(block), len(block) :]
+        return out
+    out[:] = _flat_m(pts, hub_pts) * FAR
+    near = np.argpartition(out, NEAR_HUBS - 1, axis=1)[:, :NEAR_HUBS]
+    order = np.argsort(np.argmin(out, axis=1), kind="stable")
+    for start in range(0, n, NEAR_BLOCK):
+        rows = order[start : start + NEAR_BLOCK]
+        cols = np.unique(near[rows])
+        dist, _ = problem.travel.matrices(np.vstack([pts[rows], hub_pts[cols]]), 0, "van")
+        block = np.full((len(rows), k), np.inf)
+        block[:, cols] = dist[: len(rows), len(rows) :]
+        mine = np.zeros((len(rows), k), dtype=bool)
+        np.put_along_axis(mine, near[rows], True, axis=1)
+        out[rows] = np.where(mine, block, out[rows])
     return out
+
+
+def _flat_m(pts: npt.NDArray[np.float64], hub_pts: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Flat-earth metres from each point to each hub: only to rank hubs."""
+    lat0 = np.radians(pts[:, 0])[:, None]
+    dy = (pts[:, 0][:, None] - hub_pts[:, 0][None, :]) * KM_PER_DEG * 1000
+    dx = (pts[:, 1][:, None] - hub_pts[:, 1][None, :]) * KM_PER_DEG * 1000 * np.cos(lat0)
+    return np.asarray(np.hypot(dx, dy))
 
 
 def _breaks_in_shift(d: DriverSpec) -> int:
@@ -261,20 +291,21 @@ def _assign_regions(
     fleet.set_leg(dist[np.arange(n), nearest])
     reps = _driver_profiles(problem, regions)
     by_distance = np.argsort(dist, axis=1, kind="stable")
+    limit = params.border_ratio * np.maximum(dist[np.arange(n), nearest], 1.0)
+    n_close = np.maximum(1, (dist <= limit[:, None]).sum(axis=1))
     border: list[tuple[int, list[int]]] = []
     for j in range(n):
         if j in pinned:
             region_of[j] = fleet.index[problem.drivers[pinned[j]].hub]
             continue
-        ranked = [int(r) for r in by_distance[j]]
-        limit = params.border_ratio * max(float(dist[j, ranked[0]]), 1.0)
-        close = [r for r in ranked if dist[j, r] <= limit]
+        ranked = by_distance[j]
+        close = [int(r) for r in ranked[: n_close[j]]]
         # Nearest regions within the border margin that can serve it; else the nearest
         # region that can; else the nearest (whose solve then reports why not).
         reach = [r for r in close if _can_serve(problem, solve_params, reps[r], j)]
         if not reach and len(regions) > 1:
-            reach = [r for r in ranked if _can_serve(problem, solve_params, reps[r], j)][:1]
-        reach = reach or ranked[:1]
+            reach = [int(r) for r in ranked if _can_serve(problem, solve_params, reps[r], j)][:1]
+        reach = reach or [int(ranked[0])]
         if len(reach) == 1:
             region_of[j] = reach[0]
         else:

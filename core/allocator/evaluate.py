@@ -98,14 +98,34 @@ def evaluate_plan(
     return Evaluation(tuple(out), metrics)
 
 
-class RouteSchedule:
-    """Earliest-start walk of one route, with breaks taken greedily and, for drivers paid by
-    the hour, the start pushed as late as waiting allows (as the solver's span cost does).
+@dataclass
+class _Trace:
+    """Times of one walk of a route: per stop (arrival, service start), the breaks, and the
+    first break the walk had to take where none was planned (`forced`: its leg and the
+    first leg since the last rest, the range where that break could go instead)."""
 
-    Breaks: a stretch of work (route start or last break end to the end of a service or
-    the route) may not exceed `work_before_break_s`; waiting of at least the break length
-    counts as the break, otherwise the break is taken on leaving the previous stop.  OR-Tools
-    may place a break elsewhere inside a leg, so with breaks times can differ by a little.
+    times: list[tuple[int, int]]
+    breaks: list[Break]
+    end: int
+    late_s: int
+    late_n: int
+    stretch_over: int
+    forced: tuple[int, int] | None
+
+
+class RouteSchedule:
+    """Earliest-start walk of one route, with breaks placed to keep stops on time and, for
+    drivers paid by the hour, the start pushed as late as waiting allows (as the solver's
+    span cost does).
+
+    Breaks: a stretch of work (route start or last rest to the end of a service or the
+    route) may not exceed `work_before_break_s`; waiting of at least the break length counts
+    as rest.  A break is taken in one leg (the drive and any wait before a stop), as late in
+    it as the stretch allows.  When a stretch would run over, every leg since the last rest
+    is tried and the one whose schedule is best for the rest of the route wins (fewest broken
+    rules, then least lateness, then earliest end): a break goes into a wait the plan
+    already has rather than delaying stops that have no slack.  OR-Tools may place a break
+    elsewhere inside a leg, so with breaks times can differ from the solver's by a little.
     """
 
     def __init__(self, pricing: Pricing, v: int, nodes: Sequence[int]) -> None:
@@ -117,6 +137,13 @@ class RouteSchedule:
         self.windows = params.on(fam.SLA_WINDOW)
         self.breaks_on = params.on(fam.HOS_BREAK) and self.d.work_before_break_s > 0
         self.violations: list[str] = []
+        self.route_nodes = [*self.nodes, pr.end_node(v)]
+        prev = [pr.start_node(v), *self.nodes]
+        self.legs = [int(self.dur[a, b]) for a, b in zip(prev, self.route_nodes, strict=True)]
+        o = pr.orders
+        self.ready = [o[j].ready_s if self.windows else 0 for j in self.nodes] + [0]
+        self.due = [o[j].due_s if self.windows else None for j in self.nodes] + [None]
+        self.service = [o[j].service_time_s for j in self.nodes] + [0]
         start = self.d.available_s
         if not self.breaks_on and pricing.span_units_per_s[v] > 0:
             start += self._push_start(start)
@@ -124,79 +151,107 @@ class RouteSchedule:
 
     def _times(self, start: int) -> list[tuple[int, int]]:
         """(arrival, service start) per stop, no breaks, from route start `start`."""
-        pr, t, cur = self.pricing.problem, start + self.pricing.start_service_s[self.v], None
-        out = []
-        cur = pr.start_node(self.v)
-        for j in self.nodes:
-            arrive = t + int(self.dur[cur, j])
-            begin = max(arrive, pr.orders[j].ready_s) if self.windows else arrive
-            out.append((arrive, begin))
-            t, cur = begin + pr.orders[j].service_time_s, j
-        return out
+        return self._trace(start, ()).times[:-1]
 
     def _push_start(self, start: int) -> int:
         """How much later the route can start without making any stop later or more late."""
-        pr = self.pricing.problem
         waited, best = 0, None
-        for j, (arrive, begin) in zip(self.nodes, self._times(start), strict=True):
+        for due, (arrive, begin) in zip(self.due, self._times(start), strict=False):
             waited += begin - arrive
-            due = pr.orders[j].due_s if self.windows else begin
+            due = begin if due is None else due
             room = waited + max(0, due - begin) if begin <= due else waited
             best = room if best is None else min(best, room)
         return max(0, min(best or 0, waited))
 
+    def _trace(self, start: int, planned: Sequence[int]) -> _Trace:
+        """Walk the route taking a break in each leg of `planned` and, where a stretch would
+        still run over, one in the leg itself (the first such leg is reported)."""
+        d = self.d
+        on = self.breaks_on
+        w, brk = d.work_before_break_s, d.break_duration_s
+        rest_end = start
+        t = start + self.pricing.start_service_s[self.v]
+        times: list[tuple[int, int]] = []
+        breaks: list[Break] = []
+        late_s = late_n = over = 0
+        forced = None
+        lo = 0  # first leg since the last rest
+        for i, leg in enumerate(self.legs):
+            arrive = t + leg
+            ready, service = self.ready[i], self.service[i]
+            begin = max(arrive, ready)
+            take = on and i in planned
+            if on and not take and begin + service - rest_end > w:
+                if begin - arrive >= brk and arrive - rest_end <= w:
+                    breaks.append(Break(begin - brk, brk))  # the wait is the break
+                    rest_end, lo = begin, i + 1
+                else:
+                    take = True
+                    if forced is None:
+                        forced = (i, lo)
+            if take:
+                begin = max(t + leg + brk, ready)
+                pause = min(begin - brk, max(t, rest_end + w))
+                breaks.append(Break(pause, brk))
+                rest_end, lo = pause + brk, i + 1
+                # Drive first and rest at the stop, or rest on the way when the stretch ends sooner.
+                arrive = t + leg if t + leg <= pause else t + leg + brk
+            if on and begin + service - rest_end > w:
+                over += 1
+            times.append((arrive, begin))
+            due = self.due[i]
+            if due is not None and begin > due:
+                late_s += begin - due
+                late_n += 1
+            t = begin + service
+        return _Trace(times, breaks, t, late_s, late_n, over, forced)
+
+    def _score(self, tr: _Trace) -> tuple[int, int, int, int]:
+        broken = tr.stretch_over + int(tr.end > self.d.shift_end_s)
+        return (broken, tr.late_s, tr.late_n, tr.end)
+
+    def _place_breaks(self, start: int) -> _Trace:
+        """Choose, break by break, the leg that gives the best schedule (see the class)."""
+        planned: list[int] = []
+        tr = self._trace(start, planned)
+        while tr.forced is not None and len(planned) <= len(self.legs):
+            forced, lo = tr.forced
+            options = [(self._trace(start, [*planned, k]), k) for k in range(lo, forced + 1)]
+            best, leg = min(options, key=lambda x: (self._score(x[0]), -x[1]))
+            planned.append(leg)
+            tr = best
+        return tr
+
     def walk(self, start: int) -> tuple[Route, int]:
         pr, pricing, d, v = self.pricing.problem, self.pricing, self.d, self.v
         params = pricing.params
-        w, brk = d.work_before_break_s, d.break_duration_s
-        rest_end = start
-        t = start + pricing.start_service_s[v]
-        cur = pr.start_node(v)
-        breaks: list[Break] = []
+        tr = self._place_breaks(start) if self.breaks_on else self._trace(start, ())
+        if tr.stretch_over:
+            self.violations.append(f"{d.id}: work stretch over {d.work_before_break_s} s without a break")
         visits: list[Visit] = []
         left = [
             sum(pr.orders[j].parcels for j in self.nodes),
             sum(pr.orders[j].weight_g for j in self.nodes),
             sum(pr.orders[j].volume_ml for j in self.nodes),
         ]
-        units = distance = late_total = 0
-        route_nodes = [*self.nodes, pr.end_node(v)]
-        for j in route_nodes:
-            is_order = j < pr.n_orders
-            o = pr.orders[j] if is_order else None
-            leg = int(self.dur[cur, j])
-            arrive = t + leg
-            ready = o.ready_s if (o is not None and self.windows) else 0
-            begin = max(arrive, ready)
-            service = o.service_time_s if o is not None else 0
-            if self.breaks_on and begin + service - rest_end > w:
-                if begin - arrive >= brk and arrive - rest_end <= w:
-                    breaks.append(Break(begin - brk, brk))
-                    rest_end = begin
-                else:
-                    breaks.append(Break(t, brk))
-                    rest_end = t + brk
-                    arrive = rest_end + leg
-                    begin = max(arrive, ready)
-                    if begin - arrive >= brk:
-                        rest_end = begin
-                if begin + service - rest_end > w:
-                    self.violations.append(f"{d.id}: work stretch over {w} s without a break")
+        units = distance = 0
+        cur = pr.start_node(v)
+        for j, (arrive, begin) in zip(self.route_nodes, tr.times, strict=True):
             distance += int(self.dist[cur, j])
-            if o is not None:
-                left = [left[0] - o.parcels, left[1] - o.weight_g, left[2] - o.volume_ml]
-                visits.append(Visit(o.id, arrive, begin, begin + service, o.due_s, *left))
-                units += int(pricing.visit_units[v][j])
-                if self.windows:
-                    late = max(0, begin - o.due_s)
-                    late_total += late
-                    self._check_late(o.id, late, params)
-                issue = static_issue(pr, params, v, j)
-                if issue is not None:
-                    self.violations.append(f"{o.id} on {d.id}: {issue[1]} ({issue[0]})")
-            t, cur = begin + service, j
-        end = t
-        self._check_route(start, end, route_nodes)
+            cur = j
+            if j >= pr.n_orders:
+                continue
+            o = pr.orders[j]
+            left = [left[0] - o.parcels, left[1] - o.weight_g, left[2] - o.volume_ml]
+            visits.append(Visit(o.id, arrive, begin, begin + o.service_time_s, o.due_s, *left))
+            units += int(pricing.visit_units[v][j])
+            if self.windows:
+                self._check_late(o.id, max(0, begin - o.due_s), params)
+            issue = static_issue(pr, params, v, j)
+            if issue is not None:
+                self.violations.append(f"{o.id} on {d.id}: {issue[1]} ({issue[0]})")
+        end = tr.end
+        self._check_route(start, end, self.route_nodes)
         units += distance * pricing.arc_units_per_m[v]
         units += (end - start) * pricing.span_units_per_s[v]
         units += pricing.fixed_units[v]
@@ -204,10 +259,10 @@ class RouteSchedule:
         if cap is not None:
             units += cap.units_per_stop * max(0, len(self.nodes) - cap.stops)
         if params.sla_mode is SlaMode.SOFT:
-            units += late_total * pricing.late_units_per_s
+            units += tr.late_s * pricing.late_units_per_s
         co2_g = (distance * d.co2_g_per_km + 500) // 1000
         cost = route_cost_cents(d.cost, end - start, distance, len(self.nodes))
-        route = Route(d.id, tuple(visits), start, end, distance, cost, co2_g, tuple(breaks))
+        route = Route(d.id, tuple(visits), start, end, distance, cost, co2_g, tuple(tr.breaks))
         return route, units
 
     def _check_late(self, order_id: str, late: int, params: SolveParams) -> None:

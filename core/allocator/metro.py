@@ -49,6 +49,7 @@ MIN_PHASE_S = 0.05
 CONSTRUCT_S = 30.0  # the least wall time a part's construction may take
 MIN_TASK_S = 0.5  # no part gets less, whatever the budget says
 BUDGET_MARGIN_S = 0.5  # of a budget, kept for dispatch and merging
+BREAK_ROUNDS = 4  # constructions that close the windows of orders a break made late
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,26 @@ def solve_part(task: PartTask) -> PartOutcome:
         again = solve(relaxed, _first(left()), task.seed, hard)
         best.offer(again.plan(), "construction with late windows")
         solutions += again.solutions
+    # Also part of the construction: orders a break made late get their window closed one
+    # break earlier and the construction runs again, while that keeps giving a better plan.
+    # The local search then runs on the windows the best plan was built for.
+    search_on = relaxed
+    for _ in range(BREAK_ROUNDS):
+        hit = late_by_breaks(pr, best.plan, params)
+        if not hit:
+            break
+        relaxed = _room_for_breaks(relaxed, hit, params)
+        again = solve(relaxed, _first(left()), task.seed, hard)
+        solutions += again.solutions
+        if not best.offer(again.plan(), "construction with room for breaks"):
+            break
+        search_on = relaxed
     remaining = left() - RESERVE_S * limit
     if remaining > MIN_PHASE_S and (not isinstance(stop, MaxSolutions) or stop.n > 1):
         improve_stop: StopRule = MaxRuntime(remaining)
         if isinstance(stop, MaxSolutions):
             improve_stop = replace(stop, max_runtime_s=remaining)
-        polished = solve(relaxed, improve_stop, task.seed, hard, warm=best.plan)
+        polished = solve(search_on, improve_stop, task.seed, hard, warm=best.plan)
         best.offer(polished.plan(), "local search")
         solutions += polished.solutions
     if not best.feasible:
@@ -175,11 +190,14 @@ class _Best:
     def feasible(self) -> bool:
         return self.key is not None and not self.key[0]
 
-    def offer(self, plan: RoutePlan, source: str) -> None:
+    def offer(self, plan: RoutePlan, source: str) -> bool:
+        """Keep `plan` if it is the best so far; say whether it was."""
         m = evaluate_plan(self.problem, plan, self.params).metrics
         key = (not m.feasible, m.objective_units)
         if self.key is None or key < self.key:
             self.plan, self.key, self.source = {d: list(o) for d, o in plan.items()}, key, source
+            return True
+        return False
 
 
 def breaks_needed(d: DriverSpec, params: SolveParams) -> int:
@@ -218,6 +236,29 @@ def relaxed_problem(
             d = replace(d, shift_end_s=end, max_route_duration_s=longest)
         drivers.append(d)
     return replace(problem, drivers=tuple(drivers))
+
+
+def late_by_breaks(problem: AllocationProblem, plan: RoutePlan, params: SolveParams) -> set[str]:
+    """Orders `plan` serves late only because of the breaks: late with them, on time without."""
+    if not params.on(fam.HOS_BREAK) or not params.on(fam.SLA_WINDOW):
+        return set()
+    late = {v.order_id for r in evaluate_plan(problem, plan, params).routes for v in r.visits if v.late_s > 0}
+    if not late:
+        return set()
+    free = evaluate_plan(problem, plan, params.without(fam.HOS_BREAK)).routes
+    return late - {v.order_id for r in free for v in r.visits if v.late_s > 0}
+
+
+def _room_for_breaks(problem: AllocationProblem, orders: set[str], params: SolveParams) -> AllocationProblem:
+    """Windows of `orders` close one break earlier, so the relaxed search leaves room for the
+    break that made them late (the other orders keep their windows)."""
+    brk = max((d.break_duration_s for d in problem.drivers if d.work_before_break_s > 0), default=0)
+    if brk <= 0:
+        return problem
+    tight = tuple(
+        replace(o, due_s=max(o.ready_s, o.due_s - brk)) if o.id in orders else o for o in problem.orders
+    )
+    return replace(problem, orders=tight)
 
 
 def _late_candidates(result: AllocationResult, params: SolveParams) -> set[str]:

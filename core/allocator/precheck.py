@@ -50,14 +50,22 @@ def time_issue(pricing: Pricing, v: int, j: int) -> tuple[str, str] | None:
 
 
 def check_candidates(pricing: Pricing, params: SolveParams) -> Candidates:
+    """Every (driver, order) pair through `static_issue` and `time_issue`; drivers alike in
+    everything those read are asked once per order (a fleet of identical vans, once)."""
     pr = pricing.problem
     allowed: list[tuple[int, ...]] = []
     excluded: list[Unassigned] = []
+    twins = _alike(pricing)
     for j, o in enumerate(pr.orders):
         ok: list[int] = []
         why: Counter[tuple[str, str]] = Counter()
+        locked = params.on(fam.LOCKS) and o.locked_driver_id is not None
+        seen: dict[int, tuple[str, str] | None] = {}
         for v in range(len(pr.drivers)):
-            issue = static_issue(pr, params, v, j) or time_issue(pricing, v, j)
+            first = twins[v]
+            if locked or first not in seen:
+                seen[first] = static_issue(pr, params, v, j) or time_issue(pricing, v, j)
+            issue = seen[first]
             if issue is None:
                 ok.append(v)
             else:
@@ -66,6 +74,23 @@ def check_candidates(pricing: Pricing, params: SolveParams) -> Candidates:
         if not ok:
             excluded.append(_reason(o.id, why))
     return Candidates(tuple(allowed), tuple(excluded))
+
+
+def _alike(pricing: Pricing) -> list[int]:
+    """Per driver, the first driver with the same eligibility, start, end, shift and speed."""
+    pr = pricing.problem
+    pts = pr.points()
+    first: dict[tuple[object, ...], int] = {}
+    out = []
+    for v, d in enumerate(pr.drivers):
+        key = (
+            d.blocked, d.fleet_type, d.skills, d.vehicle_type, d.max_item_weight_g,
+            d.capacity_parcels, d.capacity_weight_g, d.capacity_volume_ml,
+            d.available_s, d.shift_end_s, d.max_route_duration_s, pricing.start_service_s[v],
+            tuple(pts[pr.start_node(v)]), tuple(pts[pr.end_node(v)]), pr.speed_profile(v),
+        )  # fmt: skip
+        out.append(first.setdefault(key, v))
+    return out
 
 
 def _reason(order_id: str, why: Counter[tuple[str, str]]) -> Unassigned:

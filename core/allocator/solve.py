@@ -22,6 +22,8 @@ from core.allocator.rebalance import enforce_budget, no_worse
 from core.allocator.result import AllocationResult, Route, RoutePlan, Status, Unassigned
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
+EXACT_RESERVE_S = 0.15  # of a portfolio solve's limit, kept for building the result
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -69,8 +71,18 @@ def solve(
     elif warm is not None:
         warm = {d: list(o) for d, o in warm.items()}
     if params.portfolio and stop.time_limit_s >= 1.0:
-        from core.allocator.portfolio import PyvrpInBackground
+        from core.allocator.portfolio import PyvrpInBackground, cooperative_plan, relaxation_is_exact
 
+        if initial is None and relaxation_is_exact(pricing, candidates):
+            # PyVRP expresses the whole model: both cores run its search and swap their
+            # best solutions, and its best plan is the model's (evaluate() still checks it).
+            seconds = stop.time_limit_s - EXACT_RESERVE_S - (time.monotonic() - started)
+            pv = cooperative_plan(pricing, candidates, seconds, seed)
+            if pv is not None and warm is not None and no_worse(pricing, warm, pv):
+                pv = warm
+            if pv is not None:
+                notes.append("PyVRP on both cores (the relaxation is the whole model)")
+                return _result(pricing, candidates, pv, Status.SOLVED, started, 0, notes)
         budget = stop.time_limit_s * params.portfolio_share
         helper = PyvrpInBackground(pricing, candidates, budget, seed)
         first = build_model(pricing, candidates)

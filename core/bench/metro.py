@@ -17,6 +17,8 @@ Nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import math
 import os
 import platform
@@ -24,8 +26,8 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,7 @@ import numpy.typing as npt
 
 from core.allocator.costs import FleetCost
 from core.allocator.decompose import DecomposeParams
-from core.allocator.executor import executor_for
+from core.allocator.executor import DaskExecutor, Executor, executor_for
 from core.allocator.metro import MetroParams, solve_metro
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.solve import solve
@@ -226,6 +228,10 @@ CASES: dict[str, tuple[str, Callable[[int], AllocationProblem]]] = {
         "20,000 orders / 1,000 drivers, 20 hubs",
         lambda seed: metro_day(seed, 20_000, 1_000, grid_sites(20), radius_km=6.0),
     ),
+    "100k": (
+        "100,000 orders / 5,000 drivers, 100 hubs on a 10 x 10 grid 9 km apart",
+        lambda seed: metro_day(seed, 100_000, 5_000, grid_sites(100), radius_km=6.0),
+    ),
 }
 FIRST = "first"
 SECTION = "## Metro days"
@@ -293,6 +299,7 @@ class Row:
     feasible: bool
     peak_mb: float
     load: float
+    plan_digest: str = ""
 
 
 def _cpu_s() -> float:
@@ -309,26 +316,59 @@ def run_case(
     scheduler: str | None,
     metro: MetroParams,
     seed: int,
+    dask_workers: int = 0,
 ) -> Row:
     """One solve of one day: `run` is FIRST (stop at each part's first plan) or a budget in
-    seconds.  A fresh pool per run, so its workers' CPU is counted when they are reaped."""
+    seconds.  A fresh pool per run, so its workers' CPU is counted when they are reaped.
+    `dask_workers` > 0: a dask LocalCluster of that many one-thread worker processes on the
+    loopback instead (started before the clock, inside the memory sampling)."""
     load = os.getloadavg()[0]
     cpu = _cpu_s()
-    started = time.perf_counter()
-    with PeakMemory() as mem, executor_for(scheduler, workers) as executor:
+    with PeakMemory() as mem, _executor(scheduler, workers, dask_workers) as executor:
+        started = time.perf_counter()
         if run == FIRST:
             stop = MaxSolutions(1, max_runtime_s=600.0, stall_s=600.0)
             result = solve_metro(problem, stop, seed=seed, executor=executor, metro=metro)
         else:
             result = solve_metro(problem, seed=seed, executor=executor, metro=metro, budget_s=float(run))
-    wall = time.perf_counter() - started
+        wall = time.perf_counter() - started
     m = result.metrics
     parts = next((int(n.split()[0]) for n in result.notes if n.endswith("orders") and "parts" in n), 1)
+    label = run if run == FIRST else f"{run} s"
+    if dask_workers:
+        label += f" (dask, {dask_workers} workers)"
+    digest = hashlib.sha1(repr(sorted(result.plan().items())).encode()).hexdigest()[:12]
     return Row(
         name, len(problem.orders), len(problem.drivers), len(problem.hubs),
-        run if run == FIRST else f"{run} s", parts, wall, _cpu_s() - cpu, m.orders_served,
-        m.orders_unassigned, m.late_count, m.cost_cents, m.feasible, mem.peak_bytes / 2**20, load,
+        label, parts, wall, _cpu_s() - cpu, m.orders_served,
+        m.orders_unassigned, m.late_count, m.cost_cents, m.feasible, mem.peak_bytes / 2**20, load, digest,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _executor(scheduler: str | None, workers: int, dask_workers: int) -> Iterator[Executor]:
+    if not dask_workers:
+        with executor_for(scheduler, workers) as executor:
+            yield executor
+        return
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=dask_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    try:
+        with Client(cluster) as client:  # type: ignore[no-untyped-call]
+            client.wait_for_workers(dask_workers, timeout=300)
+            with DaskExecutor(client) as executor:
+                yield executor
+    finally:
+        cluster.close()
 
 
 def whole_row(name: str, problem: AllocationProblem, seconds: float, seed: int) -> Row:
@@ -374,6 +414,21 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+PRICE_HEADER = (
+    "| day | metro run | metro cost $ | metro late | reference run | reference cost $ | reference late "
+    "| cost gap % |\n|---|---|--:|--:|---|--:|--:|--:|"
+)
+
+
+def price_row(case: str, metro: Row, ref: Row) -> str:
+    """The price of decomposition: the metro plan against the reference (bigger parts, more time)."""
+    gap = 100.0 * (metro.cost_cents - ref.cost_cents) / max(1, ref.cost_cents)
+    return (
+        f"| {case} | {metro.run} | {metro.cost_cents / 100:,.0f} | {metro.late} | {ref.run} | "
+        f"{ref.cost_cents / 100:,.0f} | {ref.late} | {gap:+.2f} |"
+    )
+
+
 def machine() -> str:
     return (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -408,6 +463,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-time-first", action="store_true",
                         help="windows one break shorter: no stop made late by a break")  # fmt: skip
     parser.add_argument("--results", default=None, help="write the table into this markdown file")
+    parser.add_argument("--reference", type=float, default=0.0,
+                        help="price of decomposition: also solve each day with parts of up to "
+                        "--reference-part-orders orders and this many times the first budget")  # fmt: skip
+    parser.add_argument("--reference-part-orders", type=int, default=1_000)
+    parser.add_argument("--dask-local", type=int, default=0,
+                        help="also make first plans on a local dask cluster of N workers")  # fmt: skip
 
 
 def main(args: argparse.Namespace) -> int:
@@ -416,6 +477,8 @@ def main(args: argparse.Namespace) -> int:
     )
     budgets = [b.strip() for b in args.budgets.split(",") if b.strip()]
     rows: list[Row] = []
+    prices: list[str] = []
+    same: list[str] = []
     for name in [c.strip() for c in args.cases.split(",") if c.strip()]:
         label, make = CASES[name]
         problem = make(args.seed)
@@ -423,9 +486,30 @@ def main(args: argparse.Namespace) -> int:
             row = run_case(name, problem, run, args.workers, args.scheduler, metro, args.seed)
             rows.append(row)
             print(table([row]).splitlines()[-1], flush=True)
+        if args.dask_local:
+            row = run_case(name, problem, FIRST, args.workers, None, metro, args.seed, args.dask_local)
+            rows.append(row)
+            print(table([row]).splitlines()[-1], flush=True)
+            local = next(r for r in rows if r.case == name and r.run == FIRST)
+            equal = "==" if row.plan_digest == local.plan_digest else "!="
+            same.append(
+                f"{name}: dask plan {equal} local pool plan ({row.plan_digest} / {local.plan_digest})"
+            )
         if name == "1k" and args.whole > 0:
             rows.append(whole_row(name, problem, args.whole, args.seed))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
+        if args.reference > 0 and budgets:
+            wide = replace(
+                metro, decompose=replace(metro.decompose, max_part_orders=args.reference_part_orders)
+            )
+            ref_s = f"{float(budgets[0]) * args.reference:g}"
+            row = run_case(name, problem, ref_s, args.workers, args.scheduler, wide, args.seed)
+            row = replace(row, run=f"{ref_s} s reference")
+            rows.append(row)
+            print(table([row]).splitlines()[-1], flush=True)
+            prices.append(
+                price_row(name, next(r for r in rows if r.case == name and r.run == f"{budgets[0]} s"), row)
+            )
     body = "\n".join(
         [
             f"Machine: {machine()}.",
@@ -437,6 +521,10 @@ def main(args: argparse.Namespace) -> int:
             LEGEND,
         ]
     )
+    if same:
+        body += "\n\nFirst plans, dask against the local pool: " + "; ".join(same) + "."
+    if prices:
+        body += "\n\n" + PRICE_HEADER + "\n" + "\n".join(prices)
     print()
     print(body)
     if args.results:
