@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
@@ -333,13 +334,7 @@ def record(
     state = replan_.state
     plan = session.get(Plan, state.plan_id) if state.plan_id is not None else None
     if plan is None:
-        plan = session.scalars(
-            select(Plan).where(Plan.hub_id == state.hub_id, Plan.service_date == state.day)
-        ).first()
-    if plan is None:
-        plan = Plan(hub_id=state.hub_id, service_date=state.day, updated_at=now)
-        session.add(plan)
-        session.flush()
+        plan = day_plan(session, state.hub_id, state.day, now)
     by, kind = (agent, ProposerKind.AGENT) if agent else (viewer.username, _proposer_kind(viewer))
     proposal = create_proposal(
         session,
@@ -359,6 +354,23 @@ def record(
         proposal.decision_reason = replan_.rationale
         session.flush()
     return proposal_view(session, proposal.id)
+
+
+def day_plan(session: Session, hub_id: int, day: date, now: datetime) -> Plan:
+    """The hub's plan for the day, made if there is none yet. Two writers may make it at the
+    same moment (a rebalance and the simulator): the loser of the unique (hub, day) key takes
+    the winner's row instead of failing."""
+    found = session.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == day)).first()
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            plan = Plan(hub_id=hub_id, service_date=day, updated_at=now)
+            session.add(plan)
+            session.flush()
+        return plan
+    except IntegrityError:
+        return session.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == day)).one()
 
 
 def _proposer_kind(viewer: Viewer) -> ProposerKind:
