@@ -316,7 +316,7 @@ def _lost_decisions(url: str, approved: set[int]) -> list[str]:
         for entry in session.scalars(select(AuditEntry).where(AuditEntry.entity.in_(("plan", "proposal")))):
             if entry.entity == "plan" and "proposal_id" in entry.detail:
                 audits[int(entry.detail["proposal_id"])] += 1
-            elif entry.action.startswith("reject_"):
+            elif entry.action.startswith("reject_") and entry.entity_id is not None:
                 audits[entry.entity_id] += 1
         decided = {p for p, s in statuses.items() if s in (ProposalStatus.APPLIED, ProposalStatus.REJECTED)}
         lost += [f"proposal {p} audited {audits[p]} times" for p in decided if audits[p] != 1]
@@ -440,10 +440,9 @@ def report(result: dict[str, object]) -> str:
         f"seed s: {result['seed_s']:.0f}; simulator still running at the end: {result['sim_alive']}; "
         f"load average start {result['load'][0]} end {result['load'][1]}",  # type: ignore[index]
     ]
-    lines.append(
-        f"simulated clock when the users were all in: {result['sim_clock'][0]}, at the end: "  # type: ignore[index]
-        f"{result['sim_clock'][1]}"
-    )  # type: ignore[index]
+    clock = result["sim_clock"]
+    assert isinstance(clock, tuple)
+    lines.append(f"simulated clock when the users were all in: {clock[0]}, at the end: {clock[1]}")
     failures = result["server_failures"]
     assert isinstance(failures, Counter)
     lines += [f"server log: {n} x {line}" for line, n in failures.most_common(8)]
