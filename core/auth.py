@@ -1,44 +1,47 @@
-"""Sign-in for local accounts: password check and signed, expiring re-authentication tokens.
+"""Sign-in for local accounts: password check and server-side sessions.
 
-A token lets a browser that reloads (a new Streamlit session) sign back in without the
-password until it expires. It is ``v1.<user id>.<expires, epoch s>.<password tag>.<signature>``:
-the signature is HMAC-SHA256 over everything before it with the server's secret key, and the
-password tag is an HMAC of the user's current password hash, so changing the password (or
-deactivating the user) revokes every token issued before. Nothing secret is inside the token;
-it only has to be unforgeable. The UI decides where the token lives (a cookie).
+Signing in writes a `SignInSession` row and gives the browser a random 256-bit token that
+names it (the UI keeps it in a cookie so a reload signs back in). The row stores only an HMAC
+of the token under the server's secret key, so neither a copy of the database nor a row
+written into it signs anyone in. Every run of the app checks the row again: sign-out ends it,
+a password change or a deactivation ends every session of the user, and it expires on the
+wall clock (never the simulator's) after the configured hours. Anything that is not a token we
+issued, a cookie with odd characters included, is simply "not signed in".
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
+import stat
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.config import DATA_DIR
-from core.models import User
+from core.errors import ControlTowerError
+from core.models import SignInSession, User
 from core.passwords import hash_password, verify_password
 
-TOKEN_VERSION = "v1"
 SECRET_ENV = "CT_SECRET_KEY"
 SECRET_FILE = DATA_DIR / ".secret_key"
 MIN_SECRET_CHARS = 32
-_PASSWORD_TAG_CHARS = 22  # 132 bits of the tag's HMAC
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """A signed-in person: who they are to core, what the UI shows, and their token."""
+    """A signed-in person: who they are to core, what the UI shows, and their session's token."""
 
     viewer: Viewer
     display_name: str
@@ -46,50 +49,8 @@ class SignIn:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
-class TokenClaims:
-    user_id: int
-    expires_at: datetime
-    password_tag: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _mac(secret: bytes, message: str) -> str:
-    return _b64(hmac.new(secret, message.encode(), hashlib.sha256).digest())
-
-
-def _password_tag(secret: bytes, password_hash: str) -> str:
-    return _mac(secret, "password:" + password_hash)[:_PASSWORD_TAG_CHARS]
-
-
-def issue_token(
-    user_id: int, password_hash: str, secret: bytes, *, now: datetime, lifetime: timedelta
-) -> str:
-    """A token for `user_id` valid until `now + lifetime` while the password hash is unchanged."""
-    expires = int((now + lifetime).timestamp())
-    body = f"{TOKEN_VERSION}.{user_id}.{expires}.{_password_tag(secret, password_hash)}"
-    return f"{body}.{_mac(secret, body)}"
-
-
-def read_token(token: str, secret: bytes, *, now: datetime) -> TokenClaims | None:
-    """The token's claims if its signature is ours and it has not expired; else None."""
-    body, _, signature = token.rpartition(".")
-    if not body or not hmac.compare_digest(_mac(secret, body), signature):
-        return None
-    parts = body.split(".")
-    if len(parts) != 4 or parts[0] != TOKEN_VERSION:
-        return None
-    try:
-        user_id, expires = int(parts[1]), int(parts[2])
-    except ValueError:
-        return None
-    expires_at = datetime.fromtimestamp(expires, UTC)
-    if expires_at <= now:
-        return None
-    return TokenClaims(user_id, expires_at, parts[3])
+def _token_hash(token: str, secret: bytes) -> str:
+    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()
 
 
 def _viewer(user: User) -> Viewer:
@@ -110,7 +71,8 @@ def _dummy_hash() -> str:
 def authenticate(
     session: Session, username: str, password: str, secret: bytes, *, now: datetime, lifetime: timedelta
 ) -> SignIn | None:
-    """Check a username and password; None for any failure, without saying which part.
+    """Check a username and password and open a session; None for any failure, without saying
+    which part. `now` is the wall clock.
 
     An unknown user still costs one argon2 verification, so timing does not tell either.
     """
@@ -120,29 +82,96 @@ def authenticate(
         return None
     if not verify_password(user.password_hash, password):
         return None
-    token = issue_token(user.id, user.password_hash, secret, now=now, lifetime=lifetime)
-    return SignIn(
-        _viewer(user),
-        user.display_name,
-        token,
-        datetime.fromtimestamp(int((now + lifetime).timestamp()), UTC),
+    token = secrets.token_urlsafe(32)
+    record = SignInSession(
+        token_hash=_token_hash(token, secret), user_id=user.id, created_at=now, expires_at=now + lifetime
     )
+    session.add(record)
+    session.flush()
+    return SignIn(_viewer(user), user.display_name, token, record.expires_at)
+
+
+def _open_session(session: Session, token: str, secret: bytes, now: datetime) -> SignInSession | None:
+    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    record = session.scalar(
+        select(SignInSession).where(SignInSession.token_hash == _token_hash(token, secret))
+    )
+    if record is None or record.ended_at is not None or record.expires_at <= now:
+        return None
+    return record
 
 
 def resume(session: Session, token: str, secret: bytes, *, now: datetime) -> SignIn | None:
-    """Sign back in from a token: valid signature, not expired, user active, password unchanged.
-
-    The viewer is rebuilt from the user's current row, so a role change applies on resume.
-    """
-    claims = read_token(token, secret, now=now)
-    if claims is None:
+    """The sign-in a token names, if its session is open, unexpired (wall clock `now`) and its
+    user active. The viewer is rebuilt from the user's current row, so a role change applies."""
+    record = _open_session(session, token, secret, now)
+    if record is None:
         return None
-    user = session.get(User, claims.user_id)
+    user = session.get(User, record.user_id)
     if user is None or not user.active:
         return None
-    if not hmac.compare_digest(_password_tag(secret, user.password_hash), claims.password_tag):
-        return None
-    return SignIn(_viewer(user), user.display_name, token, claims.expires_at)
+    return SignIn(_viewer(user), user.display_name, token, record.expires_at)
+
+
+def sign_out(session: Session, token: str, secret: bytes, *, now: datetime) -> None:
+    """End the session the token names: every tab holding it is signed out on its next run."""
+    record = _open_session(session, token, secret, now)
+    if record is not None:
+        record.ended_at = now
+        session.flush()
+
+
+def end_sessions(session: Session, user_id: int, *, now: datetime) -> int:
+    """End every open session of a user; returns how many."""
+    ended = session.execute(
+        update(SignInSession)
+        .where(SignInSession.user_id == user_id, SignInSession.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(cast(CursorResult[Any], ended).rowcount or 0)
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise ControlTowerError(f"no user {username!r}")
+    return user
+
+
+def change_password(session: Session, username: str, new_password: str, *, now: datetime) -> None:
+    """Set a new password and sign the user out everywhere."""
+    user = _user(session, username)
+    user.password_hash = hash_password(new_password)
+    end_sessions(session, user.id, now=now)
+    session.flush()
+
+
+def set_active(session: Session, username: str, active: bool, *, now: datetime) -> None:
+    """Activate or deactivate a user; deactivating signs them out everywhere."""
+    user = _user(session, username)
+    user.active = active
+    if not active:
+        end_sessions(session, user.id, now=now)
+    session.flush()
+
+
+def active_viewer(session: Session, username: str) -> Viewer:
+    """The viewer for a named, active user (commands that act as someone, e.g. approvals)."""
+    user = _user(session, username)
+    if not user.active:
+        raise ControlTowerError(f"user {username!r} is deactivated")
+    return _viewer(user)
+
+
+def demo_passwords_in_use(session: Session) -> list[str]:
+    """Active demo users whose password is still the one the README publishes."""
+    from core.scenario.users import DEMO_USERS
+
+    published = {d.username: d.password for d in DEMO_USERS}
+    users = session.scalars(select(User).where(User.username.in_(published), User.active))
+    return sorted(u.username for u in users if verify_password(u.password_hash, published[u.username]))
 
 
 def _read_when_written(path: Path, attempts: int = 50) -> str:
@@ -154,11 +183,23 @@ def _read_when_written(path: Path, attempts: int = 50) -> str:
     return ""
 
 
+def _refuse_if_shared(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValueError(
+            f"the secret key file {path} can be read or written by other users "
+            f"(mode {stat.filemode(mode)}); make it private with `chmod 600 {path}` "
+            f"or set {SECRET_ENV} instead"
+        )
+
+
 def load_secret_key(env: dict[str, str] | None = None, path: Path = SECRET_FILE) -> bytes:
     """The signing key: `CT_SECRET_KEY` if set, else `data/.secret_key`, made on first use.
 
-    Raises `ValueError` for a key shorter than 32 characters. The file is created with mode
-    0600 and exclusively, so two processes starting at once end up with the same key.
+    Raises `ValueError` for a key shorter than 32 characters, and for a key file that other
+    users may read or write (whoever reads it, with write access to the database, could plant
+    a session). The file is created with mode 0600 and exclusively, so two processes
+    starting at once end up with the same key.
     """
     value = (os.environ if env is None else env).get(SECRET_ENV, "")
     if not value:
@@ -166,6 +207,7 @@ def load_secret_key(env: dict[str, str] | None = None, path: Path = SECRET_FILE)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
+            _refuse_if_shared(path)
             value = _read_when_written(path)
         else:
             value = secrets.token_urlsafe(48)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError, ImportRejectedError
+from core.exports import frame_csv
 from core.imports import import_drivers, import_orders
 from core.models import Hub
 from core.scenario import ScenarioParams, clear_all, seed_scenario
@@ -100,7 +101,7 @@ def _kpis(args: argparse.Namespace) -> int:
         table = table[[c for c in table.columns if c not in KPIS or c in args.kpi]]
     table = in_dollars(table).round(4)
     if args.format == "csv":
-        sys.stdout.write(table.to_csv(index=False))
+        sys.stdout.write(frame_csv(table))
     else:
         print(f"KPIs by {args.by}, service days {start} to {end} (rates 0..1, money in dollars)")
         print(table.to_string(index=False, na_rep="-"))
@@ -125,7 +126,7 @@ def _compliance(args: argparse.Namespace) -> int:
         )
     frame = compliance_frame(report)
     if args.format == "csv":
-        sys.stdout.write(frame.to_csv(index=False))
+        sys.stdout.write(frame_csv(frame))
         return 0
     counts = frame["status"].value_counts()
     print(
@@ -255,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     from core.bench.cli import add_bench_parser
     from core.cli_dispatch import add_dispatch_parser
     from core.cli_sim import add_sim_parser
+    from core.cli_users import add_user_parser
 
     add_dispatch_parser(sub)
+    add_user_parser(sub)
     add_sim_parser(sub)
     add_bench_parser(sub)
     return parser

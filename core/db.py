@@ -15,6 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,8 +101,18 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (applied automatically at start-up)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema to `revision` (applied automatically at start-up).
+
+    A schema already at head is only read, so the app starting next to a busy simulator does
+    not queue for SQLite's write lock (and fail after the busy timeout) to change nothing.
+    """
+    cfg = alembic_config(engine)
+    if revision == "head":
+        with engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"}).connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        if current == set(ScriptDirectory.from_config(cfg).get_heads()):
+            return
+    command.upgrade(cfg, revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:

@@ -5,14 +5,28 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from core.models import BrandTier, ContactChannel, SlaKind, VehicleType
+from core.kinds import BrandTier, ContactChannel, SlaKind, VehicleKind
 
 KNOWN_SKILLS = frozenset({"cold_chain", "age_check", "two_person"})
 HOUR_S = 3600
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # a window outside these is a typo (and 9999 overflows UTC)
+
+
+def _no_nul(value: object) -> object:
+    """Refuse a NUL byte in any value: PostgreSQL cannot store it, so neither store takes it."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("contains a NUL byte (\\x00); remove it from the file")
+    return value
+
+
+def _plausible_year(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"year {value.year} is outside {FIRST_YEAR}-{LAST_YEAR}; check the date")
+    return value
 
 
 def _flag(value: object) -> object:
@@ -69,6 +83,9 @@ class OrderRow(BaseModel):
     neighbour_allowed: Flag = False
     locker_allowed: Flag = False
 
+    _no_nul = field_validator("*", mode="before")(_no_nul)
+    _plausible = field_validator("window_start", "window_end")(_plausible_year)
+
     @model_validator(mode="after")
     def _window_ordered(self) -> OrderRow:
         if (self.window_start.tzinfo is None) != (self.window_end.tzinfo is None):
@@ -98,7 +115,7 @@ class DriverRow(BaseModel):
     hub: str = Field(min_length=1)
     shift_start: time
     shift_end: time
-    vehicle_type: VehicleType
+    vehicle_type: VehicleKind
     capacity_parcels: int = Field(ge=1, le=1000)
     capacity_kg: float = Field(gt=0, le=5000)
     capacity_l: float = Field(gt=0, le=50000)
@@ -108,6 +125,8 @@ class DriverRow(BaseModel):
     co2_g_per_km: int = Field(default=200, ge=0, le=2000)
     cold_chain: Flag = False
     skills: Skills = frozenset()
+
+    _no_nul = field_validator("*", mode="before")(_no_nul)
 
     @model_validator(mode="after")
     def _shift_ordered(self) -> DriverRow:

@@ -1,7 +1,10 @@
 """CSV import of orders and drivers: validate every row, then write all of them or none.
 
 One service for the CLI and the app. Every problem is reported with the file's line number
-(the header is line 1), the field and the reason; if there is any, nothing is written.
+(the header is line 1), the field and the reason; if there is any, nothing is written. A file
+never ends in a traceback: what the stores would refuse (a NUL byte, a value too long for its
+column) is refused here first, the same on SQLite and PostgreSQL, and a local time that a
+daylight-saving change skips or repeats is refused unless the file gives its offset.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,15 +21,18 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from core.bulk import bulk_insert
 from core.errors import ImportRejectedError, RowError
 from core.geo import haversine_m
 from core.import_rows import DriverRow, OrderRow
-from core.models import Driver, DriverStatus, Fleet, Hub, Order, OrderStatus, Region, Vehicle
+from core.kinds import DriverStatus, OrderStatus
+from core.models import Driver, Fleet, Hub, Order, Region, Vehicle
 
 MAX_DISTANCE_FROM_HUB_M = 150_000
+REGISTRATION_CHARS = 32  # Vehicle.registration
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -46,9 +53,19 @@ def _decode(data: bytes) -> str:
         raise ImportRejectedError("the file is not UTF-8 text", [RowError(line, "file", msg)]) from exc
 
 
+def _unreadable(line: int, exc: csv.Error) -> RowError:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        reason = f"a value is longer than {csv.field_size_limit():,} characters"
+    return RowError(line, "row", f"the CSV cannot be read here ({reason}); nothing after this line was read")
+
+
 def _rows(text: str, model: type[M]) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise ImportRejectedError("the header cannot be read", [_unreadable(1, exc)]) from exc
     required = [name for name, f in model.model_fields.items() if f.is_required()]
     missing = [c for c in required if c not in header]
     if missing:
@@ -56,7 +73,14 @@ def _rows(text: str, model: type[M]) -> Iterator[tuple[int, dict[str, str]]]:
             f"missing column(s): {', '.join(missing)}", [RowError(1, c, "missing column") for c in missing]
         )
     reader.fieldnames = header
-    for raw in reader:
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # DictReader's own line_num lags until a row is returned
+            yield reader.reader.line_num, {"__unreadable__": str(exc)}
+            return
         if raw.get(None):
             yield reader.line_num, {"__extra__": "x"}
             continue
@@ -67,6 +91,9 @@ def _validate(text: str, model: type[M]) -> tuple[list[tuple[int, M]], list[RowE
     good: list[tuple[int, M]] = []
     errors: list[RowError] = []
     for line, raw in _rows(text, model):
+        if "__unreadable__" in raw:
+            errors.append(_unreadable(line, csv.Error(raw["__unreadable__"])))
+            continue
         if "__extra__" in raw:
             errors.append(RowError(line, "row", "more values than columns"))
             continue
@@ -86,7 +113,8 @@ def _validate(text: str, model: type[M]) -> tuple[list[tuple[int, M]], list[RowE
 def _duplicates(
     rows: list[tuple[int, M]], key: Callable[[M], str], existing: set[str], field: str
 ) -> list[RowError]:
-    errors, first_line = [], {}
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
     for line, row in rows:
         value = key(row)
         if value in existing:
@@ -106,6 +134,20 @@ def _reject(kind: str, errors: list[RowError]) -> None:
         )
 
 
+@contextmanager
+def _store_refusal(kind: str) -> Iterator[None]:
+    """The last guard: what the database refuses anyway (e.g. a reference another import wrote
+    meanwhile) is a refusal like any other, never a traceback. The caller rolls back."""
+    try:
+        yield
+    except (IntegrityError, DataError) as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        raise ImportRejectedError(
+            f"{kind} import refused by the database; nothing was written",
+            [RowError(1, "file", f"the database refused the rows: {reason}")],
+        ) from exc
+
+
 def _read(source: bytes | str | Path) -> str:
     if isinstance(source, Path):
         return _decode(source.read_bytes())
@@ -114,6 +156,37 @@ def _read(source: bytes | str | Path) -> str:
 
 def _as_utc(value: datetime, tz: str) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz))).astimezone(UTC)
+
+
+def _local_time_problem(value: datetime, tz: str) -> str | None:
+    """Why a local time without an offset is ambiguous at the hub, or None when it is not."""
+    if value.tzinfo is not None:
+        return None
+    zone = ZoneInfo(tz)
+    early, late = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+    shown = f"{value:%Y-%m-%d %H:%M}"
+    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != value:
+        return (
+            f"{shown} does not exist in {tz} (the clocks skip it for daylight saving); "
+            f"give the time with its offset, e.g. {early.astimezone(UTC).astimezone(zone).isoformat()}"
+        )
+    if early.utcoffset() != late.utcoffset():
+        return (
+            f"{shown} happens twice in {tz} (the clocks go back); give the offset: "
+            f"{early.isoformat()} (first) or {late.isoformat()} (second)"
+        )
+    return None
+
+
+def _window_errors(line: int, r: OrderRow, tz: str) -> list[RowError]:
+    errors = [
+        RowError(line, name, problem)
+        for name, value in (("window_start", r.window_start), ("window_end", r.window_end))
+        if (problem := _local_time_problem(value, tz))
+    ]
+    if not errors and _as_utc(r.window_end, tz) <= _as_utc(r.window_start, tz):
+        errors.append(RowError(line, "window_end", "is not after window_start at the hub's clock"))
+    return errors
 
 
 def _zone_centres(session: Session) -> dict[int, list[tuple[str, float, float]]]:
@@ -149,6 +222,7 @@ def import_orders(session: Session, source: bytes | str | Path, now: datetime | 
         if hub is None:
             errors.append(RowError(line, "hub", f"unknown hub {r.hub!r}; known: {', '.join(sorted(hubs))}"))
             continue
+        errors += _window_errors(line, r, hub.timezone)
         far = float(haversine_m(hub.lat, hub.lon, r.lat, r.lon))
         if far > MAX_DISTANCE_FROM_HUB_M:
             errors.append(
@@ -196,7 +270,8 @@ def import_orders(session: Session, source: bytes | str | Path, now: datetime | 
                 "delivered_at": None,
             }
         )
-    bulk_insert(session, Order.__table__, records)  # type: ignore[arg-type]
+    with _store_refusal("orders"):
+        bulk_insert(session, Order.__table__, records)  # type: ignore[arg-type]
     return ImportResult("orders", len(records))
 
 
@@ -214,6 +289,16 @@ def import_drivers(session: Session, source: bytes | str | Path) -> ImportResult
         "vehicle_registration",
     )
     for line, r in rows:
+        made = f"{r.hub}-{r.code}"
+        if r.vehicle_registration is None and len(made) > REGISTRATION_CHARS:
+            errors.append(
+                RowError(
+                    line,
+                    "vehicle_registration",
+                    f"none given, and the one made from hub and code ({made!r}) is longer than "
+                    f"{REGISTRATION_CHARS} characters; give vehicle_registration",
+                )
+            )
         if r.hub not in hubs:
             errors.append(RowError(line, "hub", f"unknown hub {r.hub!r}; known: {', '.join(sorted(hubs))}"))
         if r.fleet not in fleets:
@@ -223,6 +308,18 @@ def import_drivers(session: Session, source: bytes | str | Path) -> ImportResult
             known = ", ".join(sorted(regions))
             errors.append(RowError(line, "region", f"unknown region {r.region!r}; known: {known}"))
     _reject("drivers", errors)
+    with _store_refusal("drivers"):
+        _insert_drivers(session, rows, hubs, fleets, regions)
+    return ImportResult("drivers", len(rows))
+
+
+def _insert_drivers(
+    session: Session,
+    rows: list[tuple[int, DriverRow]],
+    hubs: dict[str, Hub],
+    fleets: dict[str, Fleet],
+    regions: dict[str, Region],
+) -> None:
     for _, r in rows:
         hub, fleet = hubs[r.hub], fleets[r.fleet]
         vehicle = Vehicle(
@@ -253,4 +350,3 @@ def import_drivers(session: Session, source: bytes | str | Path) -> ImportResult
             )
         )
     session.flush()
-    return ImportResult("drivers", len(rows))

@@ -5,7 +5,10 @@ an older plan version is refused with a sentence saying what moved, never half-a
 a change applied since touches any of its drivers or orders (or says nothing of what it
 touched); a change elsewhere on the plan does not make it stale, so an agent re-planning one
 corner of a hub does not void the proposal a dispatcher is reading about another.
-Every decision is in the audit log.
+Every decision is in the audit log, and there is one decision per proposal: approve and reject
+take the proposal with a conditional update (`WHERE status = 'pending'`) inside the transaction
+that changes the plan, so of two concurrent decisions the second finds it decided and changes
+nothing (PostgreSQL makes it wait for the first's row lock; SQLite writes one at a time).
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.errors import ControlTowerError, StaleProposalError
-from core.models import AuditEntry, Hub, Plan, Proposal, ProposalStatus, ProposerKind, User
+from core.kinds import ProposalStatus, ProposerKind
+from core.models import AuditEntry, Hub, Plan, Proposal, User
 
 Applier = Callable[[Session, Plan, dict[str, Any], datetime], dict[str, Any]]
 _APPLIERS: dict[str, Applier] = {}
@@ -80,11 +84,13 @@ def create_proposal(
     effect: dict[str, Any],
     rationale: str,
     now: datetime | None = None,
+    base_version: int | None = None,
 ) -> Proposal:
-    """Record a pending proposal against the plan's current version."""
+    """Record a pending proposal against `base_version`, the plan version its author read
+    (default: the plan's current version)."""
     proposal = Proposal(
         plan_id=plan.id,
-        base_version=plan.version,
+        base_version=plan.version if base_version is None else base_version,
         kind=kind,
         proposer_kind=proposer_kind,
         proposed_by=proposed_by,
@@ -159,6 +165,28 @@ def _pending(session: Session, proposal_id: int, *, stale_ok: bool = False) -> P
     return proposal
 
 
+def _claim(
+    session: Session,
+    proposal: Proposal,
+    status: ProposalStatus,
+    viewer: Viewer,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """Take the decision, or raise when another one got there first (nothing changed)."""
+    claimed = session.execute(
+        update(Proposal)
+        .where(Proposal.id == proposal.id, Proposal.status == ProposalStatus.PENDING)
+        .values(status=status, decided_by_id=viewer.user_id, decided_at=now, decision_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], claimed).rowcount != 1:
+        raise ControlTowerError(
+            f"proposal {proposal.id} was decided by someone else meanwhile; nothing was changed"
+        )
+    session.refresh(proposal)
+
+
 def _what_moved(session: Session, plan: Plan, since_version: int) -> str:
     entries = session.scalars(
         select(AuditEntry)
@@ -177,8 +205,11 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
     viewer.require(PLAN_CHANGE_ROLES, "approve proposals")
     now = now or datetime.now(UTC)
     proposal = _pending(session, proposal_id, stale_ok=True)
-    plan = session.get(Plan, proposal.plan_id, populate_existing=True)
+    # the plan's row first, then the proposal's: decisions on one plan queue instead of deadlocking
+    plan = session.get(Plan, proposal.plan_id, populate_existing=True, with_for_update=True)
     assert plan is not None
+    if proposal.status is ProposalStatus.PENDING:
+        _claim(session, proposal, ProposalStatus.APPLIED, viewer, now)
     moved = plan.version != proposal.base_version
     if proposal.status is ProposalStatus.STALE or (moved and _conflicts_since(session, plan, proposal)):
         raise StaleProposalError(
@@ -198,23 +229,31 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
         .values(version=Plan.version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if bumped.rowcount != 1:  # another approval got there between our read and our write
+    if cast(CursorResult[Any], bumped).rowcount != 1:  # another approval got there between our read and write
         raise StaleProposalError(
             "The plan was changed by someone else while this proposal was being applied; "
             "nothing was changed. Ask for a fresh proposal."
         )
     session.refresh(plan)
-    proposal.status = ProposalStatus.APPLIED
-    proposal.decided_by_id = viewer.user_id
-    proposal.decided_at = now
     mine = touches(proposal.change)
-    for other in session.scalars(
-        select(Proposal).where(
-            Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING, Proposal.id != proposal.id
+    stale = [
+        other.id
+        for other in session.scalars(
+            select(Proposal).where(
+                Proposal.plan_id == plan.id,
+                Proposal.status == ProposalStatus.PENDING,
+                Proposal.id != proposal.id,
+            )
         )
-    ):
-        if touches(other.change).meets(mine):
-            other.status = ProposalStatus.STALE
+        if touches(other.change).meets(mine)
+    ]
+    if stale:  # conditional too: a proposal rejected meanwhile stays rejected
+        session.execute(
+            update(Proposal)
+            .where(Proposal.id.in_(stale), Proposal.status == ProposalStatus.PENDING)
+            .values(status=ProposalStatus.STALE)
+            .execution_options(synchronize_session="fetch")
+        )
     session.add(
         AuditEntry(
             at=now,
@@ -243,10 +282,7 @@ def reject(
         raise ControlTowerError("say why the proposal is rejected")
     now = now or datetime.now(UTC)
     proposal = _pending(session, proposal_id)
-    proposal.status = ProposalStatus.REJECTED
-    proposal.decided_by_id = viewer.user_id
-    proposal.decided_at = now
-    proposal.decision_reason = reason.strip()
+    _claim(session, proposal, ProposalStatus.REJECTED, viewer, now, reason.strip())
     session.add(
         AuditEntry(
             at=now,

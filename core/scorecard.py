@@ -9,8 +9,6 @@ returned as two numbers: no other vendor's name or figures ever leave this modul
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -24,10 +22,12 @@ from sqlalchemy.orm import Session
 from core.access import SYSTEM, Viewer
 from core.compliance import ComplianceStatus, compliance_report
 from core.errors import AccessDeniedError, ControlTowerError
+from core.exports import rows_csv
 from core.fleet_costs import contract_rate_per_drop_cents, fleet_cost
+from core.kinds import Role
 from core.kpi import KPIS, aggregate, facts_for, reasons
 from core.kpi.definitions import CAPTIVE_VENDOR
-from core.models import Fleet, Role, Vendor
+from core.models import Fleet, Vendor
 
 RANK_KPIS: tuple[str, ...] = (
     "on_time_rate",
@@ -350,14 +350,7 @@ def scorecard_rows(card: Scorecard) -> list[dict[str, Any]]:
 
 def scorecard_csv(card: Scorecard) -> str:
     """CSV with a header: section,name,unit,value,previous,change (money in cents)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(
-        out, fieldnames=["section", "name", "unit", "value", "previous", "change"], lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in scorecard_rows(card):
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return out.getvalue()
+    return rows_csv(["section", "name", "unit", "value", "previous", "change"], scorecard_rows(card))
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from ui import auth, clock, navigation, services, widgets
 
 st.set_page_config(page_title="Control Tower", page_icon="🚚", layout="wide")
 services.current_engine()
+auth.refuse_if_exposed()
 
 signed_in = auth.signed_in()
 page = (

@@ -7,6 +7,7 @@ Core judges (`compliance_report`) and filters; a vendor viewer gets only its own
 import streamlit as st
 
 from core.compliance import EXPIRY_WARNING_DAYS, ComplianceStatus, compliance_frame
+from core.exports import frame_csv
 from ui import charts, fleet_services, services, widgets
 from ui.auth import current_viewer
 
@@ -97,7 +98,7 @@ with chart_col:
     )
 table_col.download_button(
     "Download (CSV)",
-    frame.to_csv(index=False),
+    frame_csv(frame),
     mime="text/csv",
     file_name=f"compliance-{day}.csv",
     icon=":material/download:",

@@ -8,9 +8,10 @@ dispatch) each write through core in one transaction, or are refused whole.
 
 import streamlit as st
 
-from core.models import StopStatus
+from core.kinds import StopStatus
 from ui import copilot, maps, services, widgets
 from ui.auth import current_viewer
+from ui.text import inert
 
 viewer = current_viewer()
 tz = widgets.hub_timezone()
@@ -36,7 +37,7 @@ view_at = maps.view_over(hubs[hubs["hub_id"].isin(home.tolist())] if len(home) e
 @st.fragment(run_every=f"{services.LIVE_REFRESH_S * 2}s")
 def route_panel() -> None:
     current = copilot.view(viewer, driver_id)
-    st.subheader(f"Co-pilot · {current.driver_code} {current.driver_name}", anchor=False)
+    st.subheader(f"Co-pilot · {inert(current.driver_code)} {inert(current.driver_name)}", anchor=False)
     copilot.next_stop_card(current, tz)
     st.pydeck_chart(
         copilot.deck(current, view_at, services.settings().basemap_style, tz), height=360, key="copilot.deck"
@@ -47,7 +48,7 @@ route_panel()
 notice = st.session_state.pop(copilot.NOTICE, None)
 if notice:
     kind, text = notice
-    (st.success if kind == "success" else st.error)(text)
+    (st.success if kind == "success" else st.error)(inert(text))
 
 current = copilot.view(viewer, driver_id)
 stop = current.next_stop

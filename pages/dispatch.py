@@ -12,6 +12,7 @@ from core.agents.dispatch import RebalanceRequest
 from core.errors import ControlTowerError
 from ui import dispatch_jobs, dispatch_services, proposals, services, state
 from ui.auth import current_viewer
+from ui.text import inert
 
 viewer = current_viewer()
 hubs = services.hubs()
@@ -43,7 +44,7 @@ def decide(proposal_id: int, approved: bool, reason: str) -> None:
         st.session_state[state.DISPATCH_NOTICE] = ("error", str(exc))
 
 
-st.subheader(f"Dispatch · {code}")
+st.subheader(f"Dispatch · {inert(code)}")
 job: dispatch_jobs.RebalanceJob | None = st.session_state.get(state.REBALANCE_JOB)
 if can_change:
     with st.form("dispatch.rebalance"):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from core.exports import frame_csv
 from core.kpi import KPIS, TOTAL, default_period
 from core.report import format_value
 from ui import charts, fleet_services, services, state, widgets
@@ -119,7 +120,7 @@ st.dataframe(
 )
 st.download_button(
     "Download table (CSV)",
-    table.to_csv(index=False),
+    frame_csv(table),
     mime="text/csv",
     file_name=f"fleet-mix-{by}-{start}-{end}.csv",
     icon=":material/download:",
@@ -164,7 +165,7 @@ st.dataframe(
 )
 st.download_button(
     f"Download drivers of {groups[group]} (CSV)",
-    drivers.to_csv(index=False),
+    frame_csv(drivers),
     mime="text/csv",
     file_name=f"fleet-mix-drivers-{group}-{start}-{end}.csv",
     icon=":material/download:",

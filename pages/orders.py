@@ -6,11 +6,12 @@ nothing is written.
 
 import streamlit as st
 
-from core.errors import ImportRejectedError
-from core.models import OrderStatus, SlaKind
+from core.errors import ControlTowerError, ImportRejectedError
+from core.kinds import OrderStatus, SlaKind
 from core.orders_view import ORDER_COLUMNS, OrderQuery, can_import_orders
 from ui import maps, services, widgets
 from ui.auth import current_viewer
+from ui.text import inert
 
 viewer = current_viewer()
 tz = widgets.hub_timezone()
@@ -75,7 +76,9 @@ if can_import_orders(viewer):
         try:
             result = services.import_orders(viewer, upload.getvalue())
         except ImportRejectedError as refused:
-            st.error(f"{str(refused).capitalize()}.", icon=":material/block:")
+            st.error(inert(f"{str(refused).capitalize()}."), icon=":material/block:")
             widgets.row_errors(refused.errors)
+        except ControlTowerError as refused:
+            st.error(inert(refused), icon=":material/block:")
         else:
             st.success(f"Imported {result.rows:,} orders.", icon=":material/check_circle:")

@@ -8,8 +8,9 @@ order. A wrong or expired link gets one sentence and nothing else.
 import streamlit as st
 
 from core.agents.customer import TrackingLinkError
-from core.models import CustomerChoiceKind
+from core.kinds import CustomerChoiceKind
 from ui import services, tracking
+from ui.text import inert
 
 link = tracking.token()
 st.title("Track your parcel", anchor=False)
@@ -20,7 +21,7 @@ except TrackingLinkError as exc:
     st.stop()
 
 tz = services.settings().timezone
-st.subheader(f"Parcel {order.order_ref}", anchor=False)
+st.subheader(f"Parcel {inert(order.order_ref)}", anchor=False)
 st.markdown(tracking.status_text(order, tz))
 booked, expected, before = st.columns(3)
 booked.metric("Booked window", tracking.window(order.window_start_at, order.window_end_at, tz), border=True)

@@ -13,6 +13,7 @@ from core.report import format_change, format_share, format_value, scorecard_htm
 from core.scorecard import scorecard_csv
 from ui import charts, fleet_services, services, widgets
 from ui.auth import current_viewer
+from ui.text import inert
 
 PERIODS = {30: "Last 30 days", 7: "Last 7 days", 1: "Yesterday"}
 HEADLINE = (
@@ -53,10 +54,10 @@ else:
 try:
     card = fleet_services.vendor_scorecard(viewer, vendor_id, start, end)
 except ControlTowerError as refused:
-    st.error(f"{str(refused).capitalize()}.", icon=":material/block:")
+    st.error(inert(f"{str(refused).capitalize()}."), icon=":material/block:")
     st.stop()
 
-st.subheader(f"{card.vendor_name} scorecard")
+st.subheader(f"{inert(card.vendor_name)} scorecard")
 st.caption(
     f"{card.vendor_kind.replace('_', ' ')} · service days {card.start:%d %b} to "
     f"{card.end:%d %b %Y}, against {card.previous_start:%d %b} to "

@@ -1,12 +1,12 @@
-"""The login guard: the sign-in form, the re-authentication cookie, and `current_viewer()`.
+"""The login guard: the sign-in form, the session cookie, and `current_viewer()`.
 
-A sign-in lives in session state, which a browser reload loses (a reload is a new Streamlit
-session). So after signing in, the frame writes the signed, expiring token from `core.auth`
-into a cookie, and a new session signs back in from it (`st.context.cookies`, sent with the
-first request). Streamlit cannot set cookies from Python; a tiny script in an `st.html`
-element does (`document.cookie`, same origin, checked in the browser test). The cookie is
-not HttpOnly for that reason; it is SameSite=Strict, Secure over https, and worthless once
-expired or once the user's password changes.
+Signing in opens a server-side session (`core.auth`); the frame writes its random token into a
+cookie, and a new Streamlit session (a reload) signs back in from it (`st.context.cookies`,
+sent with the first request). Every run checks the session again, so sign-out, a password
+change or a deactivation signs out every tab on its next run, and expiry follows the wall
+clock. Streamlit cannot set cookies from Python; a tiny script in an `st.html` element does
+(`document.cookie`, same origin, checked in the browser test). The cookie is not HttpOnly for
+that reason; it is SameSite=Strict, Secure over https, and worthless once the session ends.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import streamlit as st
 from core.access import Viewer
 from core.auth import SignIn
 from ui import services, state
+from ui.text import inert
 
 COOKIE = "ct_session"
 REFUSED = "Wrong username or password."
@@ -39,31 +40,32 @@ def _cookie_script(value: str, max_age_s: int) -> None:
 
 
 def signed_in() -> SignIn | None:
-    """This session's sign-in: from session state, else resumed from the cookie (a reload).
-
-    An expired sign-in is dropped. After "Sign out" the session ignores its cookie, which the
-    browser still sent with this session's first request.
-    """
+    """This session's sign-in, checked against its server-side session on every run: from
+    session state, else resumed from the cookie (a reload). After "Sign out" the session ignores
+    the cookie its first request carried."""
     current = state.sign_in()
-    if current is not None and current.expires_at <= services.now():
-        del st.session_state[state.SIGN_IN]
-        current = None
-    if current is None and not state.get(state.SIGNED_OUT):
+    token = current.token if current is not None else None
+    if token is None and not state.get(state.SIGNED_OUT):
         token = _cookie_token()
-        current = services.resume(token) if token else None
-        if current is not None:
-            st.session_state[state.SIGN_IN] = current
-    return current
+    resumed = services.resume(token) if token else None
+    if resumed is None:
+        st.session_state.pop(state.SIGN_IN, None)
+    else:
+        st.session_state[state.SIGN_IN] = resumed
+    return resumed
 
 
 def keep_signed_in(current: SignIn) -> None:
     """Write (or refresh) the cookie for this sign-in; call on every run of the frame."""
-    remaining_s = int((current.expires_at - services.now()).total_seconds())
+    remaining_s = int((current.expires_at - services.wall_now()).total_seconds())
     _cookie_script(current.token, max(remaining_s, 0))
 
 
 def sign_out() -> None:
-    """Button callback: forget the sign-in; the next run deletes the cookie."""
+    """Button callback: end the session everywhere; the next run deletes the cookie."""
+    current = state.sign_in()
+    if current is not None:
+        services.sign_out(current.token)
     st.session_state.pop(state.SIGN_IN, None)
     st.session_state[state.SIGNED_OUT] = True
 
@@ -96,6 +98,26 @@ def login_form() -> None:
             st.form_submit_button("Sign in", type="primary", on_click=_submit, width="stretch")
         if state.get(state.LOGIN_FAILED):
             st.error(REFUSED, icon=":material/lock:")
+
+
+def refuse_if_exposed() -> None:
+    """Stop every page while the app is served beyond this machine and a demo user still has
+    the published demo password (anyone on the network could sign in as them)."""
+    address = services.server_address()
+    if services.is_loopback(address):
+        return
+    names = services.demo_passwords_in_use()
+    if not names:
+        return
+    where = "every network interface" if not address else inert(address)
+    st.error(
+        f"Refusing to serve on {where}: the demo users {', '.join(names)} still have their demo "
+        "passwords, which anyone reading the README knows. Change each one with "
+        "`ctower user password NAME` (or turn it off with `ctower user deactivate NAME`), or serve "
+        "on this machine only: `make run` listens on 127.0.0.1 unless `ADDRESS` is set.",
+        icon=":material/gpp_bad:",
+    )
+    st.stop()
 
 
 def current_viewer() -> Viewer:

@@ -22,9 +22,10 @@ from core.agents.copilot import CopilotView, NotHomeAdvice, StopView, copilot_vi
 from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.field import DISRUPTIONS, ExceptionAction, ExceptionReason
-from core.models import StopStatus
+from core.kinds import StopStatus
 from core.timeutil import local_hhmm
 from ui import maps, services
+from ui.text import inert
 
 NOTICE = "copilot.notice"  # (kind, text) of the last action, shown once (pages/copilot.py)
 PANEL = "copilot.panel"  # (form, order_id) of the open form: "delivered", "not_home" or "problem"
@@ -159,14 +160,16 @@ def open_panel(form: str, order_id: int | None) -> None:
 
 
 def next_stop_card(current: CopilotView, tz: str) -> None:
+    for notice in current.handovers:
+        st.warning(inert(notice), icon=":material/local_shipping:")
     stop = current.next_stop
     if stop is None:
         st.info(
-            f"{current.driver_code}: no open stops"
+            f"{inert(current.driver_code)}: no open stops"
             + (f" ({current.done} done today)." if current.done else " on today's route.")
         )
         return
-    st.markdown(f"**Next stop · {escape(stop.ref)}**  \n{escape(stop.address)}")
+    st.markdown(f"**Next stop · {inert(stop.ref)}**  \n{inert(stop.address)}")
     window, eta = st.columns(2)
     late = f"late by {stop.late_by_s // 60} min" if stop.late_by_s else "on time"
     window.metric(
@@ -295,7 +298,7 @@ def delivered_form(viewer: Viewer, driver_id: int, stop: StopView) -> None:
 
 def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHomeAdvice) -> None:
     """The co-pilot's ranked options, each with its one-line reason; a tap records one."""
-    st.markdown(f"**Nobody at home at {escape(stop.ref)}**: what the customer allowed, best first")
+    st.markdown(f"**Nobody at home at {inert(stop.ref)}**: what the customer allowed, best first")
     photo, recipient = st.columns(2)
     photo.text_input("Photo reference (safe place, neighbour, locker)", key="copilot.nh_photo_ref")
     recipient.text_input("Neighbour's name", key="copilot.nh_recipient")
@@ -309,9 +312,9 @@ def not_home_panel(viewer: Viewer, driver_id: int, stop: StopView, advice: NotHo
             on_click=not_home,
             args=(viewer, driver_id, stop.order_id, option.action),
         )
-        text.caption(option.reason)
+        text.caption(inert(option.reason))
     for action, why in advice.excluded:
-        st.caption(f"Not offered: {ACTION_LABELS[action].lower()}, {why}")
+        st.caption(f"Not offered: {ACTION_LABELS[action].lower()}, {inert(why)}")
 
 
 def problem_form(viewer: Viewer, driver_id: int) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from core.agents.dispatch import RouteLine
 from core.proposals import ProposalView
 from ui.maps import FLEET_COLOURS
+from ui.text import inert
 
 EFFECT_ROWS = (
     ("cost_cents", "Cost", 100, "${:,.2f}"),
@@ -146,7 +147,7 @@ def proposal_card(
             f"**Proposal {p.id}** · {action or p.kind} by {p.proposed_by} for hub {p.hub_code} · "
             f"plan version {p.base_version} · {p.created_at:%H:%M:%S} UTC"
         )
-        st.write(p.rationale)
+        st.markdown(inert(p.rationale))
         if replan:
             solver = e.get("solver")
             st.caption(

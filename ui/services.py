@@ -7,6 +7,7 @@ and clear the caches they make stale.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -88,21 +89,62 @@ def _secret_key() -> bytes:
     return auth.load_secret_key()
 
 
+def server_address() -> str | None:
+    """The address the server listens on (`server.address`); unset means every interface."""
+    value = st.get_option("server.address")
+    return str(value) if value else None
+
+
+def is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def _demo_passwords_in_use(url: str) -> list[str]:
+    with unit_of_work(engine(url), read_only=True) as session:
+        return auth.demo_passwords_in_use(session)
+
+
+def demo_passwords_in_use() -> list[str]:
+    """Demo users still on their published password (checked at most once a minute)."""
+    return _demo_passwords_in_use(settings().database_url)
+
+
+def wall_now() -> datetime:
+    """The wall clock: sign-ins expire on it, never on the simulator's clock."""
+    return datetime.now(UTC)
+
+
 def sign_in(username: str, password: str) -> auth.SignIn | None:
-    with unit_of_work(current_engine(), read_only=True) as session:
+    """Check the password and open a session (one write)."""
+    with unit_of_work(current_engine()) as session:
         return auth.authenticate(
             session,
             username,
             password,
             _secret_key(),
-            now=now(),
+            now=wall_now(),
             lifetime=timedelta(hours=settings().session_hours),
         )
 
 
 def resume(token: str) -> auth.SignIn | None:
+    """The sign-in `token` names while its session is open (checked on every run)."""
     with unit_of_work(current_engine(), read_only=True) as session:
-        return auth.resume(session, token, _secret_key(), now=now())
+        return auth.resume(session, token, _secret_key(), now=wall_now())
+
+
+def sign_out(token: str) -> None:
+    """End the session: every tab that holds it shows the sign-in on its next run."""
+    with unit_of_work(current_engine()) as session:
+        auth.sign_out(session, token, _secret_key(), now=wall_now())
 
 
 @st.cache_data(ttl=300, max_entries=8, show_spinner=False)

@@ -19,6 +19,7 @@ from core.auth import SignIn
 from core.errors import RowError
 from core.live import AT_RISK_UNASSIGNED_S, LiveKpis
 from ui import maps, services, state
+from ui.text import inert
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def selected_hub_ids() -> frozenset[int] | None:
 def hub_label() -> str:
     code, hubs = state.get(state.HUB), services.hubs()
     names = hubs.loc[hubs["code"] == code, "name"]
-    return f"{code} {names.iloc[0]}" if len(names) else "all hubs"
+    return inert(f"{code} {names.iloc[0]}") if len(names) else "all hubs"
 
 
 def hub_timezone() -> str:

@@ -40,7 +40,7 @@ from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT
 from core.allocator.problem import AllocationProblem, DriverSpec
-from core.allocator.result import AllocationResult, Metrics, Plan, Route, Status, Unassigned
+from core.allocator.result import AllocationResult, Metrics, Route, RoutePlan, Status, Unassigned
 from core.allocator.solve import result_of_plan, solve
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
@@ -89,8 +89,8 @@ class PartTask:
     seed: int = 0
     params: SolveParams = DEFAULT_PARAMS
     metro: MetroParams = DEFAULT_METRO
-    warm: Plan | None = None
-    initial: Plan | None = None
+    warm: RoutePlan | None = None
+    initial: RoutePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class _Best:
     def feasible(self) -> bool:
         return self.key is not None and not self.key[0]
 
-    def offer(self, plan: Plan, source: str) -> bool:
+    def offer(self, plan: RoutePlan, source: str) -> bool:
         """Keep `plan` if it is the best so far; say whether it was."""
         m = evaluate_plan(self.problem, plan, self.params).metrics
         key = (not m.feasible, m.objective_units)
@@ -238,7 +238,7 @@ def relaxed_problem(
     return replace(problem, drivers=tuple(drivers))
 
 
-def late_by_breaks(problem: AllocationProblem, plan: Plan, params: SolveParams) -> set[str]:
+def late_by_breaks(problem: AllocationProblem, plan: RoutePlan, params: SolveParams) -> set[str]:
     """Orders `plan` serves late only because of the breaks: late with them, on time without."""
     if not params.on(fam.HOS_BREAK) or not params.on(fam.SLA_WINDOW):
         return set()
@@ -286,7 +286,7 @@ def solve_metro(
     params: SolveParams = DEFAULT_PARAMS,
     executor: Executor | None = None,
     metro: MetroParams = DEFAULT_METRO,
-    initial: Plan | None = None,
+    initial: RoutePlan | None = None,
     decomposition: Decomposition | None = None,
     budget_s: float | None = None,
 ) -> AllocationResult:
@@ -343,7 +343,7 @@ def _budget_stop(budget_s: float, started: float, n_tasks: int, slots: int, shar
 
 
 def _task(
-    part: Part, stop: StopRule, seed: int, params: SolveParams, metro: MetroParams, initial: Plan | None
+    part: Part, stop: StopRule, seed: int, params: SolveParams, metro: MetroParams, initial: RoutePlan | None
 ) -> PartTask:
     live = None
     if initial is not None:

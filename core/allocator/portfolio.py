@@ -29,7 +29,7 @@ from core.allocator import families as fam
 from core.allocator.kinds import SlaMode
 from core.allocator.precheck import Candidates
 from core.allocator.pricing import Pricing
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
 
 _UNIT = 1000  # PyVRP costs in 1/10 cent: keeps its integers far from overflow warnings
 CHECKS = 8  # times each search posts its best and may restart from the peer's
@@ -65,7 +65,7 @@ class Relaxation:
     orders: list[int]
     fleet: list[list[int]]
 
-    def plan(self, solution: Any, problem: Any) -> Plan:
+    def plan(self, solution: Any, problem: Any) -> RoutePlan:
         """Driver id -> order ids; a type's routes go to its drivers in turn."""
         free = [list(vs) for vs in self.fleet]
         plan: dict[str, list[str]] = {}
@@ -214,7 +214,7 @@ class Search:
         self.peer_final: list[tuple[int, list[int]]] | None = None
         self.peer_done = False
         self.adopted = 0
-        history: RingBuffer[Any] = RingBuffer(ils.history_length)
+        history: Any = RingBuffer(ils.history_length)  # pyvrp leaves its methods untyped
         best = curr = anchor = self.init
         start = time.monotonic()
         step = (deadline - start) / (checks + 1)
@@ -319,7 +319,7 @@ def relaxation(pricing: Pricing, candidates: Candidates, seed: int) -> tuple[Rel
     return optional, Search(optional.data, seed)
 
 
-def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
+def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> RoutePlan | None:
     """Two PyVRP searches (seeds `seed` here and `seed + 1` in a forked process) that share
     their best solutions (see `Search.run`); the better final plan, or None."""
     if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
@@ -356,7 +356,7 @@ def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, s
     return relax.plan(best, pricing.problem) if best.is_feasible() else None
 
 
-def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
+def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> RoutePlan | None:
     """PyVRP's best feasible plan of the relaxation within `seconds`, or None."""
     if seconds <= 0 or not candidates.modelled() or not pricing.problem.drivers:
         return None
@@ -386,7 +386,7 @@ class PyvrpInBackground:
         send.close()
         self._seconds = seconds
 
-    def result(self) -> Plan | None:
+    def result(self) -> RoutePlan | None:
         plan = None
         if self._recv.poll(self._seconds + 10.0):
             try:

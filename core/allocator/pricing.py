@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.allocator import families as fam
-from core.allocator.kinds import BrandTier, FleetType, PremiumOnGig
+from core.allocator.kinds import PremiumOnGig
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem
 from core.allocator.travel import IntMatrix
+from core.kinds import BrandTier, FleetType
 
 UNITS_PER_CENT = 10_000
 
@@ -33,6 +34,37 @@ class StopCap:
 
     stops: int
     units_per_stop: int
+
+
+_ELSEWHERE = -2  # an order's current driver is not in this problem
+
+
+@dataclass(frozen=True)
+class _OrderColumns:
+    """The order attributes the per-driver prices read, as arrays (one pass over the orders)."""
+
+    zones: tuple[str, ...]  # distinct zones
+    zone_of: np.ndarray  # order -> index into zones
+    premium: np.ndarray  # 1 where the order is premium
+    current: np.ndarray  # order -> its current driver's index, -1 none, _ELSEWHERE elsewhere
+
+    @classmethod
+    def of(cls, problem: AllocationProblem, current: Mapping[str, str]) -> "_OrderColumns":
+        zones = tuple(sorted({o.zone for o in problem.orders}))
+        index = {z: k for k, z in enumerate(zones)}
+        drivers = problem.driver_index
+        return cls(
+            zones,
+            np.array([index[o.zone] for o in problem.orders], dtype=np.int64),
+            np.array([o.brand_tier is BrandTier.PREMIUM for o in problem.orders], dtype=np.int64),
+            np.array(
+                [
+                    -1 if (was := current.get(o.id)) is None else drivers.get(was, _ELSEWHERE)
+                    for o in problem.orders
+                ],
+                dtype=np.int64,
+            ),
+        )
 
 
 class Pricing:
@@ -53,8 +85,10 @@ class Pricing:
         self.fixed_units = [0] * m
         self.stop_caps: list[StopCap | None] = [None] * m
         self.visit_units = np.zeros((m, n), dtype=np.int64)
+        self._orders = _OrderColumns.of(problem, self.current)
         for v in range(m):
             self._fleet_terms(v)
+            self.fixed_units[v] += problem.drivers[v].start_cost_cents * UNITS_PER_CENT
             self.visit_units[v] += self._visit_extras(v)
         self.late_units_per_s = round(params.late_cents_per_min * UNITS_PER_CENT / 60)
         self.drop_units = [
@@ -99,26 +133,25 @@ class Pricing:
             self.visit_units[v] += per_stop * UNITS_PER_CENT
 
     def _visit_extras(self, v: int) -> np.ndarray:
-        """Per-order costs of serving with driver v: zone failures, premium tier, moves."""
-        d, p = self.problem.drivers[v], self.params
+        """Per-order costs of serving with driver v: zone failures, premium tier, moves.
+        Vectorised over orders: a re-plan prices the whole hub many times."""
+        d, p, orders = self.problem.drivers[v], self.params, self._orders
         out = np.zeros(self.problem.n_orders, dtype=np.int64)
-        surcharge = (
+        if p.on(fam.ZONE_SUCCESS):
+            fail = [
+                round((1.0 - d.success_rate(z)) * p.failed_delivery_cost_cents * UNITS_PER_CENT)
+                for z in orders.zones
+            ]
+            out += np.asarray(fail, dtype=np.int64)[orders.zone_of]
+        if (
             p.on(fam.BRAND_TIER)
             and p.premium_on_gig is PremiumOnGig.SURCHARGE
             and d.fleet_type is FleetType.GIG
-        )
-        for j, o in enumerate(self.problem.orders):
-            units = 0
-            if p.on(fam.ZONE_SUCCESS):
-                fail_p = 1.0 - d.success_rate(o.zone)
-                units += round(fail_p * p.failed_delivery_cost_cents * UNITS_PER_CENT)
-            if surcharge and o.brand_tier is BrandTier.PREMIUM:
-                units += p.premium_gig_surcharge_cents * UNITS_PER_CENT
-            if p.on(fam.CHANGE_COST):
-                was = self.current.get(o.id)
-                if was is not None and was != d.id:
-                    units += p.move_cost_cents * UNITS_PER_CENT
-            out[j] = units
+        ):
+            out += orders.premium * (p.premium_gig_surcharge_cents * UNITS_PER_CENT)
+        if p.on(fam.CHANGE_COST):
+            moved = (orders.current >= 0) & (orders.current != v) | (orders.current == _ELSEWHERE)
+            out += moved * (p.move_cost_cents * UNITS_PER_CENT)
         return out
 
     # -- matrices for the model -----------------------------------------------------------

@@ -5,7 +5,7 @@ orders 0..n-1, then one start node per driver n..n+m-1, then hubs n+m..n+m+h-1.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
 
@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.travel import HaversineTravel, IntMatrix, TravelModel
+from core.kinds import BrandTier, FleetType, VehicleKind
 
 DAY_S = 86_400
 
@@ -41,6 +41,8 @@ class DriverSpec:
     re-optimising a van that is already loaded and on the road.
     `zone_success`: learned first-attempt probability per zone; unknown zones count as 1.0.
     `max_item_weight_g`: heaviest single order this vehicle takes (a cargo bike's limit).
+    `start_cost_cents`: paid once if the driver gets any stop (e.g. calling an idle driver out
+    mid-day), on top of the fleet's own route minimum.
     """
 
     id: str
@@ -65,6 +67,7 @@ class DriverSpec:
     blocked: bool = False
     zone_success: Mapping[str, float] = field(default_factory=dict)
     loading_at_start: bool = True
+    start_cost_cents: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fleet_type", FleetType(self.fleet_type))
@@ -76,6 +79,8 @@ class DriverSpec:
             raise ValueError("driver id must not be empty")
         if self.shift_end_s <= self.shift_start_s:
             raise ValueError(f"{who}: shift_end_s must be after shift_start_s")
+        if self.start_cost_cents < 0:
+            raise ValueError(f"{who}: start_cost_cents must be >= 0")
         if self.start_s < 0 or self.shift_start_s < 0:
             raise ValueError(f"{who}: times must be >= 0")
         for name in ("capacity_parcels", "capacity_weight_g", "capacity_volume_ml", "co2_g_per_km"):
@@ -241,6 +246,18 @@ class AllocationProblem:
             if key not in out:
                 out[key] = self.travel.matrices(pts, key[1] * 3600, key[0])[1]
         return out
+
+    def with_orders(self, orders: tuple[OrderSpec, ...]) -> "AllocationProblem":
+        """A copy with `orders` in place of the orders at the same index and place (e.g. one
+        unlocked or made ready later): the travel matrices, which depend only on places and
+        on the drivers, are kept rather than computed again."""
+        if [(o.id, o.lat, o.lon) for o in orders] != [(o.id, o.lat, o.lon) for o in self.orders]:
+            raise ValueError("with_orders keeps every order at its index and place")
+        copy = replace(self, orders=orders)
+        for name in ("distance_m", "_durations", "order_index", "driver_index"):
+            if name in self.__dict__:
+                copy.__dict__[name] = self.__dict__[name]
+        return copy
 
     def service_s(self, v: int, node: int) -> int:
         """Time spent at a node before leaving it: service at orders, loading at the start."""

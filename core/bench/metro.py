@@ -1,6 +1,6 @@
 """Metro days benchmark: decomposed, parallel solves of large synthetic days; prints a table.
 
-    python bench/metro.py --cases 1k,3k,demo,20k --budgets 10,30 --results bench/RESULTS.md
+    ctower bench metro --cases 1k,3k,demo,20k --budgets 10,30 --results bench/RESULTS.md
 
 Days are seeded and built directly as `AllocationProblem`s with numpy (no database): hubs,
 a mixed fleet with the demo's rate cards and vehicles, and orders scattered around the hubs
@@ -36,11 +36,11 @@ import numpy.typing as npt
 from core.allocator.costs import FleetCost
 from core.allocator.decompose import DecomposeParams
 from core.allocator.executor import DaskExecutor, Executor, executor_for
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.metro import MetroParams, solve_metro
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.solve import solve
 from core.allocator.stop import MaxRuntime, MaxSolutions
+from core.kinds import BrandTier, FleetType, VehicleKind
 
 H = 3600
 NEW_YORK = (40.70, -73.95)
@@ -355,7 +355,7 @@ def _executor(scheduler: str | None, workers: int, dask_workers: int) -> Iterato
     from dask.distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-        cluster = LocalCluster(
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=dask_workers,
             threads_per_worker=1,
             processes=True,
@@ -363,7 +363,7 @@ def _executor(scheduler: str | None, workers: int, dask_workers: int) -> Iterato
             dashboard_address=None,
         )
     try:
-        with Client(cluster) as client:
+        with Client(cluster) as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(dask_workers, timeout=300)
             with DaskExecutor(client) as executor:
                 yield executor
@@ -528,6 +528,6 @@ def main(args: argparse.Namespace) -> int:
     print()
     print(body)
     if args.results:
-        command = "python bench/metro.py " + " ".join(sys.argv[1:])
+        command = "ctower bench metro " + " ".join(sys.argv[3:])
         write_section(Path(args.results), command, f"Command: `{command}`\n\n{body}")
     return 0

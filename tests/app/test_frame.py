@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import read_token
-from core.models import Role
-from tests.app.conftest import APP, APP_NOW, SECRET_KEY, signed_in
-from ui import navigation
+from core.auth import change_password, set_active
+from core.db import unit_of_work
+from core.kinds import Role
+from tests.app.conftest import APP, APP_NOW, signed_in
+from ui import navigation, services
 from ui.auth import COOKIE, REFUSED
 
 PAGE_PATHS = [p.path for p in navigation.PAGES]
@@ -58,9 +59,8 @@ def test_signing_in_opens_the_live_map_with_the_sidebar_and_writes_the_cookie() 
     assert at.get("deck_gl_json_chart")  # the landing page for operations roles
     [script] = _cookie_scripts(at)
     token = re.search(rf"{COOKIE}=([^;]+);", script).group(1)  # type: ignore[union-attr]
-    claims = read_token(token, SECRET_KEY.encode(), now=APP_NOW)
-    assert claims is not None and claims.expires_at == APP_NOW + timedelta(hours=12)
-    assert "SameSite=Strict" in script and "Max-Age=43200" in script
+    assert services.resume(token) is not None  # the cookie names the open session
+    assert "SameSite=Strict" in script and re.search(r"Max-Age=4319\d", script)
 
 
 ROLE_OF = {
@@ -117,7 +117,9 @@ def test_a_new_session_signs_back_in_from_the_cookie(monkeypatch: pytest.MonkeyP
     assert "Jonas" in at.sidebar.markdown[0].value
 
 
-@pytest.mark.parametrize("spoil", [lambda t: t.replace(".", ".9", 1), lambda t: t[:-3] + "abc"])
+@pytest.mark.parametrize(
+    "spoil", [lambda t: t[:-3] + "abc", lambda t: t[:-1], lambda t: t + "é", lambda t: "ü"]
+)
 def test_a_tampered_cookie_shows_the_login_and_is_deleted(monkeypatch: pytest.MonkeyPatch, spoil) -> None:  # type: ignore[no-untyped-def]
     token = re.search(rf"{COOKIE}=([^;]+);", _cookie_scripts(signed_in("priya"))[0]).group(1)  # type: ignore[union-attr]
     monkeypatch.setattr("ui.auth._cookie_token", lambda: spoil(token))
@@ -126,11 +128,49 @@ def test_a_tampered_cookie_shows_the_login_and_is_deleted(monkeypatch: pytest.Mo
     assert any("Max-Age=0" in s for s in _cookie_scripts(at))
 
 
-def test_a_sign_in_expires_after_the_session_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sign_in_expires_after_the_session_hours_on_the_wall_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     at = signed_in("priya")
-    monkeypatch.setattr("ui.services.now", lambda: APP_NOW + timedelta(hours=12, seconds=1))
+    monkeypatch.setattr("ui.services.now", lambda: APP_NOW + timedelta(hours=13))  # the simulator's clock
+    at.run()
+    assert at.button(key="frame.sign_out")  # still signed in: the simulated clock does not count
+    wall = datetime.now(UTC) + timedelta(hours=12, seconds=1)
+    monkeypatch.setattr("ui.services.wall_now", lambda: wall)
     at.run()
     _shows_only_the_login(at)
+
+
+def test_sign_out_in_one_tab_signs_out_the_others_on_their_next_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = signed_in("priya")
+    token = re.search(rf"{COOKIE}=([^;]+);", _cookie_scripts(first)[0]).group(1)  # type: ignore[union-attr]
+    monkeypatch.setattr("ui.auth._cookie_token", lambda: token)
+    second = AppTest.from_file(APP, default_timeout=30).run()  # another tab, same cookie
+    assert second.button(key="frame.sign_out")
+    first.button(key="frame.sign_out").click().run()
+    second.run()
+    _shows_only_the_login(second)
+    copied = AppTest.from_file(APP, default_timeout=30).run()  # the cookie copied elsewhere
+    _shows_only_the_login(copied)
+
+
+def test_a_password_change_or_deactivation_signs_out_an_open_tab() -> None:
+    at = signed_in("marcus")
+    with unit_of_work(services.current_engine()) as session:
+        change_password(session, "marcus", "marcus-new-pass", now=datetime.now(UTC))
+    try:
+        at.run()
+        _shows_only_the_login(at)
+    finally:
+        with unit_of_work(services.current_engine()) as session:
+            change_password(session, "marcus", "marcus-demo", now=datetime.now(UTC))
+    at = signed_in("aisha")
+    with unit_of_work(services.current_engine()) as session:
+        set_active(session, "aisha", False, now=datetime.now(UTC))
+    try:
+        at.run()
+        _shows_only_the_login(at)
+    finally:
+        with unit_of_work(services.current_engine()) as session:
+            set_active(session, "aisha", True, now=datetime.now(UTC))
 
 
 def test_clock_shows_the_hub_local_time() -> None:

@@ -11,9 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.agents.customer import issue_token
 from core.db import engine_for, unit_of_work
-from core.models import CustomerChoice, CustomerChoiceKind, Driver, Order, OrderStatus, Route, Stop
+from core.kinds import CustomerChoiceKind, OrderStatus
+from core.models import CustomerChoice, Driver, Order, Route, Stop
 from tests.app.conftest import APP, APP_NOW
 from ui import navigation
+from ui.text import inert
 
 INVALID = "This tracking link is not valid or has expired."
 
@@ -61,7 +63,7 @@ def test_a_valid_link_shows_its_order_eta_and_choices_without_sign_in(scratch_db
     order_id, ref, driver_name = _out_for_delivery(scratch_db_url)
     at = _open(_token(scratch_db_url, order_id))
     assert "login.username" not in {w.key for w in at.text_input}
-    assert [s.value for s in at.subheader] == [f"Parcel {ref}"]
+    assert [s.value for s in at.subheader] == [f"Parcel {inert(ref)}"]
     assert [m.label for m in at.metric] == ["Booked window", "Expected", "Stops before yours"]
     text = _all_text(at)
     assert "out for delivery" in text and driver_name not in text

@@ -1,7 +1,9 @@
-"""Sign-in and re-authentication tokens: round trip, expiry, tampering, password-change revocation."""
+"""Sign-in and server-side sessions: round trip, expiry on the wall clock, sign-out, password
+change and deactivation ending sessions everywhere, malformed tokens, the secret key file."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,49 +11,23 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.auth import authenticate, issue_token, load_secret_key, read_token, resume
-from core.models import Role, User
+from core.auth import (
+    active_viewer,
+    authenticate,
+    change_password,
+    load_secret_key,
+    resume,
+    set_active,
+    sign_out,
+)
+from core.errors import ControlTowerError
+from core.kinds import Role
+from core.models import SignInSession, User
 from core.passwords import hash_password
 
 SECRET = b"k" * 48
 NOW = datetime(2026, 11, 27, 15, 40, tzinfo=UTC)
 SHIFT = timedelta(hours=12)
-
-
-def test_token_round_trip_gives_back_user_and_expiry() -> None:
-    token = issue_token(42, "$argon2id$hash", SECRET, now=NOW, lifetime=SHIFT)
-    claims = read_token(token, SECRET, now=NOW + timedelta(hours=11, minutes=59))
-    assert claims is not None
-    assert claims.user_id == 42
-    assert claims.expires_at == NOW + SHIFT
-
-
-def test_token_expires_after_its_lifetime() -> None:
-    token = issue_token(42, "$argon2id$hash", SECRET, now=NOW, lifetime=SHIFT)
-    assert read_token(token, SECRET, now=NOW + SHIFT) is None
-    assert read_token(token, SECRET, now=NOW + SHIFT + timedelta(seconds=1)) is None
-
-
-@pytest.mark.parametrize(
-    "tamper",
-    [
-        lambda t: t.replace("v1.42.", "v1.43.", 1),  # another user
-        lambda t: t.replace(t.split(".")[2], str(int(t.split(".")[2]) + 86_400)),  # longer life
-        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature bytes
-        lambda t: t.rpartition(".")[0],  # signature dropped
-        lambda t: "v2" + t[2:],  # version
-        lambda t: "",
-        lambda t: "not a token at all",
-    ],
-)
-def test_tampered_token_is_refused(tamper) -> None:  # type: ignore[no-untyped-def]
-    token = issue_token(42, "$argon2id$hash", SECRET, now=NOW, lifetime=SHIFT)
-    assert read_token(tamper(token), SECRET, now=NOW) is None
-
-
-def test_token_signed_with_another_key_is_refused() -> None:
-    token = issue_token(42, "$argon2id$hash", b"x" * 48, now=NOW, lifetime=SHIFT)
-    assert read_token(token, SECRET, now=NOW) is None
 
 
 def _user(db: Session, password: str = "s3cret-pass", role: Role = Role.DISPATCHER) -> User:
@@ -99,16 +75,77 @@ def test_inactive_user_cannot_sign_in_or_resume(db: Session) -> None:
     assert resume(db, signed.token, SECRET, now=NOW) is None
 
 
-def test_password_change_revokes_earlier_tokens(db: Session) -> None:
-    user = _user(db)
+def _sign_in(db: Session) -> str:
     signed = authenticate(db, "tess", "s3cret-pass", SECRET, now=NOW, lifetime=SHIFT)
     assert signed is not None
-    user.password_hash = hash_password("a-new-password")
-    db.flush()
-    assert read_token(signed.token, SECRET, now=NOW) is not None  # signature still fine ...
-    assert resume(db, signed.token, SECRET, now=NOW) is None  # ... but the password moved on
+    return signed.token
+
+
+def test_sign_in_writes_a_session_that_stores_no_token(db: Session) -> None:
+    _user(db)
+    token = _sign_in(db)
+    [record] = db.scalars(select(SignInSession)).all()
+    assert token not in record.token_hash and record.expires_at == NOW + SHIFT and record.ended_at is None
+
+
+def test_a_session_expires_after_its_lifetime(db: Session) -> None:
+    _user(db)
+    token = _sign_in(db)
+    assert resume(db, token, SECRET, now=NOW + SHIFT - timedelta(seconds=1)) is not None
+    assert resume(db, token, SECRET, now=NOW + SHIFT) is None
+
+
+def test_sign_out_ends_the_session_so_a_copied_token_no_longer_signs_in(db: Session) -> None:
+    _user(db)
+    token, other_device = _sign_in(db), _sign_in(db)
+    sign_out(db, token, SECRET, now=NOW)
+    assert resume(db, token, SECRET, now=NOW) is None
+    assert resume(db, other_device, SECRET, now=NOW) is not None
+
+
+def test_password_change_ends_every_session_of_the_user(db: Session) -> None:
+    _user(db)
+    tokens = [_sign_in(db), _sign_in(db)]
+    change_password(db, "tess", "a-new-password", now=NOW)
+    assert [resume(db, t, SECRET, now=NOW) for t in tokens] == [None, None]
+    assert authenticate(db, "tess", "s3cret-pass", SECRET, now=NOW, lifetime=SHIFT) is None
     fresh = authenticate(db, "tess", "a-new-password", SECRET, now=NOW, lifetime=SHIFT)
     assert fresh is not None and resume(db, fresh.token, SECRET, now=NOW) is not None
+
+
+def test_deactivation_ends_every_session_and_refuses_acting_as_the_user(db: Session) -> None:
+    _user(db)
+    token = _sign_in(db)
+    assert active_viewer(db, "tess").username == "tess"
+    set_active(db, "tess", False, now=NOW)
+    assert resume(db, token, SECRET, now=NOW) is None
+    assert db.scalars(select(SignInSession.ended_at)).one() == NOW
+    with pytest.raises(ControlTowerError, match="deactivated"):
+        active_viewer(db, "tess")
+    set_active(db, "tess", True, now=NOW)
+    assert resume(db, token, SECRET, now=NOW) is None  # reactivating does not revive old sessions
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda t: t[:-1] + ("A" if not t.endswith("A") else "B"),
+        lambda t: t[:-1],
+        lambda t: t + "é",
+        lambda t: "é" * 43,
+        lambda t: "\x00" * 43,
+        lambda t: "",
+        lambda t: "v1.1.9999999999.tag.sig",  # the old signed-token shape
+    ],
+)
+def test_a_malformed_or_unknown_token_signs_nobody_in(db: Session, spoil) -> None:  # type: ignore[no-untyped-def]
+    _user(db)
+    assert resume(db, spoil(_sign_in(db)), SECRET, now=NOW) is None
+
+
+def test_a_session_row_is_worthless_under_another_key(db: Session) -> None:
+    _user(db)
+    assert resume(db, _sign_in(db), b"x" * 48, now=NOW) is None
 
 
 def test_resume_applies_the_current_role(db: Session) -> None:
@@ -142,3 +179,12 @@ def test_secret_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert load_secret_key({}, path) == first
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_secret_key_file_others_can_read_is_refused_with_the_fix(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / ".secret_key"
+    path.write_text("s" * 48 + "\n")
+    os.chmod(path, mode)
+    with pytest.raises(ValueError, match=f"chmod 600 {path}"):
+        load_secret_key({}, path)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from core.auth import authenticate, demo_passwords_in_use, set_active
 from core.cli import main
 from core.db import engine_for, unit_of_work
-from core.models import Driver, Order
+from core.models import Driver, Order, Proposal
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -27,6 +30,7 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert "usage: ctower " + command in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_seed_then_import_then_refuse(
     cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -53,7 +57,42 @@ def test_seed_then_import_then_refuse(
     assert _count(cli_db, Order) == 140
 
 
+@pytest.mark.slow
 def test_seed_reset_replaces_the_data(cli_db: str) -> None:
     assert main(["seed", "--orders", "30", "--drivers", "8", "--days", "0"]) == 0
     assert main(["seed", "--reset", "--orders", "20", "--drivers", "8", "--days", "0"]) == 0
     assert _count(cli_db, Order) == 20
+
+
+def test_a_deactivated_user_cannot_approve_from_the_command_line(
+    cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["seed", "--orders", "20", "--drivers", "8", "--days", "0", "--date", "2026-11-27"]) == 0
+    with unit_of_work(engine_for(cli_db)) as session:
+        set_active(session, "priya", False, now=datetime.now(UTC))
+    capsys.readouterr()
+    args = ["rebalance", "--date", "2026-11-27", "--seconds", "1", "--approve-as", "priya"]
+    assert main(args) == 1
+    assert "user 'priya' is deactivated" in capsys.readouterr().err
+    with unit_of_work(engine_for(cli_db), read_only=True) as session:
+        assert session.scalar(select(func.count()).select_from(Proposal)) == 0
+
+
+def test_user_password_from_a_pipe_changes_it_and_deactivate_turns_the_account_off(
+    cli_db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["seed", "--orders", "20", "--drivers", "8", "--days", "0", "--date", "2026-11-27"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["user", "password", "priya"]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-much-longer-secret\n"))
+    assert main(["user", "password", "priya"]) == 0
+    assert main(["user", "deactivate", "marcus"]) == 0
+    assert "marcus deactivated" in capsys.readouterr().out
+    with unit_of_work(engine_for(cli_db)) as session:
+        key, now, hours = b"k" * 48, datetime.now(UTC), timedelta(hours=1)
+        assert authenticate(session, "priya", "priya-demo", key, now=now, lifetime=hours) is None
+        assert (
+            authenticate(session, "priya", "a-much-longer-secret", key, now=now, lifetime=hours) is not None
+        )
+        assert authenticate(session, "marcus", "marcus-demo", key, now=now, lifetime=hours) is None
+        assert demo_passwords_in_use(session) == ["admin", "aisha", "carla", "dash", "hudson", "jonas", "sam"]

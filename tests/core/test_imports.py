@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as hs
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import ImportRejectedError, RowError
 from core.imports import import_drivers, import_orders
-from core.models import Driver, Order, OrderStatus, SlaKind, Vehicle
+from core.kinds import OrderStatus, SlaKind
+from core.models import Driver, Order, Vehicle
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 HEADER = "external_ref,hub,address,lat,lon,window_start,window_end,parcels,weight_kg,required_skills"
@@ -158,5 +160,125 @@ def test_any_csv_gives_orders_or_row_errors_never_a_crash(seeded_db: Session, ro
         import_orders(seeded_db, out.getvalue())
     except ImportRejectedError as exc:
         assert exc.errors and all(e.line >= 1 for e in exc.errors)
+    finally:
+        seeded_db.rollback()
+
+
+def _order_line(
+    ref: str = "R-9", start: str = "2026-11-28T10:00:00", end: str = "2026-11-28T12:00:00"
+) -> str:
+    return f"{ref},BKN,1 Court St,40.6900,-73.9930,{start},{end},1,2.5,"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "reason"),
+    [
+        (_order_line(ref="R-" + "x" * 1_000_000), "row", "longer than 131,072 characters"),
+        (_order_line(start="9999-12-31T22:00:00", end="9999-12-31T23:30:00"), "window_start", "year 9999"),
+        (_order_line(start="0001-01-01T00:10:00", end="0001-01-01T01:00:00"), "window_start", "year 1"),
+        (
+            _order_line(start="2026-03-08T02:30:00", end="2026-03-08T03:30:00"),
+            "window_start",
+            "does not exist",
+        ),
+        (
+            _order_line(start="2026-11-01T01:30:00", end="2026-11-01T03:00:00"),
+            "window_start",
+            "happens twice",
+        ),
+        (_order_line(start="2026-11-01T00:30:00", end="2026-11-01T01:15:00"), "window_end", "happens twice"),
+        (_order_line(ref="R-\x00"), "external_ref", "NUL byte"),
+        (_order_line().replace("1 Court St", "1 Court\x00St"), "address", "NUL byte"),
+    ],
+)
+def test_hostile_values_become_row_errors_on_both_stores(
+    seeded_db: Session, line: str, field: str, reason: str
+) -> None:
+    errors = _rejected(seeded_db, f"{HEADER}\n{line}\n")
+    assert {e.line for e in errors} == {2}
+    assert reason in next(e.message for e in errors if e.field == field)
+
+
+def test_a_local_time_that_a_clock_change_skips_or_repeats_imports_with_its_offset(
+    seeded_db: Session,
+) -> None:
+    data = "\n".join(
+        [
+            HEADER,
+            _order_line("R-gap", "2026-03-08T03:30:00-04:00", "2026-03-08T04:30:00-04:00"),
+            _order_line("R-twice", "2026-11-01T01:30:00-05:00", "2026-11-01T03:00:00-05:00"),
+        ]
+    )
+    assert import_orders(seeded_db, data).rows == 2
+
+
+def test_a_driver_code_too_long_to_make_a_registration_is_refused(seeded_db: Session) -> None:
+    code = "C-" + "9" * 30
+    with pytest.raises(ImportRejectedError) as info:
+        import_drivers(seeded_db, f"{DRIVER_HEADER}\n{GOOD_DRIVER.replace('C-990', code)}\n")
+    [error] = info.value.errors
+    assert (error.line, error.field) == (2, "vehicle_registration")
+    assert "longer than 32 characters" in error.message
+
+
+def test_a_name_with_a_nul_byte_is_refused_for_drivers_too(seeded_db: Session) -> None:
+    row = GOOD_DRIVER.replace("Ana Kim", "Ana\x00Kim")
+    with pytest.raises(ImportRejectedError) as info:
+        import_drivers(seeded_db, f"{DRIVER_HEADER}\n{row}\n")
+    assert [(e.line, e.field) for e in info.value.errors] == [(2, "name")]
+
+
+PRINTABLE = hs.text(alphabet=hs.characters(blacklist_categories=("Cs",)), min_size=1)
+
+
+@hs.composite
+def order_rows(draw: hs.DrawFn) -> list[str]:
+    """A row that passes validation, with edge values: longest texts, any Unicode (a NUL now
+    and then), bounds of every number, windows near the year limits and DST changes."""
+    start = draw(
+        hs.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30))
+        | hs.sampled_from(
+            [datetime(2026, 3, 8, 2, 30), datetime(2026, 11, 1, 1, 30), datetime(2000, 1, 1, 5)]
+        )
+    ).replace(microsecond=0)
+    minutes = draw(hs.integers(min_value=-30, max_value=24 * 60))
+    offset = draw(hs.sampled_from(["", "-05:00", "+14:00", "Z"]))
+    return [
+        draw(PRINTABLE.filter(lambda s: s.strip()).map(lambda s: s[:64])),
+        "BKN",
+        draw(PRINTABLE.map(lambda s: (s * 200)[:200])),
+        str(draw(hs.floats(min_value=40.60, max_value=40.80))),
+        str(draw(hs.floats(min_value=-74.10, max_value=-73.90))),
+        start.isoformat() + offset,
+        (start + timedelta(minutes=minutes)).isoformat() + offset,
+        str(draw(hs.sampled_from([1, 500]))),
+        str(draw(hs.sampled_from([0, 2000, 0.001]))),
+        draw(hs.sampled_from(["", "cold_chain", "age_check;two_person"])),
+        draw(PRINTABLE.map(lambda s: (s * 120)[:120])),
+        draw(hs.one_of(hs.just(""), PRINTABLE.map(lambda s: (s * 120)[:120]))),
+    ]
+
+
+EDGE_HEADER = HEADER.split(",") + ["customer_name", "safe_place_note"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=hs.lists(order_rows(), min_size=1, max_size=5, unique_by=lambda r: r[0].strip()))
+def test_valid_rows_with_edge_values_reach_the_insert_or_give_row_errors(
+    seeded_db: Session, rows: list[list[str]]
+) -> None:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out).writerows([EDGE_HEADER, *rows])
+    seeded_db.begin_nested()
+    try:
+        result = import_orders(seeded_db, out.getvalue())
+        assert result.rows == len(rows)
+        event("inserted")
+    except ImportRejectedError as exc:
+        assert exc.errors and all(e.line >= 2 and e.field in {*EDGE_HEADER, "row"} for e in exc.errors)
+        event("refused: " + ",".join(sorted({e.field for e in exc.errors})))
     finally:
         seeded_db.rollback()

@@ -33,7 +33,7 @@ from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import local_today
 from ui.maps import FLEET_COLOURS, ORDER_COLOURS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
