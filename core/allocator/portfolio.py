@@ -21,7 +21,7 @@ the second process while OR-Tools searches the full model here (`PyvrpInBackgrou
 import multiprocessing as mp
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +30,6 @@ from core.allocator.kinds import SlaMode
 from core.allocator.precheck import Candidates
 from core.allocator.pricing import Pricing
 from core.allocator.result import RoutePlan
-
-if TYPE_CHECKING:  # pyvrp is imported where it runs: a solve without the portfolio never loads it
-    pass
 
 _UNIT = 1000  # PyVRP costs in 1/10 cent: keeps its integers far from overflow warnings
 CHECKS = 8  # times each search posts its best and may restart from the peer's
@@ -217,7 +214,7 @@ class Search:
         self.peer_final: list[tuple[int, list[int]]] | None = None
         self.peer_done = False
         self.adopted = 0
-        history: RingBuffer[Any] = RingBuffer(ils.history_length)
+        history: Any = RingBuffer(ils.history_length)  # pyvrp leaves its methods untyped
         best = curr = anchor = self.init
         start = time.monotonic()
         step = (deadline - start) / (checks + 1)

@@ -88,4 +88,9 @@ def test_not_home_is_a_failed_delivery_and_every_exception_is_an_escalation(
         status is OrderStatus.FAILED for status in not_home
     )  # no safe place, no neighbour
     assert all(p["action"] == "return_to_depot" for p in exceptions)
-    assert outcome.escalations == len(exceptions) == len(not_home) == outcome.failed - outcome.not_attempted
+    assert (
+        outcome.escalations
+        == len(exceptions)
+        == len(not_home)
+        == outcome.not_delivered - outcome.not_attempted
+    )
