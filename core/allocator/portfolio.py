@@ -241,12 +241,12 @@ class Search:
                     # history alone would measure against the random first solution, and
                     # the search would wander off the very best it just took.
                     best = curr = anchor = Solution(self.data, [_route(self.data, r) for r in theirs[1]])
-                    history.clear()  # type: ignore[no-untyped-call]
+                    history.clear()
                     no_gain, theirs = 0, None
                     self.adopted += 1
                 at_last_check = cost_eval.cost(best) if best.is_feasible() else None
             if no_gain == ils.num_iters_no_improvement:
-                history.clear()  # type: ignore[no-untyped-call]
+                history.clear()
                 curr, no_gain = best, 0
             cost_eval = self.pm.cost_evaluator()
             cand = self.ls(curr, cost_eval, exhaustive=False)
@@ -266,7 +266,7 @@ class Search:
             if curr_cost < late_cost or late is None:
                 history.append(curr)
             else:
-                history.skip()  # type: ignore[no-untyped-call]
+                history.skip()
         return best
 
     def _latest(self, peer: Any) -> tuple[int, list[tuple[int, list[int]]]] | None:
