@@ -1,12 +1,14 @@
 # Two commands: `make run` (install, seed the embedded database if empty, start the simulator in
 # the background, serve on :8501) and `make test` (install with the test extra, run the whole suite).
+# `make test-fast` skips the tests marked slow; `make lint` runs ruff check, ruff format --check and
+# mypy (strict over core and ui, configured in pyproject.toml).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 8501
 SIM_LOG ?= data/simulator.log
 
-.PHONY: run test seed lint clean
+.PHONY: run test test-fast seed lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +30,20 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+
 seed: $(VENV)/.installed
 	$(BIN)/ctower seed --reset
 
-lint: $(VENV)/.installed
-	$(BIN)/pip install --quiet ruff
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test,dev]"
+	touch $@
+
+lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check core ui pages tests bench
+	$(BIN)/ruff format --check core ui pages tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm

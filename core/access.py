@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from core.errors import AccessDeniedError
-from core.models import Driver, Fleet, Role
+from core.kinds import Role
+from core.models import Driver, Fleet
 
 FULL_VIEW_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.HEAD_OF_LAST_MILE, Role.FLEET_MANAGER})
 PLAN_CHANGE_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER})
@@ -45,7 +46,7 @@ class Viewer:
             raise AccessDeniedError(f"{self.username} ({self.role.value}) may not {action}")
 
 
-def visible_driver_ids(viewer: Viewer) -> Select[tuple[int]]:
+def visible_driver_ids(viewer: Viewer) -> Select[int]:
     """A subquery of the driver ids this viewer may see; filter any driver-linked read by it."""
     stmt = select(Driver.id)
     if viewer.role is Role.VENDOR:
@@ -53,7 +54,7 @@ def visible_driver_ids(viewer: Viewer) -> Select[tuple[int]]:
     elif viewer.role is Role.DRIVER:
         stmt = stmt.where(Driver.id == viewer.driver_id)
     elif not viewer.sees_everything:
-        stmt = stmt.where(False)
+        stmt = stmt.where(false())
     return stmt
 
 

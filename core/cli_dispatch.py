@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from core.access import SYSTEM, Viewer
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
-from core.compliance import blocked_driver_ids
+from core.agents.dispatch import RebalanceRequest
+from core.agents.rebalance import rebalance
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
+from core.kinds import ProposalStatus
 from core.models import Hub, User
+from core.plan_change import PlanEffect, RouteChange
 from core.proposals import ProposalView, approve
 from core.timeutil import local_today
 
@@ -38,37 +40,34 @@ def _viewer(session: Any, username: str | None) -> Viewer:
 
 
 def _print(p: ProposalView) -> None:
-    e = p.effect
-    print(
-        f"\nproposal {p.id} for hub {p.hub_code} (plan version {p.base_version}), "
-        f"solver {e['solver']['status']} in {e['solver']['runtime_s']} s"
-    )
+    e, change = PlanEffect.from_json(p.effect), RouteChange.from_json(p.change)
+    solver = f"solver {e.solver.status} in {e.solver.runtime_s} s" if e.solver else "no solve"
+    print(f"\nproposal {p.id} for hub {p.hub_code} (plan version {p.base_version}), {solver}")
+    if p.status is not ProposalStatus.PENDING:
+        print(f"  {p.status.value}: {p.decision_reason}")
     print(f"  {'':<12} {'before':>12} {'after':>12}")
-    for key, label in (
-        ("cost_cents", "cost $"),
-        ("distance_m", "km"),
-        ("co2_g", "CO2 kg"),
-        ("late", "late"),
-        ("unassigned", "unassigned"),
+    for label, before, after, scale in (
+        ("cost $", e.before.cost_cents, e.after.cost_cents, 100),
+        ("km", e.before.distance_m, e.after.distance_m, 1000),
+        ("CO2 kg", e.before.co2_g, e.after.co2_g, 1000),
+        ("late", e.before.late, e.after.late, 1),
+        ("unassigned", e.before.unassigned, e.after.unassigned, 1),
     ):
-        b, a = e["before"][key], e["after"][key]
-        scale = 100 if key == "cost_cents" else 1000 if key in ("distance_m", "co2_g") else 1
-        print(
-            f"  {label:<12} {b / scale:>12,.1f} {a / scale:>12,.1f}"
-            if scale > 1
-            else f"  {label:<12} {b:>12} {a:>12}"
-        )
+        if scale > 1:
+            print(f"  {label:<12} {before / scale:>12,.1f} {after / scale:>12,.1f}")
+        else:
+            print(f"  {label:<12} {before:>12} {after:>12}")
     print(
-        f"  {e['orders_moved']} orders moved, {e['orders_placed']} placed, {e['orders_dropped']} "
-        f"dropped; {e['routes_touched']} of {e['routes_total']} routes change"
+        f"  {e.orders_moved} orders moved, {e.orders_placed} placed, {e.orders_dropped} "
+        f"dropped; {e.routes_touched} of {e.routes_total} routes change"
     )
-    for move in p.change["moves"][:MOVES_SHOWN]:
-        print(
-            f"    {move['order']}: {move['from_driver'] or '-'} -> {move['to_driver'] or '-'}  "
-            f"{move['reason']}"
-        )
-    if len(p.change["moves"]) > MOVES_SHOWN:
-        print(f"    ... and {len(p.change['moves']) - MOVES_SHOWN} more")
+    for h in change.handovers:
+        to = f"to {h.to_driver} at the van" if h.to_driver else "back to the hub"
+        print(f"    {h.from_driver} ({h.why}): {len(h.orders)} orders handed over {to}")
+    for move in change.moves[:MOVES_SHOWN]:
+        print(f"    {move.order}: {move.from_driver or '-'} -> {move.to_driver or '-'}  {move.reason}")
+    if len(change.moves) > MOVES_SHOWN:
+        print(f"    ... and {len(change.moves) - MOVES_SHOWN} more")
     print(f"  why: {p.rationale}")
 
 
@@ -83,22 +82,20 @@ def _rebalance(args: argparse.Namespace) -> int:
     if not hubs:
         raise ControlTowerError(f"no hub {args.hub!r}")
     for hub_id in hubs:
-        with unit_of_work(engine) as session:
+        with unit_of_work(engine, read_only=True) as session:
             viewer = _viewer(session, args.approve_as)
-            request = RebalanceRequest(
-                hub_id=hub_id,
-                day=day,
-                now=now,
-                seconds=args.seconds,
-                max_orders_moved=args.max_moves,
-                max_routes_touched=args.max_routes,
-                seed=args.seed,
-            )
-            proposal = propose_rebalance(
-                session, viewer, request, blocked_driver_ids=frozenset(blocked_driver_ids(session, day))
-            )
+        request = RebalanceRequest(
+            hub_id=hub_id,
+            day=day,
+            now=now,
+            seconds=args.seconds,
+            max_orders_moved=args.max_moves,
+            max_routes_touched=args.max_routes,
+            seed=args.seed,
+        )
+        proposal = rebalance(engine, viewer, request)
         _print(proposal)
-        if args.approve_as:
+        if args.approve_as and proposal.status is ProposalStatus.PENDING:
             with unit_of_work(engine) as session:
                 done = approve(session, _viewer(session, args.approve_as), proposal.id, now=now)
             print(f"  approved by {done.decided_by}")

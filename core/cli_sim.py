@@ -15,6 +15,7 @@ from core.agents.registry import hub_agents
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
+from core.kinds import ProposalStatus
 from core.models import Event, Hub, Order, Plan
 from core.proposals import approve
 from core.sim.baseline_live import NearestDriverDispatch
@@ -22,7 +23,14 @@ from core.sim.clock import SimClock
 from core.sim.control import DAY_END_S, ClockHold
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator, TickAgent, TickReport
-from core.timeutil import at_seconds, hhmm, local_midnight_utc, local_today, seconds_since_midnight
+from core.timeutil import (
+    at_seconds,
+    hhmm,
+    local_midnight_utc,
+    local_today,
+    seconds_since_midnight,
+    time_of_day_s,
+)
 
 REPORT_EVERY_S = 1800
 
@@ -55,8 +63,9 @@ def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: in
                 )
             else:
                 proposal = propose_baseline(session, SYSTEM, hub_id, day, now)
-        with unit_of_work(engine) as session:
-            approve(session, SYSTEM, proposal.id, now=now)
+        if proposal.status is ProposalStatus.PENDING:  # a hub with nothing to plan gets a closed one
+            with unit_of_work(engine) as session:
+                approve(session, SYSTEM, proposal.id, now=now)
     return len(hubs)
 
 
@@ -152,8 +161,8 @@ def _simulate(args: argparse.Namespace) -> int:
             print(f"planned {made} hub(s) with the {args.plan} dispatcher")
     disruptions = DisruptionParams.none() if args.calm else DisruptionParams()
     params = SimParams(tick_s=args.tick, copilot=not args.rule_based, disruptions=disruptions)
-    start = args.start.hour * 3600 + args.start.minute * 60 if args.start else None
-    end = args.until.hour * 3600 + args.until.minute * 60 if args.until else DAY_END_S
+    start = time_of_day_s(args.start) if args.start else None
+    end = time_of_day_s(args.until) if args.until else DAY_END_S
     agents: list[TickAgent] = []
     if args.agents:
         agents.append(Autopilot(day, agents=hub_agents(), seed=args.seed))

@@ -24,17 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM, Viewer, visible_driver_ids
-from core.models import (
-    ComplianceDocument,
-    DocumentKind,
-    Driver,
-    Fleet,
-    Hub,
-    Plan,
-    Region,
-    Route,
-    Vendor,
-)
+from core.kinds import DocumentKind
+from core.models import ComplianceDocument, Driver, Fleet, Hub, Plan, Region, Route, Vendor
 from core.timeutil import local_midnight_utc
 
 EXPIRY_WARNING_DAYS = 30
@@ -502,8 +493,16 @@ def compliance_frame(report: Sequence[DriverCompliance]) -> pd.DataFrame:
     )
 
 
+def blocked_drivers(session: Session, day: date) -> dict[int, str]:
+    """Drivers who may not be dispatched on `day`, each with the first reason in words: what
+    the day state (`core.agents.dispatch_problem.load_day_state`) leaves out of every plan."""
+    return {
+        r.driver_id: (r.reasons[0] if r.reasons else "blocked by compliance")
+        for r in compliance_report(session, SYSTEM, day)
+        if r.status is ComplianceStatus.BLOCKED
+    }
+
+
 def blocked_driver_ids(session: Session, day: date) -> frozenset[int]:
-    """Drivers who may not be dispatched on `day`: what the dispatch adapter leaves out."""
-    return frozenset(
-        r.driver_id for r in compliance_report(session, SYSTEM, day) if r.status is ComplianceStatus.BLOCKED
-    )
+    """The ids of `blocked_drivers`."""
+    return frozenset(blocked_drivers(session, day))

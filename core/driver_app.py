@@ -27,7 +27,7 @@ from core.field import (
     deliver,
     report_problem,
 )
-from core.models import Role
+from core.kinds import Role
 
 REPORTING_ROLES = PLAN_CHANGE_ROLES | {Role.DRIVER}
 ROAD_CLOSED_RADIUS_M = 600  # a closure reported from the road: the area around the driver

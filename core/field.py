@@ -42,25 +42,12 @@ from core.field_records import (
     RouteMove,
     json_payload,
 )
-from core.models import (
-    Driver,
-    Event,
-    EventKind,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.kinds import OPEN_ORDER_STATES, PENDING_STOP_STATES, EventKind, OrderStatus, RouteStatus, StopStatus
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.timeutil import seconds_since_midnight
 
 DAY_S = 86_400
 LATE_GRACE_S = 6 * 3600  # a route may finish up to 06:00 the next morning
-OPEN_ORDERS = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
-OPEN_STOPS = (StopStatus.PENDING, StopStatus.ARRIVED)
 
 
 @dataclass(frozen=True)
@@ -124,7 +111,7 @@ class _Checker:
             .join(Route, Stop.route_id == Route.id)
             .join(Plan, Route.plan_id == Plan.id)
             .join(Hub, Plan.hub_id == Hub.id)
-            .where(Stop.order_id.in_(ids), Stop.status.in_(OPEN_STOPS))
+            .where(Stop.order_id.in_(ids), Stop.status.in_(PENDING_STOP_STATES))
             .subquery()
         )
         for row in session.execute(
@@ -149,7 +136,7 @@ class _Checker:
         ref, status, delivered_at = self.orders[order_id]
         if status is OrderStatus.DELIVERED:
             return f"order {ref} was already delivered at {delivered_at:%H:%M} UTC"
-        if status not in OPEN_ORDERS:
+        if status not in OPEN_ORDER_STATES:
             return f"order {ref} is {status.value}, not open"
         stops = self.stops.get(order_id, [])
         mine = [s for s in stops if s.driver_id == driver_id]
@@ -175,7 +162,7 @@ def _refuse(rejections: list[Rejection], item: object, reason: str, strict: bool
 
 
 _ROUTES, _STOPS, _ORDERS = (cast(Table, m.__table__) for m in (Route, Stop, Order))
-_ORDER_IS_OPEN = or_(*(_ORDERS.c.status == s.value for s in OPEN_ORDERS))  # no IN: executemany-safe
+_ORDER_IS_OPEN = or_(*(_ORDERS.c.status == s.value for s in OPEN_ORDER_STATES))  # no IN: executemany-safe
 
 
 def _core(session: Session) -> Any:

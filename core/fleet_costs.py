@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import FleetType as CostFleetType
+from core.kinds import FleetType
 
 
 class RateCard(Protocol):
@@ -34,7 +34,7 @@ class RateCard(Protocol):
 def fleet_cost(fleet: RateCard) -> FleetCost:
     """The pay model of `fleet`; raises ValueError on an unknown type or a negative rate."""
     return FleetCost(
-        fleet_type=CostFleetType(str(fleet.fleet_type)),
+        fleet_type=FleetType(str(fleet.fleet_type)),
         per_hour_cents=int(fleet.per_hour_cents or 0),
         per_km_cents=int(fleet.per_km_cents or 0),
         per_drop_cents=int(fleet.per_drop_cents or 0),
@@ -47,8 +47,8 @@ def fleet_cost(fleet: RateCard) -> FleetCost:
 def contract_rate_per_drop_cents(cost: FleetCost) -> int | None:
     """What the rate card pays for one drop before minimums and km: the 3PL per-drop rate or
     the gig per-task rate; None for captive, whose pay is by the hour."""
-    if cost.fleet_type is CostFleetType.THIRD_PARTY:
+    if cost.fleet_type is FleetType.THIRD_PARTY:
         return cost.per_drop_cents
-    if cost.fleet_type is CostFleetType.GIG:
+    if cost.fleet_type is FleetType.GIG:
         return cost.per_task_cents
     return None

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from core.models import BrandTier, ContactChannel, SlaKind, VehicleType
+from core.kinds import BrandTier, ContactChannel, SlaKind, VehicleKind
 
 KNOWN_SKILLS = frozenset({"cold_chain", "age_check", "two_person"})
 HOUR_S = 3600
@@ -98,7 +98,7 @@ class DriverRow(BaseModel):
     hub: str = Field(min_length=1)
     shift_start: time
     shift_end: time
-    vehicle_type: VehicleType
+    vehicle_type: VehicleKind
     capacity_parcels: int = Field(ge=1, le=1000)
     capacity_kg: float = Field(gt=0, le=5000)
     capacity_l: float = Field(gt=0, le=50000)

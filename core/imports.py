@@ -23,7 +23,8 @@ from core.bulk import bulk_insert
 from core.errors import ImportRejectedError, RowError
 from core.geo import haversine_m
 from core.import_rows import DriverRow, OrderRow
-from core.models import Driver, DriverStatus, Fleet, Hub, Order, OrderStatus, Region, Vehicle
+from core.kinds import DriverStatus, OrderStatus
+from core.models import Driver, Fleet, Hub, Order, Region, Vehicle
 
 MAX_DISTANCE_FROM_HUB_M = 150_000
 M = TypeVar("M", bound=BaseModel)
@@ -86,7 +87,8 @@ def _validate(text: str, model: type[M]) -> tuple[list[tuple[int, M]], list[RowE
 def _duplicates(
     rows: list[tuple[int, M]], key: Callable[[M], str], existing: set[str], field: str
 ) -> list[RowError]:
-    errors, first_line = [], {}
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
     for line, row in rows:
         value = key(row)
         if value in existing:

@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from core.models import Order, Route, Stop, StopStatus
+from core.kinds import StopStatus
+from core.models import Order, Route, Stop
 
 PRIOR_ATTEMPTS = 8.0
 HISTORY_DAYS = 30

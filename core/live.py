@@ -34,30 +34,19 @@ from sqlalchemy import Enum, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from core.access import Viewer, visible_driver_ids
-from core.allocator.kinds import FleetType
-from core.models import (
-    Driver,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
     DriverStatus,
-    Event,
     EventKind,
-    Fleet,
-    Hub,
-    Order,
+    FleetType,
     OrderStatus,
-    Plan,
-    Route,
     RouteStatus,
-    Stop,
-    StopStatus,
-    UtcDateTime,
-    Vehicle,
-    Vendor,
 )
-from core.timeutil import local_midnight_utc
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Route, Stop, UtcDateTime, Vehicle, Vendor
+from core.timeutil import local_midnight_utc, time_of_day_s
 
 AT_RISK_UNASSIGNED_S = 3600
-OPEN_ORDER_STATES = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
-REMAINING_STOP_STATES = (StopStatus.PENDING, StopStatus.ARRIVED)
 
 
 class LiveStatus(StrEnum):
@@ -217,7 +206,7 @@ def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
 
 
 def _seconds_of_day(values: pd.Series) -> np.ndarray:
-    return np.array([t.hour * 3600 + t.minute * 60 + t.second for t in values], dtype=np.int64)
+    return np.array([time_of_day_s(t) for t in values], dtype=np.int64)
 
 
 def hub_table(session: Session) -> pd.DataFrame:
@@ -406,7 +395,7 @@ def _events(
 
 def _local_seconds(now: datetime, tz: str) -> int:
     local = now.astimezone(ZoneInfo(tz)).time()
-    return local.hour * 3600 + local.minute * 60 + local.second
+    return time_of_day_s(local)
 
 
 def read_live_map(session: Session, viewer: Viewer, day: date, now: datetime, tz: str) -> LiveMap:
@@ -421,7 +410,7 @@ def read_live_map(session: Session, viewer: Viewer, day: date, now: datetime, tz
     positions, exceptions = _events(session, viewer, start, end)
 
     # Remaining stops, and how late each route runs: now minus the planned ETA of its next stop.
-    remaining = stops[stops["stop_status"].isin([str(s) for s in REMAINING_STOP_STATES])]
+    remaining = stops[stops["stop_status"].isin([str(s) for s in PENDING_STOP_STATES])]
     remaining = remaining.sort_values(["route_id", "sequence"])
     next_eta = remaining.groupby("route_id")["planned_eta_at"].transform("first")
     delay = (now_ts - next_eta).clip(lower=pd.Timedelta(0))

@@ -32,8 +32,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from core.allocator.kinds import BrandTier, FleetType
-from core.allocator.kinds import VehicleKind as VehicleType  # one definition for solver and storage
+from core.kinds import (
+    BrandTier,
+    ContactChannel,
+    CustomerChoiceKind,
+    DocumentKind,
+    DriverStatus,
+    EventKind,
+    FleetType,
+    MessageKind,
+    MessageStatus,
+    OrderStatus,
+    ProposalStatus,
+    ProposerKind,
+    Role,
+    RouteStatus,
+    SlaKind,
+    StopStatus,
+    VehicleKind,
+    VendorKind,
+)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -65,89 +83,6 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
-
-
-class VendorKind(StrEnum):
-    THIRD_PARTY = "third_party"
-    GIG_PLATFORM = "gig_platform"
-
-
-class DriverStatus(StrEnum):
-    ACTIVE = "active"
-    OFF_DUTY = "off_duty"
-    SUSPENDED = "suspended"
-
-
-class DocumentKind(StrEnum):
-    LICENCE = "licence"
-    INSURANCE = "insurance"
-    BACKGROUND_CHECK = "background_check"
-    VEHICLE_INSPECTION = "vehicle_inspection"
-
-
-class SlaKind(StrEnum):
-    TWO_HOUR = "two_hour"
-    FOUR_HOUR = "four_hour"
-    SAME_DAY = "same_day"
-
-
-class ContactChannel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    NONE = "none"
-
-
-class OrderStatus(StrEnum):
-    """The one state every order is in."""
-
-    UNASSIGNED = "unassigned"
-    PLANNED = "planned"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class RouteStatus(StrEnum):
-    PLANNED = "planned"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-
-
-class StopStatus(StrEnum):
-    PENDING = "pending"
-    ARRIVED = "arrived"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-
-
-class EventKind(StrEnum):
-    GPS_PING = "gps_ping"
-    ARRIVED = "arrived"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    EXCEPTION = "exception"
-
-
-class ProposalStatus(StrEnum):
-    PENDING = "pending"
-    APPLIED = "applied"
-    REJECTED = "rejected"
-    STALE = "stale"
-
-
-class ProposerKind(StrEnum):
-    AGENT = "agent"
-    USER = "user"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    DISPATCHER = "dispatcher"
-    HEAD_OF_LAST_MILE = "head_of_last_mile"
-    FLEET_MANAGER = "fleet_manager"
-    VENDOR = "vendor"
-    DRIVER = "driver"
 
 
 NAMING_CONVENTION = {
@@ -231,7 +166,7 @@ class Vehicle(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     registration: Mapped[str] = mapped_column(String(32), unique=True)
     fleet_id: Mapped[int] = mapped_column(ForeignKey("fleets.id"), index=True)
-    vehicle_type: Mapped[VehicleType] = mapped_column(_enum(VehicleType, "vehicle_type"))
+    vehicle_type: Mapped[VehicleKind] = mapped_column(_enum(VehicleKind, "vehicle_type"))
     capacity_parcels: Mapped[int]
     capacity_g: Mapped[int]
     capacity_ml: Mapped[int]
@@ -436,28 +371,6 @@ class AuditEntry(Base):
 
 
 # -- The live day's customer side (migration 0002): outbox, tracking links, customer choices --
-
-
-class MessageKind(StrEnum):
-    """What the customer agent tells a customer, each sent by policy, never by the driver."""
-
-    ETA_WINDOW = "eta_window"
-    DELAY = "delay"
-    MISSED_YOU = "missed_you"
-
-
-class MessageStatus(StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class CustomerChoiceKind(StrEnum):
-    """What a customer may ask for through the tracking link."""
-
-    SAFE_PLACE = "safe_place"
-    NEIGHBOUR = "neighbour"
-    RESCHEDULE = "reschedule"
 
 
 class TrackingToken(Base):

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer, visible_driver_ids
 from core.imports import ImportResult, import_orders
-from core.models import Driver, Hub, Order, OrderStatus, Plan, Route, SlaKind, Stop
+from core.kinds import OrderStatus, SlaKind
+from core.models import Driver, Hub, Order, Plan, Route, Stop
 
 DEFAULT_LIMIT = 500
 ORDER_COLUMNS = [

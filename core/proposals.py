@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.errors import ControlTowerError, StaleProposalError
-from core.models import AuditEntry, Hub, Plan, Proposal, ProposalStatus, ProposerKind, User
+from core.kinds import ProposalStatus, ProposerKind
+from core.models import AuditEntry, Hub, Plan, Proposal, User
 
 Applier = Callable[[Session, Plan, dict[str, Any], datetime], dict[str, Any]]
 _APPLIERS: dict[str, Applier] = {}
@@ -80,11 +81,13 @@ def create_proposal(
     effect: dict[str, Any],
     rationale: str,
     now: datetime | None = None,
+    base_version: int | None = None,
 ) -> Proposal:
-    """Record a pending proposal against the plan's current version."""
+    """Record a pending proposal against `base_version`, the plan version its author read
+    (default: the plan's current version)."""
     proposal = Proposal(
         plan_id=plan.id,
-        base_version=plan.version,
+        base_version=plan.version if base_version is None else base_version,
         kind=kind,
         proposer_kind=proposer_kind,
         proposed_by=proposed_by,
@@ -198,7 +201,7 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
         .values(version=Plan.version + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if bumped.rowcount != 1:  # another approval got there between our read and our write
+    if cast(CursorResult[Any], bumped).rowcount != 1:  # another approval got there between our read and write
         raise StaleProposalError(
             "The plan was changed by someone else while this proposal was being applied; "
             "nothing was changed. Ask for a fresh proposal."

@@ -25,9 +25,10 @@ from core.access import SYSTEM, Viewer
 from core.compliance import ComplianceStatus, compliance_report
 from core.errors import AccessDeniedError, ControlTowerError
 from core.fleet_costs import contract_rate_per_drop_cents, fleet_cost
+from core.kinds import Role
 from core.kpi import KPIS, aggregate, facts_for, reasons
 from core.kpi.definitions import CAPTIVE_VENDOR
-from core.models import Fleet, Role, Vendor
+from core.models import Fleet, Vendor
 
 RANK_KPIS: tuple[str, ...] = (
     "on_time_rate",

@@ -43,3 +43,12 @@ def hhmm(seconds: int | float) -> str:
 def local_hhmm(instant: datetime, tz: str) -> str:
     """An instant as HH:MM on the clock of `tz`."""
     return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+
+
+def time_of_day_s(clock: time | datetime) -> int:
+    """Seconds since midnight on the wall clock of `clock` (a shift start, a local instant).
+
+    Seconds count, so 08:00:30 is 28,830; this reads the clock face and knows nothing of
+    daylight saving (use `seconds_since_midnight` for the elapsed time of an instant).
+    """
+    return clock.hour * 3600 + clock.minute * 60 + clock.second

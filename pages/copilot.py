@@ -8,7 +8,7 @@ dispatch) each write through core in one transaction, or are refused whole.
 
 import streamlit as st
 
-from core.models import StopStatus
+from core.kinds import StopStatus
 from ui import copilot, services, widgets
 from ui.auth import current_viewer
 

@@ -7,7 +7,7 @@ the data, so a refresh keeps the user's pan and zoom.
 
 import streamlit as st
 
-from core.allocator.kinds import FleetType
+from core.kinds import FleetType
 from core.live import DriverState, LiveStatus
 from ui import maps, services, state, widgets
 from ui.auth import current_viewer

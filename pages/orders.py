@@ -7,7 +7,7 @@ nothing is written.
 import streamlit as st
 
 from core.errors import ImportRejectedError
-from core.models import OrderStatus, SlaKind
+from core.kinds import OrderStatus, SlaKind
 from core.orders_view import ORDER_COLUMNS, OrderQuery, can_import_orders
 from ui import maps, services, widgets
 from ui.auth import current_viewer

@@ -8,7 +8,7 @@ order. A wrong or expired link gets one sentence and nothing else.
 import streamlit as st
 
 from core.agents.customer import TrackingLinkError
-from core.models import CustomerChoiceKind
+from core.kinds import CustomerChoiceKind
 from ui import services, tracking
 
 link = tracking.token()

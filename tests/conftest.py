@@ -146,3 +146,12 @@ def db(engine: Engine) -> Iterator[Session]:
 def seeded_db(seeded_engine: Engine) -> Iterator[Session]:
     """A session on the seeded database; everything it does is rolled back."""
     yield from _rolled_back(seeded_engine)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every page test is `slow`: AppTest runs the whole Streamlit script, frame included, per
+    test. `make test-fast` (`-m "not slow"`) is then the core suite without its long runs."""
+    pages = Path(__file__).parent / "app"
+    for item in items:
+        if item.path.is_relative_to(pages):
+            item.add_marker(pytest.mark.slow)

@@ -19,9 +19,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.compliance import ComplianceStatus, DriverCompliance, document_label, duration_text
+from core.kinds import FleetType
 from core.kpi import KPIS, TOTAL
 from core.kpi.definitions import CAPTIVE_VENDOR
-from core.models import FleetType
 from core.scorecard import KpiTrendView
 from ui import maps
 
@@ -52,7 +52,7 @@ STATUS_COLOURS: dict[str, str] = {
 }
 # Vendors' colours: none of them a fleet type's (violet is 3PL and orange gig on every page).
 _VENDOR_PALETTE = ("#2563eb", "#db2777", "#65a30d", "#a16207", "#475569")
-_FLEET_ORDER = {f: i for i, f in enumerate(FleetType)}
+_FLEET_ORDER: dict[str, int] = {str(f): i for i, f in enumerate(FleetType)}
 _MODEBAR = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -124,7 +124,7 @@ def _groups(frame: pd.DataFrame, by: str) -> list[tuple[str, str]]:
         if k != TOTAL
     }
     if by == "fleet_type":
-        return sorted(pairs.items(), key=lambda kv: _FLEET_ORDER.get(kv[0], 99))  # type: ignore[call-overload]
+        return sorted(pairs.items(), key=lambda kv: _FLEET_ORDER.get(kv[0], 99))
     return sorted(pairs.items(), key=lambda kv: (kv[0] != CAPTIVE_VENDOR, kv[1]))
 
 
@@ -253,7 +253,7 @@ def kpi_comparison(
                 line_width=1,
                 row=row + 1,
                 col=col + 1,
-            )  # type: ignore[arg-type]
+            )
         fig.update_yaxes(row=row + 1, col=col + 1, rangemode="tozero", **axis_format(name))
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(
@@ -346,7 +346,7 @@ def compliance_by_group(frame: pd.DataFrame, by: str = "fleet_type") -> go.Figur
         if not frame.empty
         else {}
     )
-    keys = sorted(labels, key=lambda k: (_FLEET_ORDER.get(k, 99), k))  # type: ignore[call-overload]
+    keys = sorted(labels, key=lambda k: (_FLEET_ORDER.get(k, 99), k))
     for status in ComplianceStatus:
         rows = frame[frame["status"] == str(status)]
         counts = rows[by].astype(str).value_counts()

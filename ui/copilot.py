@@ -23,7 +23,7 @@ from core.agents.copilot_reroute import RerouteOutcome
 from core.db import unit_of_work
 from core.errors import ControlTowerError
 from core.field import DISRUPTIONS, ExceptionAction, ExceptionReason
-from core.models import StopStatus
+from core.kinds import StopStatus
 from core.timeutil import local_hhmm
 from ui import maps, services
 
@@ -181,6 +181,8 @@ def has_route_today(current: CopilotView) -> bool:
 
 
 def next_stop_card(current: CopilotView, tz: str) -> None:
+    for notice in current.handovers:
+        st.warning(notice, icon=":material/local_shipping:")
     stop = current.next_stop
     if not has_route_today(current):
         st.info("You have no route today. Nothing to deliver: check with dispatch if you expected one.")

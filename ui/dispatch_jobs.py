@@ -14,10 +14,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from core.access import Viewer
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.agents.dispatch import RebalanceRequest
+from core.agents.rebalance import rebalance
 from core.allocator.solve import Progress
-from core.compliance import blocked_driver_ids
-from core.db import unit_of_work
 from core.errors import ControlTowerError
 from ui import services
 
@@ -62,16 +61,9 @@ def _run(job: RebalanceJob, viewer: Viewer) -> None:
         job.progress = p
 
     try:
-        with unit_of_work(services.current_engine()) as session:
-            blocked = blocked_driver_ids(session, job.request.day)
-            view = propose_rebalance(
-                session,
-                viewer,
-                job.request,
-                progress=on_progress,
-                cancel=job.cancel,
-                blocked_driver_ids=blocked,
-            )
+        view = rebalance(
+            services.current_engine(), viewer, job.request, progress=on_progress, cancel=job.cancel
+        )
         job.proposal_id = view.id
     except ControlTowerError as exc:
         job.error = str(exc)

@@ -8,7 +8,7 @@ import core.agents.registry  # noqa: F401 - registers every agent's applier: any
 from core.access import Viewer
 from core.agents.dispatch import RouteLine, changed_routes, routes_now
 from core.db import unit_of_work
-from core.models import ProposalStatus
+from core.kinds import ProposalStatus
 from core.proposals import ProposalView, approve, list_proposals, proposal_view, reject
 from ui import services
 

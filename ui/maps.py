@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from core.allocator.kinds import FleetType
+from core.kinds import FleetType
 from core.live import DriverState, LiveMap, LiveStatus, PositionSource
 
 RGB = tuple[int, int, int]

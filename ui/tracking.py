@@ -15,7 +15,7 @@ import streamlit as st
 from core.agents.customer import ChoiceRequest, TrackingView, record_customer_choice, tracking_view
 from core.db import unit_of_work
 from core.errors import ControlTowerError
-from core.models import CustomerChoiceKind, OrderStatus
+from core.kinds import CustomerChoiceKind, OrderStatus
 from ui import services
 
 TOKEN_PARAM = "t"  # the link is <app>/track?t=<token> (core.agents.customer.tracking_url)

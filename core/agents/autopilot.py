@@ -23,19 +23,8 @@ from sqlalchemy.orm import Session
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Outcome, policy_viewer, settle
 from core.field import resolve_problem
-from core.models import (
-    Driver,
-    Event,
-    EventKind,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    ProposalStatus,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import EventKind, OrderStatus, ProposalStatus, StopStatus
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.proposals import ProposalView, reject
 from core.timeutil import local_midnight_utc
 
@@ -164,7 +153,9 @@ class Autopilot:
                     self._settle(session, proposal, str(proposal.change.get("action", action)), now)
 
     def _settle(self, session: Session, proposal: ProposalView, action: str, now: datetime) -> Outcome:
-        if (
+        if proposal.status is not ProposalStatus.PENDING:  # closed at birth: it changed nothing
+            outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
+        elif (
             proposal.status is ProposalStatus.PENDING
             and not proposal.change.get("routes", True)
             and proposal.kind == "rebalance"
@@ -203,7 +194,11 @@ class Autopilot:
             seed=self.seed,
         )
         proposal = propose_rebalance(
-            session, policy_viewer(DISPATCH), request, blocked_driver_ids=signals.broken
+            session,
+            policy_viewer(DISPATCH),
+            request,
+            unavailable={driver: "van broken down" for driver in signals.broken},
+            agent=DISPATCH,
         )
         outcome = self._settle(session, proposal, REOPTIMISE, now)
         if outcome.applied:

@@ -31,31 +31,25 @@ from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.agents.dispatch import KIND as REBALANCE
-from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES
 from core.allocator.costs import route_cost_cents
-from core.allocator.kinds import FleetType
-from core.allocator.travel import HaversineTravel
+from core.allocator.travel import URBAN_TRAVEL
+from core.compliance import blocked_driver_ids
 from core.errors import StaleProposalError
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
-from core.models import (
-    Driver,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
     DriverStatus,
-    Fleet,
-    Hub,
-    Order,
+    FleetType,
     OrderStatus,
-    Plan,
-    Proposal,
     ProposalStatus,
     ProposerKind,
-    Route,
-    Stop,
     StopStatus,
-    Vehicle,
 )
+from core.models import Driver, Fleet, Hub, Order, Plan, Proposal, Route, Stop, Vehicle
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
-from core.timeutil import hhmm, seconds_since_midnight
+from core.timeutil import hhmm, seconds_since_midnight, time_of_day_s
 
 AGENT = "capacity-agent"
 CALL_IN = "call_in_gig"
@@ -67,12 +61,7 @@ CALL_IN_LEAD_S = 1800  # a courier called now can be at the hub in half an hour
 CALL_IN_STEP_S = 900  # call-in shifts start on the quarter hour
 MIN_CALL_IN_S = HOUR_S  # a call-in shorter than an hour is not worth a courier's trip
 TOLERANCE_S = 1800  # half a driver-hour short is noise at this resolution
-TRAVEL = HaversineTravel()
 Vector = npt.NDArray[np.float64]
-
-
-def _s(t: time) -> int:
-    return t.hour * HOUR_S + t.minute * 60 + t.second
 
 
 @dataclass(frozen=True)
@@ -160,7 +149,10 @@ class _Load:
         """Productive seconds of a shift [start_s, end_s) in each bucket."""
         lo = np.maximum(self.bounds[:-1], start_s)
         hi = np.minimum(self.bounds[1:], end_s)
-        return np.clip(hi - lo, 0, None).astype(np.float64) * PRODUCTIVE_SHARE
+        productive_s: npt.NDArray[np.float64] = (
+            np.clip(hi - lo, 0, None).astype(np.float64) * PRODUCTIVE_SHARE
+        )
+        return productive_s
 
 
 def _bucket(
@@ -178,8 +170,8 @@ def _drive_per_stop_s(hub: Hub, lat: Vector, lon: Vector, due_s: npt.NDArray[np.
     plat, plon = np.append(lat, hub.lat), np.append(lon, hub.lon)
     dist = haversine_m(lat[:, None], lon[:, None], plat[None, :], plon[None, :])
     dist[np.arange(len(lat)), np.arange(len(lat))] = np.inf
-    leg_m = dist.min(axis=1) * TRAVEL.circuity * TOUR_PER_NEAREST
-    speed = np.array([TRAVEL.speed_m_per_s(int(s)) for s in np.clip(due_s, 0, 86_399)])
+    leg_m = dist.min(axis=1) * URBAN_TRAVEL.circuity * TOUR_PER_NEAREST
+    speed = np.array([URBAN_TRAVEL.speed_m_per_s(int(s)) for s in np.clip(due_s, 0, 86_399)])
     return np.asarray(leg_m / speed, dtype=np.float64)
 
 
@@ -241,6 +233,8 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
         .order_by(Driver.code)
     ).all()
     working = _working_driver_ids(session, plan)
+    blocked = blocked_driver_ids(session, day)  # neither capacity on shift nor worth calling in
+    drivers = [row for row in drivers if row[0].id not in blocked]
     ready_s = np.array([seconds_since_midnight(r[4], day, tz) for r in rows], dtype=np.int64)
     due_s = np.array([seconds_since_midnight(r[5], day, tz) for r in rows], dtype=np.int64)
     on_shift = [
@@ -248,7 +242,7 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
         for d, f in drivers
         if d.status is DriverStatus.ACTIVE and (f.fleet_type is not FleetType.THIRD_PARTY or d.id in working)
     ]
-    ends = [now_s + HOUR_S, *due_s.tolist(), *(_s(d.shift_end) for d, _ in drivers)]
+    ends = [now_s + HOUR_S, *due_s.tolist(), *(time_of_day_s(d.shift_end) for d, _ in drivers)]
     horizon = math.ceil(max(ends) / HOUR_S) * HOUR_S
     bounds = np.array([now_s, *range((now_s // HOUR_S + 1) * HOUR_S, horizon + 1, HOUR_S)], dtype=np.int64)
     if len(bounds) < 2:
@@ -262,7 +256,7 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
 
     def reserve(kind: FleetType, status: DriverStatus) -> list[_Reserve]:
         return [
-            _Reserve(d.id, d.code, f, _s(d.shift_start), _s(d.shift_end))
+            _Reserve(d.id, d.code, f, time_of_day_s(d.shift_start), time_of_day_s(d.shift_end))
             for d, f in drivers
             if f.fleet_type is kind
             and d.status is status
@@ -286,7 +280,9 @@ def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
         reserve(FleetType.THIRD_PARTY, DriverStatus.ACTIVE),
     )
     for d, f in on_shift:
-        load.capacity[f.fleet_type] += load.shift_vector(_s(d.shift_start), _s(d.shift_end))
+        load.capacity[f.fleet_type] += load.shift_vector(
+            time_of_day_s(d.shift_start), time_of_day_s(d.shift_end)
+        )
     return load
 
 
@@ -378,7 +374,7 @@ def _gig_cost_cents(load: _Load, fleet: Fleet, absorbed_s: float) -> int:
     """What a courier is paid for the drops it takes over: per task, per km, minimum payout."""
     mean_work = float(load.work_s.mean())
     drops = max(1, math.ceil(absorbed_s / mean_work))
-    km_m = int(drops * float(load.drive_s.mean()) * TRAVEL.speed_m_per_s(load.now_s))
+    km_m = int(drops * float(load.drive_s.mean()) * URBAN_TRAVEL.speed_m_per_s(load.now_s))
     return route_cost_cents(fleet_cost(fleet), int(absorbed_s), km_m, drops)
 
 
@@ -549,11 +545,13 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
         due_s = seconds_since_midnight(order.window_end_at, day, tz)
         ready_s = seconds_since_midnight(order.window_start_at, day, tz)
         for van in sorted(vans, key=lambda v: float(haversine_m(v.lat, v.lon, order.lat, order.lon))):
-            leg_m = float(haversine_m(van.lat, van.lon, order.lat, order.lon)) * TRAVEL.circuity
-            speed = TRAVEL.speed_m_per_s(int(van.t_s), van.kind)
+            leg_m = float(haversine_m(van.lat, van.lon, order.lat, order.lon)) * URBAN_TRAVEL.circuity
+            speed = URBAN_TRAVEL.speed_m_per_s(int(van.t_s), van.kind)
             arrive = van.t_s + leg_m / speed
             done = max(arrive, ready_s) + order.service_time_s
-            back_s = float(haversine_m(order.lat, order.lon, hub.lat, hub.lon)) * TRAVEL.circuity / speed
+            back_s = (
+                float(haversine_m(order.lat, order.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity / speed
+            )
             if van.parcels_left < order.parcels or arrive > due_s or done + back_s > van.reserve.shift_end_s:
                 continue
             van.stops.append([order.external_ref, int(arrive)])
@@ -579,8 +577,8 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
     routes: dict[str, dict[str, Any]] = {}
     cost = 0
     for van in used:
-        back_m = float(haversine_m(van.lat, van.lon, hub.lat, hub.lon)) * TRAVEL.circuity
-        end_s = int(van.t_s + back_m / TRAVEL.speed_m_per_s(int(van.t_s), van.kind))
+        back_m = float(haversine_m(van.lat, van.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity
+        end_s = int(van.t_s + back_m / URBAN_TRAVEL.speed_m_per_s(int(van.t_s), van.kind))
         distance_m = int(van.distance_m + back_m)
         routes[van.reserve.code] = {
             "stops": van.stops,

@@ -27,7 +27,7 @@ from core.agents.dispatch import KIND
 from core.agents.dispatch_problem import DayState, load_day_state
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import Evaluation, current_of, evaluate_plan
-from core.allocator.insertion import insert_greedily
+from core.allocator.insertion import insert_ranked
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.precheck import time_issue
 from core.allocator.pricing import Pricing
@@ -46,16 +46,8 @@ from core.compliance import (
     hours_of_service,
     load_driver_facts,
 )
-from core.models import (
-    DocumentKind,
-    Order,
-    Proposal,
-    ProposalStatus,
-    ProposerKind,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import DocumentKind, ProposalStatus, ProposerKind, StopStatus
+from core.models import Order, Plan, Proposal, Route, Stop
 from core.proposals import ProposalView, create_proposal, proposal_view
 from core.timeutil import hhmm, local_hhmm, local_midnight_utc, seconds_since_midnight
 
@@ -177,15 +169,15 @@ def _cut(
 
 def _look(session: Session, state: DayState, now: datetime, params: SolveParams) -> _Look:
     """Read every hub driver's compliance and find who is at risk (2 queries besides the loaders')."""
-    tz, day = state.hub.timezone, state.day
+    tz, day = state.timezone, state.day
     by_id = {v: k for k, v in state.driver_ids.items()}
     facts = {f.code: f for f in load_driver_facts(session, SYSTEM, day) if f.driver_id in by_id}
     compliance = {code: evaluate_driver(f, day) for code, f in facts.items()}
-    if state.plan is None:
+    if state.plan_id is None:
         return _Look(state, tz, compliance, {}, [])
     routes = {
         by_id[r.driver_id]: r
-        for r in session.scalars(select(Route).where(Route.plan_id == state.plan.id))
+        for r in session.scalars(select(Route).where(Route.plan_id == state.plan_id))
         if r.driver_id in by_id
     }
     arrived = set(
@@ -193,7 +185,7 @@ def _look(session: Session, state: DayState, now: datetime, params: SolveParams)
             select(Order.external_ref)
             .join(Stop, Stop.order_id == Order.id)
             .join(Route, Route.id == Stop.route_id)
-            .where(Route.plan_id == state.plan.id, Stop.status == StopStatus.ARRIVED)
+            .where(Route.plan_id == state.plan_id, Stop.status == StopStatus.ARRIVED)
         )
     )
     look = _Look(state, tz, compliance, routes, [])
@@ -291,18 +283,8 @@ def _insert(
     ranking `insert_greedily` uses), so that an order the time budget never reached is told
     apart from one no route had room for: returns the plan, the orders without room, the
     orders not tried. The first order is always tried."""
-    started = time.monotonic()
-    by_id = {o.id: o for o in problem.orders}
-    no_room: list[str] = []
-    untried: list[str] = []
-    ranked = sorted(order_ids, key=lambda o: (-by_id[o].priority, by_id[o].due_s, o))
-    for tried, order_id in enumerate(ranked):
-        if tried and time.monotonic() - started > seconds:
-            untried.append(order_id)
-            continue
-        plan, left = insert_greedily(problem, plan, [order_id], params)
-        no_room.extend(left)
-    return plan, no_room, untried
+    done = insert_ranked(problem, plan, order_ids, params, deadline_s=seconds)
+    return done.plan, list(done.no_room), list(done.untried)
 
 
 def _why_unplaced(look: _Look, pricing: Pricing, order_id: str) -> str:
@@ -419,9 +401,9 @@ def propose_compliance(
     started = time.monotonic()
     state = load_day_state(session, hub_id, day, now)
     look = _look(session, state, now, params)
-    if state.plan is None or not look.risks:
+    if state.plan_id is None or not look.risks:
         return []
-    waiting = _pending_drivers(session, state.plan.id)
+    waiting = _pending_drivers(session, state.plan_id)
     risks = [r for r in look.risks if r.driver_code not in waiting]
     if not risks:
         return []
@@ -511,9 +493,9 @@ def propose_compliance(
     text = " ".join(
         _sentence(r, after, routes[r.driver_code], placed, reasons, avoided[r.driver_code]) for r in risks
     )
-    proposal = create_proposal(
-        session, state.plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now
-    )
+    plan = session.get(Plan, state.plan_id)
+    assert plan is not None
+    proposal = create_proposal(session, plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return [proposal_view(session, proposal.id)]
 
 

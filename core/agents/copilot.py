@@ -39,22 +39,18 @@ from core.field import (
     fail_many,
 )
 from core.geo import haversine_m
-from core.models import (
+from core.kinds import (
+    PENDING_STOP_STATES,
     CustomerChoiceKind,
-    Driver,
-    Event,
     EventKind,
-    Fleet,
-    Hub,
-    Order,
-    Plan,
-    Route,
+    ProposalStatus,
     RouteStatus,
-    Stop,
     StopStatus,
 )
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Proposal, Route, Stop
+from core.plan_change import RouteChange
 from core.scenario.city import load_city
-from core.timeutil import local_today
+from core.timeutil import at_seconds, local_hhmm, local_today
 
 DEFAULT_HOUR_CENTS = 3200  # the captive rate card: what a minute of a driver is worth
 SAFE_PLACE_TIME_S, SAFE_PLACE_RISK = 60, 0.02  # photo and go; small risk of a lost parcel
@@ -436,6 +432,7 @@ class CopilotView:
     open_exceptions: tuple[ExceptionView, ...]
     done: int
     running_late_s: int
+    handovers: tuple[str, ...] = ()  # a stranded van's load this driver gives or takes, in words
 
     @property
     def eta_at(self) -> datetime | None:
@@ -475,7 +472,7 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
             .order_by(Stop.sequence)
         ).all()
         done = sum(1 for s, _ in rows if s.status in (StopStatus.DELIVERED, StopStatus.FAILED))
-        open_rows = [(s, o) for s, o in rows if s.status in (StopStatus.PENDING, StopStatus.ARRIVED)]
+        open_rows = [(s, o) for s, o in rows if s.status in PENDING_STOP_STATES]
         choices = latest_choices(session, [o.id for _, o in open_rows])
         delay = max(timedelta(0), now - open_rows[0][0].planned_eta_at) if open_rows else timedelta(0)
         for s, o in open_rows:
@@ -542,4 +539,36 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
         open_exceptions=open_ex,
         done=done,
         running_late_s=max(0, int((now - stops[0].planned_eta_at).total_seconds())) if stops else 0,
+        handovers=handover_notices(session, route.plan_id, driver.code, hub.timezone, day)
+        if route is not None and day is not None
+        else (),
     )
+
+
+def handover_notices(session: Session, plan_id: int, code: str, tz: str, day: date) -> tuple[str, ...]:
+    """What the applied re-plans of the day hand over to or from driver `code`, in words."""
+    applied = session.scalars(
+        select(Proposal.change).where(
+            Proposal.plan_id == plan_id,
+            Proposal.kind == "rebalance",
+            Proposal.status == ProposalStatus.APPLIED,
+        )
+    ).all()
+    words = []
+    for data in applied:
+        for h in RouteChange.from_json(data).handovers:
+            n = len(h.orders)
+            parcels = f"{n} order{'s' if n != 1 else ''}"
+            at = local_hhmm(at_seconds(day, tz, h.at_s), tz)
+            if h.from_driver == code and h.to_driver:
+                words.append(
+                    f"Your van cannot go on ({h.why}): {h.to_driver} comes to take your {parcels} by {at}."
+                )
+            elif h.from_driver == code:
+                words.append(f"Your van cannot go on ({h.why}): your {parcels} go back to the hub by {at}.")
+            elif h.to_driver == code:
+                words.append(
+                    f"First pick up {parcels} from {h.from_driver}'s van ({h.why}); "
+                    f"they are on your route from {at}."
+                )
+    return tuple(words)

@@ -25,9 +25,6 @@ from core.access import Viewer
 from core.agents.dispatch import RebalanceRequest, plan_tz, propose_rebalance
 from core.agents.dispatch_problem import CARGO_BIKE_MAX_ITEM_G
 from core.allocator.evaluate import evaluate_plan
-from core.allocator.kinds import BrandTier as AllocBrandTier
-from core.allocator.kinds import FleetType as AllocFleetType
-from core.allocator.kinds import VehicleKind
 from core.allocator.params import DEFAULT_PARAMS
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.result import Route as PlannedRoute
@@ -38,23 +35,10 @@ from core.errors import ControlTowerError, StaleProposalError
 from core.field import ExceptionReason, ProblemReport, report_problem
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
-from core.models import (
-    Driver,
-    Event,
-    Fleet,
-    Hub,
-    Order,
-    Plan,
-    ProposerKind,
-    Region,
-    Role,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
-)
+from core.kinds import BrandTier, FleetType, ProposerKind, Role, StopStatus, VehicleKind
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
 from core.proposals import approve, create_proposal, register_applier
-from core.timeutil import at_seconds, local_today, seconds_since_midnight
+from core.timeutil import at_seconds, local_today, seconds_since_midnight, time_of_day_s
 
 KIND = "reroute"
 AGENT = "copilot"
@@ -62,6 +46,12 @@ POLICY = Viewer(username="copilot-policy", role=Role.ADMIN)
 """Written policy: a re-sequence of one driver's own remaining stops that moves no order to
 another driver is applied without review (it is still a proposal, versioned and audited)."""
 ESCALATE_LATE_S = 30 * 60
+UNAVAILABLE_WORDS = {
+    ExceptionReason.VEHICLE_BREAKDOWN: "van broken down",
+    ExceptionReason.ROAD_CLOSED: "road closed ahead",
+    ExceptionReason.RUNNING_LATE: "running late",
+}
+"""Why the reporting driver is left out of the re-plan the co-pilot asks dispatch for."""
 DEFAULT_STOP = MaxSolutions(200, max_runtime_s=2.0, stall_s=0.3)
 REROUTE_PARAMS = replace(DEFAULT_PARAMS, guided_local_search=False)
 """One driver's dozen stops: plain local search reaches a good sequence in milliseconds."""
@@ -141,11 +131,11 @@ def _driver_problem(
         .where(Driver.id == driver_id)
     ).one()
     kind = VehicleKind(vehicle.vehicle_type.value) if vehicle else VehicleKind.CAR
-    shift_start = driver.shift_start.hour * 3600 + driver.shift_start.minute * 60
-    shift_end = driver.shift_end.hour * 3600 + driver.shift_end.minute * 60
+    shift_start = time_of_day_s(driver.shift_start)
+    shift_end = time_of_day_s(driver.shift_end)
     spec = DriverSpec(
         id=driver.code,
-        fleet_type=AllocFleetType(fleet.fleet_type.value),
+        fleet_type=FleetType(fleet.fleet_type.value),
         lat=lat,
         lon=lon,
         hub=0,
@@ -178,7 +168,7 @@ def _driver_problem(
             due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
             service_time_s=o.service_time_s,
             priority=o.priority - 1,
-            brand_tier=AllocBrandTier(o.brand_tier.value),
+            brand_tier=BrandTier(o.brand_tier.value),
             required_skills=frozenset(o.required_skills),
             locked_driver_id=driver.code,
         )
@@ -452,7 +442,8 @@ def _escalate(
             session,
             POLICY,
             RebalanceRequest(hub_id=plan.hub_id, day=day, now=now, seconds=2.0, seed=seed),
-            blocked_driver_ids=frozenset({driver_id}),
+            unavailable={driver_id: UNAVAILABLE_WORDS.get(reason, "reported a problem")},
+            agent=AGENT,
         ).id
     message = f"{reason.value}: {why}; asked dispatch for help with {len(at_risk)} stop(s)"
     return RerouteOutcome(

@@ -28,24 +28,17 @@ from sqlalchemy.orm import Session
 from core.bulk import bulk_insert
 from core.config import get_settings
 from core.errors import AccessDeniedError, ControlTowerError
-from core.models import (
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
     ContactChannel,
-    CustomerChoice,
     CustomerChoiceKind,
-    Event,
     EventKind,
-    Hub,
     MessageKind,
     MessageStatus,
-    Order,
     OrderStatus,
-    OutboxMessage,
-    Plan,
-    Route,
-    Stop,
-    StopStatus,
-    TrackingToken,
 )
+from core.models import CustomerChoice, Event, Hub, Order, OutboxMessage, Plan, Route, Stop, TrackingToken
 from core.timeutil import at_seconds, local_hhmm
 
 TOKEN_BYTES = 24
@@ -53,8 +46,6 @@ TOKEN_TTL = timedelta(days=3)
 SLOT_S = 2 * 3600
 FIRST_SLOT_S = 8 * 3600
 SLOTS_OFFERED = 3
-OPEN = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
-PENDING = (StopStatus.PENDING, StopStatus.ARRIVED)
 NO_SAFE_PLACE_SKILLS = frozenset({"age_check", "cold_chain"})
 NO_NEIGHBOUR_SKILLS = frozenset({"age_check"})
 
@@ -215,10 +206,10 @@ class _Eta:
 def _etas(session: Session, order_ids: Sequence[int], now: datetime) -> dict[int, _Eta]:
     """Predicted arrival of these orders' open stops: the planned ETA pushed back by how late
     the route runs (now minus the earliest planned ETA among its open stops)."""
-    routes = select(Stop.route_id).where(Stop.order_id.in_(order_ids), Stop.status.in_(PENDING))
+    routes = select(Stop.route_id).where(Stop.order_id.in_(order_ids), Stop.status.in_(PENDING_STOP_STATES))
     rows = session.execute(
         select(Stop.route_id, Stop.order_id, Stop.sequence, Stop.planned_eta_at)
-        .where(Stop.route_id.in_(routes), Stop.status.in_(PENDING))
+        .where(Stop.route_id.in_(routes), Stop.status.in_(PENDING_STOP_STATES))
         .order_by(Stop.route_id, Stop.sequence)
     ).all()
     first: dict[int, datetime] = {}
@@ -333,7 +324,7 @@ def run_customer_agent(
             "{tracking_url}"
         )
         outbox.queue(order, MessageKind.MISSED_YOU, f"missed:{order.id}", text, {})
-    open_stop = (Plan.service_date == day) & Stop.status.in_(PENDING)
+    open_stop = (Plan.service_date == day) & Stop.status.in_(PENDING_STOP_STATES)
     first = session.execute(
         select(Stop.route_id, func.min(Stop.planned_eta_at))
         .join(Route, Stop.route_id == Route.id)
@@ -480,7 +471,7 @@ def _token_row(session: Session, token: str, now: datetime) -> TrackingToken:
 
 
 def _choices(order: Order, tz: str) -> tuple[ChoiceOption, ...]:
-    if order.status not in (*OPEN, OrderStatus.FAILED):
+    if order.status not in (*OPEN_ORDER_STATES, OrderStatus.FAILED):
         return ()
     skills = set(order.required_skills)
     out = []
@@ -504,7 +495,7 @@ def tracking_view(session: Session, token: str, now: datetime) -> TrackingView:
     assert order is not None
     hub = session.get(Hub, order.hub_id)
     assert hub is not None
-    eta = _etas(session, [order.id], now).get(order.id) if order.status in OPEN else None
+    eta = _etas(session, [order.id], now).get(order.id) if order.status in OPEN_ORDER_STATES else None
     half = timedelta(minutes=30)
     chosen = latest_choices(session, [order.id]).get(order.id)
     return TrackingView(

@@ -1,50 +1,72 @@
-"""The dispatch agent: re-optimise one hub's day and hand the result over as a proposal.
+"""The dispatch agent: re-plan one hub's day and hand the result over as a proposal.
 
-The live plan is the warm start, so a proposal is never worse than what is on the road;
-every move away from it carries a cost and the change budget caps how much it may move.
+Read, solve, write: the day is read (`read_day`), solved with no session (`replan`), and
+written as a pending proposal against the plan version it read (`record`); approval refuses
+it if the plan moved under it. `core.agents.rebalance` runs the three in separate short units
+of work for a page or the CLI; `propose_rebalance` runs them inside a caller's own
+transaction (a simulator tick, the co-pilot).
+
+A re-plan first puts the live plan in order: what a driver may no longer serve comes off
+their route, each stranded van's load is handed over (`core.agents.handover`), and every
+order without a driver is placed by cheapest insertion, so one press places what can be
+placed. The solver then searches from that plan for what is left of the time limit, and
+the proposal is never worse than the plan it started from. Moves forced by a driver who may
+not go on do not count against the change budget.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.dispatch_problem import OPEN_ORDER_STATES, PENDING_STOP_STATES, DayState, load_day_state
-from core.allocator import families as fam
+from core.agents.dispatch_problem import DayState, load_day_state
+from core.agents.handover import HandedOver, Handover, hand_over
 from core.allocator.diff import PlanDiff, diff_plans, rationale
-from core.allocator.evaluate import evaluate_plan
-from core.allocator.insertion import insert_greedily
+from core.allocator.evaluate import Evaluation, evaluate_plan
+from core.allocator.insertion import broken_routes, improve, insert_greedily, make_feasible
 from core.allocator.metro import solve_metro
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.problem import AllocationProblem
 from core.allocator.result import AllocationResult, Metrics
-from core.allocator.solve import ProgressFn, solve
+from core.allocator.solve import ProgressFn, result_of_plan, solve
 from core.allocator.stop import MaxRuntime
 from core.errors import StaleProposalError
-from core.models import (
-    Driver,
-    Fleet,
-    Hub,
-    Order,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
     OrderStatus,
-    Plan,
+    ProposalStatus,
     ProposerKind,
-    Route,
     RouteStatus,
-    Stop,
     StopStatus,
+)
+from core.models import Driver, Fleet, Hub, Order, Plan, Route, Stop
+from core.plan_change import (
+    JSON,
+    LoadHandover,
+    NewRoute,
+    OrderMove,
+    PlanEffect,
+    PlanMetrics,
+    PlannedStop,
+    RouteChange,
+    SolverRun,
+    Unplaced,
 )
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
 from core.timeutil import at_seconds, hhmm
 
 KIND = "rebalance"
-REPAIR_SHARE = 0.25  # of the time budget kept for inserting what the search left out
 AGENT = "dispatch-agent"
+WRITE_RESERVE_S = 1.0  # of the time limit kept for evaluating, diffing and writing the proposal
+MIN_SEARCH_S = 0.3
+IMPROVE_SHARE = 0.4  # of the time left after the repair, for relocating late stops before the solver
 
 
 @dataclass(frozen=True)
@@ -60,72 +82,287 @@ class RebalanceRequest:
     seed: int = 0
     metro: bool = False  # split the hub into parts solved in parallel (`solve_metro`): a big day
     recorded_at: datetime | None = None  # the caller's clock for the records; default `now`, else the wall
+    from_scratch: bool = False  # ignore the live plan as a start (a reference re-plan)
 
 
-def _metrics(m: Metrics) -> dict[str, int]:
-    return {
-        "cost_cents": m.cost_cents,
-        "distance_m": m.distance_m,
-        "co2_g": m.co2_g,
-        "late": m.late_count,
-        "unassigned": m.orders_unassigned,
-        "drivers_used": m.drivers_used,
-    }
+@dataclass(frozen=True)
+class Replan:
+    """A solved re-plan of one hub's day, ready to be written as a proposal."""
+
+    state: DayState
+    change: RouteChange
+    effect: PlanEffect
+    rationale: str
+    plan: dict[str, list[str]]
+
+
+def _metrics(m: Metrics) -> PlanMetrics:
+    return PlanMetrics(m.cost_cents, m.distance_m, m.co2_g, m.late_count, m.orders_unassigned, m.drivers_used)
 
 
 def _moves(
-    diff: PlanDiff, before: dict[str, Any], after: dict[str, Any], result: AllocationResult
-) -> list[dict[str, Any]]:
+    diff: PlanDiff, before: Evaluation, after: Evaluation, reasons: dict[str, str]
+) -> tuple[OrderMove, ...]:
     """Each moved, newly placed or dropped order with its reason in words and numbers."""
-    reasons = {u.order_id: u.reason_text for u in result.unassigned}
-    stops_before = {d: len(v) for d, v in before["plan"].items()}
-    stops_after = {d: len(v) for d, v in after["plan"].items()}
+    was = {v.order_id: (v.arrival_s, v.due_s) for r in before.routes for v in r.visits}
+    now = {v.order_id: (v.arrival_s, v.due_s) for r in after.routes for v in r.visits}
+    stops_before = {r.driver_id: len(r.visits) for r in before.routes}
+    stops_after = {r.driver_id: len(r.visits) for r in after.routes}
     rows = []
     for move in (*diff.moves, *diff.assigned, *diff.unassigned):
-        was, now = before["visits"].get(move.order_id), after["visits"].get(move.order_id)
-        words = []
-        if was and now:
-            words.append(f"ETA {hhmm(was[0])} -> {hhmm(now[0])} (due {hhmm(now[1])})")
-        elif now:
-            words.append(f"placed, ETA {hhmm(now[0])} (due {hhmm(now[1])})")
+        old, new = was.get(move.order_id), now.get(move.order_id)
+        words = [reasons[move.order_id]] if move.order_id in reasons else []
+        if old and new:
+            words.append(f"ETA {hhmm(old[0])} -> {hhmm(new[0])} (due {hhmm(new[1])})")
+        elif new:
+            words.append(f"placed, ETA {hhmm(new[0])} (due {hhmm(new[1])})")
         if move.from_driver and move.to_driver:
             frm, to = move.from_driver, move.to_driver
             words.append(
                 f"{frm} {stops_before.get(frm, 0)} -> {stops_after.get(frm, 0)} stops, "
                 f"{to} {stops_before.get(to, 0)} -> {stops_after.get(to, 0)} stops"
             )
-        if move.to_driver is None:
-            words.append(reasons.get(move.order_id, "dropped"))
         rows.append(
-            {
-                "order": move.order_id,
-                "from_driver": move.from_driver,
-                "from_position": move.from_position,
-                "to_driver": move.to_driver,
-                "to_position": move.to_position,
-                "reason": "; ".join(words),
-            }
+            OrderMove(
+                move.order_id,
+                move.from_driver,
+                move.from_position,
+                move.to_driver,
+                move.to_position,
+                "; ".join(words) or "dropped",
+            )
         )
-    return rows
+    return tuple(rows)
 
 
-def _schedule(
-    state: DayState, plan: dict[str, list[str]], params: SolveParams, current: dict[str, list[str]] | None
-) -> dict[str, Any]:
-    ev = evaluate_plan(state.problem, plan, params, current)
-    visits = {v.order_id: (v.arrival_s, v.due_s) for r in ev.routes for v in r.visits}
-    return {
-        "plan": plan,
-        "visits": visits,
-        "routes": {r.driver_id: r for r in ev.routes},
-        "metrics": ev.metrics,
+def _search(
+    problem: AllocationProblem,
+    request: RebalanceRequest,
+    params: SolveParams,
+    start: dict[str, list[str]],
+    repaired: dict[str, list[str]],
+    seconds: float,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> AllocationResult:
+    """The solver's turn: from the repaired plan, never worse than `start` (the live plan
+    once forced changes are made), within the change budget counted from `start`."""
+    if request.from_scratch:
+        return solve(problem, MaxRuntime(seconds), request.seed, params, progress=progress, cancel=cancel)
+    if request.metro:
+        return solve_metro(problem, seed=request.seed, params=params, initial=start or None, budget_s=seconds)
+    return solve(
+        problem,
+        MaxRuntime(seconds),
+        request.seed,
+        params,
+        initial=start,
+        warm=repaired,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def _without(problem: AllocationProblem, frozen: dict[str, list[str]]) -> AllocationProblem:
+    """The problem less the frozen drivers and every order loaded in their vans."""
+    orders = {o for refs in frozen.values() for o in refs}
+    return replace(
+        problem,
+        drivers=tuple(d for d in problem.drivers if d.id not in frozen),
+        orders=tuple(o for o in problem.orders if o.id not in orders and o.locked_driver_id not in frozen),
+    )
+
+
+def _drop(plan: dict[str, list[str]], frozen: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {d: o for d, o in plan.items() if d not in frozen}
+
+
+def replan(
+    state: DayState,
+    request: RebalanceRequest,
+    requested_by: str,
+    params: SolveParams = DEFAULT_PARAMS,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> Replan:
+    """Re-plan the day in `state` within `request.seconds` of wall time; needs no session."""
+    started = time.monotonic()
+    params = replace(
+        params, max_orders_moved=request.max_orders_moved, max_routes_touched=request.max_routes_touched
+    )
+    live = {d: list(o) for d, o in state.live.items()}
+    start, _ = make_feasible(state.problem, {} if request.from_scratch else live, params)
+    handed = hand_over(state.problem, start, state.now_s, params, state.unavailable)
+    problem, start = handed.problem, handed.plan
+    routed = {o for orders in start.values() for o in orders}
+    waiting = [o.id for o in problem.orders if o.id not in routed]
+    repaired, _ = insert_greedily(problem, start, waiting, params, current=start)
+    left_s = request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S
+    repaired = improve(
+        problem, repaired, params, start, max(0.0, left_s * IMPROVE_SHARE), request.max_orders_moved
+    )
+    # a van whose loaded stops cannot all be kept stays as it is: the solver only sees what it can plan
+    frozen = {d: repaired[d] for d in broken_routes(problem, repaired, params)}
+    solvable = _without(problem, frozen)
+    seconds = max(MIN_SEARCH_S, request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S)
+    result = _search(
+        solvable, request, params, _drop(start, frozen), _drop(repaired, frozen), seconds, progress, cancel
+    )
+    new_plan = {**result.plan(), **frozen}
+    left = [o.id for o in problem.orders if o.id not in {x for r in new_plan.values() for x in r}]
+    if left:  # the search may drop what the repair had placed: put back whatever fits
+        new_plan, _ = insert_greedily(problem, new_plan, left, params, current=start)
+    before = evaluate_plan(state.problem, runnable(state), params, live)
+    after = evaluate_plan(problem, new_plan, params, start)
+    if (
+        not request.from_scratch
+        and after.metrics.objective_units
+        > evaluate_plan(problem, start, params, start).metrics.objective_units
+    ):
+        new_plan, after = start, evaluate_plan(problem, start, params, start)
+    return _as_replan(state, request, requested_by, problem, live, new_plan, before, after, result, handed)
+
+
+def _as_replan(
+    state: DayState,
+    request: RebalanceRequest,
+    requested_by: str,
+    problem: AllocationProblem,
+    live: dict[str, list[str]],
+    new_plan: dict[str, list[str]],
+    before: Evaluation,
+    after: Evaluation,
+    result: AllocationResult,
+    handed: HandedOver,
+) -> Replan:
+    diff = diff_plans(live, new_plan)
+    changed = sorted(
+        {d.driver_id for d in diff.drivers} | {h.to_driver for h in handed.handovers if h.to_driver}
+    )
+    by_driver = {r.driver_id: r for r in after.routes}
+    routes = tuple(
+        NewRoute(
+            driver=code,
+            stops=tuple(PlannedStop(v.order_id, v.arrival_s) for v in route.visits) if route else (),
+            start_s=route.start_s if route else None,
+            end_s=route.end_s if route else None,
+            distance_m=route.distance_m if route else 0,
+        )
+        for code in changed
+        for route in [by_driver.get(code)]
+    )
+    stranded = {o: h for h in handed.handovers for o in h.orders}
+    reasons = {
+        o: (
+            f"{h.from_driver}: {h.why}; handed over to {h.to_driver} at the van"
+            if h.to_driver
+            else f"{h.from_driver}: {h.why}; the load goes back to the hub"
+        )
+        for o, h in stranded.items()
     }
+    unplaced = tuple(
+        Unplaced(u.order_id, u.reason_text) for u in result_of_plan(problem, new_plan).unassigned
+    )
+    change = RouteChange(
+        hub_id=state.hub_id,
+        day=state.day.isoformat(),
+        requested_by=requested_by,
+        routes=routes,
+        moves=_moves(diff, before, after, reasons),
+        unassigned=unplaced,
+        handovers=tuple(LoadHandover(**h.__dict__) for h in handed.handovers),
+    )
+    effect = PlanEffect(
+        before=_metrics(before.metrics),
+        after=_metrics(after.metrics),
+        orders_moved=diff.orders_moved,
+        orders_placed=len(diff.assigned),
+        orders_dropped=len(diff.unassigned),
+        routes_touched=len(changed),
+        routes_total=max(len(live), len(new_plan)),
+        solver=SolverRun(result.status.value, round(result.runtime_s, 2), result.solutions, result.notes),
+        handed_over=len(stranded),
+    )
+    text = rationale(diff, before.metrics, after.metrics, problem)
+    if handed.handovers:
+        text += " " + " ".join(_handover_words(h) for h in handed.handovers)
+    if change.empty:
+        text = _why_nothing(state, result) + " " + text
+    return Replan(state, change, effect, text, new_plan)
 
 
-def _objective(
-    state: DayState, plan: dict[str, list[str]], params: SolveParams, current: dict[str, list[str]] | None
-) -> int:
-    return evaluate_plan(state.problem, plan, params, current).metrics.objective_cents
+def _handover_words(h: Handover) -> str:
+    n = len(h.orders)
+    parcels = f"{n} order{'s' if n != 1 else ''}"
+    head = f"{h.from_driver} cannot go on ({h.why}):"
+    if h.to_driver:
+        return f"{head} {h.to_driver} takes its {parcels} over at the van by {hhmm(h.at_s)}."
+    return f"{head} its {parcels} go back to the hub (there by {hhmm(h.at_s)}) to be dispatched again."
+
+
+def _why_nothing(state: DayState, result: AllocationResult) -> str:
+    """Why a re-plan changes nothing, in words: a proposal that changes nothing says so."""
+    if not state.problem.orders:
+        return "Nothing to re-plan: the hub has no open orders."
+    if result.unassigned:
+        first = result.unassigned[0]
+        return (
+            f"Nothing could be improved: {len(result.unassigned)} order(s) have no place "
+            f"(e.g. {first.order_id}: {first.reason_text})."
+        )
+    return "Nothing could be improved: the live plan is already the best found."
+
+
+def runnable(state: DayState) -> dict[str, list[str]]:
+    """The live plan as it can go on: a driver who may not work delivers nothing more."""
+    return {d: list(o) for d, o in state.live.items() if d not in state.unavailable}
+
+
+def read_day(
+    session: Session, request: RebalanceRequest, unavailable: dict[int, str] | None = None
+) -> DayState:
+    """The hub's day as the solver needs it (compliance blocks included)."""
+    return load_day_state(session, request.hub_id, request.day, request.now, unavailable)
+
+
+def record(
+    session: Session, replan_: Replan, viewer: Viewer, now: datetime, agent: str | None = None
+) -> ProposalView:
+    """Write the re-plan as a proposal on the plan version it was read at. A proposal that
+    changes nothing is closed at once with the reason, never left pending."""
+    state = replan_.state
+    plan = session.get(Plan, state.plan_id) if state.plan_id is not None else None
+    if plan is None:
+        plan = session.scalars(
+            select(Plan).where(Plan.hub_id == state.hub_id, Plan.service_date == state.day)
+        ).first()
+    if plan is None:
+        plan = Plan(hub_id=state.hub_id, service_date=state.day, updated_at=now)
+        session.add(plan)
+        session.flush()
+    by, kind = (agent, ProposerKind.AGENT) if agent else (viewer.username, _proposer_kind(viewer))
+    proposal = create_proposal(
+        session,
+        plan,
+        KIND,
+        by,
+        kind,
+        replan_.change.to_json(),
+        replan_.effect.to_json(),
+        replan_.rationale,
+        now,
+        base_version=state.plan_version if state.plan_version is not None else plan.version,
+    )
+    if replan_.change.empty:
+        proposal.status = ProposalStatus.REJECTED
+        proposal.decided_at = now
+        proposal.decision_reason = replan_.rationale
+        session.flush()
+    return proposal_view(session, proposal.id)
+
+
+def _proposer_kind(viewer: Viewer) -> ProposerKind:
+    return ProposerKind.USER if viewer.user_id is not None else ProposerKind.AGENT
 
 
 def propose_rebalance(
@@ -134,84 +371,16 @@ def propose_rebalance(
     request: RebalanceRequest,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    blocked_driver_ids: frozenset[int] = frozenset(),
+    unavailable: dict[int, str] | None = None,
     params: SolveParams = DEFAULT_PARAMS,
+    agent: str | None = None,
 ) -> ProposalView:
-    """Solve the hub's day from now and record the outcome as a pending proposal."""
+    """Read, solve and write inside the caller's transaction (a simulator tick, the co-pilot)."""
     viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
     now = request.recorded_at or request.now or datetime.now(UTC)
-    state = load_day_state(session, request.hub_id, request.day, request.now, blocked_driver_ids)
-    plan = state.plan
-    if plan is None:
-        plan = Plan(hub_id=request.hub_id, service_date=request.day, updated_at=now)
-        session.add(plan)
-        session.flush()
-    params = replace(
-        params, max_orders_moved=request.max_orders_moved, max_routes_touched=request.max_routes_touched
-    )
-    live = state.live or None
-    search_s = request.seconds * (1 - REPAIR_SHARE)
-    if request.metro:
-        result = solve_metro(state.problem, seed=request.seed, params=params, initial=live, budget_s=search_s)
-    else:
-        result = solve(
-            state.problem,
-            MaxRuntime(search_s),
-            request.seed,
-            params,
-            initial=live,
-            progress=progress,
-            cancel=cancel,
-        )
-    new_plan = {r.driver_id: [v.order_id for v in r.visits] for r in result.routes if r.visits}
-    before = _schedule(state, dict(state.live), params, live)
-    waiting = [u.order_id for u in result.unassigned if u.reason_code in (fam.NO_ROOM, fam.SLA_WINDOW)]
-    if waiting:  # the search left orders out (often: no time to find a plan at all): repair
-        repaired, _ = insert_greedily(
-            state.problem, new_plan, waiting, params, deadline_s=REPAIR_SHARE * request.seconds
-        )
-        if _objective(state, repaired, params, live) < _objective(state, new_plan, params, live):
-            new_plan = repaired
-    after = _schedule(state, new_plan, params, live)
-    if after["metrics"].objective_cents > before["metrics"].objective_cents:
-        new_plan, after = dict(state.live), before  # never propose worse than what is on the road
-    diff = diff_plans(dict(state.live), new_plan)
-    changed = sorted(d.driver_id for d in diff.drivers)
-    routes = {}
-    for code in changed:
-        route = after["routes"].get(code)
-        routes[code] = {
-            "stops": [[v.order_id, v.arrival_s] for v in route.visits] if route else [],
-            "start_s": route.start_s if route else None,
-            "end_s": route.end_s if route else None,
-            "distance_m": route.distance_m if route else 0,
-        }
-    change = {
-        "hub_id": request.hub_id,
-        "day": request.day.isoformat(),
-        "requested_by": viewer.username,
-        "routes": routes,
-        "moves": _moves(diff, before, after, result),
-        "unassigned": [{"order": u.order_id, "reason": u.reason_text} for u in result.unassigned],
-    }
-    effect = {
-        "before": _metrics(before["metrics"]),
-        "after": _metrics(after["metrics"]),
-        "orders_moved": diff.orders_moved,
-        "orders_placed": len(diff.assigned),
-        "orders_dropped": len(diff.unassigned),
-        "routes_touched": len(changed),
-        "routes_total": max(len(state.live), len(new_plan)),
-        "solver": {
-            "status": result.status.value,
-            "runtime_s": round(result.runtime_s, 2),
-            "solutions": result.solutions,
-            "notes": list(result.notes),
-        },
-    }
-    text = rationale(diff, before["metrics"], after["metrics"], state.problem)
-    proposal = create_proposal(session, plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now)
-    return proposal_view(session, proposal.id)
+    state = read_day(session, request, unavailable)
+    done = replan(state, request, agent or viewer.username, params, progress, cancel)
+    return record(session, done, viewer, now, agent)
 
 
 def _route(session: Session, plan: Plan, driver: Driver) -> Route:
@@ -239,11 +408,12 @@ def plan_tz(session: Session, plan: Plan) -> str:
     return hub.timezone
 
 
-def apply_route_change(session: Session, plan: Plan, change: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """Write a rebalance's routes into the plan; refuse if an order it moves is no longer open."""
+def apply_route_change(session: Session, plan: Plan, data: JSON, now: datetime) -> JSON:
+    """Write a rebalance's routes into the plan; refuse if an order it moves is no longer open.
+    A load handed back to the hub is no longer out for delivery: it is loaded again there."""
+    change = RouteChange.from_json(data)
     tz = plan_tz(session, plan)
-    refs = {s[0] for r in change["routes"].values() for s in r["stops"]}
-    refs |= {m["order"] for m in change["moves"]}
+    refs = {s.order for r in change.routes for s in r.stops} | {m.order for m in change.moves}
     orders = {o.external_ref: o for o in session.scalars(select(Order).where(Order.external_ref.in_(refs)))}
     closed = sorted(ref for ref, o in orders.items() if o.status not in OPEN_ORDER_STATES)
     if closed:
@@ -252,14 +422,18 @@ def apply_route_change(session: Session, plan: Plan, change: dict[str, Any], now
             f"(e.g. {closed[0]} is now {orders[closed[0]].status.value}); nothing was changed. "
             "Ask for a fresh proposal."
         )
-    drivers = {d.code: d for d in session.scalars(select(Driver).where(Driver.code.in_(change["routes"])))}
-    for code, planned in change["routes"].items():
-        route = _route(session, plan, drivers[code])
+    back_to_hub = {o for h in change.handovers if h.to_driver is None for o in h.orders}
+    for ref in back_to_hub & set(orders):
+        orders[ref].status = OrderStatus.PLANNED
+    codes = [r.driver for r in change.routes]
+    drivers = {d.code: d for d in session.scalars(select(Driver).where(Driver.code.in_(codes)))}
+    for planned in change.routes:
+        route = _route(session, plan, drivers[planned.driver])
         session.execute(delete(Stop).where(Stop.route_id == route.id, Stop.status.in_(PENDING_STOP_STATES)))
         done = session.scalar(select(func.max(Stop.sequence)).where(Stop.route_id == route.id))
         first = 0 if done is None else done + 1
-        for offset, (ref, arrival_s) in enumerate(planned["stops"]):
-            order = orders[ref]
+        for offset, stop in enumerate(planned.stops):
+            order = orders[stop.order]
             session.add(
                 Stop(
                     route_id=route.id,
@@ -267,16 +441,16 @@ def apply_route_change(session: Session, plan: Plan, change: dict[str, Any], now
                     sequence=first + offset,
                     status=StopStatus.PENDING,
                     loaded=order.status is OrderStatus.OUT_FOR_DELIVERY,
-                    planned_eta_at=at_seconds(plan.service_date, tz, arrival_s),
+                    planned_eta_at=at_seconds(plan.service_date, tz, stop.eta_s),
                 )
             )
             if order.status is OrderStatus.UNASSIGNED:
                 order.status = OrderStatus.PLANNED
-        if planned["start_s"] is not None and route.started_at is None:
-            route.planned_start_at = at_seconds(plan.service_date, tz, planned["start_s"])
-        if planned["end_s"] is not None:
-            route.planned_end_at = at_seconds(plan.service_date, tz, planned["end_s"])
-        route.planned_distance_m = int(planned["distance_m"])
+        if planned.start_s is not None and route.started_at is None:
+            route.planned_start_at = at_seconds(plan.service_date, tz, planned.start_s)
+        if planned.end_s is not None:
+            route.planned_end_at = at_seconds(plan.service_date, tz, planned.end_s)
+        route.planned_distance_m = planned.distance_m
     session.flush()
     on_a_route = set(
         session.scalars(
@@ -289,11 +463,11 @@ def apply_route_change(session: Session, plan: Plan, change: dict[str, Any], now
         if order.status in (OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY) and order.id not in on_a_route:
             order.status = OrderStatus.UNASSIGNED
     session.flush()
-    moved = sum(1 for m in change["moves"] if m["from_driver"] and m["to_driver"])
+    moved = sum(1 for m in change.moves if m.from_driver and m.to_driver)
     return {
-        "summary": f"rebalance ({moved} orders moved, {len(change['routes'])} routes)",
+        "summary": f"rebalance ({moved} orders moved, {len(change.routes)} routes)",
         "orders_moved": moved,
-        "routes_touched": len(change["routes"]),
+        "routes_touched": len(change.routes),
     }
 
 

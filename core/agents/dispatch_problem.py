@@ -2,56 +2,62 @@
 
 Each driver starts where they are now (their last reported position today, else the hub),
 completed stops are left out, and stops already loaded in a van are locked to that van.
-Solver ids are the human codes: driver codes and order references.
+Who may not work is decided here, once, for every planning path: a driver compliance blocks
+(`core.compliance.blocked_drivers`), a driver not active (suspended, off duty), and whatever
+the caller adds for the moment (a broken-down van, the driver reporting a problem).
+Solver ids are the human codes: driver codes and order references. The state is plain data
+(no ORM object), so it can be read in one short unit of work and solved with none open.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
+from core.compliance import blocked_drivers
 from core.fleet_costs import fleet_cost
-from core.learning import zone_success_rates
-from core.models import (
-    Driver,
+from core.kinds import (
+    OPEN_ORDER_STATES,
+    PENDING_STOP_STATES,
+    BrandTier,
     DriverStatus,
-    Event,
-    Fleet,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Region,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
+    FleetType,
+    VehicleKind,
 )
-from core.timeutil import seconds_since_midnight
+from core.learning import zone_success_rates
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
+from core.timeutil import seconds_since_midnight, time_of_day_s
 
-OPEN_ORDER_STATES = (OrderStatus.UNASSIGNED, OrderStatus.PLANNED, OrderStatus.OUT_FOR_DELIVERY)
-PENDING_STOP_STATES = (StopStatus.PENDING, StopStatus.ARRIVED)
 CARGO_BIKE_MAX_ITEM_G = 25_000
+MIDDAY_START_CENTS = 2_500
+"""What putting a driver with no route today on the road mid-day costs beyond their pay (the
+call-out, a second loading slot): a re-plan starts a new route only for work worth more than
+that, and otherwise fills the routes already on the road, so it does not scatter a few stops
+over idle drivers."""
 
 
 @dataclass(frozen=True)
 class DayState:
-    """One hub's day as the solver sees it, plus the maps back to rows."""
+    """One hub's day as the solver sees it, plus the maps back to rows (plain data only)."""
 
-    hub: Hub
+    hub_id: int
+    hub_code: str
+    timezone: str
     day: date
-    plan: Plan | None
+    plan_id: int | None  # None: the hub has no plan for the day yet
+    plan_version: int | None  # the version this state was read at
     problem: AllocationProblem
     live: dict[str, list[str]]  # driver code -> pending order refs, in sequence
     driver_ids: dict[str, int]  # driver code -> drivers.id
     order_ids: dict[str, int]  # order ref -> orders.id
     vehicle_ids: dict[str, int | None]  # driver code -> vehicles.id
     now_s: int
+    unavailable: dict[str, str]  # driver code -> why they may not work now, in words
 
 
 def _last_positions(
@@ -74,9 +80,12 @@ def load_day_state(
     hub_id: int,
     day: date,
     now: datetime | None = None,
-    blocked_driver_ids: frozenset[int] = frozenset(),
+    unavailable: dict[int, str] | None = None,
 ) -> DayState:
-    """Read one hub's day. `now` (aware) is when the new plan starts; None = start of day."""
+    """Read one hub's day. `now` (aware) is when the new plan starts; None = start of day.
+
+    `unavailable`: drivers.id -> why, for what only the caller knows (a van that just broke
+    down); compliance blocks and driver status are read here whatever the caller passes."""
     hub = session.get(Hub, hub_id)
     if hub is None:
         raise ValueError(f"unknown hub id {hub_id}")
@@ -108,9 +117,17 @@ def load_day_state(
             live.setdefault(code, []).append(order)
             if stop.loaded:
                 locked[order] = code
+    working = set(
+        session.scalars(
+            select(Route.driver_id).join(Stop, Stop.route_id == Route.id).where(Route.plan_id == plan.id)
+        )
+        if plan is not None
+        else ()
+    )
     since = datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo) if now else None
     positions = _last_positions(session, driver_ids, since) if since is not None else {}
     success = zone_success_rates(session, driver_ids, day)
+    why_not = _unavailable(session, [d for d, *_ in rows], day, unavailable or {})
     drivers = []
     for driver, fleet, vehicle, region in rows:
         lat, lon = positions.get(driver.id, (hub.lat, hub.lon))
@@ -123,8 +140,8 @@ def load_day_state(
                 lon=lon,
                 hub=0,
                 cost=fleet_cost(fleet),
-                shift_start_s=driver.shift_start.hour * 3600 + driver.shift_start.minute * 60,
-                shift_end_s=driver.shift_end.hour * 3600 + driver.shift_end.minute * 60,
+                shift_start_s=time_of_day_s(driver.shift_start),
+                shift_end_s=time_of_day_s(driver.shift_end),
                 start_s=now_s,
                 capacity_parcels=vehicle.capacity_parcels if vehicle else 0,
                 capacity_weight_g=vehicle.capacity_g if vehicle else 0,
@@ -135,9 +152,10 @@ def load_day_state(
                 max_item_weight_g=CARGO_BIKE_MAX_ITEM_G if kind is VehicleKind.CARGO_BIKE else None,
                 work_before_break_s=region.break_after_s,
                 break_duration_s=region.break_duration_s,
-                blocked=driver.status is not DriverStatus.ACTIVE or driver.id in blocked_driver_ids,
+                blocked=driver.code in why_not,
                 zone_success=success.get(driver.id, {}),
                 loading_at_start=not started.get(driver.id, False),
+                start_cost_cents=MIDDAY_START_CENTS if now_s > 0 and driver.id not in working else 0,
             )
         )
     orders = session.scalars(
@@ -171,13 +189,34 @@ def load_day_state(
     )
     open_refs = {o.external_ref for o in orders}
     return DayState(
-        hub=hub,
+        hub_id=hub.id,
+        hub_code=hub.code,
+        timezone=tz,
         day=day,
-        plan=plan,
+        plan_id=plan.id if plan is not None else None,
+        plan_version=plan.version if plan is not None else None,
         problem=problem,
         live={d: [r for r in refs if r in open_refs] for d, refs in live.items()},
         driver_ids={d.code: d.id for d, *_ in rows},
         order_ids={o.external_ref: o.id for o in orders},
         vehicle_ids={d.code: (v.id if v else None) for d, _, v, _ in rows},
         now_s=now_s,
+        unavailable=why_not,
     )
+
+
+def _unavailable(
+    session: Session, drivers: Sequence[Driver], day: date, extra: dict[int, str]
+) -> dict[str, str]:
+    """Driver code -> why the driver may not work: the caller's reason, the driver's status,
+    or the compliance block (in that order of precedence)."""
+    blocked = blocked_drivers(session, day)
+    out: dict[str, str] = {}
+    for driver in drivers:
+        if driver.id in extra:
+            out[driver.code] = extra[driver.id]
+        elif driver.status is not DriverStatus.ACTIVE:
+            out[driver.code] = f"driver {driver.status.value.replace('_', ' ')}"
+        elif driver.id in blocked:
+            out[driver.code] = f"blocked by compliance: {blocked[driver.id]}"
+    return out

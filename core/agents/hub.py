@@ -16,40 +16,25 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
+from core.allocator.travel import URBAN_TRAVEL
 from core.errors import StaleProposalError
 from core.geo import haversine_m
-from core.models import (
-    Driver,
-    Hub,
-    Order,
-    Plan,
-    Proposal,
-    ProposalStatus,
-    ProposerKind,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.kinds import ProposalStatus, ProposerKind, RouteStatus, StopStatus
+from core.models import Driver, Hub, Order, Plan, Proposal, Route, Stop
 from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
-from core.sim.baseline import TRAVEL
-from core.timeutil import at_seconds, hhmm, seconds_since_midnight
+from core.timeutil import at_seconds, hhmm, seconds_since_midnight, time_of_day_s
 
 AGENT = "hub-agent"
 LOADING_PLAN = "loading_plan"
 TURNAROUND_WARNING = "turnaround_warning"
 MIN_RETIME_S = 60  # a slot within a minute of the planned start is not worth a change
-
-
-def _s(t: time) -> int:
-    return t.hour * 3600 + t.minute * 60
 
 
 @dataclass(frozen=True)
@@ -167,7 +152,7 @@ def _vans(session: Session, hub: Hub, plan: Plan, day: date, now_s: int) -> list
                 route.id,
                 code,
                 planned if planned + turn > now_s else now_s,
-                max(now_s, _s(shift_start)),
+                max(now_s, time_of_day_s(shift_start)),
                 fixed,
                 firsts[route.id],
             )
@@ -232,8 +217,8 @@ def loading_plan(session: Session, hub_id: int, day: date, now: datetime) -> Loa
             ref, due_s, eta_s, lat, lon = van.first
             leg_s = (
                 float(haversine_m(hub.lat, hub.lon, lat, lon))
-                * TRAVEL.circuity
-                / TRAVEL.speed_m_per_s(start + turn)
+                * URBAN_TRAVEL.circuity
+                / URBAN_TRAVEL.speed_m_per_s(start + turn)
             )
             new_eta = max(eta_s + max(0, start - van.planned_s), start + turn + math.ceil(leg_s))
         departures.append(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.errors import StaleProposalError
-from core.models import Role
+from core.kinds import Role
 from core.proposals import ProposalView, approve
 
 

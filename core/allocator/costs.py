@@ -6,7 +6,7 @@ same function, so "cost per drop" means the same thing in a proposal and in a sc
 
 from dataclasses import dataclass
 
-from core.allocator.kinds import FleetType
+from core.kinds import FleetType
 
 _MS_PER_HOUR_KM = 3_600_000  # seconds per hour x metres per km: common denominator
 

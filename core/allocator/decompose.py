@@ -36,7 +36,7 @@ from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.problem import AllocationProblem, DriverSpec, OrderSpec
-from core.allocator.result import Plan, Unassigned
+from core.allocator.result import RoutePlan, Unassigned
 
 BLOCK_POINTS = 512  # orders per travel-model call when measuring distances to hubs
 AWAY_FROM_HUB_M = 1_000  # a driver farther than this from the hub is placed by position
@@ -100,7 +100,7 @@ def decompose(
     problem: AllocationProblem,
     params: DecomposeParams = DEFAULT_DECOMPOSE,
     solve_params: SolveParams = DEFAULT_PARAMS,
-    initial: Plan | None = None,
+    initial: RoutePlan | None = None,
 ) -> Decomposition:
     """Regions by hub, then sectors by angle; see the module docstring for the rules."""
     if not problem.drivers:
@@ -190,7 +190,9 @@ class _RegionFleet:
 
 
 # -- regions -----------------------------------------------------------------------------
-def _pinned_drivers(problem: AllocationProblem, params: SolveParams, initial: Plan | None) -> dict[int, int]:
+def _pinned_drivers(
+    problem: AllocationProblem, params: SolveParams, initial: RoutePlan | None
+) -> dict[int, int]:
     """Order index -> driver index it must stay with: locked in a van, or on the live plan."""
     pinned: dict[int, int] = {}
     for d_id, orders in (initial or {}).items():

@@ -3,9 +3,9 @@
 from collections import Counter
 from dataclasses import dataclass
 
-from core.allocator.kinds import FleetType
 from core.allocator.problem import AllocationProblem
-from core.allocator.result import Metrics, Plan
+from core.allocator.result import Metrics, RoutePlan
+from core.kinds import FleetType
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,15 @@ class PlanDiff:
         return not (self.moves or self.assigned or self.unassigned or self.drivers)
 
 
-def _positions(plan: Plan) -> dict[str, tuple[str, int]]:
+def _positions(plan: RoutePlan) -> dict[str, tuple[str, int]]:
     return {o: (d, i) for d, orders in plan.items() for i, o in enumerate(orders)}
 
 
-def diff_plans(before: Plan, after: Plan) -> PlanDiff:
+def diff_plans(before: RoutePlan, after: RoutePlan) -> PlanDiff:
     was, now = _positions(before), _positions(after)
-    moves, assigned, unassigned = [], [], []
+    moves: list[Move] = []
+    assigned: list[Move] = []
+    unassigned: list[Move] = []
     for order_id in sorted(set(was) | set(now)):
         frm, to = was.get(order_id), now.get(order_id)
         if frm is not None and to is not None and frm[0] == to[0]:

@@ -5,9 +5,10 @@ order) and `evaluate()` (violations), so all three agree on what "eligible" mean
 """
 
 from core.allocator import families as fam
-from core.allocator.kinds import BrandTier, FleetType, PremiumOnGig
+from core.allocator.kinds import PremiumOnGig
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem
+from core.kinds import BrandTier, FleetType
 
 
 def static_issue(problem: AllocationProblem, params: SolveParams, v: int, j: int) -> tuple[str, str] | None:

@@ -16,7 +16,7 @@ from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem
-from core.allocator.result import Break, Metrics, Plan, Route, Visit
+from core.allocator.result import Break, Metrics, Route, RoutePlan, Visit
 
 
 @dataclass(frozen=True)
@@ -25,16 +25,16 @@ class Evaluation:
     metrics: Metrics
 
 
-def current_of(plan: Plan | None) -> dict[str, str]:
+def current_of(plan: RoutePlan | None) -> dict[str, str]:
     """Order id -> driver id of a plan."""
     return {o: d for d, orders in (plan or {}).items() for o in orders}
 
 
 def evaluate(
     problem: AllocationProblem,
-    routes: Plan,
+    routes: RoutePlan,
     params: SolveParams = DEFAULT_PARAMS,
-    current: Plan | None = None,
+    current: RoutePlan | None = None,
 ) -> Metrics:
     """Metrics of `routes` (driver id -> order ids); `current` prices moves when rebalancing."""
     return evaluate_plan(problem, routes, params, current).metrics
@@ -42,9 +42,9 @@ def evaluate(
 
 def evaluate_plan(
     problem: AllocationProblem,
-    routes: Plan,
+    routes: RoutePlan,
     params: SolveParams = DEFAULT_PARAMS,
-    current: Plan | None = None,
+    current: RoutePlan | None = None,
     pricing: Pricing | None = None,
 ) -> Evaluation:
     pricing = pricing or Pricing(problem, params, current_of(current))

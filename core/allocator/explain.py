@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import RouteSchedule, current_of
-from core.allocator.kinds import BrandTier, FleetType, PremiumOnGig, SlaMode
+from core.allocator.kinds import PremiumOnGig, SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem, OrderSpec
-from core.allocator.result import AllocationResult, Plan
+from core.allocator.result import AllocationResult, RoutePlan
+from core.kinds import BrandTier, FleetType
 from core.timeutil import hhmm
 
 
@@ -26,10 +27,12 @@ class Contribution:
     details: tuple[str, ...] = ()
 
 
-Explainer = Callable[[AllocationProblem, AllocationResult, SolveParams, Plan | None], Contribution]
+Explainer = Callable[[AllocationProblem, AllocationResult, SolveParams, RoutePlan | None], Contribution]
 
 
-def fleet_cost(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def fleet_cost(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     """Money paid to fleets, by route, with each fleet's own pay model."""
     details = []
     for r in res.routes:
@@ -41,14 +44,16 @@ def fleet_cost(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: 
     return Contribution(fam.FLEET_COST, sum(r.cost_cents for r in res.routes), tuple(details))
 
 
-def co2(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def co2(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None) -> Contribution:
     """CO2 at `co2_cents_per_kg`, so a cleaner vehicle can win a close call."""
     cents = round(res.metrics.co2_g * p.co2_cents_per_kg / 1000)
     details = tuple(f"{r.driver_id}: {r.co2_g / 1000:.2f} kg" for r in res.routes if r.co2_g)
     return Contribution(fam.CO2, cents, details)
 
 
-def sla_window(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def sla_window(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     """Graded per second late, so one order 40 min late outweighs three orders 2 min late."""
     late = [(v.order_id, v.late_s) for v in res.visits() if v.late_s > 0]
     per_s = round(p.late_cents_per_min * UNITS_PER_CENT / 60) if p.sla_mode is SlaMode.SOFT else 0
@@ -57,7 +62,7 @@ def sla_window(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: 
 
 
 def zone_success(
-    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
 ) -> Contribution:
     """Expected failed-delivery cost, (1 - p) x 1778 c, of each driver in each stop's zone."""
     total, details = 0.0, []
@@ -72,7 +77,9 @@ def zone_success(
     return Contribution(fam.ZONE_SUCCESS, round(total), tuple(details))
 
 
-def brand_tier(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def brand_tier(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     """Premium orders on gig couriers: the surcharge paid, or the bar that kept them off."""
     premium_on_gig = [
         v.order_id
@@ -90,7 +97,9 @@ def brand_tier(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: 
     )
 
 
-def workload(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def workload(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     """The busiest route's stop count is priced, which spreads work across drivers."""
     stops = sorted(((len(r.visits), r.driver_id) for r in res.routes), reverse=True)
     if not stops:
@@ -104,7 +113,7 @@ def workload(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
 
 
 def change_cost(
-    pr: AllocationProblem, res: AllocationResult, p: SolveParams, initial: Plan | None
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, initial: RoutePlan | None
 ) -> Contribution:
     """Orders taken from the driver who had them in the live plan, at `move_cost_cents` each."""
     was = current_of(initial)
@@ -116,7 +125,9 @@ def change_cost(
     )
 
 
-def unserved(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def unserved(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     """Orders left out, at drop_penalty x (1 + priority), with their reasons."""
     cents = sum(
         p.drop_penalty_cents * (1 + pr.orders[pr.order_index[u.order_id]].priority) for u in res.unassigned
@@ -124,7 +135,9 @@ def unserved(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
     return Contribution(fam.UNSERVED, cents, tuple(f"{u.order_id}: {u.reason_text}" for u in res.unassigned))
 
 
-def hos_break(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def hos_break(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     details = tuple(
         f"{r.driver_id}: break {hhmm(b.start_s)} for {b.duration_s // 60} min"
         for r in res.routes
@@ -133,7 +146,9 @@ def hos_break(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: P
     return Contribution(fam.HOS_BREAK, 0, details)
 
 
-def capacity(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+def capacity(
+    pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+) -> Contribution:
     details = []
     for r in res.routes:
         d = pr.drivers[pr.driver_index[r.driver_id]]
@@ -147,7 +162,9 @@ def capacity(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Pl
 
 
 def _restriction(family: str) -> Explainer:
-    def explain(pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: Plan | None) -> Contribution:
+    def explain(
+        pr: AllocationProblem, res: AllocationResult, p: SolveParams, _: RoutePlan | None
+    ) -> Contribution:
         barred = sum(
             1
             for j in range(pr.n_orders)
@@ -182,7 +199,7 @@ def explain(
     problem: AllocationProblem,
     result: AllocationResult,
     params: SolveParams = DEFAULT_PARAMS,
-    initial: Plan | None = None,
+    initial: RoutePlan | None = None,
 ) -> tuple[Contribution, ...]:
     """Contributions of every enabled family, largest cost first."""
     out = [fn(problem, result, params, initial) for f, fn in EXPLAINERS.items() if params.on(f)]

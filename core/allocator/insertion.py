@@ -1,92 +1,313 @@
 """Cheapest-insertion repair: place orders one by one into an existing plan.
 
-The fallback when the search has no time to find a plan of its own (a large day with breaks,
-a few seconds of budget): the live plan stays as it is and each order that needs a driver
-goes where it adds least to the objective, most important and most urgent first. Only the
-drivers working nearest the order are tried, so one insertion prices a handful of routes,
-not the whole hub.
+The live plan stays as it is and each order that needs a driver goes where it adds least to
+the objective, most important and most urgent first. One `Pricing` serves the whole repair
+and each route's schedule is priced once per change, so an insertion costs a few exact route
+walks: the drivers working nearest the order first, each at its few cheapest detours; only
+when none of those fits is every driver who may serve the order tried at every position, so
+what can be placed is placed. `make_feasible` first takes out of the plan what breaks a hard
+rule (a driver back after their shift, a stop beyond the lateness limit) so the repair starts
+from a plan the solver would accept.
 """
 
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from core.allocator.explain import best_insertions
+from core.allocator.eligibility import static_issue
+from core.allocator.evaluate import RouteSchedule, current_of
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
-from core.allocator.problem import AllocationProblem, OrderSpec
-from core.allocator.result import Plan
+from core.allocator.pricing import Pricing
+from core.allocator.problem import AllocationProblem
+from core.allocator.result import RoutePlan
 
-NEAREST_DRIVERS = 8
+NEAREST_DRIVERS = 10
+CHEAPEST_DETOURS = 4
+
+
+class _Routes:
+    """The plan being repaired, with each route's exact price kept up to date."""
+
+    def __init__(self, pricing: Pricing, plan: Mapping[str, Sequence[str]]) -> None:
+        self.pricing = pricing
+        pr = pricing.problem
+        self.nodes: dict[int, list[int]] = {
+            pr.driver_index[d]: [pr.order_index[o] for o in orders]
+            for d, orders in plan.items()
+            if d in pr.driver_index
+        }
+        self.units: dict[int, int] = {}
+        self.feasible: dict[int, bool] = {}
+        for v in self.nodes:
+            self._price(v)
+
+    def _price(self, v: int) -> None:
+        nodes = self.nodes.get(v, [])
+        if not nodes:
+            self.units[v], self.feasible[v] = 0, True
+            return
+        walk = RouteSchedule(self.pricing, v, nodes)
+        self.units[v], self.feasible[v] = walk.units, not walk.violations
+
+    def base(self, v: int) -> tuple[int, bool]:
+        if v not in self.units:
+            self._price(v)
+        return self.units[v], self.feasible[v]
+
+    def trial(self, v: int, nodes: list[int]) -> int | None:
+        """Units of route v as `nodes`, or None when it breaks a hard rule."""
+        walk = RouteSchedule(self.pricing, v, nodes)
+        return None if walk.violations else walk.units
+
+    def set(self, v: int, nodes: list[int]) -> None:
+        self.nodes[v] = nodes
+        self._price(v)
+
+    def plan(self) -> dict[str, list[str]]:
+        pr = self.pricing.problem
+        return {
+            pr.drivers[v].id: [pr.orders[j].id for j in nodes]
+            for v, nodes in sorted(self.nodes.items())
+            if nodes
+        }
+
+
+def _proximity(pr: AllocationProblem, routes: _Routes, candidates: list[int], j: int) -> list[int]:
+    """`candidates` sorted by how close their route (or start, when idle) comes to order j."""
+    dist = pr.distance_m
+    gaps = []
+    for v in candidates:
+        points = [pr.start_node(v), *routes.nodes.get(v, [])]
+        gaps.append((int(np.min(dist[points, j])), v))
+    return [v for _, v in sorted(gaps)]
+
+
+def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tuple[int, list[int]] | None:
+    """(added units, new nodes) of the cheapest feasible place for j in route v, else None."""
+    pr = routes.pricing.problem
+    base_units, base_ok = routes.base(v)
+    if not base_ok:
+        return None  # a route that already breaks a rule takes nothing more
+    nodes = routes.nodes.get(v, [])
+    path = [pr.start_node(v), *nodes, pr.end_node(v)]
+    dist = pr.distance_m
+    positions: list[int] = list(range(len(nodes) + 1))
+    if not every_position and len(nodes) + 1 > CHEAPEST_DETOURS:
+        before, after = np.array(path[:-1]), np.array(path[1:])
+        detour = dist[before, j] + dist[j, after] - dist[before, after]
+        positions = sorted(np.argsort(detour, kind="stable")[:CHEAPEST_DETOURS].tolist())
+    best: tuple[int, list[int]] | None = None
+    for pos in positions:
+        trial = [*nodes[:pos], j, *nodes[pos:]]
+        units = routes.trial(v, trial)
+        if units is not None and (best is None or units - base_units < best[0]):
+            best = (units - base_units, trial)
+    return best
+
+
+def _place(routes: _Routes, allowed: list[int], j: int) -> bool:
+    """Insert order j at its cheapest place: nearest drivers first, then anyone anywhere."""
+    pr = routes.pricing.problem
+    ranked = _proximity(pr, routes, allowed, j)
+    for group, every_position in ((ranked[:NEAREST_DRIVERS], False), (ranked, True)):
+        options = [
+            (opt, v) for v in group if (opt := _best_in_route(routes, v, j, every_position)) is not None
+        ]
+        if options:
+            (_, nodes), v = min(options, key=lambda t: (t[0][0], t[1]))
+            routes.set(v, nodes)
+            return True
+    return False
 
 
 @dataclass(frozen=True)
-class _PlanOnly:
-    routes_by_driver: dict[str, list[str]]
+class Inserted:
+    """What an insertion run did: the plan, the orders with no feasible place, and the orders
+    the deadline left untried."""
 
-    def plan(self) -> dict[str, list[str]]:
-        return self.routes_by_driver
+    plan: dict[str, list[str]]
+    no_room: tuple[str, ...]
+    untried: tuple[str, ...]
 
 
-def _nearest_drivers(
+def insert_ranked(
     problem: AllocationProblem,
-    routes: dict[str, list[str]],
-    where: dict[str, tuple[float, float]],
-    order: OrderSpec,
-    k: int,
-) -> list[str]:
-    """Drivers whose route (or start, when idle) comes closest to `order`, nearest first."""
-    gaps = []
-    for d in problem.drivers:
-        if d.blocked:
+    plan: RoutePlan,
+    order_ids: Sequence[str],
+    params: SolveParams = DEFAULT_PARAMS,
+    deadline_s: float | None = None,
+    current: RoutePlan | None = None,
+) -> Inserted:
+    """Insert `order_ids` into `plan`, most important and most urgent first, each at its
+    cheapest feasible place; after `deadline_s` of wall time the rest are left untried (the
+    first order always gets its try). `current`: the live plan, so moves are priced as in the
+    solver."""
+    started = time.monotonic()
+    pricing = Pricing(problem, params, current_of(current))
+    routes = _Routes(pricing, plan)
+    by_id = {o.id: o for o in problem.orders}
+    no_room: list[str] = []
+    untried: list[str] = []
+    ranked = sorted(set(order_ids), key=lambda o: (-by_id[o].priority, by_id[o].due_s, o))
+    for tried, order_id in enumerate(ranked):
+        if deadline_s is not None and tried and time.monotonic() - started > deadline_s:
+            untried.append(order_id)
             continue
-        points = np.array([where[o] for o in routes.get(d.id, [])] or [(d.lat, d.lon)])
-        gaps.append((float(np.min(np.hypot(points[:, 0] - order.lat, points[:, 1] - order.lon))), d.id))
-    return [d for _, d in sorted(gaps)[:k]]
+        j = problem.order_index[order_id]
+        allowed = [v for v in range(len(problem.drivers)) if static_issue(problem, params, v, j) is None]
+        if not allowed or not _place(routes, allowed, j):
+            no_room.append(order_id)
+    return Inserted(routes.plan(), tuple(no_room), tuple(untried))
 
 
 def insert_greedily(
     problem: AllocationProblem,
-    plan: Plan,
-    order_ids: list[str],
+    plan: RoutePlan,
+    order_ids: Sequence[str],
     params: SolveParams = DEFAULT_PARAMS,
     deadline_s: float | None = None,
+    current: RoutePlan | None = None,
 ) -> tuple[dict[str, list[str]], list[str]]:
-    """Insert `order_ids` into `plan`; returns the new plan and the orders left out (no
-    feasible place among the nearest drivers, or `deadline_s` of wall time used up before
-    their turn)."""
+    """`insert_ranked` as (plan, orders left out for either reason)."""
+    done = insert_ranked(problem, plan, order_ids, params, deadline_s, current)
+    left = set(done.no_room) | set(done.untried)
+    return done.plan, [o for o in dict.fromkeys(order_ids) if o in left]
+
+
+def make_feasible(
+    problem: AllocationProblem, plan: RoutePlan, params: SolveParams = DEFAULT_PARAMS
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Take out of `plan` the stops that break a hard rule; returns the plan and what was taken.
+
+    A stop a driver may not serve (blocked, locked elsewhere, lacking a skill) goes at once.
+    A route that still breaks a rule (back after the shift, a stop over the lateness limit,
+    over capacity) loses the stop whose removal prices best, one at a time, until it holds or
+    only the stops loaded in that van remain (they stay: nobody else has them).
+    """
+    pricing = Pricing(problem, params)
+    routes = _Routes(pricing, plan)
+    taken: list[str] = []
+    for v in list(routes.nodes):
+        nodes = routes.nodes[v]
+        keep = [j for j in nodes if static_issue(problem, params, v, j) is None]
+        taken += [problem.orders[j].id for j in nodes if j not in keep]
+        if keep != nodes:
+            routes.set(v, keep)
+        while not routes.base(v)[1]:
+            nodes = routes.nodes[v]
+            loose = [j for j in nodes if problem.orders[j].locked_driver_id is None]
+            if not loose:
+                break  # what is loaded stays in the van, late or not
+            options = []
+            for j in loose:
+                rest = [x for x in nodes if x != j]
+                walk = RouteSchedule(pricing, v, rest) if rest else None
+                options.append((bool(walk and walk.violations), walk.units if walk else 0, j, rest))
+            _, _, j, rest = min(options, key=lambda t: (t[0], t[1]))
+            taken.append(problem.orders[j].id)
+            routes.set(v, rest)
+    return routes.plan(), taken
+
+
+def improve(
+    problem: AllocationProblem,
+    plan: RoutePlan,
+    params: SolveParams = DEFAULT_PARAMS,
+    current: RoutePlan | None = None,
+    deadline_s: float = 1.0,
+    max_moved: int | None = None,
+) -> dict[str, list[str]]:
+    """Relocate late stops while it pays: each late stop is taken out and put back at its
+    cheapest place (its own route included, so a stop loaded in a van can only be re-sequenced),
+    latest first, pass after pass until a pass finds nothing or `deadline_s` is spent.
+
+    A small large-neighbourhood search that works under any load: it only ever accepts a
+    change that lowers the objective, so the plan is never worse than `plan`. `max_moved`:
+    at most this many orders of `current` leave their driver (the change budget).
+    """
     started = time.monotonic()
-    by_id = {o.id: o for o in problem.orders}
-    where = {o.id: (o.lat, o.lon) for o in problem.orders}
-    routes = {d: list(v) for d, v in plan.items()}
-    left: list[str] = []
-    ranked = sorted(set(order_ids), key=lambda o: (-by_id[o].priority, by_id[o].due_s, o))
-    for tried, order_id in enumerate(ranked):  # the most urgent order always gets its try
-        if deadline_s is not None and tried and time.monotonic() - started > deadline_s:
-            left.append(order_id)
-            continue
-        order = by_id[order_id]
-        if order.locked_driver_id is not None:  # on board a van: only that van can take it
-            near = [d.id for d in problem.drivers if d.id == order.locked_driver_id and not d.blocked]
-        else:
-            near = _nearest_drivers(problem, routes, where, order, NEAREST_DRIVERS)
-        if not near:
-            left.append(order_id)
-            continue
-        local = replace(
-            problem,
-            drivers=tuple(d for d in problem.drivers if d.id in near),
-            orders=tuple(by_id[o] for d in near for o in routes.get(d, [])),
-        )
-        options = best_insertions(
-            local,
-            _PlanOnly({d: routes.get(d, []) for d in near}),  # type: ignore[arg-type]
-            order,
-            k=1,
-            params=params,
-        )
-        if not options:
-            left.append(order_id)
-            continue
-        routes.setdefault(options[0].driver_id, []).insert(options[0].position, order_id)
-    return routes, left
+    pricing = Pricing(problem, params, current_of(current))
+    routes = _Routes(pricing, plan)
+    moves: set[str] = set()
+    while time.monotonic() - started < deadline_s:
+        late = []
+        for v, nodes in routes.nodes.items():
+            if not nodes or not routes.base(v)[1]:
+                continue
+            walk = RouteSchedule(pricing, v, nodes)
+            late += [
+                (visit.late_s, v, nodes[k]) for k, visit in enumerate(walk.route.visits) if visit.late_s > 0
+            ]
+        moved = 0
+        for _, v, j in sorted(late, reverse=True):
+            if time.monotonic() - started >= deadline_s:
+                break
+            may_leave = max_moved is None or len(moves) < max_moved
+            moved += _relocate(routes, v, j, may_leave, moves)
+        if not moved:
+            break
+    return routes.plan()
+
+
+def _relocate(routes: _Routes, v: int, j: int, may_leave: bool, moves: set[str]) -> int:
+    """Move order j from route v to its cheapest place if that lowers the objective: 1 if moved.
+    An order of the live plan leaves its driver only when `may_leave`; `moves` collects those."""
+    pr, params = routes.pricing.problem, routes.pricing.params
+    nodes = routes.nodes.get(v, [])
+    if j not in nodes:
+        return 0
+    base_v, _ = routes.base(v)
+    rest = [x for x in nodes if x != j]
+    rest_units = routes.trial(v, rest) if rest else 0
+    if rest_units is None:
+        return 0
+    gain = base_v - rest_units
+    order = pr.orders[j]
+    was = routes.pricing.current.get(order.id)
+    stays = order.locked_driver_id is not None or (
+        was is not None and not may_leave and order.id not in moves
+    )
+    others = [
+        u for u in range(len(pr.drivers)) if u != v and not stays and static_issue(pr, params, u, j) is None
+    ]
+    best: tuple[int, int, list[int]] | None = None
+    inside = _best_in_route(_Without(routes, v, rest, rest_units), v, j, every_position=len(rest) < 40)
+    if inside is not None:
+        best = (inside[0], v, inside[1])
+    for u in _proximity(pr, routes, others, j)[:NEAREST_DRIVERS]:
+        option = _best_in_route(routes, u, j, every_position=False)
+        if option is not None and (best is None or option[0] < best[0]):
+            best = (option[0], u, option[1])
+    if best is None or best[0] >= gain:
+        return 0
+    _, u, new_nodes = best
+    if u == v:
+        routes.set(v, new_nodes)
+    else:
+        routes.set(v, rest)
+        routes.set(u, new_nodes)
+        if was is not None:
+            moves.add(order.id)
+    return 1
+
+
+class _Without(_Routes):
+    """`routes` as they would be with route v replaced by `rest` (for pricing a re-insertion)."""
+
+    def __init__(self, routes: _Routes, v: int, rest: list[int], rest_units: int) -> None:
+        self.pricing = routes.pricing
+        self.nodes = {**routes.nodes, v: rest}
+        self.units = {**routes.units, v: rest_units}
+        self.feasible = {**routes.feasible, v: True}
+
+
+def broken_routes(
+    problem: AllocationProblem, plan: RoutePlan, params: SolveParams = DEFAULT_PARAMS
+) -> set[str]:
+    """Drivers whose route in `plan` breaks a hard rule (after `make_feasible`: only routes of
+    loaded stops that cannot all be kept, e.g. a van that will be back after its shift)."""
+    pricing = Pricing(problem, params)
+    routes = _Routes(pricing, plan)
+    return {problem.drivers[v].id for v in routes.nodes if not routes.base(v)[1]}

@@ -1,29 +1,10 @@
-"""Enumerations of the allocator's kinds, stored as strings so adapters map them 1:1 to columns."""
+"""The solver's own switches, stored as strings like every kind.
+
+The domain's kinds (fleet type, vehicle kind, brand tier) live in `core.kinds`, shared with
+storage and the pages; what is here only tunes how the allocator reads them.
+"""
 
 from enum import StrEnum
-
-
-class FleetType(StrEnum):
-    """Who employs the driver; decides the pay model (see `costs.FleetCost`)."""
-
-    CAPTIVE = "captive"
-    THIRD_PARTY = "third_party"
-    GIG = "gig"
-
-
-class VehicleKind(StrEnum):
-    """What the driver drives; decides speed, CO2 and which orders fit."""
-
-    VAN = "van"
-    CARGO_BIKE = "cargo_bike"
-    CAR = "car"
-
-
-class BrandTier(StrEnum):
-    """Premium orders prefer (or require) non-gig drivers, by `SolveParams.premium_on_gig`."""
-
-    STANDARD = "standard"
-    PREMIUM = "premium"
 
 
 class SlaMode(StrEnum):

@@ -40,7 +40,7 @@ from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT
 from core.allocator.problem import AllocationProblem, DriverSpec
-from core.allocator.result import AllocationResult, Metrics, Plan, Route, Status, Unassigned
+from core.allocator.result import AllocationResult, Metrics, Route, RoutePlan, Status, Unassigned
 from core.allocator.solve import result_of_plan, solve
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
@@ -88,8 +88,8 @@ class PartTask:
     seed: int = 0
     params: SolveParams = DEFAULT_PARAMS
     metro: MetroParams = DEFAULT_METRO
-    warm: Plan | None = None
-    initial: Plan | None = None
+    warm: RoutePlan | None = None
+    initial: RoutePlan | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ class _Best:
     def feasible(self) -> bool:
         return self.key is not None and not self.key[0]
 
-    def offer(self, plan: Plan, source: str) -> None:
+    def offer(self, plan: RoutePlan, source: str) -> None:
         m = evaluate_plan(self.problem, plan, self.params).metrics
         key = (not m.feasible, m.objective_units)
         if self.key is None or key < self.key:
@@ -245,7 +245,7 @@ def solve_metro(
     params: SolveParams = DEFAULT_PARAMS,
     executor: Executor | None = None,
     metro: MetroParams = DEFAULT_METRO,
-    initial: Plan | None = None,
+    initial: RoutePlan | None = None,
     decomposition: Decomposition | None = None,
     budget_s: float | None = None,
 ) -> AllocationResult:
@@ -302,7 +302,7 @@ def _budget_stop(budget_s: float, started: float, n_tasks: int, slots: int, shar
 
 
 def _task(
-    part: Part, stop: StopRule, seed: int, params: SolveParams, metro: MetroParams, initial: Plan | None
+    part: Part, stop: StopRule, seed: int, params: SolveParams, metro: MetroParams, initial: RoutePlan | None
 ) -> PartTask:
     live = None
     if initial is not None:

@@ -8,6 +8,7 @@ Model nodes are a subset of problem nodes: the orders that passed the pre-check,
 driver's start, and the hubs some driver ends at.  `Built.node_of[k]` maps back.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from core.allocator import families as fam
 from core.allocator.kinds import SlaMode
 from core.allocator.precheck import Candidates
 from core.allocator.pricing import Pricing
-from core.allocator.problem import DAY_S
+from core.allocator.problem import DAY_S, DriverSpec, OrderSpec
 
 TIME_S, PARCELS, WEIGHT_G, VOLUME_ML, STOPS = "time_s", "parcels", "weight_g", "volume_ml", "stops"
 
@@ -70,7 +71,8 @@ def add_index_manager(pricing: Pricing, candidates: Candidates) -> Built:
 
 def _sub(built: Built, matrix: np.ndarray) -> list[list[int]]:
     idx = np.asarray(built.node_of)
-    return matrix[np.ix_(idx, idx)].tolist()
+    rows: list[list[int]] = matrix[np.ix_(idx, idx)].tolist()
+    return rows
 
 
 def _groups(keys: list[Any]) -> dict[Any, list[int]]:
@@ -127,11 +129,12 @@ def add_capacity(built: Built) -> None:
     if not pricing.params.on(fam.CAPACITY):
         return
     n_model = len(built.node_of)
-    for name, need, cap in (
+    measures: tuple[tuple[str, Callable[[OrderSpec], int], Callable[[DriverSpec], int]], ...] = (
         (PARCELS, lambda o: o.parcels, lambda d: d.capacity_parcels),
         (WEIGHT_G, lambda o: o.weight_g, lambda d: d.capacity_weight_g),
         (VOLUME_ML, lambda o: o.volume_ml, lambda d: d.capacity_volume_ml),
-    ):
+    )
+    for name, need, cap in measures:
         demand = [
             need(pr.orders[built.node_of[k]]) if k < len(built.order_pos) else 0 for k in range(n_model)
         ]

@@ -7,13 +7,18 @@ risk, lateness prices and workload: OR-Tools, under the full model, decides whet
 what PyVRP found (orders PyVRP put on a driver the model forbids are left for it to place).
 """
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from core.allocator import families as fam
 from core.allocator.kinds import SlaMode
 from core.allocator.precheck import Candidates
 from core.allocator.pricing import Pricing
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
+
+if TYPE_CHECKING:  # pyvrp is imported where it runs: a solve without the portfolio never loads it
+    from pyvrp import ProblemData
 
 _UNIT = 1000  # PyVRP costs in 1/10 cent: keeps its integers far from overflow warnings
 
@@ -22,7 +27,7 @@ def _scaled(units: int) -> int:
     return 0 if units == 0 else max(1, round(units / _UNIT))
 
 
-def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[int]]:
+def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple["ProblemData", list[int]]:
     """ProblemData of the relaxation and, per PyVRP client, the problem's order index."""
     from pyvrp import Client, Depot, Location, ProblemData, VehicleType
 
@@ -58,7 +63,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
     idx = np.asarray(nodes)
     dist = pr.distance_m[np.ix_(idx, idx)]
     profiles: dict[tuple[str, int], int] = {}
-    durations = []
+    durations: list[Any] = []  # int64 matrices; pyvrp's stubs type them as ndarray[int, ...]
     for v in range(m):
         key = pr.speed_profile(v)
         if key not in profiles:
@@ -87,7 +92,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates) -> tuple[object, list[i
     return data, orders
 
 
-def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> Plan | None:
+def pyvrp_plan(pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> RoutePlan | None:
     """PyVRP's best feasible plan of the relaxation within `seconds`, or None."""
     from pyvrp import solve as pyvrp_solve
     from pyvrp.stop import MaxRuntime
@@ -130,7 +135,7 @@ class PyvrpInBackground:
         send.close()
         self._seconds = seconds
 
-    def result(self) -> Plan | None:
+    def result(self) -> RoutePlan | None:
         plan = None
         if self._recv.poll(self._seconds + 10.0):
             try:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.allocator import families as fam
-from core.allocator.kinds import BrandTier, FleetType, PremiumOnGig
+from core.allocator.kinds import PremiumOnGig
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem
 from core.allocator.travel import IntMatrix
+from core.kinds import BrandTier, FleetType
 
 UNITS_PER_CENT = 10_000
 
@@ -55,6 +56,7 @@ class Pricing:
         self.visit_units = np.zeros((m, n), dtype=np.int64)
         for v in range(m):
             self._fleet_terms(v)
+            self.fixed_units[v] += problem.drivers[v].start_cost_cents * UNITS_PER_CENT
             self.visit_units[v] += self._visit_extras(v)
         self.late_units_per_s = round(params.late_cents_per_min * UNITS_PER_CENT / 60)
         self.drop_units = [

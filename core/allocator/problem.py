@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.travel import HaversineTravel, IntMatrix, TravelModel
+from core.kinds import BrandTier, FleetType, VehicleKind
 
 DAY_S = 86_400
 
@@ -41,6 +41,8 @@ class DriverSpec:
     re-optimising a van that is already loaded and on the road.
     `zone_success`: learned first-attempt probability per zone; unknown zones count as 1.0.
     `max_item_weight_g`: heaviest single order this vehicle takes (a cargo bike's limit).
+    `start_cost_cents`: paid once if the driver gets any stop (e.g. calling an idle driver out
+    mid-day), on top of the fleet's own route minimum.
     """
 
     id: str
@@ -65,6 +67,7 @@ class DriverSpec:
     blocked: bool = False
     zone_success: Mapping[str, float] = field(default_factory=dict)
     loading_at_start: bool = True
+    start_cost_cents: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fleet_type", FleetType(self.fleet_type))
@@ -76,6 +79,8 @@ class DriverSpec:
             raise ValueError("driver id must not be empty")
         if self.shift_end_s <= self.shift_start_s:
             raise ValueError(f"{who}: shift_end_s must be after shift_start_s")
+        if self.start_cost_cents < 0:
+            raise ValueError(f"{who}: start_cost_cents must be >= 0")
         if self.start_s < 0 or self.shift_start_s < 0:
             raise ValueError(f"{who}: times must be >= 0")
         for name in ("capacity_parcels", "capacity_weight_g", "capacity_volume_ml", "co2_g_per_km"):

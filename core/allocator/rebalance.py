@@ -11,18 +11,18 @@ import time
 
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.pricing import Pricing
-from core.allocator.result import Plan
+from core.allocator.result import RoutePlan
 
 BUDGET_TRIM_LIMIT_S = 1.5
 
 
-def moved_orders(initial: Plan, plan: Plan) -> dict[str, tuple[str, str | None]]:
+def moved_orders(initial: RoutePlan, plan: RoutePlan) -> dict[str, tuple[str, str | None]]:
     """Orders of the live plan now on another driver (or dropped): id -> (from, to)."""
     now = {o: d for d, orders in plan.items() for o in orders}
     return {o: (d, now.get(o)) for d, orders in initial.items() for o in orders if now.get(o) != d}
 
 
-def routes_touched(initial: Plan, plan: Plan) -> set[str]:
+def routes_touched(initial: RoutePlan, plan: RoutePlan) -> set[str]:
     """Drivers that gained or lost an order of the live plan (new orders do not count)."""
     touched: set[str] = set()
     for frm, to in moved_orders(initial, plan).values():
@@ -32,12 +32,12 @@ def routes_touched(initial: Plan, plan: Plan) -> set[str]:
     return touched
 
 
-def _units(pricing: Pricing, plan: Plan) -> tuple[bool, int]:
+def _units(pricing: Pricing, plan: RoutePlan) -> tuple[bool, int]:
     m = evaluate_plan(pricing.problem, plan, pricing.params, pricing=pricing).metrics
     return m.feasible, m.objective_units
 
 
-def no_worse(pricing: Pricing, plan: Plan, than: Plan) -> bool:
+def no_worse(pricing: Pricing, plan: RoutePlan, than: RoutePlan) -> bool:
     """Feasible beats infeasible; otherwise the lower (or equal) objective wins."""
     feasible_a, units_a = _units(pricing, plan)
     feasible_b, units_b = _units(pricing, than)
@@ -46,7 +46,7 @@ def no_worse(pricing: Pricing, plan: Plan, than: Plan) -> bool:
     return units_a <= units_b
 
 
-def _revert(pricing: Pricing, plan: Plan, order_id: str, back_to: str) -> dict[str, list[str]]:
+def _revert(pricing: Pricing, plan: RoutePlan, order_id: str, back_to: str) -> dict[str, list[str]]:
     """Plan with `order_id` moved back to `back_to`, at its cheapest position there."""
     base = {d: [o for o in orders if o != order_id] for d, orders in plan.items()}
     route = base.get(back_to, [])
@@ -64,7 +64,7 @@ def _revert(pricing: Pricing, plan: Plan, order_id: str, back_to: str) -> dict[s
 
 
 def enforce_budget(
-    pricing: Pricing, initial: Plan, plan: Plan, time_limit_s: float = BUDGET_TRIM_LIMIT_S
+    pricing: Pricing, initial: RoutePlan, plan: RoutePlan, time_limit_s: float = BUDGET_TRIM_LIMIT_S
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Undo the least valuable moves until the change budget holds; notes say what was undone.
 
@@ -78,7 +78,7 @@ def enforce_budget(
     current = {d: list(o) for d, o in plan.items()}
     notes: list[str] = []
 
-    def over(p: Plan) -> bool:
+    def over(p: RoutePlan) -> bool:
         moved = len(moved_orders(initial, p))
         touched = len(routes_touched(initial, p))
         return (max_moved is not None and moved > max_moved) or (

@@ -4,8 +4,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-Plan = Mapping[str, Sequence[str]]
-"""Driver id -> order ids in visiting order: the live plan, a warm start, a diff's side."""
+RoutePlan = Mapping[str, Sequence[str]]
+"""Driver id -> order ids in visiting order: the live plan, a warm start, a diff's side.
+
+Not the stored, versioned `core.models.Plan` row: this is only its routes, as the solver sees them.
+"""
 
 
 class Status(StrEnum):

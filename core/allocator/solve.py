@@ -19,7 +19,7 @@ from core.allocator.precheck import Candidates, check_candidates
 from core.allocator.pricing import UNITS_PER_CENT, Pricing
 from core.allocator.problem import AllocationProblem
 from core.allocator.rebalance import enforce_budget, no_worse
-from core.allocator.result import AllocationResult, Plan, Status, Unassigned
+from core.allocator.result import AllocationResult, Route, RoutePlan, Status, Unassigned
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
 
@@ -40,16 +40,17 @@ def solve(
     stop: StopRule,
     seed: int = 0,
     params: SolveParams = DEFAULT_PARAMS,
-    initial: Plan | None = None,
+    initial: RoutePlan | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
-    warm: Plan | None = None,
+    warm: RoutePlan | None = None,
 ) -> AllocationResult:
     """Assign and sequence orders. `initial`: the live plan when re-optimising a day.
 
-    `warm`: a plan to start the search from (e.g. a quick plan of a relaxed model) with none
-    of `initial`'s re-optimisation rules: no move costs, no change budget, and the result is
-    simply the better of the search and `warm`.  Ignored when `initial` is given.
+    `warm`: a plan to start the search from (e.g. a quick plan of a relaxed model, or the
+    live plan repaired by insertion); the result is never worse than it.  Without `initial`
+    none of the re-optimisation rules apply (no move costs, no change budget); with it, the
+    search starts from `warm` instead of `initial`, and moves are still counted from `initial`.
 
     `seed` drives the portfolio's PyVRP run; OR-Tools' search itself is deterministic, so
     with `MaxSolutions` the same input gives the same routes on any machine.
@@ -62,8 +63,9 @@ def solve(
     if not candidates.modelled():
         return _result(pricing, candidates, {}, Status.SOLVED, started, 0, ())
     notes: list[str] = []
+    repaired = initial is not None and warm is not None  # a start better than the live plan
     if initial is not None:
-        warm = dict(initial)
+        warm = {d: list(o) for d, o in (warm if warm is not None else initial).items()}
     elif warm is not None:
         warm = {d: list(o) for d, o in warm.items()}
     if params.portfolio and stop.time_limit_s >= 1.0:
@@ -83,9 +85,9 @@ def solve(
     built = build_model(pricing, candidates)
     plan, solutions, objective = _search(built, stop, remaining, params, warm, progress, cancel, notes)
     if plan is not None and warm is not None and not no_worse(pricing, plan, warm):
-        plan = dict(warm)
-    if plan is None and warm is not None and initial is None:
-        plan = dict(warm)
+        plan = {d: list(ids) for d, ids in warm.items()}
+    if plan is None and warm is not None and (initial is None or repaired):
+        plan = {d: list(ids) for d, ids in warm.items()}
     if plan is None:
         if initial is None:
             return _result(pricing, candidates, None, Status.NO_SOLUTION, started, 0, notes)
@@ -117,7 +119,7 @@ def _search(
     stop: StopRule,
     remaining_s: float,
     params: SolveParams,
-    warm: Plan | None,
+    warm: RoutePlan | None,
     progress: ProgressFn | None,
     cancel: threading.Event | None,
     notes: list[str],
@@ -189,7 +191,7 @@ class _Watch:
             self.routing.solver().FinishCurrentSearch()  # type: ignore[attr-defined]
 
 
-def warm_routes(built: Built, plan: Plan) -> list[list[int]]:
+def warm_routes(built: Built, plan: RoutePlan) -> list[list[int]]:
     """Routes of routing indices for `ReadAssignmentFromRoutes`, skipping orders the model
     does not allow on that driver (they are left for the search to place)."""
     pr = built.pricing.problem
@@ -220,7 +222,7 @@ def read_plan(built: Built, assignment: object) -> dict[str, list[str]]:
 
 def result_of_plan(
     problem: AllocationProblem,
-    plan: Plan,
+    plan: RoutePlan,
     params: SolveParams = DEFAULT_PARAMS,
     status: Status = Status.SOLVED,
     notes: tuple[str, ...] = (),
@@ -239,7 +241,7 @@ def result_of_plan(
 def _result(
     pricing: Pricing,
     candidates: Candidates,
-    plan: Plan | None,
+    plan: RoutePlan | None,
     status: Status,
     started: float,
     solutions: int,
@@ -271,7 +273,7 @@ def _result(
     )
 
 
-def _no_room(pricing: Pricing, candidates: Candidates, routes: tuple, j: int) -> Unassigned:
+def _no_room(pricing: Pricing, candidates: Candidates, routes: tuple[Route, ...], j: int) -> Unassigned:
     """Why the solver dropped j: the load its candidate drivers already carry."""
     pr = pricing.problem
     o = pr.orders[j]

@@ -11,8 +11,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from core.geo import pairwise_haversine_m
+
 IntMatrix = npt.NDArray[np.int64]
-EARTH_RADIUS_M = 6_371_000.0
 SECONDS_PER_HOUR = 3600
 
 # Urban speed multipliers by hour of day: rush hours 07-09 and 16-19 are slower.
@@ -28,16 +29,6 @@ class TravelModel(Protocol):
     def matrices(
         self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
     ) -> tuple[IntMatrix, IntMatrix]: ...
-
-
-def haversine_m(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Great-circle distances in metres between all pairs of (lat, lon) degrees."""
-    lat = np.radians(points[:, 0])[:, None]
-    lon = np.radians(points[:, 1])[:, None]
-    dlat = lat - lat.T
-    dlon = lon - lon.T
-    a = np.sin(dlat / 2) ** 2 + np.cos(lat) * np.cos(lat.T) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 @dataclass(frozen=True)
@@ -70,10 +61,15 @@ class HaversineTravel:
     def matrices(
         self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
     ) -> tuple[IntMatrix, IntMatrix]:
-        road_m = haversine_m(np.asarray(points, dtype=np.float64)) * self.circuity
+        road_m = pairwise_haversine_m(np.asarray(points, dtype=np.float64)) * self.circuity
         distance_m = np.rint(road_m).astype(np.int64)
         duration_s = np.ceil(road_m / self.speed_m_per_s(depart_s, vehicle_type)).astype(np.int64)
         return distance_m, duration_s
+
+
+URBAN_TRAVEL = HaversineTravel()
+"""The one urban travel model (30 km/h, rush-hour factors, circuity 1.3) that agents' estimates and
+the simulator's movement share with the allocator's default."""
 
 
 @dataclass(frozen=True)
@@ -95,4 +91,4 @@ class EuclideanTravel:
         return np.rint(real).astype(np.int64), np.ceil(real - 1e-9).astype(np.int64)
 
 
-__all__ = ["EuclideanTravel", "HaversineTravel", "TravelModel", "haversine_m"]
+__all__ = ["URBAN_TRAVEL", "EuclideanTravel", "HaversineTravel", "TravelModel"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.bench import day, kpi, metro, rebalance, seed_import, solomon
+from core.bench import day, kpi, metro, rebalance, replan, seed_import, simulator, solomon
 
 
 def add_bench_parser(sub: Any) -> None:
@@ -17,7 +17,9 @@ def add_bench_parser(sub: Any) -> None:
         ("kpi", kpi, "time KPIs over 30 days x 2,000 orders by fleet type and by vendor"),
         ("metro", metro, "metro days: decomposed parallel solves, 1k to 20k orders"),
         ("rebalance", rebalance, "rebalance the demo day after 20 urgent orders arrive mid-day"),
-        ("day", day, "one seeded day, rule-based dispatch against the agents: outcomes side by side"),
+        ("replan", replan, "re-plan disrupted days under way: live, rebalance, budgeted, from scratch"),
+        ("day", day, "one seeded day: rule-based, a static optimised plan and the agents, side by side"),
+        ("sim", simulator, "simulated driver-hours per wall second, demo day and a 1,000-driver day"),
     ):
         p = kinds.add_parser(name, help=text, description=text)
         module.add_arguments(p)

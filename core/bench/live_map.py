@@ -25,26 +25,14 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.bulk import bulk_insert
+from core.compliance import blocked_driver_ids
 from core.db import make_engine, migrate, unit_of_work
 from core.geo import haversine_m
+from core.kinds import DriverStatus, EventKind, OrderStatus, Role, RouteStatus, StopStatus
 from core.live import LiveMap, read_live_map
-from core.models import (
-    Driver,
-    DriverStatus,
-    Event,
-    EventKind,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Role,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.scenario import ScenarioParams, seed_scenario
-from core.timeutil import at_seconds
+from core.timeutil import at_seconds, time_of_day_s
 
 CIRCUITY = 1.3
 SPEED_M_PER_S = 22_000 / 3600
@@ -70,7 +58,8 @@ def _frame(session: Session, stmt: object, columns: list[str]) -> pd.DataFrame:
 
 
 def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int = 0) -> UnderWay:
-    """Plan `day`'s unassigned orders onto active drivers and play the day forward to `now`.
+    """Plan `day`'s unassigned orders onto active drivers compliance does not block, and play
+    the day forward to `now`.
 
     Writes plans, routes, stops, events and order states in the caller's transaction.
     """
@@ -81,7 +70,7 @@ def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int
     drivers = _frame(
         session,
         select(Driver.id, Driver.home_hub_id, Driver.shift_start, Driver.shift_end, Driver.vehicle_id)
-        .where(Driver.status == DriverStatus.ACTIVE)
+        .where(Driver.status == DriverStatus.ACTIVE, Driver.id.not_in(blocked_driver_ids(session, day)))
         .order_by(Driver.id),
         ["driver_id", "hub_id", "shift_start", "shift_end", "vehicle_id"],
     )
@@ -112,7 +101,7 @@ def day_under_way(session: Session, day: date, now: datetime, tz: str, seed: int
             if not len(part):
                 continue
             chunk = swept.iloc[part].sort_values(["window_start_at", "angle"])
-            start = at_seconds(day, tz, driver.shift_start.hour * 3600) + timedelta(
+            start = at_seconds(day, tz, time_of_day_s(driver.shift_start)) + timedelta(
                 seconds=int(hub["turnaround_s"])
             )
             lat = np.concatenate([[hub["lat"]], chunk["lat"]])

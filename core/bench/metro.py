@@ -1,6 +1,6 @@
 """Metro days benchmark: decomposed, parallel solves of large synthetic days; prints a table.
 
-    python bench/metro.py --cases 1k,3k,demo,20k --budgets 10,30 --results bench/RESULTS.md
+    ctower bench metro --cases 1k,3k,demo,20k --budgets 10,30 --results bench/RESULTS.md
 
 Days are seeded and built directly as `AllocationProblem`s with numpy (no database): hubs,
 a mixed fleet with the demo's rate cards and vehicles, and orders scattered around the hubs
@@ -34,11 +34,11 @@ import numpy.typing as npt
 from core.allocator.costs import FleetCost
 from core.allocator.decompose import DecomposeParams
 from core.allocator.executor import executor_for
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.allocator.metro import MetroParams, solve_metro
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.solve import solve
 from core.allocator.stop import MaxRuntime, MaxSolutions
+from core.kinds import BrandTier, FleetType, VehicleKind
 
 H = 3600
 NEW_YORK = (40.70, -73.95)
@@ -440,6 +440,6 @@ def main(args: argparse.Namespace) -> int:
     print()
     print(body)
     if args.results:
-        command = "python bench/metro.py " + " ".join(sys.argv[1:])
+        command = "ctower bench metro " + " ".join(sys.argv[3:])
         write_section(Path(args.results), command, f"Command: `{command}`\n\n{body}")
     return 0

@@ -12,19 +12,22 @@ import argparse
 import os
 import tempfile
 import time
-from datetime import UTC, timedelta
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
 from core.access import SYSTEM
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.agents.dispatch import RebalanceRequest
+from core.agents.rebalance import rebalance
 from core.bench.live_map import BENCH_DAY, BENCH_TZ, day_under_way
 from core.bulk import bulk_insert
-from core.compliance import blocked_driver_ids
 from core.db import make_engine, migrate, unit_of_work
-from core.models import BrandTier, ContactChannel, Hub, Order, OrderStatus, SlaKind
+from core.kinds import BrandTier, ContactChannel, OrderStatus, SlaKind
+from core.models import Hub, Order
+from core.plan_change import PlanEffect
 from core.scenario import ScenarioParams, seed_scenario
 from core.timeutil import at_seconds
 
@@ -36,7 +39,7 @@ def add_urgent_orders(session: object, hub: Hub, n: int, seed: int) -> list[str]
     rng = np.random.default_rng(seed)
     now = at_seconds(BENCH_DAY, BENCH_TZ, NOW_S)
     refs = [f"URGENT-{i + 1:03d}" for i in range(n)]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "external_ref": ref,
             "hub_id": hub.id,
@@ -102,38 +105,33 @@ def main(args: argparse.Namespace) -> int:
             add_urgent_orders(session, hub, args.urgent, args.seed)
             hub_id = hub.id
         started, cpu = time.perf_counter(), time.process_time()
-        with unit_of_work(engine) as session:
-            blocked = blocked_driver_ids(session, BENCH_DAY)
-            proposal = propose_rebalance(
-                session,
-                SYSTEM,
-                RebalanceRequest(
-                    hub_id=hub_id,
-                    day=BENCH_DAY,
-                    now=now + timedelta(seconds=0),
-                    seconds=args.seconds,
-                    max_orders_moved=args.max_moves,
-                    seed=args.seed,
-                ),
-                blocked_driver_ids=blocked,
-            )
+        proposal = rebalance(
+            engine,
+            SYSTEM,
+            RebalanceRequest(
+                hub_id=hub_id,
+                day=BENCH_DAY,
+                now=now,
+                seconds=args.seconds,
+                max_orders_moved=args.max_moves,
+                seed=args.seed,
+            ),
+        )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()
-    e = proposal.effect
+    e = PlanEffect.from_json(proposal.effect)
     print(
         f"rebalance of hub {args.hub} at 11:15 after {args.urgent} urgent orders; "
         f"{args.orders} orders / {args.drivers} drivers; load average {os.getloadavg()[0]:.1f}"
     )
+    solver = f"status {e.solver.status}, {e.solver.solutions} solutions" if e.solver else "no solve"
+    print(f"proposal in {wall:.1f} s wall ({cpu:.1f} s CPU), limit {args.seconds} s, {solver}")
     print(
-        f"proposal in {wall:.1f} s wall ({cpu:.1f} s CPU), solver limit {args.seconds} s, "
-        f"status {e['solver']['status']}, {e['solver']['solutions']} solutions"
-    )
-    print(
-        f"change budget: at most {args.max_moves} orders moved; moved {e['orders_moved']}, "
-        f"placed {e['orders_placed']}, dropped {e['orders_dropped']}; "
-        f"{e['routes_touched']} of {e['routes_total']} routes touched"
+        f"change budget: at most {args.max_moves} orders moved; moved {e.orders_moved}, "
+        f"placed {e.orders_placed}, dropped {e.orders_dropped}, handed over {e.handed_over}; "
+        f"{e.routes_touched} of {e.routes_total} routes touched"
     )
     print(f"{'measure':<12} {'before':>12} {'after':>12}")
     for key in ("cost_cents", "distance_m", "co2_g", "late", "unassigned"):
-        print(f"{key:<12} {e['before'][key]:>12,} {e['after'][key]:>12,}")
+        print(f"{key:<12} {getattr(e.before, key):>12,} {getattr(e.after, key):>12,}")
     return 0

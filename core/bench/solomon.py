@@ -2,9 +2,9 @@
 
 The front door is `run(...)`, which writes one CSV row per instance and solver, and
 `summary(rows)`, which prints the per-class table. `add_arguments` and `main` are the
-`ctower bench solomon` command; `bench/solomon.py` calls them as a script.
+`ctower bench solomon` command.
 
-    python bench/solomon.py --instances '../shared/benchmarks/solomon/*.txt' \
+    ctower bench solomon --instances '../shared/benchmarks/solomon/*.txt' \
         --bks ../shared/benchmarks/solomon/bks.csv --seconds 5 --solvers pyvrp,vroom \
         --out bench/out/solomon.csv
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.bench.solomon_allocator import solve_solomon
 from core.bench.solomon_instance import DEFAULT_SCALE, IntArray, SolomonInstance, integer_matrix
 
 Routes = list[list[int]]
@@ -31,7 +32,7 @@ VROOM_THREADS = 1
 
 
 class SolverUnavailable(RuntimeError):
-    """A runner whose solver cannot be imported (not installed, or not written yet)."""
+    """A runner whose solver cannot be imported (an optional package not installed)."""
 
 
 @dataclass(frozen=True)
@@ -156,17 +157,7 @@ def run_vroom(inst: SolomonInstance, seconds: float, seed: int) -> Routes:
 
 
 def run_allocator(inst: SolomonInstance, seconds: float, seed: int) -> Routes:
-    """Our own allocator, through `core.allocator.solomon.solve_solomon(inst, seconds, seed)`.
-
-    Imported here, not at module load, so the benchmark works before that module exists.
-    """
-    try:
-        from core.allocator.solomon import solve_solomon
-    except ImportError as exc:
-        raise SolverUnavailable(
-            f"the allocator runner needs core.allocator.solomon.solve_solomon, which cannot be"
-            f" imported: {exc}"
-        ) from exc
+    """Our own allocator, through `core.bench.solomon_allocator.solve_solomon(inst, seconds, seed)`."""
     routes = solve_solomon(inst, seconds, seed)
     return [[int(c) for c in route] for route in routes]
 

@@ -26,23 +26,10 @@ from sqlalchemy.sql.functions import FunctionElement
 from core.access import Viewer, visible_driver_ids
 from core.allocator.costs import route_cost_cents
 from core.fleet_costs import fleet_cost
+from core.kinds import EventKind, OrderStatus, StopStatus
 from core.kpi.definitions import CAPTIVE_NAME, CAPTIVE_VENDOR
-from core.models import (
-    Driver,
-    Event,
-    EventKind,
-    Fleet,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
-    Vendor,
-)
-from core.timeutil import local_midnight_utc
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Route, Stop, Vehicle, Vendor
+from core.timeutil import local_midnight_utc, time_of_day_s
 
 SUM_COLUMNS: tuple[str, ...] = (
     "orders",
@@ -365,7 +352,7 @@ def _shift_s(shift_start: time, shift_end: time) -> int:
     """Length of a daily shift in seconds (shifts do not cross midnight: a CHECK holds it)."""
 
     def seconds(t: time) -> int:
-        return t.hour * 3600 + t.minute * 60 + t.second
+        return time_of_day_s(t)
 
     return max(seconds(shift_end) - seconds(shift_start), 0)
 

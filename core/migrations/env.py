@@ -1,7 +1,7 @@
 """Alembic environment: the URL and engine come from `core.db`, the metadata from `core.models`."""
 
 from alembic import context
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from core.models import Base
 
@@ -10,13 +10,13 @@ target_metadata = Base.metadata
 
 
 def _engine() -> Engine:
-    engine = config.attributes.get("engine")
+    engine: Engine | None = config.attributes.get("engine")
     if engine is not None:
         return engine
     from core.db import make_engine  # the `alembic` CLI path: settings' URL
 
     url = config.get_main_option("sqlalchemy.url")
-    return make_engine(url) if url else create_engine("sqlite://")
+    return make_engine(url or None)
 
 
 def run_migrations_offline() -> None:

@@ -41,7 +41,7 @@ from core.scenario.day import DayRows, DriverContext, Ids, open_day, past_day
 from core.scenario.fleet import FleetRows, generate_fleet
 from core.scenario.orders import sample_orders
 from core.scenario.users import DEMO_USERS
-from core.timeutil import at_seconds, local_today
+from core.timeutil import at_seconds, local_today, time_of_day_s
 
 KNOWN_ZONES_PER_DRIVER = 3
 SLIPPING_FLEET = "HUD"
@@ -114,8 +114,8 @@ def _driver_contexts(
                 fleet=fleet_by_id[row["fleet_id"]],
                 hub_index=hub_index,
                 known_zones=frozenset(int(offsets[hub_index] + z) for z in local),
-                shift_start_s=row["shift_start"].hour * 3600,
-                shift_end_s=row["shift_end"].hour * 3600,
+                shift_start_s=time_of_day_s(row["shift_start"]),
+                shift_end_s=time_of_day_s(row["shift_end"]),
             )
         )
     return contexts

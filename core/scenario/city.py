@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from core.models import FleetType, VehicleType, VendorKind
+from core.kinds import FleetType, VehicleKind, VendorKind
 
 SCENARIO_DATA = Path(__file__).resolve().parent.parent / "scenario_data"
 
@@ -82,7 +82,7 @@ class FleetSpec:
 
 @dataclass(frozen=True)
 class VehicleSpec:
-    vehicle_type: VehicleType
+    vehicle_type: VehicleKind
     capacity_parcels: int
     capacity_g: int
     capacity_ml: int
@@ -143,10 +143,10 @@ FLEETS: tuple[FleetSpec, ...] = (
     ),
 )
 
-VEHICLES: dict[VehicleType, VehicleSpec] = {
-    VehicleType.VAN: VehicleSpec(VehicleType.VAN, 140, 1_100_000, 10_000_000, 240),
-    VehicleType.CAR: VehicleSpec(VehicleType.CAR, 40, 350_000, 1_500_000, 150),
-    VehicleType.CARGO_BIKE: VehicleSpec(VehicleType.CARGO_BIKE, 25, 150_000, 800_000, 0),
+VEHICLES: dict[VehicleKind, VehicleSpec] = {
+    VehicleKind.VAN: VehicleSpec(VehicleKind.VAN, 140, 1_100_000, 10_000_000, 240),
+    VehicleKind.CAR: VehicleSpec(VehicleKind.CAR, 40, 350_000, 1_500_000, 150),
+    VehicleKind.CARGO_BIKE: VehicleSpec(VehicleKind.CARGO_BIKE, 25, 150_000, 800_000, 0),
 }
 
 SKILLS = ("cold_chain", "age_check", "two_person")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.geo import haversine_m
-from core.models import (
+from core.kinds import (
     BrandTier,
     ContactChannel,
     DriverStatus,
@@ -191,16 +191,16 @@ def past_day(
     work: dict[int, list[tuple[int, int, DriverContext]]] = {}
     for i, order in enumerate(rows.orders):
         ws, we = int(batch.window_start_s[i]), int(batch.window_end_s[i])
-        d = picker.pick(int(batch.hub[i]), ws, we, int(batch.zone[i]), u_known[i], u_pick[i])
-        if d is None:
+        picked = picker.pick(int(batch.hub[i]), ws, we, int(batch.zone[i]), u_known[i], u_pick[i])
+        if picked is None:
             order["status"] = OrderStatus.CANCELLED
             continue
-        lo, hi = max(ws, d.shift_start_s), min(we, d.shift_end_s)
-        if hi > lo and u_late[i] >= d.fleet.late_rate * slip.get(d.fleet.code, 1.0):
+        lo, hi = max(ws, picked.shift_start_s), min(we, picked.shift_end_s)
+        if hi > lo and u_late[i] >= picked.fleet.late_rate * slip.get(picked.fleet.code, 1.0):
             arrival = lo + int(u_arrive[i] * (hi - lo))
         else:
             arrival = we + int(lateness[i])
-        work.setdefault(d.row["id"], []).append((arrival, i, d))
+        work.setdefault(picked.row["id"], []).append((arrival, i, picked))
     plan_ids = {hub_id: next(ids.plans) for hub_id in hub_ids}
     day_end = at_seconds(day, tz, 22 * 3600)
     rows.plans = [

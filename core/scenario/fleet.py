@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from core.models import DocumentKind, DriverStatus, FleetType, VehicleType
+from core.kinds import DocumentKind, DriverStatus, FleetType, VehicleKind
 from core.scenario.city import FLEETS, VEHICLES, VENDORS, City, RegionSpec
+from core.scenario.users import DEMO_USERS
 
 Row = dict[str, Any]
 
@@ -24,6 +25,7 @@ EXPIRING_SOON_SHARE = 0.08
 UNVERIFIED_SHARE = 0.01
 GIG_MISSING_INSURANCE_SHARE = 0.03
 CODE_PREFIX = {"CAPTIVE": "C", "MPP": "M", "HUD": "H", "DASH": "G"}
+DEMO_DRIVER_CODES = frozenset(u.driver_code for u in DEMO_USERS if u.driver_code)
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,10 @@ def _shift(fleet_type: FleetType, rng: np.random.Generator) -> tuple[time, time]
     return time(start), time(start + (10 if fleet_type is FleetType.CAPTIVE else 9))
 
 
-def _vehicle_type(fleet_type: FleetType, rng: np.random.Generator) -> VehicleType:
+def _vehicle_type(fleet_type: FleetType, rng: np.random.Generator) -> VehicleKind:
     if fleet_type is FleetType.GIG:
-        return VehicleType.CARGO_BIKE if rng.random() < 0.3 else VehicleType.CAR
-    return VehicleType.VAN
+        return VehicleKind.CARGO_BIKE if rng.random() < 0.3 else VehicleKind.CAR
+    return VehicleKind.VAN
 
 
 def _skills(fleet_type: FleetType, cold_chain: bool, rng: np.random.Generator) -> list[str]:
@@ -71,20 +73,31 @@ def _expiry_offset_days(rng: np.random.Generator, validity_days: int) -> int:
 
 
 def _documents(
-    driver: Row, vehicle_id: int, today: date, rng: np.random.Generator, fleet_type: FleetType, next_id: int
+    driver: Row,
+    vehicle_id: int,
+    today: date,
+    rng: np.random.Generator,
+    fleet_type: FleetType,
+    next_id: int,
+    in_order: bool = False,
 ) -> list[Row]:
+    """A driver's documents with the scenario's share of gaps; `in_order`: every one valid and
+    verified (the demo users' own drivers, so they have a route to show). The random draws are
+    the same either way, so the rest of the scenario does not change."""
     noon = datetime.combine(today, time(12), tzinfo=UTC)
     rows: list[Row] = []
     for kind, validity in DOCUMENT_VALIDITY_DAYS.items():
-        if (
+        missing = (
             kind is DocumentKind.INSURANCE
             and fleet_type is FleetType.GIG
             and rng.random() < GIG_MISSING_INSURANCE_SHARE
-        ):
+        )
+        if missing and not in_order:
             continue
-        expires_at = noon + timedelta(days=_expiry_offset_days(rng, validity))
+        offset = _expiry_offset_days(rng, validity)
+        expires_at = noon + timedelta(days=validity // 2 if in_order else offset)
         issued_at = expires_at - timedelta(days=validity)
-        verified = bool(rng.random() >= UNVERIFIED_SHARE)
+        verified = bool(rng.random() >= UNVERIFIED_SHARE) or in_order
         rows.append(
             {
                 "id": next_id + len(rows),
@@ -154,9 +167,9 @@ def generate_fleet(
         code = f"{CODE_PREFIX[fleet.code]}-{counters[fleet.code]:03d}"
         vtype = _vehicle_type(fleet.fleet_type, rng)
         spec = VEHICLES[vtype]
-        electric = vtype is VehicleType.CARGO_BIKE or bool(rng.random() < 0.25)
+        electric = vtype is VehicleKind.CARGO_BIKE or bool(rng.random() < 0.25)
         cold_chain = fleet.fleet_type is FleetType.CAPTIVE and bool(rng.random() < 0.15)
-        vehicle = {
+        vehicle: Row = {
             "id": i + 1,
             "registration": f"{hub['code']}-{code}",
             "fleet_id": FLEETS.index(fleet) + 1,
@@ -192,5 +205,15 @@ def generate_fleet(
         }
         vehicles.append(vehicle)
         drivers.append(driver)
-        documents.extend(_documents(driver, vehicle["id"], today, rng, fleet.fleet_type, len(documents) + 1))
+        documents.extend(
+            _documents(
+                driver,
+                vehicle["id"],
+                today,
+                rng,
+                fleet.fleet_type,
+                len(documents) + 1,
+                code in DEMO_DRIVER_CODES,
+            )
+        )
     return FleetRows(region_rows, hub_rows, vendor_rows, fleet_rows, vehicles, drivers, documents)

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 from numpy.typing import NDArray
 
-from core.models import SlaKind
+from core.kinds import SlaKind
 from core.scenario.city import City
 
 HOUR_S = 3600
@@ -53,7 +53,9 @@ class OrderBatch:
         return len(self.hub)
 
 
-def sample_windows(sla: NDArray[np.int64], rng: np.random.Generator) -> tuple[NDArray, NDArray]:
+def sample_windows(
+    sla: NDArray[np.int64], rng: np.random.Generator
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Booked slots: 2-hour slots from 08:00, 4-hour slots 08/12/16, same day 08:00-20:00."""
     two = DAY_OPEN_S + 2 * HOUR_S * rng.integers(0, 6, size=len(sla))
     four = DAY_OPEN_S + 4 * HOUR_S * rng.integers(0, 3, size=len(sla))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.models import Role
+from core.kinds import Role
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.agents.dispatch import KIND as REBALANCE
 from core.agents.dispatch_problem import load_day_state
 from core.allocator.problem import AllocationProblem, DriverSpec, OrderSpec
-from core.allocator.travel import HaversineTravel
+from core.allocator.travel import URBAN_TRAVEL
 from core.geo import haversine_m
-from core.models import Plan, ProposerKind
+from core.kinds import ProposerKind
+from core.models import Plan
 from core.proposals import ProposalView, create_proposal, proposal_view
 
 AGENT = "baseline-dispatcher"
-TRAVEL = HaversineTravel()
 
 
 @dataclass
@@ -83,15 +83,15 @@ def greedy_routes(
         o = by_id[oid]
         lat = np.array([v.lat for v in vans])
         lon = np.array([v.lon for v in vans])
-        road_m = haversine_m(lat, lon, o.lat, o.lon) * TRAVEL.circuity
+        road_m = haversine_m(lat, lon, o.lat, o.lon) * URBAN_TRAVEL.circuity
         best = None
         for k in np.argsort(road_m):
             van = vans[int(k)]
             if not _fits(van, o):
                 continue
-            speed = TRAVEL.speed_m_per_s(int(van.t_s), str(van.spec.vehicle_type))
+            speed = URBAN_TRAVEL.speed_m_per_s(int(van.t_s), str(van.spec.vehicle_type))
             arrive = van.t_s + road_m[k] / speed
-            back_m = float(haversine_m(o.lat, o.lon, hub.lat, hub.lon)) * TRAVEL.circuity
+            back_m = float(haversine_m(o.lat, o.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity
             done = max(arrive, o.ready_s) + o.service_time_s + back_m / speed
             if done <= van.spec.shift_end_s:
                 best = (van, arrive, float(road_m[k]))
@@ -108,8 +108,8 @@ def greedy_routes(
     out = {}
     for v in vans:
         if v.stops:
-            back_m = float(haversine_m(v.lat, v.lon, hub.lat, hub.lon)) * TRAVEL.circuity
-            end = v.t_s + back_m / TRAVEL.speed_m_per_s(int(v.t_s), str(v.spec.vehicle_type))
+            back_m = float(haversine_m(v.lat, v.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity
+            end = v.t_s + back_m / URBAN_TRAVEL.speed_m_per_s(int(v.t_s), str(v.spec.vehicle_type))
             out[v.spec.id] = GreedyRoute(
                 v.spec.available_s, tuple(v.stops), int(end), int(v.distance_m + back_m)
             )
@@ -122,12 +122,12 @@ def propose_baseline(
     hub_id: int,
     day: date,
     now: datetime,
-    blocked_driver_ids: frozenset[int] = frozenset(),
 ) -> ProposalView:
-    """The rule-based plan for the hub's open orders, as a pending proposal."""
+    """The rule-based plan for the hub's open orders, as a pending proposal (no driver the
+    day state leaves out gets a stop)."""
     viewer.require(PLAN_CHANGE_ROLES, "run the baseline dispatcher")
-    state = load_day_state(session, hub_id, day, None, blocked_driver_ids)
-    plan = state.plan
+    state = load_day_state(session, hub_id, day, None)
+    plan = session.get(Plan, state.plan_id) if state.plan_id is not None else None
     if plan is None:
         plan = Plan(hub_id=hub_id, service_date=day, updated_at=now)
         session.add(plan)

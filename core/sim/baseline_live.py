@@ -17,25 +17,13 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.agents.dispatch import KIND as REBALANCE
+from core.allocator.travel import URBAN_TRAVEL
 from core.geo import haversine_m
-from core.models import (
-    Driver,
-    DriverStatus,
-    Event,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    ProposerKind,
-    Role,
-    Route,
-    Stop,
-    StopStatus,
-    Vehicle,
-)
+from core.kinds import DriverStatus, OrderStatus, ProposerKind, Role, StopStatus
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop, Vehicle
 from core.proposals import approve, create_proposal
-from core.sim.baseline import AGENT, TRAVEL
-from core.timeutil import local_midnight_utc, seconds_since_midnight
+from core.sim.baseline import AGENT
+from core.timeutil import local_midnight_utc, seconds_since_midnight, time_of_day_s
 
 POLICY = Viewer(username=AGENT, role=Role.ADMIN)
 
@@ -67,7 +55,7 @@ def _candidates(session: Session, plan: Plan, tz: str, now: datetime) -> list[_C
     hub = session.get(Hub, plan.hub_id)
     assert hub is not None
     for route, driver, vehicle in rows:
-        shift_end = driver.shift_end.hour * 3600 + driver.shift_end.minute * 60
+        shift_end = time_of_day_s(driver.shift_end)
         if shift_end <= now_s or vehicle is None:
             continue
         pending = session.execute(
@@ -142,10 +130,10 @@ def place_waiting(session: Session, hub_id: int, day: date, now: datetime) -> in
         for van in options:
             if van.parcels_left < order.parcels:
                 continue
-            leg_m = float(haversine_m(*van.last, order.lat, order.lon)) * TRAVEL.circuity
-            speed = TRAVEL.speed_m_per_s(int(van.free_s), van.kind)
+            leg_m = float(haversine_m(*van.last, order.lat, order.lon)) * URBAN_TRAVEL.circuity
+            speed = URBAN_TRAVEL.speed_m_per_s(int(van.free_s), van.kind)
             arrive = van.free_s + leg_m / speed
-            back_m = float(haversine_m(order.lat, order.lon, hub.lat, hub.lon)) * TRAVEL.circuity
+            back_m = float(haversine_m(order.lat, order.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity
             if max(arrive, ready) + order.service_time_s + back_m / speed > van.shift_end_s:
                 continue
             van.stops.append([order.external_ref, int(arrive)])

@@ -17,14 +17,15 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from core.allocator.travel import DEFAULT_HOURLY_FACTOR, DEFAULT_KIND_FACTOR, HaversineTravel
+from core.allocator.travel import DEFAULT_HOURLY_FACTOR, DEFAULT_KIND_FACTOR, URBAN_TRAVEL
 from core.geo import haversine_m
 from core.sim.disruptions import Area
 
 F64 = npt.NDArray[np.float64]
-TRAVEL = HaversineTravel()
-CIRCUITY = TRAVEL.circuity
-MAX_SPEED_M_PER_S = TRAVEL.speed_kmh / 3.6 * max(DEFAULT_HOURLY_FACTOR) * max(DEFAULT_KIND_FACTOR.values())
+CIRCUITY = URBAN_TRAVEL.circuity
+MAX_SPEED_M_PER_S = (
+    URBAN_TRAVEL.speed_kmh / 3.6 * max(DEFAULT_HOURLY_FACTOR) * max(DEFAULT_KIND_FACTOR.values())
+)
 
 
 class Phase(IntEnum):
@@ -68,7 +69,7 @@ class Fleet:
     ) -> Fleet:
         n = len(driver_ids)
         la, lo = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
-        kinds = np.array([TRAVEL.kind_factor.get(k, 1.0) for k in vehicle_kinds], dtype=np.float64)
+        kinds = np.array([URBAN_TRAVEL.kind_factor.get(k, 1.0) for k in vehicle_kinds], dtype=np.float64)
         return cls(
             np.asarray(driver_ids, dtype=np.int64),
             la.copy(),
@@ -92,7 +93,7 @@ class Fleet:
     def speeds(self, t_s: float, incidents: Sequence[Area]) -> F64:
         """Metres per second for every driver at `t_s`, traffic incidents included."""
         hour = int(t_s // 3600) % 24
-        v = TRAVEL.speed_kmh / 3.6 * TRAVEL.hourly_factor[hour] * self.kind_factor
+        v = URBAN_TRAVEL.speed_kmh / 3.6 * URBAN_TRAVEL.hourly_factor[hour] * self.kind_factor
         for area in incidents:
             if area.active(t_s):
                 inside = haversine_m(self.lat, self.lon, area.lat, area.lon) <= area.radius_m

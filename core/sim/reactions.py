@@ -37,7 +37,7 @@ from core.field import (
     ProofOfDelivery,
     report_problem,
 )
-from core.models import CustomerChoiceKind, MessageKind
+from core.kinds import CustomerChoiceKind, MessageKind
 from core.sim.disruptions import Area, Door, DoorOutcome
 
 KNOCK_S = 90  # ring, wait, call the customer

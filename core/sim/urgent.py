@@ -9,8 +9,8 @@ from datetime import date, datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from core.allocator.kinds import BrandTier
-from core.models import ContactChannel, Order, OrderStatus, SlaKind
+from core.kinds import BrandTier, ContactChannel, OrderStatus, SlaKind
+from core.models import Order
 from core.sim.disruptions import UrgentOrder
 from core.sim.world import HubInfo
 

@@ -15,22 +15,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import (
-    Driver,
-    Event,
-    Hub,
-    Order,
-    Plan,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-    Vehicle,
-)
+from core.kinds import PENDING_STOP_STATES, RouteStatus, StopStatus
+from core.models import Driver, Event, Hub, Order, Plan, Route, Stop, Vehicle
 from core.sim.disruptions import DayOutline
-from core.timeutil import local_midnight_utc, seconds_since_midnight
-
-OPEN_STOPS = (StopStatus.PENDING, StopStatus.ARRIVED)
+from core.timeutil import local_midnight_utc, seconds_since_midnight, time_of_day_s
 
 
 @dataclass(frozen=True)
@@ -103,8 +91,8 @@ def load_drivers(session: Session) -> dict[int, DriverInfo]:
             code,
             hub,
             str(kind.value) if kind else "car",
-            s.hour * 3600 + s.minute * 60,
-            e.hour * 3600 + e.minute * 60,
+            time_of_day_s(s),
+            time_of_day_s(e),
         )
         for i, code, hub, kind, s, e in rows
     }
@@ -169,7 +157,7 @@ def load_routes(
         .join(Order, Order.id == Stop.order_id)
         .join(Route, Stop.route_id == Route.id)
         .join(Plan, Route.plan_id == Plan.id)
-        .where(Stop.route_id.in_(list(by_route)), Stop.status.in_(OPEN_STOPS))
+        .where(Stop.route_id.in_(list(by_route)), Stop.status.in_(PENDING_STOP_STATES))
         .order_by(Stop.route_id, Stop.sequence)
     )
     for rid, oid, ref, lat, lon, service, ws, we, eta, stop_status, parcels in session.execute(stmt):

@@ -17,7 +17,8 @@ from core.access import Viewer
 from core.agents.copilot import CopilotView, copilot_view
 from core.db import engine_for, unit_of_work
 from core.errors import AccessDeniedError
-from core.models import Driver, Event, EventKind, Order, OrderStatus, User
+from core.kinds import EventKind, OrderStatus
+from core.models import Driver, Event, Order, User
 from core.timeutil import local_hhmm
 from tests.app.conftest import APP_NOW, TZ, signed_in
 

@@ -14,19 +14,8 @@ from streamlit.testing.v1 import AppTest
 from core.access import SYSTEM, Viewer
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.db import engine_for, unit_of_work
-from core.models import (
-    Driver,
-    Hub,
-    Order,
-    Plan,
-    Proposal,
-    ProposalStatus,
-    ProposerKind,
-    Role,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import ProposalStatus, ProposerKind, Role, StopStatus
+from core.models import Driver, Hub, Order, Plan, Proposal, Route, Stop
 from core.proposals import approve, create_proposal
 from tests.app.conftest import APP_NOW, signed_in
 from tests.conftest import TEST_DAY

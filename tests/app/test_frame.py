@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.auth import read_token
-from core.models import Role
+from core.kinds import Role
 from tests.app.conftest import APP, APP_NOW, SECRET_KEY, signed_in
 from ui import navigation
 from ui.auth import COOKIE, REFUSED

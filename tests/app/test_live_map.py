@@ -14,8 +14,9 @@ from streamlit.testing.v1 import AppTest
 from core.access import Viewer
 from core.auth import SignIn
 from core.db import engine_for, unit_of_work
+from core.kinds import OrderStatus, Role
 from core.live import LiveStatus, read_live_map
-from core.models import Driver, Fleet, Hub, Order, OrderStatus, Role, User
+from core.models import Driver, Fleet, Hub, Order, User
 from tests.app.conftest import APP_NOW, TZ, signed_in
 from tests.conftest import TEST_DAY
 from ui import widgets

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.db import engine_for, unit_of_work
-from core.models import Order, OrderStatus
+from core.kinds import OrderStatus
+from core.models import Order
 from core.scenario.csv_export import orders_csv
 from tests.app.conftest import signed_in
 from tests.conftest import TEST_DAY

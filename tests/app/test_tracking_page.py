@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.agents.customer import issue_token
 from core.db import engine_for, unit_of_work
-from core.models import CustomerChoice, CustomerChoiceKind, Driver, Order, OrderStatus, Route, Stop
+from core.kinds import CustomerChoiceKind, OrderStatus
+from core.models import CustomerChoice, Driver, Order, Route, Stop
 from tests.app.conftest import APP, APP_NOW
 from ui import navigation
 

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer, visible_driver_ids
 from core.errors import AccessDeniedError
-from core.models import Driver, Fleet, Role, User
+from core.kinds import Role
+from core.models import Driver, Fleet, User
 
 
 def test_vendor_viewer_needs_a_vendor() -> None:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.auth import authenticate, issue_token, load_secret_key, read_token, resume
-from core.models import Role, User
+from core.kinds import Role
+from core.models import User
 from core.passwords import hash_password
 
 SECRET = b"k" * 48

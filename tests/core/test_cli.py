@@ -27,6 +27,7 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert "usage: ctower " + command in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_seed_then_import_then_refuse(
     cli_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -53,6 +54,7 @@ def test_seed_then_import_then_refuse(
     assert _count(cli_db, Order) == 140
 
 
+@pytest.mark.slow
 def test_seed_reset_replaces_the_data(cli_db: str) -> None:
     assert main(["seed", "--orders", "30", "--drivers", "8", "--days", "0"]) == 0
     assert main(["seed", "--reset", "--orders", "20", "--drivers", "8", "--days", "0"]) == 0

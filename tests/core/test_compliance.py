@@ -30,17 +30,8 @@ from core.compliance import (
     evaluate_driver,
     hours_of_service,
 )
-from core.models import (
-    ComplianceDocument,
-    DocumentKind,
-    Driver,
-    Fleet,
-    Plan,
-    Role,
-    Route,
-    RouteStatus,
-    User,
-)
+from core.kinds import DocumentKind, Role, RouteStatus
+from core.models import ComplianceDocument, Driver, Fleet, Plan, Route, User
 from core.scenario.city import load_regions
 from tests.conftest import TEST_DAY
 from tests.core.test_kpi import D, build_world

@@ -27,27 +27,31 @@ from core.agents.dispatch import apply_route_change
 from core.agents.dispatch_problem import load_day_state
 from core.agents.policy import settle
 from core.allocator.evaluate import evaluate_plan
-from core.allocator.kinds import BrandTier, FleetType, VehicleKind
 from core.compliance import RULE_DAILY, RULE_WEEKLY, compliance_report
-from core.models import (
-    ComplianceDocument,
+from core.kinds import (
+    BrandTier,
     ContactChannel,
     DocumentKind,
-    Driver,
     DriverStatus,
+    FleetType,
+    OrderStatus,
+    ProposalStatus,
+    RouteStatus,
+    SlaKind,
+    StopStatus,
+    VehicleKind,
+)
+from core.models import (
+    ComplianceDocument,
+    Driver,
     Fleet,
     Hub,
     Order,
-    OrderStatus,
     Plan,
     Proposal,
-    ProposalStatus,
     Region,
     Route,
-    RouteStatus,
-    SlaKind,
     Stop,
-    StopStatus,
     Vehicle,
 )
 

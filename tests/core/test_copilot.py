@@ -17,23 +17,8 @@ from core.agents.customer import ChoiceRequest, issue_token, record_customer_cho
 from core.allocator.stop import MaxSolutions
 from core.errors import AccessDeniedError
 from core.field import ExceptionAction, ExceptionReason, ProblemReport, report_problem
-from core.models import (
-    AuditEntry,
-    CustomerChoiceKind,
-    Driver,
-    Event,
-    EventKind,
-    Fleet,
-    Order,
-    OrderStatus,
-    Plan,
-    Proposal,
-    ProposalStatus,
-    Role,
-    Route,
-    Stop,
-    StopStatus,
-)
+from core.kinds import CustomerChoiceKind, EventKind, OrderStatus, ProposalStatus, Role, StopStatus
+from core.models import AuditEntry, Driver, Event, Fleet, Order, Plan, Proposal, Route, Stop
 from tests.core.sim.fixtures import first_stop, open_stops, plan_day
 
 A = ExceptionAction

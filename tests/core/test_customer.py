@@ -26,17 +26,8 @@ from core.agents.customer import (
 from core.config import get_settings
 from core.errors import ControlTowerError
 from core.field import ExceptionAction, ExceptionReason, ExceptionRecord, fail, start_route
-from core.models import (
-    ContactChannel,
-    CustomerChoice,
-    CustomerChoiceKind,
-    MessageKind,
-    MessageStatus,
-    Order,
-    OrderStatus,
-    OutboxMessage,
-    TrackingToken,
-)
+from core.kinds import ContactChannel, CustomerChoiceKind, MessageKind, MessageStatus, OrderStatus
+from core.models import CustomerChoice, Order, OutboxMessage, TrackingToken
 from tests.conftest import TEST_DAY
 from tests.core.sim.fixtures import first_stop, open_stops, plan_day
 

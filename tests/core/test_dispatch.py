@@ -12,7 +12,8 @@ from core.access import Viewer
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.dispatch_problem import load_day_state
 from core.errors import AccessDeniedError, StaleProposalError
-from core.models import AuditEntry, Hub, Order, OrderStatus, Plan, ProposalStatus, Stop, User
+from core.kinds import OrderStatus, ProposalStatus
+from core.models import AuditEntry, Hub, Order, Plan, Stop, User
 from core.proposals import approve, list_proposals, reject
 from tests.conftest import TEST_DAY
 
@@ -42,7 +43,7 @@ def test_day_state_starts_drivers_at_the_hub_with_open_orders(seeded_db: Session
     )
     assert len(state.problem.orders) == open_orders
     assert all((d.lat, d.lon) == (hub.lat, hub.lon) for d in state.problem.drivers)
-    assert state.live == {} and state.plan is None
+    assert state.live == {} and state.plan_id is None
     assert any(d.zone_success for d in state.problem.drivers)  # learned from history
 
 

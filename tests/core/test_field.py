@@ -28,17 +28,8 @@ from core.field import (
     resolve_problem,
     start_route,
 )
-from core.models import (
-    Driver,
-    Event,
-    EventKind,
-    Order,
-    OrderStatus,
-    Route,
-    RouteStatus,
-    Stop,
-    StopStatus,
-)
+from core.kinds import EventKind, OrderStatus, RouteStatus, StopStatus
+from core.models import Driver, Event, Order, Route, Stop
 from tests.conftest import TEST_DAY
 from tests.core.sim.fixtures import first_stop, open_stops, plan_day
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import ImportRejectedError, RowError
 from core.imports import import_drivers, import_orders
-from core.models import Driver, Order, OrderStatus, SlaKind, Vehicle
+from core.kinds import OrderStatus, SlaKind
+from core.models import Driver, Order, Vehicle
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 HEADER = "external_ref,hub,address,lat,lon,window_start,window_end,parcels,weight_kg,required_skills"

@@ -39,6 +39,20 @@ from hypothesis import strategies as hs
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM, Viewer
+from core.kinds import (
+    BrandTier,
+    ContactChannel,
+    DriverStatus,
+    EventKind,
+    FleetType,
+    OrderStatus,
+    Role,
+    RouteStatus,
+    SlaKind,
+    StopStatus,
+    VehicleKind,
+    VendorKind,
+)
 from core.kpi import (
     FAILED_DELIVERY_COST_CENTS,
     GROUPINGS,
@@ -52,31 +66,7 @@ from core.kpi import (
     kpis,
     workload_cv,
 )
-from core.models import (
-    BrandTier,
-    ContactChannel,
-    Driver,
-    DriverStatus,
-    Event,
-    EventKind,
-    Fleet,
-    FleetType,
-    Hub,
-    Order,
-    OrderStatus,
-    Plan,
-    Region,
-    Role,
-    Route,
-    RouteStatus,
-    SlaKind,
-    Stop,
-    StopStatus,
-    Vehicle,
-    VehicleType,
-    Vendor,
-    VendorKind,
-)
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle, Vendor
 from tests.conftest import SMALL, TEST_DAY
 
 D = date(2026, 11, 20)
@@ -204,9 +194,9 @@ def build_world(db: Session) -> dict[str, Any]:
     db.flush()
     drivers = {}
     for code, fleet, co2, shift, vtype in (
-        ("c1", cap, 200, (8, 18), VehicleType.VAN),
-        ("t1", tpl, 250, (9, 17), VehicleType.VAN),
-        ("g1", gig, 0, (10, 14), VehicleType.CARGO_BIKE),
+        ("c1", cap, 200, (8, 18), VehicleKind.VAN),
+        ("t1", tpl, 250, (9, 17), VehicleKind.VAN),
+        ("g1", gig, 0, (10, 14), VehicleKind.CARGO_BIKE),
     ):
         vehicle = Vehicle(
             registration=f"V-{code}",

@@ -29,30 +29,21 @@ import pytest
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
-from core.live import DriverState, LiveStatus, PositionSource, read_live_map
-from core.models import (
+from core.kinds import (
     BrandTier,
     ContactChannel,
-    Driver,
     DriverStatus,
-    Event,
     EventKind,
-    Fleet,
     FleetType,
-    Hub,
-    Order,
     OrderStatus,
-    Plan,
-    Region,
     Role,
-    Route,
     RouteStatus,
     SlaKind,
-    Stop,
     StopStatus,
-    Vendor,
     VendorKind,
 )
+from core.live import DriverState, LiveStatus, PositionSource, read_live_map
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vendor
 from core.timeutil import at_seconds
 
 DAY = date(2026, 11, 27)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.errors import AccessDeniedError
-from core.models import OrderStatus, Role, SlaKind
+from core.kinds import OrderStatus, Role, SlaKind
 from core.orders_view import OrderQuery, can_import_orders, import_orders_as, order_facets, search_orders
 from tests.core.test_live import DAY, OPS, Day, _build
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from core.access import SYSTEM
 from core.agents.policy import Rule, policy_viewer, settle
 from core.errors import StaleProposalError
-from core.models import Plan, ProposalStatus, ProposerKind
+from core.kinds import ProposalStatus, ProposerKind
+from core.models import Plan
 from core.proposals import Touches, approve, create_proposal, proposal_view, register_applier, touches
 from tests.core.agents.builders import build, local
 

@@ -12,18 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import ScenarioError
 from core.geo import haversine_m
-from core.models import (
-    DocumentKind,
-    Driver,
-    Event,
-    FleetType,
-    Order,
-    OrderStatus,
-    SlaKind,
-    StopStatus,
-    User,
-    VendorKind,
-)
+from core.kinds import DocumentKind, FleetType, OrderStatus, SlaKind, StopStatus, VendorKind
+from core.models import Driver, Event, Order, User
 from core.scenario import ScenarioParams, build_scenario, seed_scenario
 from tests.conftest import SMALL, TEST_DAY
 
@@ -47,6 +37,7 @@ def test_another_seed_gives_another_scenario() -> None:
     assert build_scenario(SMALL).days[-1].orders != build_scenario(other).days[-1].orders
 
 
+@pytest.mark.slow
 def test_default_scenario_has_the_promised_scale(default_rows) -> None:  # type: ignore[no-untyped-def]
     f = default_rows.fleet
     assert len(f.hubs) >= 3
@@ -65,6 +56,7 @@ def test_default_scenario_has_the_promised_scale(default_rows) -> None:  # type:
     assert len(past_days) >= 14 and max(past_days) < TEST_DAY
 
 
+@pytest.mark.slow
 def test_every_order_is_valid(default_rows) -> None:  # type: ignore[no-untyped-def]
     hubs = {h["id"]: h for h in default_rows.fleet.hubs}
     lengths = {SlaKind.TWO_HOUR: 7200, SlaKind.FOUR_HOUR: 14400, SlaKind.SAME_DAY: 43200}
@@ -82,6 +74,7 @@ def test_every_order_is_valid(default_rows) -> None:  # type: ignore[no-untyped-
     assert all(o["status"] is OrderStatus.UNASSIGNED for o in default_rows.days[-1].orders)
 
 
+@pytest.mark.slow
 def test_every_driver_is_in_one_fleet_with_a_matching_vehicle(default_rows) -> None:  # type: ignore[no-untyped-def]
     f = default_rows.fleet
     vehicles = {v["id"]: v for v in f.vehicles}
@@ -93,6 +86,7 @@ def test_every_driver_is_in_one_fleet_with_a_matching_vehicle(default_rows) -> N
     assert len({d["code"] for d in f.drivers}) == len(f.drivers)
 
 
+@pytest.mark.slow
 def test_document_dates_are_coherent_and_some_need_attention(default_rows) -> None:  # type: ignore[no-untyped-def]
     docs = default_rows.fleet.documents
     noon = docs[0]["expires_at"].replace(
@@ -108,6 +102,7 @@ def test_document_dates_are_coherent_and_some_need_attention(default_rows) -> No
     assert len(expired) < 0.1 * len(docs)
 
 
+@pytest.mark.slow
 def test_history_is_executed_and_consistent(default_rows) -> None:  # type: ignore[no-untyped-def]
     past = default_rows.days[:-1]
     orders = [o for d in past for o in d.orders]
@@ -124,6 +119,7 @@ def test_history_is_executed_and_consistent(default_rows) -> None:  # type: igno
     assert any(o["attempts"] == 2 for o in delivered)
 
 
+@pytest.mark.slow
 def test_drivers_fail_less_in_their_own_zones(default_rows) -> None:  # type: ignore[no-untyped-def]
     """The signal the allocator learns: pooled over drivers, failures are rarer in each
     driver's three busiest zones (where the generator lets them know the streets)."""

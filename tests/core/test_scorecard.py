@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from core.access import SYSTEM, Viewer
 from core.cli import main
 from core.errors import AccessDeniedError
+from core.kinds import Role
 from core.kpi import KPIS, TOTAL, kpis
-from core.models import Role, User, Vendor
+from core.models import User, Vendor
 from core.report import format_value, scorecard_html
 from core.scorecard import (
     RankView,

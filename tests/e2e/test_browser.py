@@ -43,7 +43,7 @@ from core.timeutil import local_today
 from ui.copilot import LATER_COLOUR
 from ui.maps import AFTER_COLOUR, FLEET_COLOURS, ORDER_COLOURS
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

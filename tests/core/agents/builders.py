@@ -8,31 +8,35 @@ $20 minimum payout). Orders sit a few hundred metres apart around the hub.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from core.models import (
+from core.kinds import (
     BrandTier,
     ContactChannel,
-    Driver,
+    DocumentKind,
     DriverStatus,
-    Fleet,
     FleetType,
+    OrderStatus,
+    RouteStatus,
+    SlaKind,
+    StopStatus,
+    VehicleKind,
+    VendorKind,
+)
+from core.models import (
+    ComplianceDocument,
+    Driver,
+    Fleet,
     Hub,
     Order,
-    OrderStatus,
     Plan,
     Region,
     Route,
-    RouteStatus,
-    SlaKind,
     Stop,
-    StopStatus,
     Vehicle,
-    VehicleType,
     Vendor,
-    VendorKind,
 )
 from core.timeutil import at_seconds
 
@@ -67,7 +71,7 @@ class World:
         van = Vehicle(
             registration=f"R-{code}",
             fleet_id=self.fleets[fleet].id,
-            vehicle_type=VehicleType.VAN,
+            vehicle_type=VehicleKind.VAN,
             capacity_parcels=100,
             capacity_g=800_000,
             capacity_ml=6_000_000,
@@ -91,6 +95,20 @@ class World:
         )
         self.db.add(d)
         self.db.flush()
+        issued = datetime.combine(DAY, time(0), tzinfo=UTC) - timedelta(days=400)
+        for kind in DocumentKind:  # every document valid: compliance leaves the driver free to work
+            self.db.add(
+                ComplianceDocument(
+                    driver_id=d.id,
+                    vehicle_id=van.id if kind is DocumentKind.VEHICLE_INSPECTION else None,
+                    kind=kind,
+                    reference=f"{kind.value}-{code}",
+                    issued_at=issued,
+                    expires_at=issued + timedelta(days=1200),
+                    verified=True,
+                    verified_at=issued,
+                )
+            )
         self.drivers[code] = d
         return d
 

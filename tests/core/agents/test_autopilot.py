@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from core.agents.autopilot import DISPATCH, Autopilot, AutopilotParams, predicted_late
 from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Rule
 from core.field import ExceptionReason, ProblemReport, report_problem
-from core.models import AuditEntry, Event, Order, OrderStatus, Proposal, ProposalStatus
+from core.kinds import OrderStatus, ProposalStatus
+from core.models import AuditEntry, Event, Order, Proposal
 from tests.core.agents.builders import DAY, World, build, local
 
 FAST = AutopilotParams(dispatch_seconds=1.0)

@@ -21,7 +21,8 @@ from core.access import SYSTEM
 from core.agents.capacity import CALL_IN, MOVE_TO_3PL, capacity_outlook, propose_capacity
 from core.agents.dispatch_problem import load_day_state
 from core.agents.policy import policy_viewer, settle
-from core.models import DriverStatus, Order, OrderStatus, Proposal, ProposalStatus, Route, Stop
+from core.kinds import DriverStatus, OrderStatus, ProposalStatus
+from core.models import Order, Proposal, Route, Stop
 from core.proposals import approve
 from tests.core.agents.builders import DAY, World, build, local
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from core.agents.hub import LOADING_PLAN, TURNAROUND_WARNING, loading_plan, propose_loading_plan
 from core.agents.policy import policy_viewer, settle
-from core.models import Proposal, ProposalStatus, Route, Stop
+from core.kinds import ProposalStatus
+from core.models import Proposal, Route, Stop
 from core.timeutil import seconds_since_midnight
 from tests.core.agents.builders import DAY, TZ, World, build, local
 

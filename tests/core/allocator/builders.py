@@ -5,9 +5,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import FleetType
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.travel import EuclideanTravel
+from core.kinds import FleetType
 
 PLANE = EuclideanTravel(scale=1000)
 HUB = HubSpec("H", 0.0, 0.0, turnaround_s=0)

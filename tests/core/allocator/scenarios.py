@@ -3,8 +3,8 @@
 import numpy as np
 
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import FleetType
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
+from core.kinds import FleetType
 
 HUB_LAT, HUB_LON = 51.50, -0.12
 

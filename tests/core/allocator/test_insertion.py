@@ -1,6 +1,7 @@
 """Cheapest-insertion repair: new orders go to the nearest route where they fit, nothing else moves."""
 
-from core.allocator.insertion import insert_greedily
+from core.allocator.evaluate import evaluate_plan
+from core.allocator.insertion import improve, insert_greedily
 from tests.core.allocator.builders import driver, order, problem
 
 
@@ -39,3 +40,36 @@ def test_an_order_on_board_goes_back_to_its_own_van_or_is_left_out() -> None:
     )
     routes, left = insert_greedily(broken, {}, ["parcel"])
     assert routes == {} and left == ["parcel"]
+
+
+def test_a_start_cost_keeps_a_stop_on_the_route_already_on_the_road() -> None:
+    # Hub at (0, 0). A is out at (0, 5); the new order at (0.5, 0) is due at 1,000 s. B, idle at
+    # the hub, is there on time for about $1 of driving; A gets there at ~5,025 s, 67 min late
+    # (~$34 at 50 cents a minute). B takes it for free; with B's call-out at $50, A does.
+    def day(start_cost_cents: int) -> dict[str, list[str]]:
+        p = problem(
+            [driver("A", lon=5.0), driver("B", start_cost_cents=start_cost_cents)],
+            [order("a1", 0, 5), order("new", 0.5, due_s=1_000)],
+        )
+        routes, left = insert_greedily(p, {"A": ["a1"]}, ["new"])
+        assert left == []
+        return routes
+
+    assert day(0) == {"A": ["a1"], "B": ["new"]}
+    assert day(5_000) == {"A": ["a1", "new"]}
+
+
+def test_relocating_late_stops_never_makes_the_plan_worse() -> None:
+    # B reaches "late" (due 3,500 s) after b1, at 5,000 s; put first, or on A's way, it is on time.
+    p = problem(
+        [driver("A"), driver("B")],
+        [order("a1", 5), order("b1", 4), order("late", 3, due_s=3_500)],
+    )
+    plan = {"A": ["a1"], "B": ["b1", "late"]}
+    before = evaluate_plan(p, plan)
+    after_plan = improve(p, plan, current=plan, deadline_s=5.0)
+    after = evaluate_plan(p, after_plan)
+    assert before.metrics.late_count == 1 and after.metrics.late_count == 0
+    assert after.metrics.objective_units < before.metrics.objective_units
+    kept = improve(p, plan, current=plan, deadline_s=5.0, max_moved=0)  # no order may change driver
+    assert kept == {"A": ["a1"], "B": ["late", "b1"]}

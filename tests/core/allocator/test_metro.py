@@ -129,6 +129,7 @@ def test_budget_is_shared_out_and_every_order_is_accounted_for() -> None:
     assert result.metrics.orders_served > 0
 
 
+@pytest.mark.slow
 def test_local_pool_and_dask_give_the_same_plan() -> None:
     import dask
     from dask.distributed import Client, LocalCluster

@@ -23,7 +23,7 @@ def test_metro_benchmark_runs_on_a_tiny_day_and_writes_its_section(tmp_path, cap
     assert "old table" not in text
     assert text.count("## Metro days") == 1
     assert "## Solomon\n\nkept" in text and "## Seed and import\n\nkept too" in text
-    assert "Command: `python bench/metro.py" in text
+    assert "Command: `ctower bench metro" in text
 
 
 def test_the_section_is_added_to_a_file_without_one(tmp_path) -> None:

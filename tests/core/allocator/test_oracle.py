@@ -18,6 +18,9 @@ from tests.core.allocator.builders import driver, order, problem
 PARAMS = SolveParams(late_cents_per_min=300, workload_cents_per_stop=50, co2_cents_per_kg=20)
 
 
+pytestmark = pytest.mark.slow  # brute-force enumeration against the solver
+
+
 def _instance(seed: int, n_orders: int):  # noqa: ANN202
     rng = np.random.default_rng(seed)
     drivers = [

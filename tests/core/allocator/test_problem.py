@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from core.allocator.costs import FleetCost, route_cost_cents
-from core.allocator.kinds import FleetType
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem, HubSpec
 from core.allocator.travel import HaversineTravel
+from core.kinds import FleetType
 from tests.core.allocator.builders import HUB, driver, order, problem
 
 

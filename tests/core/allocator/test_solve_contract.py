@@ -3,6 +3,7 @@
 import threading
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
@@ -24,6 +25,7 @@ def test_time_limit_is_kept_on_200_orders() -> None:
     assert result.metrics.orders_served + len(result.unassigned) == 200
 
 
+@pytest.mark.slow
 def test_same_input_and_solution_count_give_the_same_routes() -> None:
     pr = city(seed=1, n_orders=25, n_drivers=4)
     first = solve(pr, MaxSolutions(40, stall_s=10.0))

@@ -34,7 +34,6 @@ from core.bench.solomon import (
     COLUMNS,
     SOLVERS,
     SolomonInstance,
-    SolverUnavailable,
     add_arguments,
     check,
     euclidean,
@@ -251,17 +250,8 @@ def test_runner_solves_the_tiny_instance(solver: str, tiny: SolomonInstance) -> 
 
 @needs_solomon
 def test_allocator_runner_plan_passes_the_checker(c101_25: SolomonInstance) -> None:
-    pytest.importorskip("core.allocator.solomon", reason="core.allocator.solomon is not written yet")
     routes = SOLVERS["allocator"](c101_25, 1.0, 0)
     assert check(c101_25, routes).violations == []
-
-
-def test_allocator_runner_says_what_is_missing(
-    tiny: SolomonInstance, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "core.allocator.solomon", None)
-    with pytest.raises(SolverUnavailable, match="core.allocator.solomon.solve_solomon"):
-        SOLVERS["allocator"](tiny, 1.0, 0)
 
 
 # ---- run, summary, CLI --------------------------------------------------------------------
@@ -447,12 +437,13 @@ def test_cli_options_and_main_print_the_summary(bench_dir: Path, capsys: pytest.
         assert {r["seed"] for r in csv.DictReader(f)} == {"3"}
 
 
-def test_bench_script_runs_on_the_tiny_instance(bench_dir: Path) -> None:
-    """The script itself, end to end with the real solvers, so it cannot rot."""
+@pytest.mark.slow
+def test_bench_command_runs_on_the_tiny_instance(bench_dir: Path) -> None:
+    """`ctower bench solomon` itself, end to end with the real solvers, so it cannot rot."""
     root = Path(__file__).resolve().parents[3]
     out = bench_dir / "script.csv"
     done = subprocess.run(
-        [sys.executable, str(root / "bench" / "solomon.py"),
+        [sys.executable, "-m", "core.cli", "bench", "solomon",
          "--instances", str(bench_dir / "T1*.txt"), "--bks", str(bench_dir / "bks.csv"),
          "--seconds", "0.2", "--solvers", "pyvrp,vroom", "--out", str(out)],
         capture_output=True, text=True, cwd=root, timeout=120, check=False,

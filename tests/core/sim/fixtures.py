@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM
-from core.models import Hub, Order, Plan, Route, Stop, StopStatus
+from core.kinds import StopStatus
+from core.models import Hub, Order, Plan, Route, Stop
 from core.proposals import approve
 from core.sim.baseline import propose_baseline
 from core.timeutil import at_seconds

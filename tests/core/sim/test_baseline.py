@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, select
 
 from core.allocator.costs import FleetCost
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.db import unit_of_work
-from core.models import AuditEntry, Order, OrderStatus, Route, Stop
+from core.kinds import OrderStatus
+from core.models import AuditEntry, Order, Route, Stop
 from core.sim.baseline import greedy_routes
 from core.sim.baseline_live import NearestDriverDispatch
 from core.sim.clock import SimClock
@@ -54,6 +56,7 @@ def test_an_order_no_van_can_finish_in_its_shift_stays_unassigned() -> None:
     assert routes == {}
 
 
+@pytest.mark.slow
 def test_urgent_orders_go_to_the_nearest_driver_during_the_day(day_engine: Engine) -> None:
     with unit_of_work(day_engine, read_only=True) as s:
         lat, lon, zone = s.execute(select(Order.lat, Order.lon, Order.zone).where(Order.hub_id == 2)).first()

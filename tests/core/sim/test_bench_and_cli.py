@@ -8,13 +8,15 @@ from sqlalchemy import func, select
 from core.cli import main
 from core.cli_sim import simulate_day
 from core.db import engine_for, unit_of_work
-from core.models import Event, EventKind, Order, OrderStatus, Proposal, ProposalStatus
-from core.sim import bench
+from core.kinds import EventKind, OrderStatus, ProposalStatus
+from core.models import Event, Order, Proposal
 from core.sim.clock import SimClock
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator
 from tests.conftest import TEST_DAY, Databases
 from tests.core.sim.conftest import build_day
+
+pytestmark = pytest.mark.slow  # whole simulated days and the simulator benchmark
 
 
 def test_simulate_plans_runs_and_resumes_from_the_shell(
@@ -89,6 +91,6 @@ def test_a_day_runs_on_each_backend(backend: str, databases: Databases) -> None:
 
 
 def test_the_benchmark_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench.main(["--quick"]) == 0
+    assert main(["bench", "sim", "--quick"]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
     assert "drv-h/s" in header and row.split()[0] == "tiny"

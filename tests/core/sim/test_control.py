@@ -91,6 +91,7 @@ def test_pause_stops_the_simulated_clock_and_resume_carries_on_where_it_was(day_
     assert _published(day_engine) == at_seconds(TEST_DAY, TZ, start + ticks * 60)
 
 
+@pytest.mark.slow
 def test_simulate_latest_day_runs_the_seeded_day_and_exits_cleanly_without_one(
     cli_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine, select
 
 from core.access import SYSTEM
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.allocator.stop import MaxSolutions
 from core.db import make_engine, unit_of_work
-from core.models import Event, EventKind, Order, OrderStatus, Proposal, Route
+from core.kinds import EventKind, OrderStatus
+from core.models import Event, Order, Proposal, Route
 from core.proposals import approve
 from core.sim.clock import SimClock
 from core.sim.disruptions import Area, Breakdown, DisruptionParams, DisruptionPlan, UrgentOrder
@@ -24,6 +26,9 @@ from tests.conftest import TEST_DAY
 
 CALM = DisruptionPlan((), (), (), {}, ())
 EXACT = MaxSolutions(20, max_runtime_s=10.0, stall_s=2.0)
+
+
+pytestmark = pytest.mark.slow  # each test lives through a simulated day
 
 
 def _sim(

@@ -15,7 +15,8 @@ from sqlalchemy import Engine, func, select
 from core.allocator.stop import MaxSolutions
 from core.db import make_engine, unit_of_work
 from core.geo import haversine_m
-from core.models import Driver, Event, EventKind, Order, OrderStatus, Route, Stop, StopStatus
+from core.kinds import EventKind, OrderStatus, StopStatus
+from core.models import Driver, Event, Order, Route, Stop
 from core.sim.clock import SimClock, Tick
 from core.sim.disruptions import DisruptionParams
 from core.sim.engine import SimParams, Simulator
@@ -34,6 +35,9 @@ BUSY = DisruptionParams(
 )
 PARAMS = SimParams(tick_s=120, disruptions=BUSY)
 END_S = 21 * 3600
+
+
+pytestmark = pytest.mark.slow  # each test lives through a simulated day
 
 
 def run(

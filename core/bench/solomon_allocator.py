@@ -1,4 +1,4 @@
-"""The allocator in a pure-VRPTW configuration, for the Solomon benchmark.
+"""The allocator in a pure-VRPTW configuration: the Solomon benchmark's adapter to `solve()`.
 
 Conventions (shared/benchmarks/solomon/README.md): Euclidean real distances, travel time =
 distance, service starts within [ready, due], back at the depot by its due time.  Everything
@@ -8,19 +8,16 @@ the fixed fleet of the file.  The portfolio runs PyVRP in a second process while
 searches, then OR-Tools continues from the better plan under the full model and decides.
 """
 
-from typing import TYPE_CHECKING
-
 from core.allocator import families as fam
 from core.allocator.costs import FleetCost
-from core.allocator.kinds import FleetType, SlaMode
+from core.allocator.kinds import SlaMode
 from core.allocator.params import SolveParams
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
 from core.allocator.solve import solve
 from core.allocator.stop import MaxRuntime
 from core.allocator.travel import EuclideanTravel
-
-if TYPE_CHECKING:  # core.bench is another engineer's module; imported lazily
-    from core.bench.solomon import SolomonInstance
+from core.bench.solomon_instance import SolomonInstance
+from core.kinds import FleetType
 
 SCALE = 1000
 VRPTW = SolveParams(
@@ -39,7 +36,7 @@ def _down(value: float) -> int:
     return int(round(float(value) * SCALE, 6) // 1)
 
 
-def solomon_problem(inst: "SolomonInstance") -> AllocationProblem:
+def solomon_problem(inst: SolomonInstance) -> AllocationProblem:
     """Customers as orders (id = customer number), identical vehicles at the depot."""
     n = len(inst.x) - 1
     depot_due = _down(inst.due[0])
@@ -75,7 +72,7 @@ def solomon_problem(inst: "SolomonInstance") -> AllocationProblem:
     return AllocationProblem(drivers, orders, (hub,), travel=EuclideanTravel(scale=SCALE))
 
 
-def solve_solomon(instance: "SolomonInstance", seconds: float, seed: int) -> list[list[int]]:
+def solve_solomon(instance: SolomonInstance, seconds: float, seed: int) -> list[list[int]]:
     """Routes of customer numbers (depot left out), from `seconds` of wall time."""
     result = solve(solomon_problem(instance), MaxRuntime(seconds), seed=seed, params=VRPTW)
     return [[int(o) for o in r.order_ids] for r in result.routes]

@@ -6,7 +6,7 @@ allocator solve of 3,000+ orders per hub does not fit a benchmark's set-up budge
 seeded into a temporary SQLite file, planned through proposals, then simulated with every
 disruption and agent on. Prints a table; asserts nothing about time.
 
-    python -m core.sim.bench [--quick] [--hours 12] [--seed 1]
+    ctower bench sim [--quick] [--hours 12] [--seed 1]
 """
 
 from __future__ import annotations
@@ -95,13 +95,14 @@ def simulate(engine: Engine, case: Case, seed: int, params: SimParams) -> tuple[
     return totals, wall, events
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="one tiny case (CI)")
     parser.add_argument("--hours", type=float, default=None, help="simulated hours per case")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-customers", action="store_true", help="switch the customer agent off")
-    args = parser.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> int:
     params = SimParams(customer_every_s=0) if args.no_customers else SimParams()
     cases = QUICK if args.quick else CASES
     header = (
@@ -127,7 +128,3 @@ def main(argv: list[str] | None = None) -> int:
             )
             engine.dispose()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

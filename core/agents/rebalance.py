@@ -1,0 +1,39 @@
+"""A person's rebalance as one action: read the day in a short read-only unit of work, solve
+with no session open, write the proposal in a short unit of work.
+
+The solve can take a minute; holding a transaction through it would make every simulator
+tick and approval wait (on SQLite, fail with "database is locked"). The proposal records the
+plan version it read, so approval still refuses it if the plan moved while it was solved.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from core.access import PLAN_CHANGE_ROLES, Viewer
+from core.agents.dispatch import RebalanceRequest, read_day, record, replan
+from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.solve import ProgressFn
+from core.db import unit_of_work
+from core.proposals import ProposalView
+
+
+def rebalance(
+    engine: Engine,
+    viewer: Viewer,
+    request: RebalanceRequest,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    params: SolveParams = DEFAULT_PARAMS,
+) -> ProposalView:
+    """Re-plan the request's hub and day as `viewer`, who is credited with the proposal."""
+    viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
+    now = request.now or datetime.now(UTC)
+    with unit_of_work(engine, read_only=True) as session:
+        state = read_day(session, request)
+    done = replan(state, request, viewer.username, params, progress, cancel)
+    with unit_of_work(engine) as session:
+        return record(session, done, viewer, now)

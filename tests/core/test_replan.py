@@ -1,0 +1,208 @@
+"""Re-planning a day under way: one press places what can be placed, a stranded load is handed
+over, and the solve holds no database lock."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from core.access import SYSTEM, Viewer
+from core.agents.copilot import copilot_view
+from core.agents.dispatch import RebalanceRequest, read_day, record, replan
+from core.agents.rebalance import rebalance
+from core.allocator.insertion import insert_greedily
+from core.allocator.solve import Progress
+from core.cli_sim import make_plans
+from core.db import make_engine, migrate, unit_of_work
+from core.models import (
+    Driver,
+    Event,
+    EventKind,
+    Hub,
+    Order,
+    OrderStatus,
+    ProposalStatus,
+    Role,
+    Route,
+    Stop,
+    StopStatus,
+    User,
+)
+from core.plan_change import PlanEffect, RouteChange
+from core.proposals import approve
+from core.scenario import seed_scenario
+from tests.conftest import SMALL, TEST_DAY
+
+pytestmark = pytest.mark.slow  # each test re-plans a seeded day under way
+
+ELEVEN = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # 11:00 in New York
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small scenario with its morning plans approved, the first hour's stops loaded."""
+    path = tmp_path_factory.mktemp("replan") / "planned.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with unit_of_work(engine) as session:
+        seed_scenario(session, SMALL)
+    make_plans(engine, TEST_DAY, "allocator", 1.0, 0)
+    with unit_of_work(engine) as session:
+        session.execute(update(Route).values(started_at=ELEVEN - timedelta(hours=2)))
+        session.execute(update(Stop).values(loaded=True))
+        session.execute(
+            update(Order)
+            .where(Order.status == OrderStatus.PLANNED)
+            .values(status=OrderStatus.OUT_FOR_DELIVERY)
+        )
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def day(planned: Path, tmp_path: Path) -> Iterator[Engine]:
+    path = tmp_path / "day.db"
+    shutil.copy(planned, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+def _first_hub(engine: Engine) -> int:
+    with unit_of_work(engine, read_only=True) as session:
+        hub = session.scalars(select(Hub).order_by(Hub.id)).first()
+        assert hub is not None
+        return hub.id
+
+
+def _busiest_route(engine: Engine, hub_id: int) -> tuple[int, int]:
+    """(driver id, pending stops) of the hub's route with most pending stops."""
+    with unit_of_work(engine, read_only=True) as session:
+        state = read_day(session, RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN))
+        code, refs = max(state.live.items(), key=lambda kv: len(kv[1]))
+        return state.driver_ids[code], len(refs)
+
+
+def _add_urgent(engine: Engine, hub_id: int, n: int) -> None:
+    with unit_of_work(engine) as session:
+        hub = session.get(Hub, hub_id)
+        template = session.scalars(select(Order).where(Order.hub_id == hub_id)).first()
+        assert hub is not None and template is not None
+        for i in range(n):
+            session.add(
+                Order(
+                    **{
+                        c.key: getattr(template, c.key)
+                        for c in Order.__table__.columns
+                        if c.key not in ("id", "external_ref", "status", "delivered_at", "attempts")
+                    }
+                    | {
+                        "external_ref": f"URGENT-{i}",
+                        "status": OrderStatus.UNASSIGNED,
+                        "attempts": 0,
+                        "lat": hub.lat + 0.004 * (i % 5),
+                        "lon": hub.lon - 0.004 * (i // 5),
+                        "window_start_at": ELEVEN,
+                        "window_end_at": ELEVEN + timedelta(hours=4),
+                        "created_at": ELEVEN,
+                    }
+                )
+            )
+
+
+def _break_down(engine: Engine, driver_id: int) -> None:
+    with unit_of_work(engine) as session:
+        hub = session.scalars(select(Hub).order_by(Hub.id)).first()
+        assert hub is not None
+        session.add(
+            Event(
+                driver_id=driver_id,
+                kind=EventKind.EXCEPTION,
+                occurred_at=ELEVEN,
+                lat=hub.lat + 0.01,
+                lon=hub.lon + 0.01,
+                payload={"reason": "vehicle_breakdown", "needs_dispatch": True},
+            )
+        )
+
+
+def test_one_press_places_every_placeable_order_and_hands_over_a_broken_van(day: Engine) -> None:
+    hub_id = _first_hub(day)
+    broken, loaded = _busiest_route(day, hub_id)
+    _add_urgent(day, hub_id, 10)
+    _break_down(day, broken)
+    request = RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=3.0)
+    with unit_of_work(day, read_only=True) as session:
+        state = read_day(session, request, unavailable={broken: "van broken down"})
+    done = replan(state, request, "priya")
+    with unit_of_work(day) as session:
+        proposal = record(session, done, SYSTEM, ELEVEN)
+    change, effect = RouteChange.from_json(proposal.change), PlanEffect.from_json(proposal.effect)
+    assert proposal.status is ProposalStatus.PENDING
+    # the broken van's load went on: to a rescuer at the van, or back to the hub, said in words
+    assert len(change.handovers) == 1 and len(change.handovers[0].orders) == loaded
+    assert "van broken down" in proposal.rationale and effect.handed_over == loaded
+    # every urgent order that fits anywhere is placed: what is left fits nowhere
+    left = [u.order for u in change.unassigned]
+    assert effect.after.unassigned < effect.before.unassigned
+    _, still = insert_greedily(state.problem, done.plan, left)
+    assert sorted(still) == sorted(left)
+    with unit_of_work(day) as session:
+        approve(session, SYSTEM, proposal.id, now=ELEVEN)
+    with unit_of_work(day, read_only=True) as session:
+        kept = session.scalars(
+            select(Stop.id)
+            .join(Route, Route.id == Stop.route_id)
+            .where(Route.driver_id == broken, Stop.status == StopStatus.PENDING)
+        ).all()
+    assert kept == []
+    handover = change.handovers[0]
+    with unit_of_work(day, read_only=True) as session:
+        theirs = copilot_view(session, SYSTEM, broken, ELEVEN).handovers
+        rescuer = session.scalar(select(Driver.id).where(Driver.code == handover.to_driver))
+        mine = copilot_view(session, SYSTEM, rescuer, ELEVEN).handovers if rescuer else ()
+    assert len(theirs) == 1 and "van broken down" in theirs[0]
+    if handover.to_driver:  # the rescuer is told to fetch the load first
+        assert len(mine) == 1 and mine[0].startswith(f"First pick up {loaded} orders from")
+
+
+def test_a_rebalance_holds_no_lock_while_it_solves(day: Engine) -> None:
+    """A writer (a simulator tick, an approval) waits for the rebalance's short writes only."""
+    hub_id = _first_hub(day)
+    _add_urgent(day, hub_id, 10)
+    cancel, solving = threading.Event(), threading.Event()
+
+    def on_progress(_: Progress) -> None:
+        solving.set()
+
+    outcome: list[int] = []
+    request = RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=20.0)
+    worker = threading.Thread(
+        target=lambda: outcome.append(rebalance(day, SYSTEM, request, on_progress, cancel).id), daemon=True
+    )
+    worker.start()
+    assert solving.wait(30), "the solver never reported progress"
+    started = time.monotonic()
+    with unit_of_work(day) as session:
+        session.execute(update(Order).where(Order.external_ref == "URGENT-0").values(priority=3))
+    waited = time.monotonic() - started
+    cancel.set()
+    worker.join(30)
+    assert waited < 0.5 and outcome, f"the writer waited {waited:.2f} s"
+
+
+def test_a_person_who_presses_rebalance_is_credited(day: Engine) -> None:
+    hub_id = _first_hub(day)
+    _add_urgent(day, hub_id, 3)
+    with unit_of_work(day, read_only=True) as session:
+        user = session.scalars(select(User).where(User.username == "priya")).one()
+        priya = Viewer(username=user.username, role=Role(user.role), user_id=user.id)
+    proposal = rebalance(day, priya, RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=1.0))
+    assert proposal.proposed_by == "priya" and proposal.proposer_kind == "user"
