@@ -149,8 +149,8 @@ row = table[table[by].astype(str) == group].iloc[0]
 tiles = [
     widgets.Kpi(KPIS[n].label, format_value(n, row[n]), KPIS[n].definition) for n in charts.HEADLINE_KPIS
 ]
-widgets.kpi_row(tiles[:5])
-widgets.kpi_row(tiles[5:])
+for row in (tiles[:3], tiles[3:6], tiles[6:]):  # three a row: labels and values stay whole
+    widgets.kpi_row(row)
 drivers = fleet_services.drivers_behind(viewer, start, end, by, group, hub)
 st.dataframe(
     charts.people_table(drivers[drivers["driver"] != TOTAL]),

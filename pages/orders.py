@@ -54,7 +54,7 @@ st.dataframe(
         status=rows["status"].map(widgets.words),
         sla_kind=rows["sla_kind"].map(lambda s: maps.SLA_LABELS.get(s, widgets.words(s))),
         brand_tier=rows["brand_tier"].map(widgets.words),
-        driver=rows["driver"].fillna("–"),
+        driver=rows["driver"].astype(object).where(rows["driver"].notna(), "–"),
     ),
     hide_index=True,
     width="stretch",

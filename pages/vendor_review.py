@@ -8,8 +8,8 @@ A vendor user gets its own vendor and no choice; core refuses any other (`scorec
 import streamlit as st
 
 from core.errors import ControlTowerError
+from core.kinds import VendorKind
 from core.kpi import KPIS, default_period
-from core.models import VendorKind
 from core.report import format_change, format_share, format_value, scorecard_html
 from core.scorecard import scorecard_csv
 from ui import charts, fleet_services, services, widgets

@@ -213,7 +213,11 @@ def next_stop_card(current: CopilotView, tz: str) -> None:
     )
     st.caption(
         f"{_stops(len(current.remaining))} left · {current.done} done · "
-        + (f"running {current.running_late_s // 60} min behind plan" if current.running_late_s else "on plan")
+        + (
+            f"running {current.running_late_s // 60} min behind plan"
+            if current.running_late_s >= 60
+            else "on plan"
+        )
         + (" · you have arrived" if stop.status is StopStatus.ARRIVED else "")
     )
 
