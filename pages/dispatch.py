@@ -12,6 +12,7 @@ from core.agents.dispatch import RebalanceRequest
 from core.errors import ControlTowerError
 from ui import dispatch_jobs, dispatch_services, proposals, services, state, widgets
 from ui.auth import current_viewer
+from ui.text import inert
 
 viewer = current_viewer()
 hubs = services.hubs()
@@ -21,7 +22,7 @@ if code is None:  # one hub selection per page: the sidebar's
     st.info("Dispatch works on one hub at a time. Choose the hub:", icon=":material/warehouse:")
     for hub_col, hub in zip(st.columns(len(hubs)), hubs.itertuples(), strict=True):
         hub_col.button(
-            f"{hub.code} · {hub.name}",
+            inert(f"{hub.code} · {hub.name}"),
             key=f"dispatch.open.{hub.code}",
             width="stretch",
             on_click=state.choose_hub,

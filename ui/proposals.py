@@ -119,8 +119,8 @@ def proposal_card(
     with st.container(border=True):
         action = p.change.get("action")
         st.markdown(
-            f"**Proposal {p.id}** · {widgets.words(action or p.kind)} by {inert(p.proposed_by)} for hub "
-            f"{inert(p.hub_code)} · plan version {p.base_version} · {widgets.clock_text(p.created_at, tz)}"
+            f"**Proposal {p.id}** · {widgets.words(action or p.kind)} by {p.proposed_by} for hub "
+            f"{p.hub_code} · plan version {p.base_version} · {widgets.clock_text(p.created_at, tz)}"
         )
         st.markdown(inert(p.rationale))
         if replan:

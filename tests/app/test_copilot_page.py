@@ -153,7 +153,7 @@ def test_a_problem_report_shows_the_copilots_reroute(scratch_db_url: str) -> Non
     at.selectbox(key="copilot.reason").set_value("running_late")
     at.button(key="FormSubmitter:copilot.problem_form-Report").click().run()
     assert not at.exception and not at.error
-    notice = at.success[0].value
+    notice = _shown(at.success[0].value)
     assert notice.startswith("Running late reported. ") and "running_late" not in notice
     with unit_of_work(engine_for(scratch_db_url), read_only=True) as s:
         driver_id = s.scalars(select(Driver.id).where(Driver.code == "C-001")).one()
