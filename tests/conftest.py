@@ -8,6 +8,7 @@ not answer, unless CT_REQUIRE_POSTGRES=1 (set by CI), in which case they fail.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -155,3 +156,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(pages):
             item.add_marker(pytest.mark.slow)
+
+
+def copy_of(template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh copy of a SQLite file, disposed after the test."""
+    path = tmp_path / f"copy-{template.name}"
+    shutil.copy(template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def small_day_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo scenario seeded once into a SQLite file, to copy for tests that commit."""
+    path = tmp_path_factory.mktemp("small") / "small.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with unit_of_work(engine) as session:
+        seed_scenario(session, SMALL)
+    engine.dispose()
+    return path

@@ -8,7 +8,6 @@ and checks that no blocked driver has a pending stop afterwards.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +24,11 @@ from core.agents.dispatch import RebalanceRequest
 from core.bench.day import DayCase, run_policy
 from core.cli_sim import make_plans
 from core.compliance import blocked_driver_ids
-from core.db import make_engine, migrate, unit_of_work
+from core.db import unit_of_work
 from core.field_records import ExceptionReason
 from core.models import Driver, Hub, Plan, Proposal, ProposalStatus, Route, Stop, StopStatus
 from core.proposals import approve
-from core.scenario import seed_scenario
-from tests.conftest import SMALL, TEST_DAY, settings_pointing_at
+from tests.conftest import SMALL, TEST_DAY, copy_of, settings_pointing_at
 
 pytestmark = pytest.mark.slow  # each test plans or simulates a seeded day
 
@@ -38,24 +36,9 @@ NINE = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # 09:00 in New York
 ELEVEN = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("blocked") / "small.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with unit_of_work(engine) as session:
-        seed_scenario(session, SMALL)
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
-def day_db(template: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "day.db"
-    shutil.copy(template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
+def day_db(small_day_file: Path, tmp_path: Path) -> Iterator[Engine]:
+    yield from copy_of(small_day_file, tmp_path)
 
 
 def _blocked(engine: Engine) -> frozenset[int]:

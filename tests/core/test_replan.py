@@ -20,7 +20,7 @@ from core.agents.rebalance import rebalance
 from core.allocator.insertion import insert_greedily
 from core.allocator.solve import Progress
 from core.cli_sim import make_plans
-from core.db import make_engine, migrate, unit_of_work
+from core.db import make_engine, unit_of_work
 from core.models import (
     Driver,
     Event,
@@ -37,8 +37,7 @@ from core.models import (
 )
 from core.plan_change import PlanEffect, RouteChange
 from core.proposals import approve
-from core.scenario import seed_scenario
-from tests.conftest import SMALL, TEST_DAY
+from tests.conftest import TEST_DAY, copy_of
 
 pytestmark = pytest.mark.slow  # each test re-plans a seeded day under way
 
@@ -46,13 +45,11 @@ ELEVEN = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # 11:00 in New York
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def planned(small_day_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small scenario with its morning plans approved, the first hour's stops loaded."""
     path = tmp_path_factory.mktemp("replan") / "planned.db"
+    shutil.copy(small_day_file, path)
     engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with unit_of_work(engine) as session:
-        seed_scenario(session, SMALL)
     make_plans(engine, TEST_DAY, "allocator", 1.0, 0)
     with unit_of_work(engine) as session:
         session.execute(update(Route).values(started_at=ELEVEN - timedelta(hours=2)))
@@ -68,11 +65,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def day(planned: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "day.db"
-    shutil.copy(planned, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
+    yield from copy_of(planned, tmp_path)
 
 
 def _first_hub(engine: Engine) -> int:
