@@ -137,10 +137,11 @@ def _search(
     notes: list[str],
 ) -> tuple[dict[str, list[str]] | None, int, int | None]:
     routing = built.routing
+    deadline = time.monotonic() + remaining_s
     search = search_parameters(stop, remaining_s, params)
     routing.CloseModelWithParameters(search)
     stall_s = stop.stall_s if isinstance(stop, MaxSolutions) else None
-    watch = _Watch(routing, params, progress, cancel, stall_s)
+    watch = _Watch(routing, params, progress, cancel, stall_s, deadline)
     routing.AddAtSolutionCallback(watch)
     limit = routing.solver().CustomLimit(watch.should_stop)
     routing.AddSearchMonitor(limit)
@@ -171,8 +172,10 @@ class _Watch:
         fn: ProgressFn | None,
         cancel: threading.Event | None,
         stall_s: float | None,
+        deadline: float | None = None,
     ) -> None:
         self.routing, self.fn, self.cancel, self.stall_s = routing, fn, cancel, stall_s
+        self.deadline = deadline
         self.interval = params.progress_interval_s
         self.started = time.monotonic()
         self.last = -1e9
@@ -181,10 +184,12 @@ class _Watch:
         self.last_solution = self.started
 
     def should_stop(self) -> bool:
-        """Polled by OR-Tools: cancelled, or (MaxSolutions) the search has stalled because
-        a tiny problem has no more solutions to give."""
+        """Polled by OR-Tools: cancelled, past the wall-clock deadline, or (MaxSolutions) the
+        search has stalled because a tiny problem has no more solutions to give."""
         if self.cancel is not None and self.cancel.is_set():
             return True
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return True  # the wall-clock limit, however the search spent it (a warm start's repair included)
         if self.stall_s is None:
             return False
         return time.monotonic() - self.last_solution > self.stall_s
