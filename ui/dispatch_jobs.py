@@ -14,9 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from core.access import Viewer
-from core.agents.dispatch import RebalanceRequest
+from core.agents.dispatch import RebalanceRequest, ReplanProgress
 from core.agents.rebalance import rebalance
-from core.allocator.solve import Progress
 from core.errors import ControlTowerError
 from ui import services
 
@@ -28,7 +27,7 @@ class RebalanceJob:
     request: RebalanceRequest
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     started: float = field(default_factory=time.monotonic)
-    progress: Progress | None = None
+    progress: ReplanProgress | None = None
     proposal_id: int | None = None
     error: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -45,19 +44,22 @@ class RebalanceJob:
 
 
 def progress_text(job: RebalanceJob) -> str:
-    """What the progress bar says: time used against the limit (never past it), and how many
-    plans the search has found. The solver's running objective is not shown: it includes
-    penalties, so it is not the cost the proposal will show."""
+    """What the progress bar says: time used against the limit (never past it), and the best
+    plan so far in the proposal's own terms (late, unassigned, cost), once there is one."""
     limit = job.request.seconds
+    p = job.progress
+    best = ""
+    if p is not None and p.late is not None and p.cost_cents is not None:
+        best = f" · best so far: {p.late:,} late, {p.unassigned:,} unassigned, ${p.cost_cents / 100:,.2f}"
     if job.elapsed_s >= limit:
-        return f"Solving: {limit:.0f} of {limit:.0f} s · checking the best plan and writing the proposal"
-    found = job.progress.solutions if job.progress else 0
-    tried = "looking for a first plan" if not found else f"{found:,} plan{'s' if found != 1 else ''} found"
-    return f"Solving: {job.elapsed_s:.0f} of {limit:.0f} s · {tried}"
+        return (
+            f"Solving: {limit:.0f} of {limit:.0f} s{best} · checking the best plan and writing the proposal"
+        )
+    return f"Solving: {job.elapsed_s:.0f} of {limit:.0f} s" + (best or " · repairing the plan on the road")
 
 
 def _run(job: RebalanceJob, viewer: Viewer) -> None:
-    def on_progress(p: Progress) -> None:
+    def on_progress(p: ReplanProgress) -> None:
         job.progress = p
 
     try:

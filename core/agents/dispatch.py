@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -35,7 +36,7 @@ from core.allocator.metro import solve_metro
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.problem import AllocationProblem
 from core.allocator.result import AllocationResult, Metrics
-from core.allocator.solve import ProgressFn, result_of_plan, solve
+from core.allocator.solve import Progress, ProgressFn, result_of_plan, solve
 from core.allocator.stop import MaxRuntime
 from core.errors import StaleProposalError
 from core.kinds import (
@@ -84,6 +85,22 @@ class RebalanceRequest:
     metro: bool = False  # split the hub into parts solved in parallel (`solve_metro`): a big day
     from_scratch: bool = False  # ignore the live plan as a start (a reference re-plan)
     recorded_at: datetime | None = None  # the caller's clock for the records; default `now`, else the wall
+
+
+@dataclass(frozen=True)
+class ReplanProgress:
+    """What a person sees while a re-plan runs: the best plan so far in the proposal's own terms
+    (late, unassigned, cost as the proposal's "after" will count them; None before there is one),
+    and how many plans the solver has found."""
+
+    elapsed_s: float
+    late: int | None
+    unassigned: int | None
+    cost_cents: int | None
+    solutions: int
+
+
+ReplanProgressFn = Callable[[ReplanProgress], None]
 
 
 @dataclass(frozen=True)
@@ -183,10 +200,11 @@ def replan(
     request: RebalanceRequest,
     requested_by: str,
     params: SolveParams = DEFAULT_PARAMS,
-    progress: ProgressFn | None = None,
+    progress: ReplanProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> Replan:
-    """Re-plan the day in `state` within `request.seconds` of wall time; needs no session."""
+    """Re-plan the day in `state` within `request.seconds` of wall time; needs no session.
+    `progress` hears of the repaired plan as soon as it exists, then of the solver's search."""
     started = time.monotonic()
     params = replace(
         params, max_orders_moved=request.max_orders_moved, max_routes_touched=request.max_routes_touched
@@ -202,12 +220,21 @@ def replan(
     repaired = improve(
         problem, repaired, params, start, max(0.0, left_s * IMPROVE_SHARE), request.max_orders_moved
     )
+    so_far = evaluate_plan(problem, repaired, params, start).metrics
+    best = (so_far.late_count, so_far.orders_unassigned, so_far.cost_cents)
+
+    def searching(p: Progress) -> None:
+        if progress is not None:
+            progress(ReplanProgress(time.monotonic() - started, *best, p.solutions))
+
+    if progress is not None:
+        progress(ReplanProgress(time.monotonic() - started, *best, 0))
     # a van whose loaded stops cannot all be kept stays as it is: the solver only sees what it can plan
     frozen = {d: repaired[d] for d in broken_routes(problem, repaired, params)}
     solvable = _without(problem, frozen)
     seconds = max(MIN_SEARCH_S, request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S)
     result = _search(
-        solvable, request, params, _drop(start, frozen), _drop(repaired, frozen), seconds, progress, cancel
+        solvable, request, params, _drop(start, frozen), _drop(repaired, frozen), seconds, searching, cancel
     )
     new_plan = {**result.plan(), **frozen}
     left = [o.id for o in problem.orders if o.id not in {x for r in new_plan.values() for x in r}]
@@ -381,7 +408,7 @@ def propose_rebalance(
     session: Session,
     viewer: Viewer,
     request: RebalanceRequest,
-    progress: ProgressFn | None = None,
+    progress: ReplanProgressFn | None = None,
     cancel: threading.Event | None = None,
     unavailable: dict[int, str] | None = None,
     params: SolveParams = DEFAULT_PARAMS,

@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.dispatch import RebalanceRequest, read_day, record, replan
+from core.agents.dispatch import RebalanceRequest, ReplanProgressFn, read_day, record, replan
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
-from core.allocator.solve import ProgressFn
 from core.db import unit_of_work
 from core.proposals import ProposalView
 
@@ -25,7 +24,7 @@ def rebalance(
     engine: Engine,
     viewer: Viewer,
     request: RebalanceRequest,
-    progress: ProgressFn | None = None,
+    progress: ReplanProgressFn | None = None,
     cancel: threading.Event | None = None,
     params: SolveParams = DEFAULT_PARAMS,
 ) -> ProposalView:

@@ -214,3 +214,17 @@ def test_history_is_in_the_apps_clock_and_hub_time_so_it_reads_in_order(scratch_
         stored = s.get(Proposal, made.id)
         assert stored is not None and stored.decided_at is not None
         assert stored.created_at <= stored.decided_at
+
+
+def test_progress_speaks_in_the_proposals_terms_and_never_passes_the_limit() -> None:
+    from datetime import date
+
+    from core.agents.dispatch import RebalanceRequest, ReplanProgress
+    from ui.dispatch_jobs import RebalanceJob, progress_text
+
+    job = RebalanceJob(RebalanceRequest(hub_id=1, day=date(2026, 11, 27), seconds=10))
+    assert progress_text(job).endswith("repairing the plan on the road")  # no plan yet, no number
+    job.progress = ReplanProgress(2.0, late=37, unassigned=11, cost_cents=409_423, solutions=0)
+    assert "best so far: 37 late, 11 unassigned, $4,094.23" in progress_text(job)
+    job.started -= 60  # a minute on a 10 s limit
+    assert progress_text(job).startswith("Solving: 10 of 10 s · best so far: 37 late")

@@ -15,10 +15,9 @@ from sqlalchemy import Engine, select, update
 
 from core.access import SYSTEM, Viewer
 from core.agents.copilot import copilot_view
-from core.agents.dispatch import RebalanceRequest, read_day, record, replan
+from core.agents.dispatch import RebalanceRequest, ReplanProgress, read_day, record, replan
 from core.agents.rebalance import rebalance
 from core.allocator.insertion import insert_greedily
-from core.allocator.solve import Progress
 from core.cli_sim import make_plans
 from core.db import make_engine, unit_of_work
 from core.models import (
@@ -172,7 +171,7 @@ def test_a_rebalance_holds_no_lock_while_it_solves(day: Engine) -> None:
     _add_urgent(day, hub_id, 10)
     cancel, solving = threading.Event(), threading.Event()
 
-    def on_progress(_: Progress) -> None:
+    def on_progress(_: ReplanProgress) -> None:
         solving.set()
 
     outcome: list[int] = []
