@@ -2,7 +2,7 @@
 
 The rules are pure functions over plain data (`DriverFacts`), so each can be tested without a
 database; `compliance_report` is the thin loader behind the page and the CLI, and
-`blocked_driver_ids` is what the dispatch adapter reads so a blocked driver gets no work.
+`blocked_drivers` is what the day state reads so a blocked driver gets no work on any path.
 
 Compliance is judged per day: a document must be valid for the whole service day, and driving
 time is the span of the driver's routes (started..finished, or the plan's times for a route
