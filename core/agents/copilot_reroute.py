@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.agents.dispatch import RebalanceRequest, plan_tz, propose_rebalance
-from core.agents.dispatch_problem import CARGO_BIKE_MAX_ITEM_G
+from core.agents.dispatch_problem import CARGO_BIKE_MAX_ITEM_G, order_spec
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.params import DEFAULT_PARAMS
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
@@ -35,7 +35,7 @@ from core.errors import ControlTowerError, StaleProposalError
 from core.field import ExceptionReason, ProblemReport, report_problem
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
-from core.kinds import BrandTier, FleetType, ProposerKind, Role, StopStatus, VehicleKind
+from core.kinds import FleetType, ProposerKind, Role, StopStatus, VehicleKind
 from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
 from core.proposals import approve, create_proposal, register_applier
 from core.timeutil import at_seconds, local_today, seconds_since_midnight, time_of_day_s
@@ -155,25 +155,7 @@ def _driver_problem(
         loading_at_start=False,
     )
     rows = session.scalars(select(Order).where(Order.external_ref.in_(refs)))
-    orders = tuple(
-        OrderSpec(
-            id=o.external_ref,
-            lat=o.lat,
-            lon=o.lon,
-            zone=o.zone,
-            parcels=o.parcels,
-            weight_g=o.weight_g,
-            volume_ml=o.volume_ml,
-            ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
-            due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
-            service_time_s=o.service_time_s,
-            priority=o.priority - 1,
-            brand_tier=BrandTier(o.brand_tier.value),
-            required_skills=frozenset(o.required_skills),
-            locked_driver_id=driver.code,
-        )
-        for o in rows
-    )
+    orders = tuple(order_spec(o, day, tz, driver.code) for o in rows)
     return spec, orders
 
 

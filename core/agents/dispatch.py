@@ -242,12 +242,10 @@ def replan(
         new_plan, _ = insert_greedily(problem, new_plan, left, params, current=start)
     before = evaluate_plan(state.problem, runnable(state), params, live)
     after = evaluate_plan(problem, new_plan, params, start)
-    if (
-        not request.from_scratch
-        and after.metrics.objective_units
-        > evaluate_plan(problem, start, params, start).metrics.objective_units
-    ):
-        new_plan, after = start, evaluate_plan(problem, start, params, start)
+    if not request.from_scratch:  # never worse than the plan it started from
+        kept = evaluate_plan(problem, start, params, start)
+        if after.metrics.objective_units > kept.metrics.objective_units:
+            new_plan, after = start, kept
     return _as_replan(state, request, requested_by, problem, live, new_plan, before, after, result, handed)
 
 

@@ -163,25 +163,7 @@ def load_day_state(
         .where(Order.hub_id == hub_id, Order.service_date == day, Order.status.in_(OPEN_ORDER_STATES))
         .order_by(Order.id)
     ).all()
-    specs = [
-        OrderSpec(
-            id=o.external_ref,
-            lat=o.lat,
-            lon=o.lon,
-            zone=o.zone,
-            parcels=o.parcels,
-            weight_g=o.weight_g,
-            volume_ml=o.volume_ml,
-            ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
-            due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
-            service_time_s=o.service_time_s,
-            priority=o.priority - 1,
-            brand_tier=BrandTier(o.brand_tier.value),
-            required_skills=frozenset(o.required_skills),
-            locked_driver_id=locked.get(o.external_ref),
-        )
-        for o in orders
-    ]
+    specs = [order_spec(o, day, tz, locked.get(o.external_ref)) for o in orders]
     problem = AllocationProblem(
         drivers=tuple(drivers),
         orders=tuple(specs),
@@ -202,6 +184,26 @@ def load_day_state(
         vehicle_ids={d.code: (v.id if v else None) for d, _, v, _ in rows},
         now_s=now_s,
         unavailable=why_not,
+    )
+
+
+def order_spec(o: Order, day: date, tz: str, locked_driver_id: str | None) -> OrderSpec:
+    """One order row as the solver sees it: its window in seconds of the hub's day."""
+    return OrderSpec(
+        id=o.external_ref,
+        lat=o.lat,
+        lon=o.lon,
+        zone=o.zone,
+        parcels=o.parcels,
+        weight_g=o.weight_g,
+        volume_ml=o.volume_ml,
+        ready_s=max(0, seconds_since_midnight(o.window_start_at, day, tz)),
+        due_s=max(0, seconds_since_midnight(o.window_end_at, day, tz)),
+        service_time_s=o.service_time_s,
+        priority=o.priority - 1,
+        brand_tier=BrandTier(o.brand_tier.value),
+        required_skills=frozenset(o.required_skills),
+        locked_driver_id=locked_driver_id,
     )
 
 
