@@ -82,6 +82,7 @@ def _rebalance(args: argparse.Namespace) -> int:
             max_orders_moved=args.max_moves,
             max_routes_touched=args.max_routes,
             seed=args.seed,
+            metro=args.metro,
         )
         proposal = rebalance(engine, viewer, request)
         _print(proposal)
@@ -106,6 +107,11 @@ def add_dispatch_parser(sub: Any) -> None:
     p.add_argument("--max-moves", type=int, default=None, help="change budget: orders moved")
     p.add_argument("--max-routes", type=int, default=None, help="change budget: routes touched")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--metro",
+        action="store_true",
+        help="split the hub into parts solved in parallel (a very big day)",
+    )
     p.add_argument(
         "--approve-as",
         default=None,

@@ -168,7 +168,15 @@ def _search(
     if request.from_scratch:
         return solve(problem, MaxRuntime(seconds), request.seed, params, progress=progress, cancel=cancel)
     if request.metro:
-        return solve_metro(problem, seed=request.seed, params=params, initial=start or None, budget_s=seconds)
+        return solve_metro(
+            problem,
+            seed=request.seed,
+            params=params,
+            initial=start or None,
+            budget_s=seconds,
+            progress=progress,
+            cancel=cancel,
+        )
     return solve(
         problem,
         MaxRuntime(seconds),

@@ -7,15 +7,19 @@ configured scheduler address (settings' `dask_scheduler`); the allocator never r
 settings itself.
 
 `fn` must be a module-level function and items picklable: both go to other processes.
-Results come back in the order of `items`, whichever worker finished first.
+`map` gives the results in the order of `items`, whichever worker finished first; `each`
+yields them as they finish and stops early when a cancel event is set (tasks not started are
+dropped; a task already running finishes in its worker and its result is not waited for).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -31,6 +35,17 @@ class Executor(Protocol):
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]: ...
 
+    def each(
+        self, fn: Callable[[T], R], items: Sequence[T], cancel: threading.Event | None = None
+    ) -> Iterator[tuple[int, R]]: ...
+
+
+POLL_S = 0.2  # how often a wait for results looks at the cancel event
+
+
+def _cancelled(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
 
 class SerialExecutor:
     """In this process, one item after another: for one part, tests and debugging."""
@@ -39,6 +54,14 @@ class SerialExecutor:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(x) for x in items]
+
+    def each(
+        self, fn: Callable[[T], R], items: Sequence[T], cancel: threading.Event | None = None
+    ) -> Iterator[tuple[int, R]]:
+        for i, x in enumerate(items):
+            if _cancelled(cancel):
+                return
+            yield i, fn(x)
 
 
 class LocalPoolExecutor:
@@ -69,9 +92,12 @@ class LocalPoolExecutor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the kept pool; `wait=False` also stops the tasks still running."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if not wait:
+                _stop_workers(self._pool)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -82,10 +108,48 @@ class LocalPoolExecutor:
         with self._make() as pool:
             return _gather(pool, fn, items)
 
+    def each(
+        self, fn: Callable[[T], R], items: Sequence[T], cancel: threading.Event | None = None
+    ) -> Iterator[tuple[int, R]]:
+        if not items:
+            return
+        if self._pool is not None:
+            yield from _as_done(self._pool, fn, items, cancel)
+            return
+        pool = self._make()
+        try:
+            yield from _as_done(pool, fn, items, cancel)
+        finally:
+            if _cancelled(cancel):
+                _stop_workers(pool)
+            pool.shutdown(wait=not _cancelled(cancel), cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's worker processes now, tasks running or not (the pool keeps them in
+    `_processes`; there is no public way before Python 3.14's `terminate_workers`)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+
 
 def _gather(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     futures = [pool.submit(fn, x) for x in items]
     return [f.result() for f in futures]
+
+
+def _as_done(
+    pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Sequence[T], cancel: threading.Event | None
+) -> Iterator[tuple[int, R]]:
+    index: dict[Future[R], int] = {pool.submit(fn, x): i for i, x in enumerate(items)}
+    pending = set(index)
+    try:
+        while pending and not _cancelled(cancel):
+            done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for f in sorted(done, key=index.__getitem__):
+                yield index[f], f.result()
+    finally:
+        for f in pending:
+            f.cancel()
 
 
 class DaskExecutor:
@@ -124,6 +188,27 @@ class DaskExecutor:
         # hash); one key per item keeps the results in item order.
         futures = self.client.map(fn, list(items), pure=False)
         return list(self.client.gather(futures))
+
+    def each(
+        self, fn: Callable[[T], R], items: Sequence[T], cancel: threading.Event | None = None
+    ) -> Iterator[tuple[int, R]]:
+        from dask.distributed import as_completed
+
+        if not items:
+            return
+        futures = self.client.map(fn, list(items), pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        done: Any = as_completed(futures)  # type: ignore[no-untyped-call]
+        try:
+            while not done.is_empty() and not _cancelled(cancel):
+                for f in done.next_batch(block=False) or []:
+                    yield index[f.key], f.result()
+                if not done.is_empty():
+                    time.sleep(POLL_S)
+        finally:
+            for f in futures:
+                if not f.done():
+                    f.cancel()
 
 
 def executor_for(scheduler: str | None, workers: int | None = None) -> LocalPoolExecutor | DaskExecutor:

@@ -28,6 +28,7 @@ its driver and its own stops (the busiest-route workload term is recomputed glob
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,7 @@ from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT
 from core.allocator.problem import AllocationProblem, DriverSpec
 from core.allocator.result import AllocationResult, Metrics, Route, RoutePlan, Status, Unassigned
-from core.allocator.solve import result_of_plan, solve
+from core.allocator.solve import Progress, ProgressFn, result_of_plan, solve
 from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
 RESERVE_S = 0.15  # of a part's time limit, kept for building its result
@@ -289,6 +290,8 @@ def solve_metro(
     initial: RoutePlan | None = None,
     decomposition: Decomposition | None = None,
     budget_s: float | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
 ) -> AllocationResult:
     """Decompose, solve the parts through `executor` (default: a local process pool), offer
     leftovers to neighbouring parts, merge.  Every order ends routed once or unassigned with
@@ -299,6 +302,10 @@ def solve_metro(
     budget for the whole that is shared out as per-part `MaxRuntime`s by the number of
     parallel slots of the executor.  `initial`: the live plan; its orders stay in their
     driver's part and each part is re-optimised as `solve` does.
+
+    `progress` hears after each part is solved (`solutions`: parts done, cost: theirs so far).
+    When `cancel` is set the solve stops waiting: a part not yet solved keeps its share of
+    `initial` (or is left unassigned) and there is no second pass.
     """
     if (stop_per_part is None) == (budget_s is None):
         raise ValueError("give exactly one of stop_per_part and budget_s")
@@ -309,7 +316,8 @@ def solve_metro(
     own = executor is None
     if executor is None:
         workers = min(len(dec.parts), metro.workers or os.cpu_count() or 1)
-        executor = LocalPoolExecutor(workers) if workers > 1 else SerialExecutor()
+        # a cancel must not wait for a part's solve: only a pool's worker can be left behind
+        executor = LocalPoolExecutor(workers) if workers > 1 or cancel is not None else SerialExecutor()
     slots = max(1, int(getattr(executor, "slots", 1)))
     try:
         if isinstance(executor, LocalPoolExecutor) and own:
@@ -317,19 +325,24 @@ def solve_metro(
         share = 1.0 - (metro.second_pass_share if metro.second_pass else 0.0)
         stop = stop_per_part or _budget_stop(budget_s or 0.0, started, len(dec.parts), slots, share)
         tasks = [_task(p, stop, seed, params, metro, initial) for p in dec.parts]
-        outcomes = dict(zip([t.key for t in tasks], run_parts(executor, tasks), strict=True))
-        first_pass = dict(outcomes)
+        heard = _Heard(started, progress)
+        outcomes = run_parts(executor, tasks, heard, cancel)
         first_cpu = sum(o.cpu_s for o in outcomes.values())
         notes = [f"{len(dec.parts)} parts of at most {metro.decompose.max_part_orders} orders"]
-        if metro.second_pass:
+        missing = [t for t in tasks if t.key not in outcomes]
+        if missing:
+            notes.append(f"cancelled: {len(missing)} of {len(tasks)} parts keep the plan they had")
+            outcomes |= {t.key: _unsolved(t) for t in missing}
+        first_pass = dict(outcomes)
+        if metro.second_pass and not missing:
             second: StopRule | Callable[[int], StopRule] = stop_per_part or (
                 lambda n: _budget_stop(budget_s or 0.0, started, n, slots, 1.0)
             )
-            notes.extend(_second_pass(executor, dec, {t.key: t for t in tasks}, outcomes, second))
+            notes.extend(_second_pass(executor, dec, {t.key: t for t in tasks}, outcomes, second, cancel))
         notes.append(f"part solves used {first_cpu:.1f} s CPU in the first pass")
     finally:
         if own and isinstance(executor, LocalPoolExecutor):
-            executor.close()
+            executor.close(wait=not (cancel is not None and cancel.is_set()))
     merged = merge(problem, dec, outcomes, params, tuple(notes), first_pass)
     return replace(merged, runtime_s=time.monotonic() - started)
 
@@ -353,14 +366,43 @@ def _task(
     return PartTask(part.key, part.problem, stop, seed, params, metro, initial=live)
 
 
-def run_parts(executor: Executor, tasks: Sequence[PartTask]) -> list[PartOutcome]:
-    """Solve tasks through the executor, biggest first; results in task order."""
+class _Heard:
+    """Tells a progress listener of each part solved: parts done and their cost so far."""
+
+    def __init__(self, started: float, progress: ProgressFn | None) -> None:
+        self.started, self.progress = started, progress
+        self.parts, self.cost_cents = 0, 0
+
+    def __call__(self, outcome: PartOutcome) -> None:
+        self.parts += 1
+        self.cost_cents += outcome.result.metrics.cost_cents
+        if self.progress is not None:
+            self.progress(Progress(time.monotonic() - self.started, self.cost_cents, self.parts))
+
+
+def run_parts(
+    executor: Executor,
+    tasks: Sequence[PartTask],
+    on_done: Callable[[PartOutcome], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, PartOutcome]:
+    """Solve tasks through the executor, biggest first; outcomes by part key (a part whose
+    solve had not finished when `cancel` was set has none)."""
     order = largest_first([len(t.problem.orders) for t in tasks])
-    done = executor.map(solve_part, [tasks[i] for i in order])
-    out: list[PartOutcome | None] = [None] * len(tasks)
-    for i, outcome in zip(order, done, strict=True):
-        out[i] = outcome
-    return [o for o in out if o is not None]
+    out: dict[str, PartOutcome] = {}
+    for _, outcome in executor.each(solve_part, [tasks[i] for i in order], cancel):
+        out[outcome.key] = outcome
+        if on_done is not None:
+            on_done(outcome)
+    return out
+
+
+def _unsolved(task: PartTask) -> PartOutcome:
+    """A part whose solve was cancelled: its live plan as it was, or nothing routed."""
+    plan = dict(task.initial or {})
+    status = Status.KEPT_INITIAL if plan else Status.NO_SOLUTION
+    result = result_of_plan(task.problem, plan, task.params, status, ("cancelled before its solve",))
+    return PartOutcome(task.key, result, 0.0, result.notes)
 
 
 def _second_pass(
@@ -369,6 +411,7 @@ def _second_pass(
     tasks: dict[str, PartTask],
     outcomes: dict[str, PartOutcome],
     stop: StopRule | Callable[[int], StopRule],
+    cancel: threading.Event | None = None,
 ) -> list[str]:
     """Offer each part's leftovers to the nearest other part; keep what they place.
 
@@ -398,9 +441,9 @@ def _second_pass(
         warm = outcomes[key].result.plan()
         again.append(replace(first, problem=wider, stop=rule, warm=warm))
     placed = 0
-    for task, outcome in zip(again, run_parts(executor, again), strict=True):
-        took = {o for r in outcome.result.routes for o in r.order_ids} & set(offers[task.key])
-        outcomes[task.key] = replace(outcome, notes=(*outcome.notes, f"took {len(took)} leftovers"))
+    for key, outcome in run_parts(executor, again, cancel=cancel).items():
+        took = {o for r in outcome.result.routes for o in r.order_ids} & set(offers[key])
+        outcomes[key] = replace(outcome, notes=(*outcome.notes, f"took {len(took)} leftovers"))
         placed += len(took)
     total = sum(len(v) for v in offers.values())
     return [f"second pass: {placed} of {total} leftover orders placed by a neighbouring part"]

@@ -190,6 +190,35 @@ def test_a_rebalance_holds_no_lock_while_it_solves(day: Engine) -> None:
     assert waited < 0.5 and outcome, f"the writer waited {waited:.2f} s"
 
 
+def test_a_metro_rebalance_stops_when_cancelled(day: Engine) -> None:
+    """Split into parts solved in a process pool, a rebalance still hears progress and stops
+    soon after a cancel, with a proposal built from what was solved by then."""
+    hub_id = _first_hub(day)
+    _add_urgent(day, hub_id, 10)
+    cancel, repaired = threading.Event(), threading.Event()
+    heard: list[ReplanProgress] = []
+
+    def on_progress(p: ReplanProgress) -> None:
+        heard.append(p)
+        repaired.set()
+
+    outcome: list[str] = []
+    request = RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=40.0, metro=True)
+    worker = threading.Thread(
+        target=lambda: outcome.append(rebalance(day, SYSTEM, request, on_progress, cancel).rationale),
+        daemon=True,
+    )
+    worker.start()
+    assert repaired.wait(30), "the re-plan never reported progress"
+    time.sleep(1.0)  # the parts are solving
+    cancel.set()
+    cancelled_at = time.monotonic()
+    worker.join(30)
+    assert outcome, "no proposal after the cancel"
+    assert time.monotonic() - cancelled_at < 8.0
+    assert heard[0].late is not None  # the repaired plan, in the proposal's terms
+
+
 def test_a_person_who_presses_rebalance_is_credited(day: Engine) -> None:
     hub_id = _first_hub(day)
     _add_urgent(day, hub_id, 3)

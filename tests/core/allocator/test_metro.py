@@ -191,3 +191,49 @@ def test_live_plan_orders_stay_with_their_driver() -> None:
     result = solve_metro(pr, FIXED, executor=SerialExecutor(), initial={"A0": ["far"]})
     assert result.driver_of("far") == "A0"
     accounted_once(pr, result)
+
+
+def test_progress_is_heard_after_each_part() -> None:
+    pr = two_hub_day(0, 40, per_hub=3)
+    metro = MetroParams(decompose=DecomposeParams(max_part_orders=8), second_pass=False)
+    heard = []
+    result = solve_metro(pr, FIXED, executor=SerialExecutor(), metro=metro, progress=heard.append)
+    assert [p.solutions for p in heard] == [1, 2, 3, 4, 5, 6]  # parts done
+    assert heard[-1].best_cost_cents == result.metrics.cost_cents
+    assert all(a.elapsed_s <= b.elapsed_s for a, b in zip(heard, heard[1:], strict=False))
+
+
+def test_cancel_keeps_the_live_plan_of_parts_not_yet_solved() -> None:
+    # Cancelled after the first part: the other parts keep their live routes as they were,
+    # there is no second pass, and every order is still accounted for once.
+    import threading
+
+    pr = two_hub_day(5, 40, per_hub=3)
+    metro = MetroParams(decompose=DecomposeParams(max_part_orders=8))
+    live = solve_metro(pr, FIXED, executor=SerialExecutor(), metro=metro).plan()
+    cancel = threading.Event()
+    result = solve_metro(
+        pr, FIXED, executor=SerialExecutor(), metro=metro, initial=live,
+        progress=lambda _: cancel.set(), cancel=cancel,
+    )  # fmt: skip
+    accounted_once(pr, result)
+    assert any(n.startswith("cancelled: 5 of 6 parts") for n in result.notes)
+    assert not any(n.startswith("second pass") for n in result.notes)
+    kept = [d for d, orders in live.items() if result.plan().get(d) == orders]
+    assert len(kept) >= len(live) - 3  # only the solved part's drivers may differ
+
+
+def test_a_pool_stops_waiting_when_cancelled() -> None:
+    import threading
+    import time
+
+    cancel = threading.Event()
+    started = time.monotonic()
+    with LocalPoolExecutor(2) as pool:
+        got = []
+        for i, _ in pool.each(time.sleep, [0.0, 3.0, 3.0, 3.0], cancel):
+            got.append(i)
+            cancel.set()
+        pool.close(wait=False)
+    assert got == [0]
+    assert time.monotonic() - started < 2.5  # did not wait for the sleeps still queued or running
