@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.agents.dispatch import RebalanceRequest, plan_tz, propose_rebalance
-from core.agents.dispatch_problem import CARGO_BIKE_MAX_ITEM_G, order_spec
+from core.agents.dispatch_problem import CARGO_BIKE_MAX_ITEM_G, DUE_MARGIN_S, order_spec
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.params import DEFAULT_PARAMS
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
@@ -221,6 +221,7 @@ def reroute(
         orders=orders,
         hubs=(HubSpec(hub.code, hub.lat, hub.lon, hub.turnaround_s),),
         travel=DisruptedTravel(closures=closures, speed_factor=speed_factor),
+        due_margin_s=DUE_MARGIN_S,
     )
     current = {spec.id: refs}
     result = solve(problem, stop, seed, REROUTE_PARAMS, initial=current)

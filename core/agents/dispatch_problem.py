@@ -39,6 +39,11 @@ MIDDAY_START_CENTS = 2_500
 call-out, a second loading slot): a re-plan starts a new route only for work worth more than
 that, and otherwise fills the routes already on the road, so it does not scatter a few stops
 over idle drivers."""
+DUE_MARGIN_S = 600
+"""Every plan of a day aims to start each service this long before its window closes
+(`AllocationProblem.due_margin_s`): a plan is a forecast (a door that takes longer, a customer
+not at home, a driver's position known from the last ping), and a plan that uses a window to
+its last second is late in practice."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,7 @@ def load_day_state(
         drivers=tuple(drivers),
         orders=tuple(specs),
         hubs=(HubSpec(hub.code, hub.lat, hub.lon, hub.turnaround_s),),
+        due_margin_s=DUE_MARGIN_S,
     )
     open_refs = {o.external_ref for o in orders}
     return DayState(

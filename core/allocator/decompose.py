@@ -387,6 +387,7 @@ def _sectors(
             tuple(problem.orders[j] for j in orders),
             (hub,),
             travel=problem.travel,
+            due_margin_s=problem.due_margin_s,
         )
         key = hub.id if k == 1 else f"{hub.id}/{s + 1}"
         border_ids = tuple(problem.orders[j].id for j in orders if j in border)

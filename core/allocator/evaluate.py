@@ -109,6 +109,7 @@ class _Trace:
     end: int
     late_s: int
     late_n: int
+    priced_late_s: int  # past the priced due time (`AllocationProblem.priced_due_s`)
     stretch_over: int
     forced: tuple[int, int] | None
 
@@ -143,6 +144,7 @@ class RouteSchedule:
         o = pr.orders
         self.ready = [o[j].ready_s if self.windows else 0 for j in self.nodes] + [0]
         self.due = [o[j].due_s if self.windows else None for j in self.nodes] + [None]
+        self.priced_due = [pr.priced_due_s(o[j]) if self.windows else None for j in self.nodes] + [None]
         self.service = [o[j].service_time_s for j in self.nodes] + [0]
         start = self.d.available_s
         if not self.breaks_on and pricing.span_units_per_s[v] > 0:
@@ -173,7 +175,7 @@ class RouteSchedule:
         t = start + self.pricing.start_service_s[self.v]
         times: list[tuple[int, int]] = []
         breaks: list[Break] = []
-        late_s = late_n = over = 0
+        late_s = late_n = priced = over = 0
         forced = None
         lo = 0  # first leg since the last rest
         for i, leg in enumerate(self.legs):
@@ -203,8 +205,11 @@ class RouteSchedule:
             if due is not None and begin > due:
                 late_s += begin - due
                 late_n += 1
+            from_s = self.priced_due[i]
+            if from_s is not None and begin > from_s:
+                priced += begin - from_s
             t = begin + service
-        return _Trace(times, breaks, t, late_s, late_n, over, forced)
+        return _Trace(times, breaks, t, late_s, late_n, priced, over, forced)
 
     def _score(self, tr: _Trace) -> tuple[int, int, int, int]:
         broken = tr.stretch_over + int(tr.end > self.d.shift_end_s)
@@ -258,8 +263,8 @@ class RouteSchedule:
         cap = pricing.stop_caps[v]
         if cap is not None:
             units += cap.units_per_stop * max(0, len(self.nodes) - cap.stops)
-        if params.sla_mode is SlaMode.SOFT:
-            units += tr.late_s * pricing.late_units_per_s
+        if params.sla_mode is SlaMode.SOFT or pr.due_margin_s:
+            units += tr.priced_late_s * pricing.late_units_per_s
         co2_g = (distance * d.co2_g_per_km + 500) // 1000
         cost = route_cost_cents(d.cost, end - start, distance, len(self.nodes))
         route = Route(d.id, tuple(visits), start, end, distance, cost, co2_g, tuple(tr.breaks))

@@ -237,7 +237,8 @@ def improve(
     deadline_s: float = 1.0,
     max_moved: int | None = None,
 ) -> dict[str, list[str]]:
-    """Relocate late stops while it pays: each late stop is taken out and put back at its
+    """Relocate late stops while it pays (late: past the priced due time, so a stop inside the
+    problem's margin counts): each late stop is taken out and put back at its
     cheapest place (its own route included, so a stop loaded in a van can only be re-sequenced),
     latest first, pass after pass until a pass finds nothing or `deadline_s` is spent.
 
@@ -255,9 +256,10 @@ def improve(
             if not nodes or not routes.base(v)[1]:
                 continue
             walk = RouteSchedule(pricing, v, nodes)
-            late += [
-                (visit.late_s, v, nodes[k]) for k, visit in enumerate(walk.route.visits) if visit.late_s > 0
-            ]
+            for j, visit in zip(nodes, walk.route.visits, strict=True):
+                past = visit.service_start_s - problem.priced_due_s(problem.orders[j])
+                if past > 0:
+                    late.append((past, v, j))
         moved = 0
         for _, v, j in sorted(late, reverse=True):
             if time.monotonic() - started >= deadline_s:

@@ -168,7 +168,8 @@ def add_stop_count(built: Built) -> None:
 
 
 def add_sla_windows(built: Built) -> None:
-    """Service starts in [ready_s, due_s]: hard, or soft at a price per second late."""
+    """Service starts in [ready_s, due_s]: hard, or soft at a price per second late; priced
+    from the problem's margin before `due_s` either way (`AllocationProblem.priced_due_s`)."""
     pricing, manager = built.pricing, built.manager
     params = pricing.params
     if not params.on(fam.SLA_WINDOW):
@@ -181,7 +182,9 @@ def add_sla_windows(built: Built) -> None:
             dim.CumulVar(index).SetRange(o.ready_s, o.due_s)
         else:
             dim.CumulVar(index).SetRange(o.ready_s, o.due_s + params.max_late_s)
-            dim.SetCumulVarSoftUpperBound(index, o.due_s, pricing.late_units_per_s)
+        priced = pricing.problem.priced_due_s(o)
+        if params.sla_mode is SlaMode.SOFT or priced < o.due_s:
+            dim.SetCumulVarSoftUpperBound(index, priced, pricing.late_units_per_s)
 
 
 def add_breaks(built: Built) -> None:

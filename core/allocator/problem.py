@@ -172,6 +172,11 @@ class AllocationProblem:
     orders: tuple[OrderSpec, ...]
     hubs: tuple[HubSpec, ...]
     travel: TravelModel = field(default_factory=HaversineTravel)
+    due_margin_s: int = 0
+    """How long before its window closes the plan aims to start a service. A start inside the
+    margin is priced as lateness (from the margin's start) but not counted late: a day under
+    way is known only roughly (a driver's position from the last ping, a service under way),
+    so a plan that starts services on the window's last second makes them late in practice."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drivers", tuple(self.drivers))
@@ -179,6 +184,8 @@ class AllocationProblem:
         object.__setattr__(self, "hubs", tuple(self.hubs))
         if not self.hubs:
             raise ValueError("a problem needs at least one hub")
+        if self.due_margin_s < 0:
+            raise ValueError("due_margin_s must be >= 0")
         _unique("driver", [d.id for d in self.drivers])
         _unique("order", [o.id for o in self.orders])
         _unique("hub", [h.id for h in self.hubs])
@@ -246,6 +253,11 @@ class AllocationProblem:
             if key not in out:
                 out[key] = self.travel.matrices(pts, key[1] * 3600, key[0])[1]
         return out
+
+    def priced_due_s(self, o: OrderSpec) -> int:
+        """Where lateness starts to be priced for `o`: `due_margin_s` before its due time,
+        never before it is ready."""
+        return max(o.ready_s, o.due_s - self.due_margin_s)
 
     def with_orders(self, orders: tuple[OrderSpec, ...]) -> "AllocationProblem":
         """A copy with `orders` in place of the orders at the same index and place (e.g. one

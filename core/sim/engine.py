@@ -43,7 +43,7 @@ from core.field import (
 from core.geo import haversine_m
 from core.sim.clock import SimClock, Tick
 from core.sim.disruptions import DisruptionParams, DisruptionPlan, door_outcome, plan_disruptions
-from core.sim.movement import Fleet, Phase
+from core.sim.movement import ON_DUTY, WAIT_MIN_S, Fleet, Phase
 from core.sim.reactions import Problem, SimulatedCustomers, at_the_door, handle_problem
 from core.sim.urgent import add_urgent_order
 from core.sim.world import (
@@ -200,8 +200,13 @@ class Simulator:
             self.queue[i] = fresh
             target = old[0].order_id if old else None
             if phase in (Phase.DRIVING, Phase.BROKEN) and (fresh[0].order_id if fresh else None) != target:
-                self._head_on(i, now_s)
-                f.phase[i] = phase  # a broken van changes target but stays put
+                if phase is Phase.BROKEN:
+                    self._leave(i, now_s)
+                    f.phase[i] = phase  # a broken van changes target but stays put
+                else:
+                    self._head_on(i, now_s)
+            elif phase is Phase.WAITING:
+                self._head_on(i, now_s)  # the wait was for a stop the new plan may have moved
             elif phase is Phase.DONE and fresh:
                 self.planned_start_s[i] = now_s
                 self._begin_loading(i, now_s)
@@ -223,7 +228,19 @@ class Simulator:
         return factor
 
     def _head_on(self, i: int, t_s: float) -> None:
-        """Drive to the next stop in the queue, or back to the hub when there is none."""
+        """Drive to the next stop in the queue, or back to the hub when there is none. A stop
+        that opens much later (`WAIT_MIN_S`) is left for when it is time: the driver waits where
+        they are, and goes first to any stop a new plan puts before it."""
+        if self.queue[i]:
+            nxt = self.queue[i][0]
+            leave_s = self.fleet.leave_at_s(i, nxt.lat, nxt.lon, nxt.ready_s)
+            if leave_s - t_s >= WAIT_MIN_S:
+                self.fleet.phase[i], self.fleet.until_s[i] = Phase.WAITING, leave_s
+                return
+        self._leave(i, t_s)
+
+    def _leave(self, i: int, t_s: float) -> None:
+        """Start the leg to the next stop in the queue, or back to the hub."""
         if self.queue[i]:
             nxt = self.queue[i][0]
             self.fleet.start_leg(i, nxt.lat, nxt.lon, self._closure_factor(nxt.lat, nxt.lon, t_s))
@@ -336,6 +353,8 @@ class Simulator:
                 self._head_on(i, clock)
             elif phase is Phase.SERVING:
                 self._served(i, clock, out)
+            elif phase is Phase.WAITING:
+                self._leave(i, clock)
             elif phase is Phase.BROKEN:
                 event = self.breakdown_event.pop(d, None)
                 if event is not None:
@@ -476,7 +495,7 @@ class Simulator:
         )
         self.counts["rejected"] += len(report.rejections)
         report.on_duty = int(
-            np.isin(f.phase, [Phase.LOADING, Phase.DRIVING, Phase.SERVING, Phase.BROKEN]).sum()
+            np.isin(f.phase, [int(p) for p in ON_DUTY]).sum()
         )
         self.session = None
         return report

@@ -35,9 +35,15 @@ class Phase(IntEnum):
     SERVING = 3  # at a stop: waiting for the window, knocking, handing over
     BROKEN = 4  # stopped by a breakdown
     DONE = 5  # back at the hub, nothing left
+    WAITING = 6  # parked where they are until it is time to leave for a stop that opens later
 
 
-ON_DUTY = (Phase.LOADING, Phase.DRIVING, Phase.SERVING, Phase.BROKEN)
+ON_DUTY = (Phase.LOADING, Phase.DRIVING, Phase.SERVING, Phase.BROKEN, Phase.WAITING)
+MIN_SPEED_M_PER_S = (
+    URBAN_TRAVEL.speed_kmh / 3.6 * min(DEFAULT_HOURLY_FACTOR) * min(DEFAULT_KIND_FACTOR.values())
+)
+LEAVE_EARLY_S = 600  # a driver leaves for a stop that opens later so as to be there this early
+WAIT_MIN_S = 900  # a shorter wait is taken at the door
 
 
 @dataclass
@@ -99,6 +105,12 @@ class Fleet:
                 inside = haversine_m(self.lat, self.lon, area.lat, area.lon) <= area.radius_m
                 v = np.where(inside, v * area.factor, v)
         return v
+
+    def leave_at_s(self, i: int, lat: float, lon: float, ready_s: float) -> float:
+        """When driver i should leave for (lat, lon), a stop that opens at `ready_s`: to be
+        there `LEAVE_EARLY_S` before it opens, driving at the slowest speed of the day."""
+        road_m = float(haversine_m(self.lat[i], self.lon[i], lat, lon)) * CIRCUITY
+        return ready_s - road_m / MIN_SPEED_M_PER_S - LEAVE_EARLY_S
 
     def start_leg(self, i: int, lat: float, lon: float, detour: float = 1.0) -> None:
         """Head from where driver i is now to (lat, lon)."""

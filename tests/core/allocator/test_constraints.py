@@ -4,12 +4,16 @@ Default driver: captive, 100 cents/km, no hourly pay, at the hub (0, 0).  Arc co
 objective is therefore 0.1 cent per metre unless a test says otherwise.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from core.allocator import families as fam
 from core.allocator.costs import FleetCost
+from core.allocator.evaluate import evaluate
 from core.allocator.kinds import PremiumOnGig, SlaMode
-from core.allocator.params import SolveParams
+from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.allocator.pricing import UNITS_PER_CENT
 from core.allocator.problem import HubSpec
 from core.allocator.solve import solve
 from core.allocator.stop import MaxSolutions
@@ -236,3 +240,16 @@ def test_hub_turnaround_delays_the_first_stop() -> None:
 def test_shift_start_and_current_time_set_the_earliest_departure() -> None:
     result = solve(problem([driver(shift_start_s=3_000, start_s=2_000)], [order("A", 1)]), STOP, params=QUIET)
     assert result.routes[0].visits[0].service_start_s == 4_000
+
+
+def test_a_service_inside_the_due_margin_is_priced_but_not_late() -> None:
+    # One order 1 km out (1000 s), due at 1100 s. Arrival at 1000 s is on time; with a 300 s
+    # margin lateness is priced from 800 s: 200 s x the late price, and no stop counts late.
+    pr = problem([driver("D1")], [order("O1", 1.0, due_s=1_100)])
+    plain = evaluate(pr, {"D1": ["O1"]})
+    margin = evaluate(replace(pr, due_margin_s=300), {"D1": ["O1"]})
+    per_s = round(DEFAULT_PARAMS.late_cents_per_min * UNITS_PER_CENT / 60)
+    assert margin.late_count == plain.late_count == 0
+    assert margin.objective_units - plain.objective_units == 200 * per_s
+    with pytest.raises(ValueError, match="due_margin_s"):
+        replace(pr, due_margin_s=-1)

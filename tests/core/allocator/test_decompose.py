@@ -142,3 +142,10 @@ def test_neighbours_list_every_other_part_nearest_first() -> None:
     dec = decompose(problem(drivers, orders, hubs=hubs), DecomposeParams(border_ratio=1.0))
     assert dec.neighbours["A"] == ("B", "C")
     assert dec.neighbours["C"][0] == "B"
+
+
+def test_parts_keep_the_problems_due_margin() -> None:
+    from dataclasses import replace
+
+    pr = replace(two_hubs([order("a", 1.0), order("b", 9.0)]), due_margin_s=420)
+    assert {p.problem.due_margin_s for p in decompose(pr).parts} == {420}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.allocator.stop import MaxSolutions
 from core.db import make_engine, unit_of_work
 from core.kinds import EventKind, OrderStatus
-from core.models import Event, Order, Proposal, Route
+from core.models import Event, Order, Proposal, Route, Stop
 from core.proposals import approve
 from core.sim.clock import SimClock
 from core.sim.disruptions import Area, Breakdown, DisruptionParams, DisruptionPlan, UrgentOrder
@@ -211,3 +212,42 @@ def test_an_urgent_order_arrives_unassigned_and_is_served_once_planned(day_engin
     _run(sim, 10 * 3600 + 60, 21 * 3600)
     with unit_of_work(day_engine, read_only=True) as s:
         assert s.get(Order, order_id).status in (OrderStatus.DELIVERED, OrderStatus.FAILED)  # type: ignore[union-attr]
+
+
+def test_a_driver_waits_where_they_are_for_a_stop_that_opens_later(day_engine: Engine) -> None:
+    """A first stop that opens three hours after the route starts: the driver loads, waits at
+    the hub (free to take any stop a new plan puts first), and leaves in time to be there when
+    it opens, rather than driving over at once and standing at the door for hours."""
+    with unit_of_work(day_engine) as s:
+        route = s.scalars(select(Route).order_by(Route.planned_start_at)).first()
+        assert route is not None
+        first = s.scalars(select(Stop).where(Stop.route_id == route.id).order_by(Stop.sequence)).first()
+        assert first is not None
+        order = s.get(Order, first.order_id)
+        assert order is not None
+        opens = route.planned_start_at + timedelta(hours=3)
+        order.window_start_at, order.window_end_at = opens, opens + timedelta(hours=2)
+        driver_id, order_id = route.driver_id, order.id
+    sim = _sim(day_engine)
+    i = sim.index[driver_id]
+    start = sim.first_start_s()
+    opens_s = sim.planned_start_s[i] + 3 * 3600
+    _run(sim, start, int(sim.planned_start_s[i]) + 3600)
+    assert sim.fleet.phase[i] == Phase.WAITING  # loaded, parked, not on the way
+    _run(sim, int(sim.planned_start_s[i]) + 3600, int(opens_s) + 1800)
+    arrived = [e for e in _events_of(day_engine, driver_id) if e[1] == EventKind.ARRIVED and e[2] == order_id]
+    assert len(arrived) == 1
+    at_s = (arrived[0][0] - sim._at(0)).total_seconds()
+    assert opens_s - 3600 <= at_s <= opens_s  # there by the opening, not hours before it
+
+
+def _events_of(engine: Engine, driver_id: int) -> list[tuple[Any, EventKind, int | None]]:
+    with unit_of_work(engine, read_only=True) as s:
+        return [
+            (at, kind, order_id)
+            for at, kind, order_id in s.execute(
+                select(Event.occurred_at, Event.kind, Event.order_id)
+                .where(Event.driver_id == driver_id)
+                .order_by(Event.occurred_at)
+            )
+        ]
