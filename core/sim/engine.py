@@ -494,9 +494,7 @@ class Simulator:
             finished=len(out.finishes),
         )
         self.counts["rejected"] += len(report.rejections)
-        report.on_duty = int(
-            np.isin(f.phase, [int(p) for p in ON_DUTY]).sum()
-        )
+        report.on_duty = int(np.isin(f.phase, [int(p) for p in ON_DUTY]).sum())
         self.session = None
         return report
 
