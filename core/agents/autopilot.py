@@ -25,6 +25,7 @@ from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Outcome, policy_vi
 from core.field import resolve_problem
 from core.kinds import EventKind, OrderStatus, ProposalStatus, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
+from core.plan_change import RouteChange
 from core.proposals import ProposalView, reject
 from core.timeutil import local_midnight_utc
 
@@ -150,16 +151,12 @@ class Autopilot:
                     continue
                 self.last_run[(name, hub_id)] = now
                 for proposal in agent(session, hub_id, self.day, now):
-                    self._settle(session, proposal, str(proposal.change.get("action", action)), now)
+                    self._settle(session, proposal, proposal.change.action or action, now)
 
     def _settle(self, session: Session, proposal: ProposalView, action: str, now: datetime) -> Outcome:
         if proposal.status is not ProposalStatus.PENDING:  # closed at birth: it changed nothing
             outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
-        elif (
-            proposal.status is ProposalStatus.PENDING
-            and not proposal.change.get("routes", True)
-            and proposal.kind == "rebalance"
-        ):
+        elif isinstance(proposal.change, RouteChange) and proposal.change.empty:
             reject(session, policy_viewer(proposal.proposed_by), proposal.id, "changes nothing", now)
             outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
         else:

@@ -47,8 +47,9 @@ from core.kinds import (
     RouteStatus,
     StopStatus,
 )
-from core.models import Driver, Event, Fleet, Hub, Order, Plan, Proposal, Route, Stop
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Route, Stop
 from core.plan_change import RouteChange
+from core.proposals import changes_of
 from core.scenario.city import load_city
 from core.timeutil import at_seconds, local_hhmm, local_today
 
@@ -547,16 +548,9 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
 
 def handover_notices(session: Session, plan_id: int, code: str, tz: str, day: date) -> tuple[str, ...]:
     """What the applied re-plans of the day hand over to or from driver `code`, in words."""
-    applied = session.scalars(
-        select(Proposal.change).where(
-            Proposal.plan_id == plan_id,
-            Proposal.kind == "rebalance",
-            Proposal.status == ProposalStatus.APPLIED,
-        )
-    ).all()
     words = []
-    for data in applied:
-        for h in RouteChange.from_json(data).handovers:
+    for change in changes_of(session, plan_id, RouteChange, (ProposalStatus.APPLIED,)):
+        for h in change.handovers:
             n = len(h.orders)
             parcels = f"{n} order{'s' if n != 1 else ''}"
             at = local_hhmm(at_seconds(day, tz, h.at_s), tz)
