@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Outcome, policy_viewer, settle
-from core.field import resolve_problem
+from core.field import ExceptionPayload, ExceptionReason, resolve_problem
 from core.kinds import EventKind, OrderStatus, ProposalStatus, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.plan_change import RouteChange
@@ -80,12 +80,13 @@ def hub_signals(session: Session, hub_id: int, day: date, now: datetime, tz: str
         )
     ).all()
     requests, broken = [], set()
-    for event_id, driver_id, payload in open_exceptions:
-        if payload.get("resolved"):
+    for event_id, driver_id, data in open_exceptions:
+        payload = ExceptionPayload.from_json(data)
+        if payload.resolved:
             continue
-        if payload.get("needs_dispatch"):
+        if payload.needs_dispatch:
             requests.append(event_id)
-        if payload.get("reason") == "vehicle_breakdown":
+        if payload.reason == ExceptionReason.VEHICLE_BREAKDOWN:
             broken.add(driver_id)
     return HubSignals(waiting, tuple(requests), frozenset(broken), predicted_late(session, hub_id, day, now))
 

@@ -31,11 +31,11 @@ from core.allocator.solve import solve
 from core.allocator.stop import MaxSolutions, StopRule
 from core.allocator.travel import HaversineTravel, IntMatrix
 from core.errors import ControlTowerError, StaleProposalError
-from core.field import ExceptionReason, ProblemReport, report_problem
+from core.field import ExceptionReason, ProblemDetail, ProblemReport, escalate_problem, report_problem
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
 from core.kinds import FleetType, ProposalKind, ProposerKind, Role, StopStatus, VehicleKind
-from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
+from core.models import Driver, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
 from core.plan_change import PlannedStop
 from core.proposal_kinds import Reroute, RerouteEffect
 from core.proposals import Applied, Applier, approve, create_proposal
@@ -391,17 +391,9 @@ def _escalate(
     at_risk = (
         sorted(set(late) | set(unserved)) if reason is not ExceptionReason.VEHICLE_BREAKDOWN else list(before)
     )
-    detail = {"at_risk": at_risk[:50], "at_risk_count": len(at_risk), "why": why}
+    detail = ProblemDetail(at_risk=tuple(at_risk[:50]), at_risk_count=len(at_risk), why=why)
     if event_id is not None:
-        event = session.get(Event, event_id)
-        if event is None:
-            raise ControlTowerError(f"there is no exception {event_id}")
-        event.payload = {
-            **event.payload,
-            "needs_dispatch": True,
-            "detail": {**event.payload.get("detail", {}), **detail},
-        }
-        session.flush()
+        escalate_problem(session, event_id, detail)
     else:
         event_id = report_problem(
             session,
