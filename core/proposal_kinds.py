@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import ClassVar, TypedDict
+from typing import ClassVar, Generic, TypedDict, TypeVar
 
 from core.json_data import JsonObject, float_or_none, int_or_none, without_none
 from core.kinds import ProposalKind
@@ -165,25 +165,35 @@ class LateDeparture:
     minutes_late: int
 
 
-@dataclass(frozen=True)
-class LoadingPlanChange:
-    """The hub agent's loading slots for the vans that would queue at the dock."""
+R = TypeVar("R", Retime, LateDeparture)
 
-    KIND: ClassVar[ProposalKind] = ProposalKind.LOADING_PLAN
-    action: ClassVar[str | None] = ProposalKind.LOADING_PLAN
+
+@dataclass(frozen=True)
+class _DockChange(Generic[R]):
+    """What the hub agent's two kinds of change share: the hub's dock and the routes they name."""
+
+    KIND: ClassVar[ProposalKind]
+    action: ClassVar[str | None]
 
     hub_id: int | None
     day: str
     requested_by: str
     loading_bays: int
     turnaround_s: int
-    routes: tuple[Retime, ...]
+    routes: tuple[R, ...]
 
     def touches(self) -> Touches:
         return Touches(frozenset(r.driver for r in self.routes), frozenset())
 
     def to_json(self) -> JsonObject:
         return {"action": self.action, **asdict(self)}
+
+
+class LoadingPlanChange(_DockChange[Retime]):
+    """The hub agent's loading slots for the vans that would queue at the dock."""
+
+    KIND = ProposalKind.LOADING_PLAN
+    action = ProposalKind.LOADING_PLAN
 
     @classmethod
     def from_json(cls, data: JsonObject) -> LoadingPlanChange:
@@ -202,25 +212,11 @@ class LoadingPlanChange:
         )
 
 
-@dataclass(frozen=True)
-class TurnaroundWarning:
+class TurnaroundWarning(_DockChange[LateDeparture]):
     """First stops the hub's turnaround makes late: for a person to see, it changes no route."""
 
-    KIND: ClassVar[ProposalKind] = ProposalKind.TURNAROUND_WARNING
-    action: ClassVar[str | None] = ProposalKind.TURNAROUND_WARNING
-
-    hub_id: int | None
-    day: str
-    requested_by: str
-    loading_bays: int
-    turnaround_s: int
-    routes: tuple[LateDeparture, ...]
-
-    def touches(self) -> Touches:
-        return Touches(frozenset(r.driver for r in self.routes), frozenset())
-
-    def to_json(self) -> JsonObject:
-        return {"action": self.action, **asdict(self)}
+    KIND = ProposalKind.TURNAROUND_WARNING
+    action = ProposalKind.TURNAROUND_WARNING
 
     @classmethod
     def from_json(cls, data: JsonObject) -> TurnaroundWarning:

@@ -281,6 +281,11 @@ def propose_loading_plan(
     return out
 
 
+def _dock(lp: LoadingPlan, viewer: Viewer) -> tuple[int, str, str, int, int]:
+    """What both kinds of the agent's change say first: hub, day, who asked, bays, turnaround."""
+    return lp.hub_id, lp.day.isoformat(), viewer.username, lp.loading_bays, lp.turnaround_s
+
+
 def _propose_plan(
     session: Session,
     viewer: Viewer,
@@ -291,11 +296,7 @@ def _propose_plan(
 ) -> ProposalView:
     delays = [max(0, d.load_start_s - d.planned_start_s) for d in lp.departures]
     change = LoadingPlanChange(
-        lp.hub_id,
-        lp.day.isoformat(),
-        viewer.username,
-        lp.loading_bays,
-        lp.turnaround_s,
+        *_dock(lp, viewer),
         tuple(
             Retime(d.route_id, d.driver_code, d.bay + 1, d.planned_start_s, d.load_start_s) for d in retimed
         ),
@@ -326,11 +327,7 @@ def _propose_warning(
     session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan, late: list[Departure], now: datetime
 ) -> ProposalView:
     change = TurnaroundWarning(
-        lp.hub_id,
-        lp.day.isoformat(),
-        viewer.username,
-        lp.loading_bays,
-        lp.turnaround_s,
+        *_dock(lp, viewer),
         tuple(
             LateDeparture(
                 d.route_id,
