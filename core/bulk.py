@@ -48,7 +48,11 @@ def _processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+Row = dict[str, Any]
+"""One row for `bulk_insert`: column name -> value, as SQLAlchemy's insert takes it."""
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[Row]) -> None:
     """Insert `rows` (dicts keyed by column name) inside the session's transaction.
 
     Every row must carry every column named by the first row; missing columns raise KeyError.

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from core.access import SYSTEM, Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RebalanceRequest
 from core.agents.rebalance import rebalance
 from core.auth import active_viewer
@@ -30,7 +31,8 @@ def _viewer(session: Any, username: str | None) -> Viewer:
 
 
 def _print(p: ProposalView) -> None:
-    e, change = PlanEffect.from_json(p.effect), RouteChange.from_json(p.change)
+    e, change = p.effect, p.change
+    assert isinstance(e, PlanEffect) and isinstance(change, RouteChange)  # the dispatch agent's re-plan
     solver = f"solver {e.solver.status} in {e.solver.runtime_s} s" if e.solver else "no solve"
     print(f"\nproposal {p.id} for hub {p.hub_code} (plan version {p.base_version}), {solver}")
     if p.status is not ProposalStatus.PENDING:
@@ -88,7 +90,7 @@ def _rebalance(args: argparse.Namespace) -> int:
         _print(proposal)
         if args.approve_as and proposal.status is ProposalStatus.PENDING:
             with unit_of_work(engine) as session:
-                done = approve(session, _viewer(session, args.approve_as), proposal.id, now=now)
+                done = approve(session, _viewer(session, args.approve_as), proposal.id, APPLIERS, now=now)
             print(f"  approved by {done.decided_by}")
     return 0
 

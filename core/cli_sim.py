@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from core.access import SYSTEM
+from core.agents.appliers import APPLIERS
 from core.agents.autopilot import Autopilot
 from core.agents.registry import hub_agents
 from core.config import get_settings
@@ -65,7 +66,7 @@ def make_plans(engine: Engine, day: date, planner: str, seconds: float, seed: in
                 proposal = propose_baseline(session, SYSTEM, hub_id, day, now)
         if proposal.status is ProposalStatus.PENDING:  # a hub with nothing to plan gets a closed one
             with unit_of_work(engine) as session:
-                approve(session, SYSTEM, proposal.id, now=now)
+                approve(session, SYSTEM, proposal.id, APPLIERS, now=now)
     return len(hubs)
 
 

@@ -14,15 +14,15 @@ open`), so an order is delivered at most once even when two reports race.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.bulk import bulk_insert
+from core.bulk import Row, bulk_insert
 from core.field_records import (
     DELIVERING_ACTIONS,
     DISRUPTIONS,
@@ -30,18 +30,20 @@ from core.field_records import (
     Arrival,
     Delivery,
     ExceptionAction,
+    ExceptionPayload,
     ExceptionReason,
     ExceptionRecord,
     Failure,
     FieldReportError,
     Handover,
     Ping,
+    ProblemDetail,
     ProblemReport,
     ProofOfDelivery,
     Rejection,
     RouteMove,
-    json_payload,
 )
+from core.json_data import JsonObject
 from core.kinds import OPEN_ORDER_STATES, PENDING_STOP_STATES, EventKind, OrderStatus, RouteStatus, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
 from core.timeutil import seconds_since_midnight
@@ -63,6 +65,21 @@ class OpenStop:
     route_started: bool = True
 
 
+class _Arrived(TypedDict):
+    """One stop's arrival, as the batched UPDATE binds it."""
+
+    sid: int
+    at: datetime
+
+
+class _Closed(TypedDict):
+    """One stop and its order closed, as the batched UPDATE binds them."""
+
+    sid: int
+    at: datetime
+    oid: int
+
+
 def _event(
     kind: EventKind,
     driver_id: int,
@@ -70,8 +87,8 @@ def _event(
     lat: float,
     lon: float,
     order_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    payload: JsonObject | None = None,
+) -> Row:
     return {
         "kind": kind,
         "occurred_at": at,
@@ -277,10 +294,14 @@ def finish_routes(session: Session, finishes: Sequence[RouteMove], strict: bool 
         if route_id is None:
             _refuse(rejections, f, f"driver {f.driver_id} has no route on that day", strict)
             continue
-        values: dict[str, Any] = {"status": RouteStatus.COMPLETED, "finished_at": f.at}
+        finish = (
+            update(_ROUTES)
+            .where(_ROUTES.c.id == route_id)
+            .values(status=RouteStatus.COMPLETED, finished_at=f.at)
+        )
         if f.distance_m is not None:
-            values["distance_m"] = int(f.distance_m)
-        conn.execute(update(_ROUTES).where(_ROUTES.c.id == route_id).values(**values))
+            finish = finish.values(distance_m=int(f.distance_m))
+        conn.execute(finish)
         done.add(route_id)
         events.append(
             _event(EventKind.GPS_PING, f.driver_id, f.at, f.lat, f.lon, payload={"route": "finished"})
@@ -300,9 +321,9 @@ def arrive_many(session: Session, arrivals: Sequence[Arrival], strict: bool = Tr
     """Drivers at their stops: stop ARRIVED, route in progress, order out for delivery."""
     check = _Checker(session, [a.order_id for a in arrivals])
     rejections: list[Rejection] = []
-    events: list[dict[str, Any]] = []
-    stops: list[dict[str, Any]] = []
-    orders: list[dict[str, Any]] = []
+    events: list[Row] = []
+    stops: list[_Arrived] = []
+    orders: list[int] = []
     conn = _core(session)
     for a in arrivals:
         stop = check.open_stop(a.driver_id, a.order_id, a.at)
@@ -315,7 +336,7 @@ def arrive_many(session: Session, arrivals: Sequence[Arrival], strict: bool = Tr
         if not stop.route_started:
             _start_route(conn, stop.route_id, a.at)
         stops.append({"sid": stop.stop_id, "at": a.at})
-        orders.append({"oid": a.order_id})
+        orders.append(a.order_id)
         check.stops[a.order_id] = [replace(stop, stop_status=StopStatus.ARRIVED, route_started=True)]
         events.append(_event(EventKind.ARRIVED, a.driver_id, a.at, a.lat, a.lon, a.order_id))
     if stops:
@@ -329,11 +350,11 @@ def arrive_many(session: Session, arrivals: Sequence[Arrival], strict: bool = Tr
             update(_ORDERS)
             .where(_ORDERS.c.id == bindparam("oid"), _ORDER_IS_OPEN)
             .values(status=OrderStatus.OUT_FOR_DELIVERY),
-            orders,
+            [{"oid": oid} for oid in orders],
         )
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
     _expire(session, Stop, {s["sid"] for s in stops})
-    _expire(session, Order, {o["oid"] for o in orders})
+    _expire(session, Order, set(orders))
     return rejections
 
 
@@ -343,14 +364,18 @@ def arrive(session: Session, driver_id: int, order_id: int, at: datetime, lat: f
 
 def _close_order(conn: Any, order_id: int, status: OrderStatus, at: datetime) -> bool:
     """Move an open order to its final state; False when another report got there first."""
-    values: dict[str, Any] = {"status": status, "attempts": _ORDERS.c.attempts + 1}
+    close = (
+        update(_ORDERS)
+        .where(_ORDERS.c.id == order_id, _ORDER_IS_OPEN)
+        .values(status=status, attempts=_ORDERS.c.attempts + 1)
+    )
     if status is OrderStatus.DELIVERED:
-        values["delivered_at"] = at
-    result = conn.execute(update(_ORDERS).where(_ORDERS.c.id == order_id, _ORDER_IS_OPEN).values(**values))
+        close = close.values(delivered_at=at)
+    result = conn.execute(close)
     return bool(result.rowcount)
 
 
-def _close_stops(session: Session, conn: Any, closed: list[dict[str, Any]], status: StopStatus) -> None:
+def _close_stops(session: Session, conn: Any, closed: list[_Closed], status: StopStatus) -> None:
     if closed:
         conn.execute(
             update(_STOPS)
@@ -370,8 +395,8 @@ def deliver_many(session: Session, deliveries: Sequence[Delivery], strict: bool 
     """Parcels handed over: stop and order DELIVERED, one more attempt; at most once per order."""
     check = _Checker(session, [d.order_id for d in deliveries])
     rejections: list[Rejection] = []
-    events: list[dict[str, Any]] = []
-    closed: list[dict[str, Any]] = []
+    events: list[Row] = []
+    closed: list[_Closed] = []
     conn = _core(session)
     for d in deliveries:
         stop = check.open_stop(d.driver_id, d.order_id, d.at)
@@ -394,11 +419,11 @@ def deliver_many(session: Session, deliveries: Sequence[Delivery], strict: bool 
                     d.pod.lat,
                     d.pod.lon,
                     d.order_id,
-                    {**d.pod.exception.payload(), "resolved": True},
+                    d.pod.exception.event_json(),
                 )
             )
         events.append(
-            _event(EventKind.DELIVERED, d.driver_id, d.at, d.pod.lat, d.pod.lon, d.order_id, d.pod.payload())
+            _event(EventKind.DELIVERED, d.driver_id, d.at, d.pod.lat, d.pod.lon, d.order_id, d.pod.to_json())
         )
     _close_stops(session, conn, closed, StopStatus.DELIVERED)
     bulk_insert(session, Event.__table__, events)  # type: ignore[arg-type]
@@ -414,8 +439,8 @@ def fail_many(session: Session, failures: Sequence[Failure], strict: bool = True
     """Failed attempts: stop and order FAILED, one more attempt, the exception on record."""
     check = _Checker(session, [f.order_id for f in failures])
     rejections: list[Rejection] = []
-    events: list[dict[str, Any]] = []
-    closed: list[dict[str, Any]] = []
+    events: list[Row] = []
+    closed: list[_Closed] = []
     conn = _core(session)
     for f in failures:
         if f.exception.action not in FAILING_ACTIONS:
@@ -438,7 +463,6 @@ def fail_many(session: Session, failures: Sequence[Failure], strict: bool = True
             continue
         closed.append({"sid": stop.stop_id, "at": f.at, "oid": f.order_id})
         check.close(f.order_id, OrderStatus.FAILED, f.at)
-        record = f.exception.payload()
         events.append(
             _event(
                 EventKind.EXCEPTION,
@@ -447,7 +471,7 @@ def fail_many(session: Session, failures: Sequence[Failure], strict: bool = True
                 f.exception.lat,
                 f.exception.lon,
                 f.order_id,
-                {**record, "resolved": True},
+                f.exception.event_json(),
             )
         )
         events.append(
@@ -458,7 +482,7 @@ def fail_many(session: Session, failures: Sequence[Failure], strict: bool = True
                 f.exception.lat,
                 f.exception.lon,
                 f.order_id,
-                {"reason": record["reason"], "action": record["action"]},
+                {"reason": f.exception.reason.value, "action": f.exception.action.value},
             )
         )
     _close_stops(session, conn, closed, StopStatus.FAILED)
@@ -484,8 +508,7 @@ def report_problem(session: Session, driver_id: int, at: datetime, problem: Prob
         check_open_stop(session, driver_id, problem.order_id, at)
     elif _route_of(session, driver_id, at) is None:
         raise FieldReportError(f"driver {driver_id} has no route on that day")
-    payload = json_payload({"reason": problem.reason, "delay_s": problem.delay_s})
-    payload.update(needs_dispatch=problem.needs_dispatch, resolved=False, detail=problem.detail)
+    payload = ExceptionPayload.reported(problem).to_json()
     event = Event(
         kind=EventKind.EXCEPTION,
         occurred_at=at,
@@ -500,18 +523,29 @@ def report_problem(session: Session, driver_id: int, at: datetime, problem: Prob
     return event.id
 
 
-def resolve_problem(session: Session, event_id: int, at: datetime, resolution: str) -> None:
-    """Close an open exception (e.g. the van is repaired); `resolution` is a short code."""
+def _update_exception(
+    session: Session, event_id: int, change: Callable[[ExceptionPayload], ExceptionPayload]
+) -> None:
+    """Rewrite an EXCEPTION event's payload with `change`; what else it stores stays."""
     event = session.get(Event, event_id)
     if event is None or event.kind is not EventKind.EXCEPTION:
         raise FieldReportError(f"there is no exception {event_id}")
-    event.payload = {
-        **event.payload,
-        "resolved": True,
-        "resolved_at": at.isoformat(),
-        "resolution": resolution,
-    }
+    event.payload = {**event.payload, **change(ExceptionPayload.from_json(event.payload)).to_json()}
     session.flush()
+
+
+def resolve_problem(session: Session, event_id: int, at: datetime, resolution: str) -> None:
+    """Close an open exception (e.g. the van is repaired); `resolution` is a short code."""
+    _update_exception(
+        session, event_id, lambda p: replace(p, resolved=True, resolved_at=at, resolution=resolution)
+    )
+
+
+def escalate_problem(session: Session, event_id: int, detail: ProblemDetail) -> None:
+    """Flag an open exception for a dispatcher, `detail` added to what it said."""
+    _update_exception(
+        session, event_id, lambda p: replace(p, needs_dispatch=True, detail=p.detail.merged(detail))
+    )
 
 
 __all__ = [
@@ -521,6 +555,7 @@ __all__ = [
     "Arrival",
     "Delivery",
     "ExceptionAction",
+    "ExceptionPayload",
     "ExceptionReason",
     "ExceptionRecord",
     "Failure",
@@ -528,6 +563,7 @@ __all__ = [
     "Handover",
     "OpenStop",
     "Ping",
+    "ProblemDetail",
     "ProblemReport",
     "ProofOfDelivery",
     "Rejection",
@@ -537,6 +573,7 @@ __all__ = [
     "check_open_stop",
     "deliver",
     "deliver_many",
+    "escalate_problem",
     "fail",
     "fail_many",
     "finish_route",

@@ -3,16 +3,18 @@ exception and problem records, and the report items the batch services take.
 
 Structured on purpose: a reason code, the action taken, time, position, place or recipient and
 photo/signature references, so KPIs, the co-pilot and a dispatcher read fields, not paragraphs.
+Each record's `to_json` is the payload its event stores; `ExceptionPayload.from_json` reads an
+EXCEPTION event's payload back (older rows included).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from core.errors import ControlTowerError
+from core.json_data import JsonObject, int_or_none
 
 
 class ExceptionReason(StrEnum):
@@ -60,10 +62,10 @@ class FieldReportError(ControlTowerError):
     """A driver report that does not fit today's plan (not their stop, already delivered, ...)."""
 
 
-def json_payload(d: dict[str, Any]) -> dict[str, Any]:
+def _json(fields: JsonObject) -> JsonObject:
     """JSON-ready payload: enums as values, datetimes as ISO text, empty fields left out."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
+    out: JsonObject = {}
+    for key, value in fields.items():
         if value is None:
             continue
         out[key] = (
@@ -101,8 +103,12 @@ class ExceptionRecord:
             if self.reschedule_end_at <= self.reschedule_start_at:
                 raise ValueError("the reschedule window must end after it starts")
 
-    def payload(self) -> dict[str, Any]:
-        return json_payload(asdict(self))
+    def to_json(self) -> JsonObject:
+        return _json(asdict(self))
+
+    def event_json(self) -> JsonObject:
+        """The EXCEPTION event's payload: the record, resolved as it is reported."""
+        return {**self.to_json(), "resolved": True}
 
 
 @dataclass(frozen=True)
@@ -128,10 +134,44 @@ class ProofOfDelivery:
         if self.exception is not None and self.exception.action.value != self.handover.value:
             raise ValueError("the exception's action must be the handover that was made")
 
-    def payload(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         data = {k: v for k, v in asdict(self).items() if k != "exception"}
         data["pod"] = "signature" if self.signature_ref else "photo"
-        return json_payload(data)
+        return _json(data)
+
+
+@dataclass(frozen=True)
+class ProblemDetail:
+    """What is known of a disruption beyond its reason: its cause in the simulator (a closed
+    area, a repair time, a late start, the breakdown a repair ends) and, once the co-pilot asks
+    dispatch for help, the stops at risk (the first 50 of `at_risk_count`) and why."""
+
+    repair_s: int | None = None
+    repaired: int | None = None  # the breakdown's EXCEPTION event
+    closure: int | None = None  # the closed area's id
+    cause: str | None = None
+    at_risk: tuple[str, ...] = ()
+    at_risk_count: int | None = None
+    why: str | None = None
+
+    def merged(self, other: ProblemDetail) -> ProblemDetail:
+        """This detail with what `other` knows on top."""
+        return replace(self, **{k: v for k, v in asdict(other).items() if v not in (None, ())})
+
+    def to_json(self) -> JsonObject:
+        return _json({**asdict(self), "at_risk": list(self.at_risk) or None})
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> ProblemDetail:
+        return cls(
+            repair_s=int_or_none(data.get("repair_s")),
+            repaired=int_or_none(data.get("repaired")),
+            closure=int_or_none(data.get("closure")),
+            cause=data.get("cause"),
+            at_risk=tuple(str(ref) for ref in data.get("at_risk", ())),
+            at_risk_count=int_or_none(data.get("at_risk_count")),
+            why=data.get("why"),
+        )
 
 
 @dataclass(frozen=True)
@@ -144,12 +184,55 @@ class ProblemReport:
     order_id: int | None = None  # the stop it affects first, if any
     delay_s: int | None = None
     needs_dispatch: bool = False
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: ProblemDetail = ProblemDetail()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", ExceptionReason(self.reason))
         if self.reason not in DISRUPTIONS:
             raise ValueError(f"{self.reason.value} is a stop exception, not a disruption")
+
+
+@dataclass(frozen=True)
+class ExceptionPayload:
+    """What every EXCEPTION event's payload says: why, whether it is resolved (a stop exception
+    is at once, a disruption when it ends) and whether a dispatcher must act; a disruption also
+    its delay, detail and resolution. A stop exception's record is stored beside these."""
+
+    reason: str
+    resolved: bool = False
+    needs_dispatch: bool = False
+    delay_s: int | None = None
+    detail: ProblemDetail = ProblemDetail()
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+
+    @classmethod
+    def reported(cls, problem: ProblemReport) -> ExceptionPayload:
+        return cls(problem.reason, False, problem.needs_dispatch, problem.delay_s, problem.detail)
+
+    def to_json(self) -> JsonObject:
+        optional = _json(
+            {"delay_s": self.delay_s, "resolved_at": self.resolved_at, "resolution": self.resolution}
+        )
+        flags = {
+            "needs_dispatch": self.needs_dispatch,
+            "resolved": self.resolved,
+            "detail": self.detail.to_json(),
+        }
+        return {"reason": str(self.reason), **optional, **flags}
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> ExceptionPayload:
+        resolved_at = data.get("resolved_at")
+        return cls(
+            reason=str(data.get("reason", "")),
+            resolved=bool(data.get("resolved")),
+            needs_dispatch=bool(data.get("needs_dispatch")),
+            delay_s=int_or_none(data.get("delay_s")),
+            detail=ProblemDetail.from_json(data.get("detail") or {}),
+            resolved_at=datetime.fromisoformat(resolved_at) if resolved_at else None,
+            resolution=data.get("resolution"),
+        )
 
 
 @dataclass(frozen=True)

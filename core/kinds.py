@@ -100,6 +100,16 @@ class ProposalStatus(StrEnum):
     STALE = "stale"
 
 
+class ProposalKind(StrEnum):
+    """What a proposal changes; each kind has its own change type and its own applier."""
+
+    REBALANCE = "rebalance"  # routes re-planned: dispatch, compliance, capacity (3PL), rule-based
+    REROUTE = "reroute"  # one driver's own stops re-sequenced by the co-pilot
+    CALL_IN_GIG = "call_in_gig"
+    LOADING_PLAN = "loading_plan"
+    TURNAROUND_WARNING = "turnaround_warning"
+
+
 class ProposerKind(StrEnum):
     AGENT = "agent"
     USER = "user"

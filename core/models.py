@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -32,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.json_data import JsonObject
 from core.kinds import (
     BrandTier,
     ContactChannel,
@@ -96,7 +96,7 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map = {datetime: UtcDateTime(), JsonObject: JSON, list[str]: JSON}
 
 
 class Region(Base):
@@ -318,7 +318,7 @@ class Event(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload: Mapped[JsonObject] = mapped_column(default=dict)
 
 
 class User(Base):
@@ -364,8 +364,8 @@ class Proposal(Base):
     proposer_kind: Mapped[ProposerKind] = mapped_column(_enum(ProposerKind, "proposer_kind"))
     proposed_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-    change: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    effect: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    change: Mapped[JsonObject] = mapped_column(default=dict)
+    effect: Mapped[JsonObject] = mapped_column(default=dict)
     rationale: Mapped[str] = mapped_column(Text)
     status: Mapped[ProposalStatus] = mapped_column(_enum(ProposalStatus, "proposal_status"), index=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -383,7 +383,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int | None]
-    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[JsonObject] = mapped_column(default=dict)
 
 
 # -- The live day's customer side (migration 0002): outbox, tracking links, customer choices --
@@ -414,7 +414,7 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     body: Mapped[str] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload: Mapped[JsonObject] = mapped_column(default=dict)
     provider_ref: Mapped[str | None] = mapped_column(String(120))
     error: Mapped[str | None] = mapped_column(String(200))
 
@@ -428,7 +428,7 @@ class CustomerChoice(Base):
     token_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_tokens.id"))
     kind: Mapped[CustomerChoiceKind] = mapped_column(_enum(CustomerChoiceKind, "customer_choice_kind"))
     made_at: Mapped[datetime]
-    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[JsonObject] = mapped_column(default=dict)
 
 
 class SimState(Base):

@@ -1,17 +1,20 @@
-"""A proposal's route change and its effect, typed: built by the agents, read by the applier,
+"""A proposal's route change and its effect, typed: built by every agent that re-plans routes
+(dispatch, compliance, capacity's 3PL move, the rule-based dispatchers), read by the applier,
 the conflict check and the pages, and turned into JSON and back in one place.
 
-`RouteChange.from_json` also reads what older proposals stored (routes keyed by driver code
-with `[order, eta]` stops, routes as a list of entries, metrics under `late`), so every
-proposal already in a database still loads.
+`RouteChange.from_json` and the effects' `from_json` also read what older proposals stored
+(missing keys, metrics under `late_count`), so every proposal already in a database still loads.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
-JSON = dict[str, Any]  # the stored form, at the database boundary only
+from core.allocator.result import Metrics
+from core.allocator.result import Route as PlannedRoute
+from core.json_data import JsonObject, float_or_none, int_or_none, without_none
+from core.kinds import ProposalKind
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,40 @@ class PlannedStop:
 
 @dataclass(frozen=True)
 class NewRoute:
-    """One touched route as the change writes it; no stops = the route is emptied."""
+    """One touched route as the change writes it; no stops = the route is emptied. Times left
+    None keep the route's planned times."""
 
     driver: str
     stops: tuple[PlannedStop, ...]
     start_s: int | None
     end_s: int | None
     distance_m: int
+
+    @classmethod
+    def planned(cls, driver: str, route: PlannedRoute | None) -> NewRoute:
+        """The driver's route as the allocator scheduled it; no route = emptied."""
+        if route is None:
+            return cls(driver, (), None, None, 0)
+        stops = tuple(PlannedStop(v.order_id, v.arrival_s) for v in route.visits)
+        return cls(driver, stops, route.start_s, route.end_s, route.distance_m)
+
+    def to_json(self) -> JsonObject:
+        return {
+            "stops": [[s.order, s.eta_s] for s in self.stops],
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "distance_m": self.distance_m,
+        }
+
+    @classmethod
+    def from_json(cls, driver: str, data: JsonObject) -> NewRoute:
+        return cls(
+            driver=driver,
+            stops=tuple(PlannedStop(str(ref), int(eta)) for ref, eta in data.get("stops", [])),
+            start_s=int_or_none(data.get("start_s")),
+            end_s=int_or_none(data.get("end_s")),
+            distance_m=int(data.get("distance_m") or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +118,8 @@ class DriverRisk:
 class RouteChange:
     """What a route-changing proposal writes into one hub's plan."""
 
+    KIND: ClassVar[ProposalKind] = ProposalKind.REBALANCE
+
     hub_id: int | None  # None only in changes stored without it
     day: str  # ISO date
     requested_by: str
@@ -95,7 +127,7 @@ class RouteChange:
     moves: tuple[OrderMove, ...] = ()
     unassigned: tuple[Unplaced, ...] = ()
     handovers: tuple[LoadHandover, ...] = ()
-    action: str | None = None
+    action: str | None = None  # the proposing agent's action, when it is not a plain re-plan
     risks: tuple[DriverRisk, ...] = ()
 
     @property
@@ -112,55 +144,55 @@ class RouteChange:
         drivers |= {h.from_driver for h in self.handovers}
         return Touches(frozenset(drivers), frozenset(orders))
 
-    def to_json(self) -> JSON:
+    def to_json(self) -> JsonObject:
         out = asdict(self)
-        out["routes"] = {
-            r.driver: {
-                "stops": [[s.order, s.eta_s] for s in r.stops],
-                "start_s": r.start_s,
-                "end_s": r.end_s,
-                "distance_m": r.distance_m,
-            }
-            for r in self.routes
-        }
+        out["routes"] = {r.driver: r.to_json() for r in self.routes}
         out["drivers"] = sorted({r.driver for r in self.risks})
         return out
 
     @classmethod
-    def from_json(cls, data: JSON) -> RouteChange:
-        routes = data.get("routes", {})
+    def from_json(cls, data: JsonObject) -> RouteChange:
+        routes = data.get("routes") or {}
         return cls(
-            hub_id=int(data["hub_id"]) if data.get("hub_id") is not None else None,
+            hub_id=int_or_none(data.get("hub_id")),
             day=str(data.get("day", "")),
             requested_by=str(data.get("requested_by", "")),
-            routes=tuple(
-                NewRoute(
-                    driver=code,
-                    stops=tuple(PlannedStop(str(ref), int(eta)) for ref, eta in r.get("stops", [])),
-                    start_s=r.get("start_s"),
-                    end_s=r.get("end_s"),
-                    distance_m=int(r.get("distance_m") or 0),
-                )
-                for code, r in (routes.items() if isinstance(routes, dict) else ())
-            ),
+            routes=tuple(NewRoute.from_json(str(code), r) for code, r in routes.items()),
             moves=tuple(
                 OrderMove(
                     str(m["order"]),
                     m.get("from_driver"),
-                    m.get("from_position"),
+                    int_or_none(m.get("from_position")),
                     m.get("to_driver"),
-                    m.get("to_position"),
+                    int_or_none(m.get("to_position")),
                     str(m.get("reason", "")),
                 )
                 for m in data.get("moves", [])
             ),
-            unassigned=tuple(Unplaced(str(u["order"]), str(u["reason"])) for u in data.get("unassigned", [])),
+            unassigned=tuple(
+                Unplaced(str(u["order"]), str(u.get("reason", ""))) for u in data.get("unassigned", [])
+            ),
             handovers=tuple(
-                LoadHandover(**{**h, "orders": tuple(h["orders"])}) for h in data.get("handovers", [])
+                LoadHandover(
+                    from_driver=str(h["from_driver"]),
+                    kind=str(h.get("kind", "")),
+                    to_driver=h.get("to_driver"),
+                    lat=float(h.get("lat", 0.0)),
+                    lon=float(h.get("lon", 0.0)),
+                    at_s=int(h.get("at_s", 0)),
+                    orders=tuple(str(o) for o in h.get("orders", [])),
+                    why=str(h.get("why", "")),
+                )
+                for h in data.get("handovers", [])
             ),
             action=data.get("action"),
             risks=tuple(
-                DriverRisk(str(r["driver"]), str(r["rule"]), str(r["breach_at"]), tuple(r["orders"]))
+                DriverRisk(
+                    str(r["driver"]),
+                    str(r.get("rule", "")),
+                    str(r.get("breach_at", "")),
+                    tuple(str(o) for o in r.get("orders", [])),
+                )
                 for r in data.get("risks", [])
             ),
         )
@@ -177,6 +209,21 @@ class PlanMetrics:
     unassigned: int
     drivers_used: int
 
+    @classmethod
+    def of(cls, m: Metrics) -> PlanMetrics:
+        return cls(m.cost_cents, m.distance_m, m.co2_g, m.late_count, m.orders_unassigned, m.drivers_used)
+
+    @classmethod
+    def from_json(cls, m: JsonObject) -> PlanMetrics:
+        return cls(
+            cost_cents=int(m.get("cost_cents", 0)),
+            distance_m=int(m.get("distance_m", 0)),
+            co2_g=int(m.get("co2_g", 0)),
+            late=int(m.get("late") or m.get("late_count") or 0),
+            unassigned=int(m.get("unassigned") or m.get("orders_unassigned") or 0),
+            drivers_used=int(m.get("drivers_used", 0)),
+        )
+
 
 @dataclass(frozen=True)
 class SolverRun:
@@ -188,7 +235,7 @@ class SolverRun:
 
 @dataclass(frozen=True)
 class PlanEffect:
-    """A route change's expected effect: the plan before and after, and how much moved."""
+    """A re-plan's expected effect: the plan before and after, and how much moved."""
 
     before: PlanMetrics
     after: PlanMetrics
@@ -201,45 +248,56 @@ class PlanEffect:
     breaches: int | None = None  # the compliance agent's breaches found and avoided
     breaches_avoided: int | None = None
     handed_over: int = 0  # parcels of stranded vans given a way on
-    extra: tuple[tuple[str, int], ...] = field(default=())  # other agents' named counts
+    runtime_s: float | None = None  # an agent's own time when no solver ran
 
-    def to_json(self) -> JSON:
+    def to_json(self) -> JsonObject:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: JSON) -> PlanEffect:
-        def metrics(m: JSON) -> PlanMetrics:
-            return PlanMetrics(
-                cost_cents=int(m.get("cost_cents", 0)),
-                distance_m=int(m.get("distance_m", 0)),
-                co2_g=int(m.get("co2_g", 0)),
-                late=int(m.get("late") or m.get("late_count") or 0),
-                unassigned=int(m.get("unassigned") or m.get("orders_unassigned") or 0),
-                drivers_used=int(m.get("drivers_used", 0)),
-            )
-
+    def from_json(cls, data: JsonObject) -> PlanEffect:
         solver = data.get("solver")
-        known = {f for f in cls.__dataclass_fields__}
-        extra = tuple(
-            (k, int(v))
-            for k, v in data.items()
-            if k not in known and isinstance(v, int | float) and not isinstance(v, bool)
-        )
         return cls(
-            before=metrics(data["before"]),
-            after=metrics(data["after"]),
+            before=PlanMetrics.from_json(data.get("before") or {}),
+            after=PlanMetrics.from_json(data.get("after") or {}),
             orders_moved=int(data.get("orders_moved", 0)),
             orders_placed=int(data.get("orders_placed", 0)),
             orders_dropped=int(data.get("orders_dropped", 0)),
             routes_touched=int(data.get("routes_touched", 0)),
-            routes_total=int(data.get("routes_total", 0)),
+            routes_total=int(data.get("routes_total") or data.get("routes_touched") or 0),
             solver=SolverRun(
-                solver["status"], float(solver["runtime_s"]), int(solver["solutions"]), tuple(solver["notes"])
+                str(solver.get("status", "")),
+                float(solver.get("runtime_s", 0.0)),
+                int(solver.get("solutions", 0)),
+                tuple(solver.get("notes", ())),
             )
             if solver
             else None,
-            breaches=data.get("breaches"),
-            breaches_avoided=data.get("breaches_avoided"),
+            breaches=int_or_none(data.get("breaches")),
+            breaches_avoided=int_or_none(data.get("breaches_avoided")),
             handed_over=int(data.get("handed_over", 0)),
-            extra=tuple((str(k), int(v)) for k, v in data["extra"]) if "extra" in data else extra,
+            runtime_s=float_or_none(data.get("runtime_s")),
+        )
+
+
+@dataclass(frozen=True)
+class PlacementEffect:
+    """What a rule-based dispatcher's change does: orders placed on routes, nothing re-planned."""
+
+    orders_placed: int
+    routes_touched: int
+    orders_unplaced: int | None = None
+
+    @property
+    def orders_moved(self) -> int:
+        return 0  # it only places waiting orders
+
+    def to_json(self) -> JsonObject:
+        return without_none(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> PlacementEffect:
+        return cls(
+            int(data.get("orders_placed", 0)),
+            int(data.get("routes_touched", 0)),
+            int_or_none(data.get("orders_unplaced")),
         )

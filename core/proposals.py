@@ -13,32 +13,61 @@ nothing (PostgreSQL makes it wait for the first's row lock; SQLite writes one at
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.errors import ControlTowerError, StaleProposalError
-from core.kinds import ProposalStatus, ProposerKind
+from core.json_data import JsonObject, without_none
+from core.kinds import ProposalKind, ProposalStatus, ProposerKind
 from core.models import AuditEntry, Hub, Plan, Proposal, User
+from core.proposal_kinds import ProposalChange, ProposalEffect, parse_change, parse_effect
 
-Applier = Callable[[Session, Plan, dict[str, Any], datetime], dict[str, Any]]
-_APPLIERS: dict[str, Applier] = {}
+C = TypeVar("C", bound=ProposalChange)
 
 
-def register_applier(kind: str, applier: Applier) -> None:
-    """Agents register how their kind of change is written to the plan."""
-    _APPLIERS[kind] = applier
+@dataclass(frozen=True)
+class Applied:
+    """What an applier wrote, for the audit log: a summary and the counts it names."""
+
+    summary: str
+    orders_moved: int | None = None
+    routes_touched: int | None = None
+    drivers_called: int | None = None
+
+    def to_json(self) -> JsonObject:
+        return without_none(asdict(self))
+
+
+@dataclass(frozen=True)
+class Applier(Generic[C]):
+    """How one kind of change is written into the plan."""
+
+    change_type: type[C]
+    write: Callable[[Session, Plan, C, datetime], Applied]
+
+    def __call__(self, session: Session, plan: Plan, change: ProposalChange, now: datetime) -> Applied:
+        if not isinstance(change, self.change_type):
+            raise ControlTowerError(
+                f"a {type(change).__name__} cannot be applied as a {self.change_type.__name__}"
+            )
+        return self.write(session, plan, change, now)
+
+
+Appliers = Mapping[ProposalKind, Applier[Any]]
+"""How each kind of proposal is applied; `approve` takes it from its caller
+(`core.agents.appliers.APPLIERS` names every kind's)."""
 
 
 @dataclass(frozen=True)
 class ProposalView:
     id: int
-    kind: str
+    kind: ProposalKind
     hub_code: str
     plan_id: int
     base_version: int
@@ -47,17 +76,22 @@ class ProposalView:
     created_at: datetime
     status: ProposalStatus
     rationale: str
-    change: dict[str, Any]
-    effect: dict[str, Any]
+    change: ProposalChange
+    effect: ProposalEffect
     decided_by: str | None
     decided_at: datetime | None
     decision_reason: str | None
 
 
+def _change(p: Proposal) -> ProposalChange:
+    return parse_change(ProposalKind(p.kind), p.change)
+
+
 def _view(p: Proposal, hub_code: str, decided_by: str | None) -> ProposalView:
+    kind = ProposalKind(p.kind)
     return ProposalView(
         p.id,
-        p.kind,
+        kind,
         hub_code,
         p.plan_id,
         p.base_version,
@@ -66,8 +100,8 @@ def _view(p: Proposal, hub_code: str, decided_by: str | None) -> ProposalView:
         p.created_at,
         p.status,
         p.rationale,
-        p.change,
-        p.effect,
+        parse_change(kind, p.change),
+        parse_effect(kind, p.effect),
         decided_by,
         p.decided_at,
         p.decision_reason,
@@ -77,26 +111,25 @@ def _view(p: Proposal, hub_code: str, decided_by: str | None) -> ProposalView:
 def create_proposal(
     session: Session,
     plan: Plan,
-    kind: str,
     proposed_by: str,
     proposer_kind: ProposerKind,
-    change: dict[str, Any],
-    effect: dict[str, Any],
+    change: ProposalChange,
+    effect: ProposalEffect,
     rationale: str,
     now: datetime | None = None,
     base_version: int | None = None,
 ) -> Proposal:
     """Record a pending proposal against `base_version`, the plan version its author read
-    (default: the plan's current version)."""
+    (default: the plan's current version). The change's type says the proposal's kind."""
     proposal = Proposal(
         plan_id=plan.id,
         base_version=plan.version if base_version is None else base_version,
-        kind=kind,
+        kind=change.KIND,
         proposer_kind=proposer_kind,
         proposed_by=proposed_by,
         created_at=now or datetime.now(UTC),
-        change=change,
-        effect=effect,
+        change=change.to_json(),
+        effect=effect.to_json(),
         rationale=rationale,
         status=ProposalStatus.PENDING,
     )
@@ -105,39 +138,29 @@ def create_proposal(
     return proposal
 
 
-@dataclass(frozen=True)
-class Touches:
-    """The drivers and orders a change writes to; two changes conflict when these meet."""
-
-    drivers: frozenset[str]
-    orders: frozenset[str]
-
-    def meets(self, other: Touches) -> bool:
-        return bool(self.drivers & other.drivers or self.orders & other.orders)
-
-
-def touches(change: dict[str, Any]) -> Touches:
-    """What a change touches, read from the shapes proposals use: `routes` by driver code (with
-    `stops` of [order, eta]) or as a list of entries naming a `driver`, `moves` of orders between
-    drivers, and `drivers` as codes or entries with a `code`."""
-    drivers: set[str] = set()
-    orders: set[str] = set()
-    routes = change.get("routes", {})
-    if isinstance(routes, dict):
-        drivers |= set(routes)
-        orders |= {str(stop[0]) for r in routes.values() for stop in r.get("stops", [])}
-    else:
-        drivers |= {str(r["driver"]) for r in routes if r.get("driver")}
-    for move in change.get("moves", []):
-        orders.add(str(move["order"]))
-        drivers |= {str(move[k]) for k in ("from_driver", "to_driver") if move.get(k)}
-    drivers |= {str(d["code"] if isinstance(d, dict) else d) for d in change.get("drivers", [])}
-    return Touches(frozenset(drivers), frozenset(orders))
+def changes_of(
+    session: Session,
+    plan_id: int,
+    change_type: type[C],
+    statuses: Collection[ProposalStatus],
+    proposed_by: str | None = None,
+) -> list[C]:
+    """The changes of one type proposed on a plan (by `proposed_by`), in `statuses`, oldest first."""
+    stmt = select(Proposal.change).where(
+        Proposal.plan_id == plan_id, Proposal.kind == change_type.KIND, Proposal.status.in_(statuses)
+    )
+    if proposed_by is not None:
+        stmt = stmt.where(Proposal.proposed_by == proposed_by)
+    return [
+        change
+        for data in session.scalars(stmt.order_by(Proposal.id))
+        if isinstance(change := change_type.from_json(data), change_type)
+    ]
 
 
 def _conflicts_since(session: Session, plan: Plan, proposal: Proposal) -> bool:
     """Did a change applied to the plan after the proposal's version touch what it touches?"""
-    mine = touches(proposal.change)
+    mine = _change(proposal).touches()
     entries = [
         e
         for e in session.scalars(
@@ -149,7 +172,7 @@ def _conflicts_since(session: Session, plan: Plan, proposal: Proposal) -> bool:
         return True  # a version without an audited proposal: nothing says what it touched
     for entry in entries:
         applied = session.get(Proposal, entry.detail.get("proposal_id", -1))
-        if applied is None or touches(applied.change).meets(mine):
+        if applied is None or _change(applied).touches().meets(mine):
             return True
     return False
 
@@ -200,8 +223,11 @@ def _what_moved(session: Session, plan: Plan, since_version: int) -> str:
     return " Since then: " + "; ".join(parts) + "."
 
 
-def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | None = None) -> ProposalView:
-    """Apply a pending proposal atomically; refuse it if the plan moved since it was made."""
+def approve(
+    session: Session, viewer: Viewer, proposal_id: int, appliers: Appliers, now: datetime | None = None
+) -> ProposalView:
+    """Apply a pending proposal atomically with its kind's applier in `appliers`; refuse it if
+    the plan moved since it was made."""
     viewer.require(PLAN_CHANGE_ROLES, "approve proposals")
     now = now or datetime.now(UTC)
     proposal = _pending(session, proposal_id, stale_ok=True)
@@ -217,11 +243,12 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
             f"{proposal.base_version}, the plan is now at version {plan.version}); ask for a fresh "
             f"proposal.{_what_moved(session, plan, proposal.base_version)}"
         )
-    applier = _APPLIERS.get(proposal.kind)
+    applier = appliers.get(ProposalKind(proposal.kind))
     if applier is None:
         raise ControlTowerError(f"no way to apply a {proposal.kind!r} proposal")
+    change = _change(proposal)
     from_version = plan.version
-    summary = applier(session, plan, proposal.change, now)
+    applied = applier(session, plan, change, now)
     session.flush()
     bumped = session.execute(
         update(Plan)
@@ -235,7 +262,7 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
             "nothing was changed. Ask for a fresh proposal."
         )
     session.refresh(plan)
-    mine = touches(proposal.change)
+    mine = change.touches()
     stale = [
         other.id
         for other in session.scalars(
@@ -245,7 +272,7 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
                 Proposal.id != proposal.id,
             )
         )
-        if touches(other.change).meets(mine)
+        if _change(other).touches().meets(mine)
     ]
     if stale:  # conditional too: a proposal rejected meanwhile stays rejected
         session.execute(
@@ -265,7 +292,7 @@ def approve(session: Session, viewer: Viewer, proposal_id: int, now: datetime | 
                 "proposal_id": proposal.id,
                 "from_version": from_version,
                 "to_version": plan.version,
-                **summary,
+                **applied.to_json(),
             },
         )
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -287,9 +287,20 @@ def scorecards(session: Session, viewer: Viewer, start: date, end: date) -> list
     return [scorecard(session, viewer, vendor_id, start, end) for vendor_id in ids]
 
 
-def scorecard_rows(card: Scorecard) -> list[dict[str, Any]]:
+class ScorecardRow(TypedDict, total=False):
+    """One line of the scorecard's CSV export."""
+
+    section: Required[str]
+    name: Required[str]
+    unit: str
+    value: str | Number | None
+    previous: str | Number | None
+    change: Number | None
+
+
+def scorecard_rows(card: Scorecard) -> list[ScorecardRow]:
     """The scorecard as flat rows (section, name, value, previous, change): the CSV export."""
-    rows: list[dict[str, Any]] = [
+    rows: list[ScorecardRow] = [
         {"section": "vendor", "name": "vendor", "value": card.vendor_name},
         {"section": "vendor", "name": "vendor_code", "value": card.vendor_code},
         {
@@ -368,6 +379,7 @@ __all__ = [
     "RateCardView",
     "Scorecard",
     "ScorecardError",
+    "ScorecardRow",
     "previous_period",
     "scorecard",
     "scorecard_csv",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import core.agents.registry  # noqa: F401 - registers every agent's applier: any inbox proposal can be approved
 from core.access import Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RouteLine, changed_routes, routes_now
 from core.db import unit_of_work
 from core.kinds import ProposalStatus
@@ -71,7 +71,7 @@ def decide(viewer: Viewer, proposal_id: int, approved: bool, reason: str = "") -
     try:
         with unit_of_work(services.current_engine()) as session:
             if approved:
-                return approve(session, viewer, proposal_id, now=services.now())
+                return approve(session, viewer, proposal_id, APPLIERS, now=services.now())
             return reject(session, viewer, proposal_id, reason, now=services.now())
     finally:
         _changed()

@@ -3,29 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, fields
 
 import pandas as pd
 import streamlit as st
 
 from core.agents.dispatch import RouteLine
+from core.plan_change import PlanEffect, PlanMetrics, RouteChange
+from core.proposal_kinds import CallIn, LoadingPlanChange, TurnaroundWarning
 from core.proposals import ProposalView
+from core.timeutil import hhmm
 from ui import maps, widgets
 from ui.text import inert
 
-EFFECT_ROWS = (
-    ("cost_cents", "Cost", 100, "${:,.2f}"),
-    ("distance_m", "Distance", 1000, "{:,.1f} km"),
-    ("co2_g", "CO2", 1000, "{:,.1f} kg"),
-    ("late", "Predicted late", 1, "{:,.0f}"),
-    ("unassigned", "Unassigned", 1, "{:,.0f}"),
+EFFECT_ROWS: tuple[tuple[Callable[[PlanMetrics], int], str, int, str], ...] = (
+    (lambda m: m.cost_cents, "Cost", 100, "${:,.2f}"),
+    (lambda m: m.distance_m, "Distance", 1000, "{:,.1f} km"),
+    (lambda m: m.co2_g, "CO2", 1000, "{:,.1f} kg"),
+    (lambda m: m.late, "Predicted late", 1, "{:,.0f}"),
+    (lambda m: m.unassigned, "Unassigned", 1, "{:,.0f}"),
 )
+MOVE_COLUMNS = ["order", "from_driver", "from_position", "to_driver", "to_position", "reason"]
 
 
-def effect_table(p: ProposalView) -> pd.DataFrame:
+def effect_table(effect: PlanEffect) -> pd.DataFrame:
     """Before -> after for each measure, in display units."""
     rows = []
-    for key, label, scale, fmt in EFFECT_ROWS:
-        before, after = p.effect["before"][key] / scale, p.effect["after"][key] / scale
+    for measure, label, scale, fmt in EFFECT_ROWS:
+        before, after = measure(effect.before) / scale, measure(effect.after) / scale
         rows.append(
             {
                 "measure": label,
@@ -41,24 +46,32 @@ def effect_table(p: ProposalView) -> pd.DataFrame:
 
 def facts_table(p: ProposalView) -> pd.DataFrame:
     """The effect of a proposal that is not a re-plan (a call-in, a loading plan, a warning)."""
+    values = ((f.name, getattr(p.effect, f.name)) for f in fields(p.effect))
     return pd.DataFrame(
-        [
-            {"measure": key.replace("_", " "), "value": str(value)}
-            for key, value in p.effect.items()
-            if not isinstance(value, dict | list)
-        ]
+        [{"measure": name.replace("_", " "), "value": str(v)} for name, v in values if v is not None]
     )
 
 
 def detail_table(p: ProposalView) -> pd.DataFrame:
     """What a non-route change lists: drivers called in, routes re-timed or flagged."""
-    rows = p.change.get("drivers") or p.change.get("routes") or []
-    return pd.DataFrame([r for r in rows if isinstance(r, dict)])
+    change = p.change
+    if isinstance(change, CallIn):
+        return pd.DataFrame(
+            [asdict(d) | {"start": hhmm(d.start_s), "end": hhmm(d.end_s)} for d in change.drivers]
+        )
+    if isinstance(change, LoadingPlanChange):
+        turn = change.turnaround_s
+        return pd.DataFrame(
+            [asdict(r) | {"load": f"{hhmm(r.to_s)}-{hhmm(r.to_s + turn)}"} for r in change.routes]
+        )
+    if isinstance(change, TurnaroundWarning):
+        return pd.DataFrame([asdict(r) for r in change.routes])
+    return pd.DataFrame()
 
 
 def moves_table(p: ProposalView) -> pd.DataFrame:
-    columns = ["order", "from_driver", "from_position", "to_driver", "to_position", "reason"]
-    frame = pd.DataFrame(p.change.get("moves", []), columns=columns)
+    moves = p.change.moves if isinstance(p.change, RouteChange) else ()
+    frame = pd.DataFrame([asdict(m) for m in moves], columns=MOVE_COLUMNS)
     for col in ("from_position", "to_position"):  # 1-based stop numbers; "–" when unrouted
         number = pd.to_numeric(frame[col], errors="coerce").add(1)
         frame[col] = number.map(lambda n: "–" if pd.isna(n) else str(int(n)))
@@ -115,28 +128,24 @@ def proposal_card(
     tz: str,
 ) -> None:
     e = p.effect
-    replan = "before" in e and "after" in e
     with st.container(border=True):
-        action = p.change.get("action")
         st.markdown(
-            f"**Proposal {p.id}** · {widgets.words(action or p.kind)} by {p.proposed_by} for hub "
+            f"**Proposal {p.id}** · {widgets.words(p.change.action or p.kind)} by {p.proposed_by} for hub "
             f"{p.hub_code} · plan version {p.base_version} · {widgets.clock_text(p.created_at, tz)}"
         )
         st.markdown(inert(p.rationale))
-        if replan:
-            solver = e.get("solver")
+        if isinstance(e, PlanEffect):
             st.caption(
-                f"{e.get('orders_moved', 0)} orders move, {e.get('orders_placed', 0)} placed, "
-                f"{e.get('orders_dropped', 0)} dropped; {e.get('routes_touched', 0)} of "
-                f"{e.get('routes_total', e.get('routes_touched', 0))} routes change"
+                f"{e.orders_moved} orders move, {e.orders_placed} placed, {e.orders_dropped} dropped; "
+                f"{e.routes_touched} of {e.routes_total} routes change"
                 + (
-                    f" · solver {widgets.words(solver['status'])} in {solver['runtime_s']} s"
-                    if solver
+                    f" · solver {widgets.words(e.solver.status)} in {e.solver.runtime_s} s"
+                    if e.solver
                     else ""
                 )
             )
             left, right = st.columns([1, 1.4])
-            left.dataframe(effect_table(p), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
+            left.dataframe(effect_table(e), hide_index=True, width="stretch", key=f"dispatch.effect.{p.id}")
             if before or lines:
                 right.pydeck_chart(
                     maps.change_deck(before, lines, basemap_style),

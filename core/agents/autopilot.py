@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Outcome, policy_viewer, settle
-from core.field import resolve_problem
+from core.field import ExceptionPayload, ExceptionReason, resolve_problem
 from core.kinds import EventKind, OrderStatus, ProposalStatus, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
+from core.plan_change import RouteChange
 from core.proposals import ProposalView, reject
 from core.timeutil import local_midnight_utc
 
@@ -79,12 +80,13 @@ def hub_signals(session: Session, hub_id: int, day: date, now: datetime, tz: str
         )
     ).all()
     requests, broken = [], set()
-    for event_id, driver_id, payload in open_exceptions:
-        if payload.get("resolved"):
+    for event_id, driver_id, data in open_exceptions:
+        payload = ExceptionPayload.from_json(data)
+        if payload.resolved:
             continue
-        if payload.get("needs_dispatch"):
+        if payload.needs_dispatch:
             requests.append(event_id)
-        if payload.get("reason") == "vehicle_breakdown":
+        if payload.reason == ExceptionReason.VEHICLE_BREAKDOWN:
             broken.add(driver_id)
     return HubSignals(waiting, tuple(requests), frozenset(broken), predicted_late(session, hub_id, day, now))
 
@@ -150,16 +152,12 @@ class Autopilot:
                     continue
                 self.last_run[(name, hub_id)] = now
                 for proposal in agent(session, hub_id, self.day, now):
-                    self._settle(session, proposal, str(proposal.change.get("action", action)), now)
+                    self._settle(session, proposal, proposal.change.action or action, now)
 
     def _settle(self, session: Session, proposal: ProposalView, action: str, now: datetime) -> Outcome:
         if proposal.status is not ProposalStatus.PENDING:  # closed at birth: it changed nothing
             outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
-        elif (
-            proposal.status is ProposalStatus.PENDING
-            and not proposal.change.get("routes", True)
-            and proposal.kind == "rebalance"
-        ):
+        elif isinstance(proposal.change, RouteChange) and proposal.change.empty:
             reject(session, policy_viewer(proposal.proposed_by), proposal.id, "changes nothing", now)
             outcome = Outcome(proposal.id, action, applied=False, escalated=False, note="changes nothing")
         else:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.dispatch import KIND as REBALANCE
 from core.allocator.costs import route_cost_cents
 from core.allocator.travel import URBAN_TRAVEL
 from core.compliance import blocked_driver_ids
@@ -43,16 +42,19 @@ from core.kinds import (
     DriverStatus,
     FleetType,
     OrderStatus,
+    ProposalKind,
     ProposalStatus,
     ProposerKind,
     StopStatus,
 )
-from core.models import Driver, Fleet, Hub, Order, Plan, Proposal, Route, Stop, Vehicle
-from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
+from core.models import Driver, Fleet, Hub, Order, Plan, Route, Stop, Vehicle
+from core.plan_change import NewRoute, OrderMove, PlannedStop, RouteChange
+from core.proposal_kinds import CalledIn, CallIn, CapacityEffect
+from core.proposals import Applied, ProposalView, changes_of, create_proposal, proposal_view
 from core.timeutil import hhmm, seconds_since_midnight, time_of_day_s
 
 AGENT = "capacity-agent"
-CALL_IN = "call_in_gig"
+CALL_IN = ProposalKind.CALL_IN_GIG
 MOVE_TO_3PL = "move_to_3pl"
 HOUR_S = 3600
 PRODUCTIVE_SHARE = 0.85  # of a shift hour at or between doors; the rest: loading, breaks, going home
@@ -188,18 +190,12 @@ def _working_driver_ids(session: Session, plan: Plan | None) -> set[int]:
     )
 
 
-def _pending_call_ins(session: Session, plan: Plan | None) -> dict[str, list[int]]:
-    """Driver code -> [start_s, end_s] of every call-in waiting for a decision."""
+def _pending_call_ins(session: Session, plan: Plan | None) -> dict[str, CalledIn]:
+    """Driver code -> their shift, for every call-in waiting for a decision."""
     if plan is None:
         return {}
-    out: dict[str, list[int]] = {}
-    for change in session.scalars(
-        select(Proposal.change).where(
-            Proposal.plan_id == plan.id, Proposal.kind == CALL_IN, Proposal.status == ProposalStatus.PENDING
-        )
-    ):
-        out.update({d["code"]: [d["start_s"], d["end_s"]] for d in change["drivers"]})
-    return out
+    pending = changes_of(session, plan.id, CallIn, (ProposalStatus.PENDING,))
+    return {d.code: d for change in pending for d in change.drivers}
 
 
 def _load(session: Session, hub_id: int, day: date, now: datetime) -> _Load:
@@ -393,8 +389,8 @@ def propose_capacity(
         return []
     pending = _pending_call_ins(session, load.plan)
     capacity = load.total_capacity()
-    for start, end in pending.values():
-        capacity = capacity + load.shift_vector(start, end)
+    for d in pending.values():
+        capacity = capacity + load.shift_vector(d.start_s, d.end_s)
     load.gig_reserve = [r for r in load.gig_reserve if r.code not in pending]
     due = _due_matrix(load)
     before, _ = _shortfall(load, due, capacity)
@@ -417,39 +413,26 @@ def propose_capacity(
     if chosen:
         cost = sum(_gig_cost_cents(load, r.fleet, absorbed) for r, _, _, absorbed in chosen)
         hours = sum(end - start for _, start, end, _ in chosen) / HOUR_S
-        change = {
-            "action": CALL_IN,
-            "hub_id": hub_id,
-            "day": day.isoformat(),
-            "requested_by": viewer.username,
-            "drivers": [
-                {
-                    "code": r.code,
-                    "fleet": r.fleet.code,
-                    "start_s": start,
-                    "end_s": end,
-                    "start": hhmm(start),
-                    "end": hhmm(end),
-                }
-                for r, start, end, _ in chosen
-            ],
-        }
-        effect = {
-            "shortfall_before_h": round(before.short_s / HOUR_S, 1),
-            "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
-            "drivers_called": len(chosen),
-            "driver_hours_added": round(hours, 1),
-            "orders_moved": 0,
-            "routes_touched": 0,
-            "cost_delta_cents": cost,
-        }
+        change = CallIn(
+            hub_id,
+            day.isoformat(),
+            viewer.username,
+            tuple(CalledIn(r.code, r.fleet.code, start, end) for r, start, end, _ in chosen),
+        )
+        effect = CapacityEffect(
+            round(before.short_s / HOUR_S, 1),
+            round(max(after.short_s, 0) / HOUR_S, 1),
+            cost,
+            orders_moved=0,
+            routes_touched=0,
+            drivers_called=len(chosen),
+            driver_hours_added=round(hours, 1),
+        )
         text = (
             f"{before.text(code)}; call in {len(chosen)} {_vendor_names([r.fleet for r, *_ in chosen])} "
             f"courier(s) ({hours:.0f} h) at ~${cost / 100:,.0f}"
         )
-        proposal = create_proposal(
-            session, plan, CALL_IN, AGENT, ProposerKind.AGENT, change, effect, text, now
-        )
+        proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
         out.append(proposal_view(session, proposal.id))
     if overflow and overflow.moves:
         out.append(_propose_3pl(session, viewer, load, plan, day, now, capacity, after, overflow))
@@ -468,13 +451,13 @@ class _Van:
     parcels_left: int
     kind: str
     distance_m: float = 0.0
-    stops: list[list[Any]] = field(default_factory=list)  # [order ref, arrival_s]
+    stops: list[PlannedStop] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class _Overflow:
-    routes: dict[str, dict[str, Any]]
-    moves: list[dict[str, Any]]
+    routes: tuple[NewRoute, ...]
+    moves: tuple[OrderMove, ...]
     cost_delta_cents: int
     fleets: list[Fleet]
 
@@ -537,7 +520,7 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
                 )
             )
     work = dict(zip(load.refs, load.work_s.tolist(), strict=True))
-    moved_s, moves = 0.0, []
+    moved_s, moves = 0.0, list[OrderMove]()
     source: dict[str, list[str]] = {}
     for order, from_code, position in _overflow_orders(session, load, day):
         if moved_s >= short.short_s or not vans:
@@ -554,52 +537,48 @@ def _place_overflow(session: Session, load: _Load, day: date, short: Shortfall) 
             )
             if van.parcels_left < order.parcels or arrive > due_s or done + back_s > van.reserve.shift_end_s:
                 continue
-            van.stops.append([order.external_ref, int(arrive)])
+            van.stops.append(PlannedStop(order.external_ref, int(arrive)))
             van.t_s, van.lat, van.lon = done, order.lat, order.lon
             van.parcels_left -= order.parcels
             van.distance_m += leg_m
             moved_s += work.get(order.external_ref, float(order.service_time_s))
             late = f"ETA was after {hhmm(due_s)}" if from_code else "unassigned"
             moves.append(
-                {
-                    "order": order.external_ref,
-                    "from_driver": from_code,
-                    "from_position": position,
-                    "to_driver": van.reserve.code,
-                    "to_position": len(van.stops) - 1,
-                    "reason": f"{late}; 3PL ETA {hhmm(int(arrive))} (due {hhmm(due_s)})",
-                }
+                OrderMove(
+                    order.external_ref,
+                    from_code,
+                    position,
+                    van.reserve.code,
+                    len(van.stops) - 1,
+                    f"{late}; 3PL ETA {hhmm(int(arrive))} (due {hhmm(due_s)})",
+                )
             )
             if from_code:
                 source.setdefault(from_code, []).append(order.external_ref)
             break
     used = [v for v in vans if v.stops]
-    routes: dict[str, dict[str, Any]] = {}
+    routes: list[NewRoute] = []
     cost = 0
     for van in used:
         back_m = float(haversine_m(van.lat, van.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity
         end_s = int(van.t_s + back_m / URBAN_TRAVEL.speed_m_per_s(int(van.t_s), van.kind))
         distance_m = int(van.distance_m + back_m)
-        routes[van.reserve.code] = {
-            "stops": van.stops,
-            "start_s": van.start_s,
-            "end_s": end_s,
-            "distance_m": distance_m,
-        }
+        routes.append(NewRoute(van.reserve.code, tuple(van.stops), van.start_s, end_s, distance_m))
         cost += route_cost_cents(
             fleet_cost(van.reserve.fleet), end_s - van.start_s, distance_m, len(van.stops)
         )
-    routes.update(_sources_without(session, load, day, source))
-    return _Overflow(routes, moves, cost, [v.reserve.fleet for v in used])
+    routes += _sources_without(session, load, day, source)
+    return _Overflow(tuple(routes), tuple(moves), cost, [v.reserve.fleet for v in used])
 
 
 def _sources_without(
     session: Session, load: _Load, day: date, source: dict[str, list[str]]
-) -> dict[str, dict[str, Any]]:
+) -> list[NewRoute]:
     """The routes orders were taken from, with their other pending stops as planned."""
     if not source or load.plan is None:
-        return {}
-    out: dict[str, dict[str, Any]] = {}
+        return []
+    kept: dict[str, list[PlannedStop]] = {}
+    distances: dict[str, int] = {}
     tz = load.hub.timezone
     for code, ref, eta, distance_m in session.execute(
         select(Driver.code, Order.external_ref, Stop.planned_eta_at, Route.planned_distance_m)
@@ -611,21 +590,16 @@ def _sources_without(
         )
         .order_by(Driver.code, Stop.sequence)
     ):
-        route = out.setdefault(code, {"stops": [], "start_s": None, "end_s": None, "distance_m": distance_m})
+        stops = kept.setdefault(code, [])
+        distances[code] = distance_m
         if ref not in source[code]:
-            route["stops"].append([ref, seconds_since_midnight(eta, day, tz)])
-    return out
+            stops.append(PlannedStop(ref, seconds_since_midnight(eta, day, tz)))
+    return [NewRoute(code, tuple(stops), None, None, distances[code]) for code, stops in kept.items()]
 
 
 def _pending_kind(session: Session, plan: Plan, action: str) -> bool:
-    return any(
-        c.get("action") == action
-        for c in session.scalars(
-            select(Proposal.change).where(
-                Proposal.plan_id == plan.id, Proposal.status == ProposalStatus.PENDING
-            )
-        )
-    )
+    pending = changes_of(session, plan.id, RouteChange, (ProposalStatus.PENDING,))
+    return any(c.action == action for c in pending)
 
 
 def _propose_3pl(
@@ -639,42 +613,36 @@ def _propose_3pl(
     before: Shortfall,
     overflow: _Overflow,
 ) -> ProposalView:
-    moved = {m["order"] for m in overflow.moves}
+    moved = {m.order for m in overflow.moves}
     keep = np.array([ref not in moved for ref in load.refs], dtype=bool)
     after, _ = _shortfall(load, _due_matrix(load, keep), capacity)
-    change = {
-        "action": MOVE_TO_3PL,
-        "hub_id": load.hub.id,
-        "day": day.isoformat(),
-        "requested_by": viewer.username,
-        "routes": overflow.routes,
-        "moves": overflow.moves,
-        "unassigned": [],
-    }
-    effect = {
-        "shortfall_before_h": round(before.short_s / HOUR_S, 1),
-        "shortfall_after_h": round(max(after.short_s, 0) / HOUR_S, 1),
-        "orders_moved": len(overflow.moves),
-        "routes_touched": len(overflow.routes),
-        "cost_delta_cents": overflow.cost_delta_cents,
-    }
+    change = RouteChange(
+        load.hub.id, day.isoformat(), viewer.username, overflow.routes, overflow.moves, action=MOVE_TO_3PL
+    )
+    effect = CapacityEffect(
+        round(before.short_s / HOUR_S, 1),
+        round(max(after.short_s, 0) / HOUR_S, 1),
+        overflow.cost_delta_cents,
+        orders_moved=len(overflow.moves),
+        routes_touched=len(overflow.routes),
+    )
     names = _vendor_names(overflow.fleets)
     text = (
         f"{before.text(load.hub.code)} even with the couriers called in; move {len(overflow.moves)} "
         f"order(s) to {len(overflow.fleets)} {names} driver(s) on standby at ~"
         f"${overflow.cost_delta_cents / 100:,.0f}"
     )
-    proposal = create_proposal(session, plan, REBALANCE, AGENT, ProposerKind.AGENT, change, effect, text, now)
+    proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return proposal_view(session, proposal.id)
 
 
-def apply_call_in(session: Session, plan: Plan, change: dict[str, Any], now: datetime) -> dict[str, Any]:
+def apply_call_in(session: Session, plan: Plan, change: CallIn, now: datetime) -> Applied:
     """Set the called-in couriers active with the proposed shift; refuse if one was suspended.
 
     The shift is written on the driver profile (there is no per-day rota table): it is the shift
     the allocator reads for them today.
     """
-    codes = [d["code"] for d in change["drivers"]]
+    codes = [d.code for d in change.drivers]
     drivers = {d.code: d for d in session.scalars(select(Driver).where(Driver.code.in_(codes)))}
     for code in codes:
         if code not in drivers or drivers[code].status is DriverStatus.SUSPENDED:
@@ -682,17 +650,11 @@ def apply_call_in(session: Session, plan: Plan, change: dict[str, Any], now: dat
                 f"courier {code} can no longer be called in (suspended or removed); "
                 "nothing was changed. Ask for a fresh proposal."
             )
-    for entry in change["drivers"]:
-        driver = drivers[entry["code"]]
+    for entry in change.drivers:
+        driver = drivers[entry.code]
         driver.status = DriverStatus.ACTIVE
-        driver.shift_start = time(entry["start_s"] // HOUR_S, entry["start_s"] % HOUR_S // 60)
-        end_s = min(int(entry["end_s"]), 24 * HOUR_S - 60)
+        driver.shift_start = time(entry.start_s // HOUR_S, entry.start_s % HOUR_S // 60)
+        end_s = min(entry.end_s, 24 * HOUR_S - 60)
         driver.shift_end = time(end_s // HOUR_S, end_s % HOUR_S // 60)
     session.flush()
-    return {
-        "summary": f"call in {len(codes)} gig courier(s): {', '.join(codes)}",
-        "drivers_called": len(codes),
-    }
-
-
-register_applier(CALL_IN, apply_call_in)
+    return Applied(f"call in {len(codes)} gig courier(s): {', '.join(codes)}", drivers_called=len(codes))

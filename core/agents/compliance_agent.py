@@ -17,13 +17,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM
-from core.agents.dispatch import KIND
 from core.agents.dispatch_problem import DayState, load_day_state
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import Evaluation, current_of, evaluate_plan
@@ -32,7 +30,6 @@ from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.precheck import time_issue
 from core.allocator.pricing import Pricing
 from core.allocator.problem import AllocationProblem, DriverSpec
-from core.allocator.result import Metrics
 from core.compliance import (
     RULE_DAILY,
     RULE_WEEKLY,
@@ -47,8 +44,9 @@ from core.compliance import (
     load_driver_facts,
 )
 from core.kinds import DocumentKind, ProposalStatus, ProposerKind, StopStatus
-from core.models import Order, Plan, Proposal, Route, Stop
-from core.proposals import ProposalView, create_proposal, proposal_view
+from core.models import Order, Plan, Route, Stop
+from core.plan_change import DriverRisk, NewRoute, OrderMove, PlanEffect, PlanMetrics, RouteChange, Unplaced
+from core.proposals import ProposalView, changes_of, create_proposal, proposal_view
 from core.timeutil import hhmm, local_hhmm, local_midnight_utc, seconds_since_midnight
 
 AGENT = "compliance-agent"
@@ -224,15 +222,9 @@ def at_risk_drivers(session: Session, hub_id: int, day: date, now: datetime) -> 
 
 
 def _pending_drivers(session: Session, plan_id: int) -> set[str]:
-    """Drivers named in this agent's proposals still waiting in the inbox."""
-    changes = session.scalars(
-        select(Proposal.change).where(
-            Proposal.plan_id == plan_id,
-            Proposal.status == ProposalStatus.PENDING,
-            Proposal.proposed_by == AGENT,
-        )
-    )
-    return {code for change in changes for code in change.get("drivers", [])}
+    """Drivers at risk in this agent's proposals still waiting in the inbox."""
+    pending = changes_of(session, plan_id, RouteChange, (ProposalStatus.PENDING,), AGENT)
+    return {r.driver for change in pending for r in change.risks}
 
 
 def _allowance_s(look: _Look, d: DriverSpec) -> int:
@@ -306,46 +298,32 @@ def _why_unplaced(look: _Look, pricing: Pricing, order_id: str) -> str:
     return "no eligible driver: " + ", ".join(f"{n} {label}" for label, n in why.most_common())
 
 
-def _metrics(m: Metrics) -> dict[str, int]:
-    return {
-        "cost_cents": m.cost_cents,
-        "distance_m": m.distance_m,
-        "co2_g": m.co2_g,
-        "late": m.late_count,
-        "unassigned": m.orders_unassigned,
-        "drivers_used": m.drivers_used,
-    }
-
-
-def _route_entry(problem: AllocationProblem, after: Evaluation, code: str, started: bool) -> dict[str, Any]:
+def _new_route(problem: AllocationProblem, after: Evaluation, code: str, started: bool) -> NewRoute:
     """A touched route as the applier writes it; an emptied one ends once the van is back."""
     route = next((r for r in after.routes if r.driver_id == code), None)
     if route is not None:
-        return {
-            "stops": [[v.order_id, v.arrival_s] for v in route.visits],
-            "start_s": route.start_s,
-            "end_s": route.end_s,
-            "distance_m": route.distance_m,
-        }
+        return NewRoute.planned(code, route)
     v = problem.driver_index[code]
     start_s = problem.drivers[v].available_s
     if not started:
-        return {"stops": [], "start_s": start_s, "end_s": start_s, "distance_m": 0}
+        return NewRoute(code, (), start_s, start_s, 0)
     here, hub = problem.start_node(v), problem.end_node(v)
-    return {
-        "stops": [],
-        "start_s": start_s,
-        "end_s": start_s + int(problem.duration_s(v)[here, hub]),
-        "distance_m": int(problem.distance_m[here, hub]),
-    }
+    back_s = int(problem.duration_s(v)[here, hub])
+    return NewRoute(code, (), start_s, start_s + back_s, int(problem.distance_m[here, hub]))
 
 
-def _clear(look: _Look, risk: ComplianceRisk, entry: Mapping[str, Any]) -> bool:
+def _span(route: NewRoute) -> tuple[int, int]:
+    """Start and end of a route this agent scheduled (it always gives both)."""
+    assert route.start_s is not None and route.end_s is not None
+    return route.start_s, route.end_s
+
+
+def _clear(look: _Look, risk: ComplianceRisk, new: NewRoute) -> bool:
     """Does the driver's new route stay clear of the breach? A route that never leaves does."""
     route = look.routes[risk.driver_code]
-    if not entry["stops"] and route.started_at is None:
+    if not new.stops and route.started_at is None:
         return True
-    return _fits(look, route, risk.rule, risk.breach_at, int(entry["start_s"]), int(entry["end_s"]))
+    return _fits(look, route, risk.rule, risk.breach_at, *_span(new))
 
 
 def _names(counts: Mapping[str, int]) -> str:
@@ -356,7 +334,7 @@ def _names(counts: Mapping[str, int]) -> str:
 def _sentence(
     risk: ComplianceRisk,
     after: Evaluation,
-    entry: Mapping[str, Any],
+    new: NewRoute,
     placed: Mapping[str, str],
     reasons: Mapping[str, str],
     avoided: bool,
@@ -380,7 +358,7 @@ def _sentence(
     else:
         text = f"{risk.reason}; the {n} {which} come off the route and cannot be placed ({reasons[stuck[0]]})"
     if not avoided:
-        text += f"; even so the van is back only at {hhmm(int(entry['end_s']))}, after the breach"
+        text += f"; even so the van is back only at {hhmm(_span(new)[1])}, after the breach"
     return text + "."
 
 
@@ -419,7 +397,7 @@ def propose_compliance(
     at_risk = {r.driver_code for r in risks}
     touched = sorted(at_risk | {d for d, refs in new_plan.items() if refs != base.get(d, [])})
     routes = {
-        code: _route_entry(
+        code: _new_route(
             problem,
             after,
             code,
@@ -449,53 +427,44 @@ def propose_compliance(
             else:
                 words.append(reasons[ref])
             moves.append(
-                {
-                    "order": ref,
-                    "from_driver": risk.driver_code,
-                    "from_position": position,
-                    "to_driver": to,
-                    "to_position": new_plan[to].index(ref) if to else None,
-                    "reason": "; ".join(words),
-                }
+                OrderMove(
+                    ref,
+                    risk.driver_code,
+                    position,
+                    to,
+                    new_plan[to].index(ref) if to else None,
+                    "; ".join(words),
+                )
             )
     avoided = {r.driver_code: _clear(look, r, routes[r.driver_code]) for r in risks}
-    change = {
-        "hub_id": hub_id,
-        "day": day.isoformat(),
-        "requested_by": AGENT,
-        "action": ACTION,
-        "drivers": sorted(at_risk),
-        "routes": routes,
-        "moves": moves,
-        "unassigned": [{"order": o, "reason": reasons[o]} for o in sorted(reasons)],
-        "risks": [
-            {
-                "driver": r.driver_code,
-                "rule": r.rule,
-                "breach_at": r.breach_at.isoformat(),
-                "orders": list(r.orders),
-            }
-            for r in risks
-        ],
-    }
-    effect = {
-        "before": _metrics(before.metrics),
-        "after": _metrics(after.metrics),
-        "orders_moved": len(placed),
-        "orders_dropped": len(reasons),
-        "routes_touched": len(touched),
-        "routes_total": len(live),
-        "breaches": len(risks),
-        "breaches_avoided": sum(avoided.values()),
-        "cost_delta_cents": after.metrics.cost_cents - before.metrics.cost_cents,
-        "runtime_s": round(time.monotonic() - started, 2),
-    }
+    change = RouteChange(
+        hub_id=hub_id,
+        day=day.isoformat(),
+        requested_by=AGENT,
+        routes=tuple(routes.values()),
+        moves=tuple(moves),
+        unassigned=tuple(Unplaced(o, reasons[o]) for o in sorted(reasons)),
+        action=ACTION,
+        risks=tuple(DriverRisk(r.driver_code, r.rule, r.breach_at.isoformat(), r.orders) for r in risks),
+    )
+    effect = PlanEffect(
+        before=PlanMetrics.of(before.metrics),
+        after=PlanMetrics.of(after.metrics),
+        orders_moved=len(placed),
+        orders_placed=0,
+        orders_dropped=len(reasons),
+        routes_touched=len(touched),
+        routes_total=len(live),
+        breaches=len(risks),
+        breaches_avoided=sum(avoided.values()),
+        runtime_s=round(time.monotonic() - started, 2),
+    )
     text = " ".join(
         _sentence(r, after, routes[r.driver_code], placed, reasons, avoided[r.driver_code]) for r in risks
     )
     plan = session.get(Plan, state.plan_id)
     assert plan is not None
-    proposal = create_proposal(session, plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now)
+    proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return [proposal_view(session, proposal.id)]
 
 

@@ -23,12 +23,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer, visible_driver_ids
-from core.agents.customer import Slot, latest_choices, next_slots
+from core.agents.customer import ChoiceDetail, Slot, latest_choices, next_slots
 from core.allocator.params import DEFAULT_PARAMS, FAILED_DELIVERY_COST_CENTS
 from core.errors import AccessDeniedError, ControlTowerError
 from core.field import (
     Delivery,
     ExceptionAction,
+    ExceptionPayload,
     ExceptionReason,
     ExceptionRecord,
     Failure,
@@ -47,8 +48,9 @@ from core.kinds import (
     RouteStatus,
     StopStatus,
 )
-from core.models import Driver, Event, Fleet, Hub, Order, Plan, Proposal, Route, Stop
+from core.models import Driver, Event, Fleet, Hub, Order, Plan, Route, Stop
 from core.plan_change import RouteChange
+from core.proposals import changes_of
 from core.scenario.city import load_city
 from core.timeutil import at_seconds, local_hhmm, local_today
 
@@ -237,7 +239,8 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
             )
         )
 
-    place = choice.detail.get("place") if choice and chose is CustomerChoiceKind.SAFE_PLACE else None
+    detail = ChoiceDetail.from_json(choice.detail) if choice else ChoiceDetail()
+    place = detail.place if chose is CustomerChoiceKind.SAFE_PLACE else None
     if not (order.safe_place_allowed or chose is CustomerChoiceKind.SAFE_PLACE):
         excluded.append((ExceptionAction.SAFE_PLACE, "the customer did not allow a safe place"))
     elif skills & NO_SAFE_PLACE:
@@ -259,7 +262,7 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
         excluded.append((ExceptionAction.NEIGHBOUR, "an age-checked parcel goes to the customer only"))
     else:
         number = _house_number(order.address)
-        named = choice.detail.get("place") if choice and chose is CustomerChoiceKind.NEIGHBOUR else None
+        named = detail.place if chose is CustomerChoiceKind.NEIGHBOUR else None
         where = named or (f"the neighbour at number {number + 2}" if number else "a neighbour")
         offer(ExceptionAction.NEIGHBOUR, NEIGHBOUR_TIME_S, NEIGHBOUR_RISK, where, f"hand it to {where}")
 
@@ -284,11 +287,8 @@ def not_home_options(session: Session, driver_id: int, order_id: int, now: datet
             f"{locker.name} {int(dist)} m away",
         )
 
-    if choice and chose is CustomerChoiceKind.RESCHEDULE:
-        slot = Slot(
-            datetime.fromisoformat(choice.detail["slot_start_at"]),
-            datetime.fromisoformat(choice.detail["slot_end_at"]),
-        )
+    if chose is CustomerChoiceKind.RESCHEDULE and detail.slot is not None:
+        slot = detail.slot
     else:
         slot = next_slots(order.service_date, hub.timezone, 1)[0]
     start, end = (t.astimezone(ZoneInfo(hub.timezone)) for t in (slot.start_at, slot.end_at))
@@ -512,16 +512,11 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
         .scalars()
         .all()
     )
+    payloads = ((e, ExceptionPayload.from_json(e.payload)) for e in exceptions)
     open_ex = tuple(
-        ExceptionView(
-            e.id,
-            e.occurred_at,
-            str(e.payload.get("reason", "exception")),
-            e.order_id,
-            bool(e.payload.get("needs_dispatch")),
-        )
-        for e in exceptions
-        if not e.payload.get("resolved")
+        ExceptionView(e.id, e.occurred_at, p.reason or "exception", e.order_id, p.needs_dispatch)
+        for e, p in payloads
+        if not p.resolved
     )
     points = ((lon, lat), *((s.lon, s.lat) for s in stops), (hub.lon, hub.lat)) if stops else ()
     return CopilotView(
@@ -547,16 +542,9 @@ def copilot_view(session: Session, viewer: Viewer, driver_id: int, now: datetime
 
 def handover_notices(session: Session, plan_id: int, code: str, tz: str, day: date) -> tuple[str, ...]:
     """What the applied re-plans of the day hand over to or from driver `code`, in words."""
-    applied = session.scalars(
-        select(Proposal.change).where(
-            Proposal.plan_id == plan_id,
-            Proposal.kind == "rebalance",
-            Proposal.status == ProposalStatus.APPLIED,
-        )
-    ).all()
     words = []
-    for data in applied:
-        for h in RouteChange.from_json(data).handovers:
+    for change in changes_of(session, plan_id, RouteChange, (ProposalStatus.APPLIED,)):
+        for h in change.handovers:
             n = len(h.orders)
             parcels = f"{n} order{'s' if n != 1 else ''}"
             at = local_hhmm(at_seconds(day, tz, h.at_s), tz)

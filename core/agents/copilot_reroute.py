@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,15 +31,16 @@ from core.allocator.solve import solve
 from core.allocator.stop import MaxSolutions, StopRule
 from core.allocator.travel import HaversineTravel, IntMatrix
 from core.errors import ControlTowerError, StaleProposalError
-from core.field import ExceptionReason, ProblemReport, report_problem
+from core.field import ExceptionReason, ProblemDetail, ProblemReport, escalate_problem, report_problem
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
-from core.kinds import FleetType, ProposerKind, Role, StopStatus, VehicleKind
-from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
-from core.proposals import approve, create_proposal, register_applier
+from core.kinds import FleetType, ProposalKind, ProposerKind, Role, StopStatus, VehicleKind
+from core.models import Driver, Fleet, Hub, Order, Plan, Region, Route, Stop, Vehicle
+from core.plan_change import PlannedStop
+from core.proposal_kinds import Reroute, RerouteEffect
+from core.proposals import Applied, Applier, approve, create_proposal
 from core.timeutil import at_seconds, local_today, seconds_since_midnight, time_of_day_s
 
-KIND = "reroute"
 AGENT = "copilot"
 POLICY = Viewer(username="copilot-policy", role=Role.ADMIN)
 """Written policy: a re-sequence of one driver's own remaining stops that moves no order to
@@ -301,33 +301,28 @@ def _apply(
     late_after: tuple[str, ...],
     now: datetime,
 ) -> int:
-    change = {
-        "route_id": route_id,
-        "driver": code,
-        "reason": reason.value,
-        "stops": [[v.order_id, v.arrival_s] for v in planned.visits],
-        "end_s": planned.end_s,
-        "distance_m": planned.distance_m,
-    }
-    effect = {
-        "late_before": len(late_before),
-        "late_after": len(late_after),
-        "orders_moved": 0,
-        "routes_touched": 1,
-    }
+    change = Reroute(
+        route_id,
+        code,
+        reason.value,
+        tuple(PlannedStop(v.order_id, v.arrival_s) for v in planned.visits),
+        planned.end_s,
+        planned.distance_m,
+    )
+    effect = RerouteEffect(len(late_before), len(late_after))
     text = (
         f"{code}: {reason.value}; re-sequenced {len(planned.visits)} remaining stops "
         f"(late {len(late_before)} -> {len(late_after)}); no order changes driver."
     )
-    proposal = create_proposal(session, plan, KIND, AGENT, ProposerKind.AGENT, change, effect, text, now)
-    approve(session, POLICY, proposal.id, now=now)
+    proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
+    approve(session, POLICY, proposal.id, {ProposalKind.REROUTE: Applier(Reroute, apply_reroute)}, now=now)
     return proposal.id
 
 
-def apply_reroute(session: Session, plan: Plan, change: dict[str, Any], now: datetime) -> dict[str, Any]:
+def apply_reroute(session: Session, plan: Plan, change: Reroute, now: datetime) -> Applied:
     """Renumber one route's pending stops in the new order; refuse if they changed meanwhile."""
-    route_id = int(change["route_id"])
-    refs = [ref for ref, _ in change["stops"]]
+    route_id = change.route_id
+    refs = [s.order for s in change.stops]
     if sorted(_pending(session, route_id)) != sorted(refs):
         raise StaleProposalError(
             "the driver's remaining stops changed since this reroute was made; nothing was changed"
@@ -362,25 +357,22 @@ def apply_reroute(session: Session, plan: Plan, change: dict[str, Any], now: dat
     ids = [stops[r].id for r in refs]
     session.execute(update(Stop).where(Stop.id.in_(ids)).values(sequence=Stop.sequence + SEQUENCE_SHIFT))
     tz = plan_tz(session, plan)
-    for offset, (ref, arrival_s) in enumerate(change["stops"]):
+    for offset, stop in enumerate(change.stops):
         session.execute(
             update(Stop)
-            .where(Stop.id == stops[ref].id)
-            .values(sequence=first + offset, planned_eta_at=at_seconds(plan.service_date, tz, arrival_s))
+            .where(Stop.id == stops[stop.order].id)
+            .values(sequence=first + offset, planned_eta_at=at_seconds(plan.service_date, tz, stop.eta_s))
         )
     session.execute(
         update(Route)
         .where(Route.id == route_id)
-        .values(planned_end_at=at_seconds(plan.service_date, tz, int(change["end_s"])))
+        .values(planned_end_at=at_seconds(plan.service_date, tz, change.end_s))
     )
-    return {
-        "summary": f"co-pilot reroute of {change['driver']} ({change['reason']}, {len(refs)} stops)",
-        "orders_moved": 0,
-        "routes_touched": 1,
-    }
-
-
-register_applier(KIND, apply_reroute)
+    return Applied(
+        f"co-pilot reroute of {change.driver} ({change.reason}, {len(refs)} stops)",
+        orders_moved=0,
+        routes_touched=1,
+    )
 
 
 def _escalate(
@@ -403,17 +395,9 @@ def _escalate(
     at_risk = (
         sorted(set(late) | set(unserved)) if reason is not ExceptionReason.VEHICLE_BREAKDOWN else list(before)
     )
-    detail = {"at_risk": at_risk[:50], "at_risk_count": len(at_risk), "why": why}
+    detail = ProblemDetail(at_risk=tuple(at_risk[:50]), at_risk_count=len(at_risk), why=why)
     if event_id is not None:
-        event = session.get(Event, event_id)
-        if event is None:
-            raise ControlTowerError(f"there is no exception {event_id}")
-        event.payload = {
-            **event.payload,
-            "needs_dispatch": True,
-            "detail": {**event.payload.get("detail", {}), **detail},
-        }
-        session.flush()
+        escalate_problem(session, event_id, detail)
     else:
         event_id = report_problem(
             session,

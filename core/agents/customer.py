@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -25,9 +25,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from core.bulk import bulk_insert
+from core.bulk import Row, bulk_insert
 from core.config import get_settings
 from core.errors import AccessDeniedError, ControlTowerError
+from core.json_data import JsonObject, int_or_none
 from core.kinds import (
     OPEN_ORDER_STATES,
     PENDING_STOP_STATES,
@@ -106,6 +107,58 @@ class RecordingSender:
 class Slot:
     start_at: datetime
     end_at: datetime
+
+
+@dataclass(frozen=True)
+class ChoiceDetail:
+    """What a customer's choice names: the place (a safe place, a neighbour) or the slot."""
+
+    place: str | None = None
+    slot: Slot | None = None
+
+    def to_json(self) -> JsonObject:
+        if self.slot is not None:
+            return {
+                "slot_start_at": self.slot.start_at.isoformat(),
+                "slot_end_at": self.slot.end_at.isoformat(),
+            }
+        return {"place": self.place} if self.place else {}
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> ChoiceDetail:
+        start, end = data.get("slot_start_at"), data.get("slot_end_at")
+        slot = Slot(datetime.fromisoformat(start), datetime.fromisoformat(end)) if start and end else None
+        return cls(data.get("place"), slot)
+
+
+@dataclass(frozen=True)
+class EtaWindow:
+    """The ETA a message gives and the window around it."""
+
+    eta_at: datetime
+    eta_start_at: datetime
+    eta_end_at: datetime
+
+
+@dataclass(frozen=True)
+class MessagePayload:
+    """What an outbox message carries besides its text: its tracking link and, for an ETA or a
+    delay, the window and how late."""
+
+    tracking_url: str
+    window: EtaWindow | None = None
+    late_s: int | None = None
+
+    def to_json(self) -> JsonObject:
+        window = {k: v.isoformat() for k, v in asdict(self.window).items()} if self.window else {}
+        late = {"late_s": self.late_s} if self.late_s is not None else {}
+        return {**window, **late, "tracking_url": self.tracking_url}
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> MessagePayload:
+        at = [str(data.get(k) or "") for k in ("eta_at", "eta_start_at", "eta_end_at")]
+        window = EtaWindow(*(datetime.fromisoformat(t) for t in at)) if all(at) else None
+        return cls(str(data.get("tracking_url", "")), window, int_or_none(data.get("late_s")))
 
 
 @dataclass(frozen=True)
@@ -248,11 +301,17 @@ class _Outbox:
 
     policy: CustomerPolicy
     now: datetime
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    tokens: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[Row] = field(default_factory=list)
+    tokens: list[Row] = field(default_factory=list)
 
     def queue(
-        self, order: _Recipient, kind: MessageKind, key: str, text: str, payload: dict[str, Any]
+        self,
+        order: _Recipient,
+        kind: MessageKind,
+        key: str,
+        text: str,
+        window: EtaWindow | None = None,
+        late_s: int | None = None,
     ) -> None:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         self.tokens.append(
@@ -276,7 +335,9 @@ class _Outbox:
                 "body": text,
                 "provider_ref": None,
                 "error": None,
-                "payload": {**payload, "tracking_url": tracking_url(self.policy.base_url, token)},
+                "payload": MessagePayload(
+                    tracking_url(self.policy.base_url, token), window, late_s
+                ).to_json(),
             }
         )
 
@@ -323,7 +384,7 @@ def run_customer_agent(
             f"{local_hhmm(slot.start_at, tz)}-{local_hhmm(slot.end_at, tz)}) or leave instructions: "
             "{tracking_url}"
         )
-        outbox.queue(order, MessageKind.MISSED_YOU, f"missed:{order.id}", text, {})
+        outbox.queue(order, MessageKind.MISSED_YOU, f"missed:{order.id}", text)
     open_stop = (Plan.service_date == day) & Stop.status.in_(PENDING_STOP_STATES)
     first = session.execute(
         select(Stop.route_id, func.min(Stop.planned_eta_at))
@@ -365,7 +426,7 @@ def run_customer_agent(
             continue
         tz, start, end = tz_of[hub_id], eta - half, eta + half
         hello = f"Hi {_first_name(order.customer_name)}, your parcel {order.ref}"
-        window = {"eta_at": eta.isoformat(), "eta_start_at": start.isoformat(), "eta_end_at": end.isoformat()}
+        window = EtaWindow(eta, start, end)
         if due_eta:
             text = (
                 f"{hello} is out for delivery and should arrive between {local_hhmm(start, tz)} and "
@@ -377,9 +438,7 @@ def run_customer_agent(
                 f"{hello} is running late: we now expect it between {local_hhmm(start, tz)} and "
                 f"{local_hhmm(end, tz)}, after your booked slot. Sorry. Options: {{tracking_url}}"
             )
-            outbox.queue(
-                order, MessageKind.DELAY, f"delay:{order.id}", text, {**window, "late_s": int(late_s)}
-            )
+            outbox.queue(order, MessageKind.DELAY, f"delay:{order.id}", text, window, int(late_s))
     return outbox.write(session)
 
 
@@ -428,7 +487,7 @@ def deliver_outbox(session: Session, sender: MessageSender, now: datetime, limit
     ).all()
     updates = []
     for mid, channel, kind, body, payload, attempts, ref, name in rows:
-        url = str(payload.get("tracking_url", ""))
+        url = MessagePayload.from_json(payload).tracking_url
         receipt = sender.send(
             OutboundMessage(mid, ref, name, channel, kind, body.replace("{tracking_url}", url), url)
         )
@@ -498,6 +557,7 @@ def tracking_view(session: Session, token: str, now: datetime) -> TrackingView:
     eta = _etas(session, [order.id], now).get(order.id) if order.status in OPEN_ORDER_STATES else None
     half = timedelta(minutes=30)
     chosen = latest_choices(session, [order.id]).get(order.id)
+    detail = ChoiceDetail.from_json(chosen.detail) if chosen else ChoiceDetail()
     return TrackingView(
         order_ref=order.external_ref,
         status=order.status,
@@ -509,16 +569,9 @@ def tracking_view(session: Session, token: str, now: datetime) -> TrackingView:
         delivered_at=order.delivered_at,
         choices=_choices(order, hub.timezone),
         chosen=chosen.kind if chosen else None,
-        chosen_place=chosen.detail.get("place") if chosen else None,
-        chosen_slot=_slot(chosen.detail) if chosen else None,
+        chosen_place=detail.place,
+        chosen_slot=detail.slot,
     )
-
-
-def _slot(detail: dict[str, Any]) -> Slot | None:
-    if "slot_start_at" not in detail:
-        return None
-    start, end = detail["slot_start_at"], detail["slot_end_at"]
-    return Slot(datetime.fromisoformat(start), datetime.fromisoformat(end))
 
 
 def record_customer_choice(session: Session, token: str, choice: ChoiceRequest, now: datetime) -> int:
@@ -536,17 +589,16 @@ def record_customer_choice(session: Session, token: str, choice: ChoiceRequest, 
     kind = CustomerChoiceKind(choice.kind)
     if kind not in offered:
         raise ControlTowerError(f"'{kind.value}' is not possible for this parcel now")
-    detail: dict[str, Any] = {}
+    detail = ChoiceDetail()
     if kind is CustomerChoiceKind.RESCHEDULE:
         if choice.slot is None or choice.slot not in offered[kind].slots:
             raise ControlTowerError("pick one of the offered delivery slots")
-        detail = {
-            "slot_start_at": choice.slot.start_at.isoformat(),
-            "slot_end_at": choice.slot.end_at.isoformat(),
-        }
+        detail = ChoiceDetail(slot=choice.slot)
     elif choice.place:
-        detail = {"place": choice.place.strip()[:120]}
-    made = CustomerChoice(order_id=order.id, token_id=token_id, kind=kind, made_at=now, detail=detail)
+        detail = ChoiceDetail(place=choice.place.strip()[:120])
+    made = CustomerChoice(
+        order_id=order.id, token_id=token_id, kind=kind, made_at=now, detail=detail.to_json()
+    )
     session.add(made)
     session.flush()
     return made.id

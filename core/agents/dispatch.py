@@ -35,7 +35,7 @@ from core.allocator.insertion import broken_routes, improve, insert_greedily, ma
 from core.allocator.metro import solve_metro
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.problem import AllocationProblem
-from core.allocator.result import AllocationResult, Metrics
+from core.allocator.result import AllocationResult
 from core.allocator.solve import Progress, ProgressFn, result_of_plan, solve
 from core.allocator.stop import MaxRuntime
 from core.errors import StaleProposalError
@@ -50,21 +50,18 @@ from core.kinds import (
 )
 from core.models import Driver, Fleet, Hub, Order, Plan, Route, Stop
 from core.plan_change import (
-    JSON,
     LoadHandover,
     NewRoute,
     OrderMove,
     PlanEffect,
     PlanMetrics,
-    PlannedStop,
     RouteChange,
     SolverRun,
     Unplaced,
 )
-from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
+from core.proposals import Applied, ProposalView, create_proposal, proposal_view
 from core.timeutil import at_seconds, hhmm
 
-KIND = "rebalance"
 AGENT = "dispatch-agent"
 WRITE_RESERVE_S = 1.0  # of the time limit kept for evaluating, diffing and writing the proposal
 MIN_SEARCH_S = 0.3
@@ -112,10 +109,6 @@ class Replan:
     effect: PlanEffect
     rationale: str
     plan: dict[str, list[str]]
-
-
-def _metrics(m: Metrics) -> PlanMetrics:
-    return PlanMetrics(m.cost_cents, m.distance_m, m.co2_g, m.late_count, m.orders_unassigned, m.drivers_used)
 
 
 def _moves(
@@ -274,17 +267,7 @@ def _as_replan(
         {d.driver_id for d in diff.drivers} | {h.to_driver for h in handed.handovers if h.to_driver}
     )
     by_driver = {r.driver_id: r for r in after.routes}
-    routes = tuple(
-        NewRoute(
-            driver=code,
-            stops=tuple(PlannedStop(v.order_id, v.arrival_s) for v in route.visits) if route else (),
-            start_s=route.start_s if route else None,
-            end_s=route.end_s if route else None,
-            distance_m=route.distance_m if route else 0,
-        )
-        for code in changed
-        for route in [by_driver.get(code)]
-    )
+    routes = tuple(NewRoute.planned(code, by_driver.get(code)) for code in changed)
     stranded = {o: h for h in handed.handovers for o in h.orders}
     reasons = {
         o: (
@@ -307,8 +290,8 @@ def _as_replan(
         handovers=tuple(LoadHandover(**h.__dict__) for h in handed.handovers),
     )
     effect = PlanEffect(
-        before=_metrics(before.metrics),
-        after=_metrics(after.metrics),
+        before=PlanMetrics.of(before.metrics),
+        after=PlanMetrics.of(after.metrics),
         orders_moved=diff.orders_moved,
         orders_placed=len(diff.assigned),
         orders_dropped=len(diff.unassigned),
@@ -372,11 +355,10 @@ def record(
     proposal = create_proposal(
         session,
         plan,
-        KIND,
         by,
         kind,
-        replan_.change.to_json(),
-        replan_.effect.to_json(),
+        replan_.change,
+        replan_.effect,
         replan_.rationale,
         now,
         base_version=state.plan_version if state.plan_version is not None else plan.version,
@@ -453,10 +435,9 @@ def plan_tz(session: Session, plan: Plan) -> str:
     return hub.timezone
 
 
-def apply_route_change(session: Session, plan: Plan, data: JSON, now: datetime) -> JSON:
+def apply_route_change(session: Session, plan: Plan, change: RouteChange, now: datetime) -> Applied:
     """Write a rebalance's routes into the plan; refuse if an order it moves is no longer open.
     A load handed back to the hub is no longer out for delivery: it is loaded again there."""
-    change = RouteChange.from_json(data)
     tz = plan_tz(session, plan)
     refs = {s.order for r in change.routes for s in r.stops} | {m.order for m in change.moves}
     orders = {o.external_ref: o for o in session.scalars(select(Order).where(Order.external_ref.in_(refs)))}
@@ -509,14 +490,9 @@ def apply_route_change(session: Session, plan: Plan, data: JSON, now: datetime) 
             order.status = OrderStatus.UNASSIGNED
     session.flush()
     moved = sum(1 for m in change.moves if m.from_driver and m.to_driver)
-    return {
-        "summary": f"rebalance ({moved} orders moved, {len(change.routes)} routes)",
-        "orders_moved": moved,
-        "routes_touched": len(change.routes),
-    }
-
-
-register_applier(KIND, apply_route_change)
+    return Applied(
+        f"rebalance ({moved} orders moved, {len(change.routes)} routes)", moved, len(change.routes)
+    )
 
 
 @dataclass(frozen=True)
@@ -532,11 +508,10 @@ class RouteLine:
 def routes_now(session: Session, proposal: ProposalView) -> list[RouteLine]:
     """The touched drivers' routes as the plan has them now (hub, pending stops, hub): the
     "before" that `changed_routes` is drawn against."""
-    routes = proposal.change.get("routes", {})
-    if not isinstance(routes, dict) or not routes:
+    change = proposal.change
+    if not isinstance(change, RouteChange) or not change.routes:
         return []
-    hub = session.get(Hub, int(proposal.change["hub_id"]))
-    assert hub is not None
+    hub = _hub_of(session, proposal.plan_id)
     rows = session.execute(
         select(Driver.code, Fleet.fleet_type, Order.lon, Order.lat)
         .join(Route, Route.driver_id == Driver.id)
@@ -545,7 +520,7 @@ def routes_now(session: Session, proposal: ProposalView) -> list[RouteLine]:
         .join(Order, Order.id == Stop.order_id)
         .where(
             Route.plan_id == proposal.plan_id,
-            Driver.code.in_(list(routes)),
+            Driver.code.in_([r.driver for r in change.routes]),
             Stop.status.in_(PENDING_STOP_STATES),
         )
         .order_by(Driver.code, Stop.sequence)
@@ -561,32 +536,39 @@ def routes_now(session: Session, proposal: ProposalView) -> list[RouteLine]:
 
 def changed_routes(session: Session, proposal: ProposalView) -> list[RouteLine]:
     """The proposal's new routes for its touched drivers, as map lines (hub to hub)."""
-    routes = proposal.change.get("routes", {})
-    if not isinstance(routes, dict):  # a loading plan or a warning lists routes, it does not re-draw them
+    change = proposal.change
+    if not isinstance(
+        change, RouteChange
+    ):  # a loading plan or a warning lists routes, it does not re-draw them
         return []
-    refs = [ref for r in routes.values() for ref, _ in r["stops"]]
+    refs = [s.order for r in change.routes for s in r.stops]
     coords = {
         ref: (float(lon), float(lat))
         for ref, lon, lat in session.execute(
             select(Order.external_ref, Order.lon, Order.lat).where(Order.external_ref.in_(refs))
         )
     }
-    hub = session.get(Hub, int(proposal.change["hub_id"]))
-    assert hub is not None
+    hub = _hub_of(session, proposal.plan_id)
     kinds = dict(
         session.execute(
             select(Driver.code, Fleet.fleet_type)
             .join(Fleet, Driver.fleet_id == Fleet.id)
-            .where(Driver.code.in_(list(routes)))
+            .where(Driver.code.in_([r.driver for r in change.routes]))
         ).all()
     )
     home = (hub.lon, hub.lat)
     return [
         RouteLine(
-            code,
-            str(kinds.get(code, "")),
-            len(r["stops"]),
-            (home, *(coords[ref] for ref, _ in r["stops"] if ref in coords), home),
+            r.driver,
+            str(kinds.get(r.driver, "")),
+            len(r.stops),
+            (home, *(coords[s.order] for s in r.stops if s.order in coords), home),
         )
-        for code, r in sorted(routes.items())
+        for r in sorted(change.routes, key=lambda r: r.driver)
     ]
+
+
+def _hub_of(session: Session, plan_id: int) -> Hub:
+    hub = session.scalar(select(Hub).join(Plan, Plan.hub_id == Hub.id).where(Plan.id == plan_id))
+    assert hub is not None
+    return hub

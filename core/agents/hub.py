@@ -17,7 +17,6 @@ import heapq
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,14 +25,22 @@ from core.access import PLAN_CHANGE_ROLES, Viewer
 from core.allocator.travel import URBAN_TRAVEL
 from core.errors import StaleProposalError
 from core.geo import haversine_m
-from core.kinds import ProposalStatus, ProposerKind, RouteStatus, StopStatus
-from core.models import Driver, Hub, Order, Plan, Proposal, Route, Stop
-from core.proposals import ProposalView, create_proposal, proposal_view, register_applier
+from core.kinds import ProposalKind, ProposalStatus, ProposerKind, RouteStatus, StopStatus
+from core.models import Driver, Hub, Order, Plan, Route, Stop
+from core.proposal_kinds import (
+    LateDeparture,
+    LoadingEffect,
+    LoadingPlanChange,
+    Retime,
+    TurnaroundWarning,
+    WarningEffect,
+)
+from core.proposals import Applied, ProposalView, changes_of, create_proposal, proposal_view
 from core.timeutil import at_seconds, hhmm, seconds_since_midnight, time_of_day_s
 
 AGENT = "hub-agent"
-LOADING_PLAN = "loading_plan"
-TURNAROUND_WARNING = "turnaround_warning"
+LOADING_PLAN = ProposalKind.LOADING_PLAN
+TURNAROUND_WARNING = ProposalKind.TURNAROUND_WARNING
 MIN_RETIME_S = 60  # a slot within a minute of the planned start is not worth a change
 
 
@@ -240,17 +247,12 @@ def loading_plan(session: Session, hub_id: int, day: date, now: datetime) -> Loa
 
 
 def _decided_routes(
-    session: Session, plan: Plan, kind: str, statuses: tuple[ProposalStatus, ...]
+    session: Session,
+    plan: Plan,
+    kind: type[LoadingPlanChange] | type[TurnaroundWarning],
+    statuses: tuple[ProposalStatus, ...],
 ) -> set[int]:
-    return {
-        r["route_id"]
-        for change in session.scalars(
-            select(Proposal.change).where(
-                Proposal.plan_id == plan.id, Proposal.kind == kind, Proposal.status.in_(statuses)
-            )
-        )
-        for r in change["routes"]
-    }
+    return {r.route_id for change in changes_of(session, plan.id, kind, statuses) for r in change.routes}
 
 
 def propose_loading_plan(
@@ -269,16 +271,19 @@ def propose_loading_plan(
     if (
         retimed
         and lp.max_wait_before_s > 0
-        and not _decided_routes(session, plan, LOADING_PLAN, (ProposalStatus.PENDING,))
+        and not _decided_routes(session, plan, LoadingPlanChange, (ProposalStatus.PENDING,))
     ):
         out.append(_propose_plan(session, viewer, plan, lp, retimed, now))
-    seen = _decided_routes(
-        session, plan, TURNAROUND_WARNING, (ProposalStatus.PENDING, ProposalStatus.APPLIED)
-    )
+    seen = _decided_routes(session, plan, TurnaroundWarning, (ProposalStatus.PENDING, ProposalStatus.APPLIED))
     late = [d for d in lp.late if d.route_id not in seen]
     if late:
         out.append(_propose_warning(session, viewer, plan, lp, late, now))
     return out
+
+
+def _dock(lp: LoadingPlan, viewer: Viewer) -> tuple[int, str, str, int, int]:
+    """What both kinds of the agent's change say first: hub, day, who asked, bays, turnaround."""
+    return lp.hub_id, lp.day.isoformat(), viewer.username, lp.loading_bays, lp.turnaround_s
 
 
 def _propose_plan(
@@ -290,36 +295,23 @@ def _propose_plan(
     now: datetime,
 ) -> ProposalView:
     delays = [max(0, d.load_start_s - d.planned_start_s) for d in lp.departures]
-    change = {
-        "action": LOADING_PLAN,
-        "hub_id": lp.hub_id,
-        "day": lp.day.isoformat(),
-        "requested_by": viewer.username,
-        "loading_bays": lp.loading_bays,
-        "turnaround_s": lp.turnaround_s,
-        "routes": [
-            {
-                "route_id": d.route_id,
-                "driver": d.driver_code,
-                "bay": d.bay + 1,
-                "from_s": d.planned_start_s,
-                "to_s": d.load_start_s,
-                "load": f"{hhmm(d.load_start_s)}-{hhmm(d.load_start_s + lp.turnaround_s)}",
-            }
-            for d in retimed
-        ],
-    }
-    effect = {
-        "max_dock_wait_min_before": round(lp.max_wait_before_s / 60),
-        "mean_dock_wait_min_before": round(lp.mean_wait_before_s / 60),
-        "max_dock_wait_min_after": 0,
-        "mean_dock_wait_min_after": 0,
-        "max_departure_delay_min": round(max(delays, default=0) / 60),
-        "routes_retimed": len(retimed),
-        "routes_touched": len(retimed),
-        "orders_moved": 0,
-        "max_loading_at_once": lp.max_loading_at_once(),
-    }
+    change = LoadingPlanChange(
+        *_dock(lp, viewer),
+        tuple(
+            Retime(d.route_id, d.driver_code, d.bay + 1, d.planned_start_s, d.load_start_s) for d in retimed
+        ),
+    )
+    effect = LoadingEffect(
+        max_dock_wait_min_before=round(lp.max_wait_before_s / 60),
+        mean_dock_wait_min_before=round(lp.mean_wait_before_s / 60),
+        max_dock_wait_min_after=0,
+        mean_dock_wait_min_after=0,
+        max_departure_delay_min=round(max(delays, default=0) / 60),
+        routes_retimed=len(retimed),
+        routes_touched=len(retimed),
+        orders_moved=0,
+        max_loading_at_once=lp.max_loading_at_once(),
+    )
     waves = sorted({d.load_start_s for d in lp.departures})
     text = (
         f"{lp.hub_code}: {len(lp.departures)} vans for {lp.loading_bays} bays; turning up at their "
@@ -327,43 +319,30 @@ def _propose_plan(
         f"{len(waves)} wave(s) from {hhmm(waves[0])}: no van waits, {len(retimed)} route(s) re-timed, "
         f"latest departure delay {max(delays, default=0) // 60} min"
     )
-    proposal = create_proposal(
-        session, plan, LOADING_PLAN, AGENT, ProposerKind.AGENT, change, effect, text, now
-    )
+    proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return proposal_view(session, proposal.id)
 
 
 def _propose_warning(
     session: Session, viewer: Viewer, plan: Plan, lp: LoadingPlan, late: list[Departure], now: datetime
 ) -> ProposalView:
-    change = {
-        "action": TURNAROUND_WARNING,
-        "hub_id": lp.hub_id,
-        "day": lp.day.isoformat(),
-        "requested_by": viewer.username,
-        "loading_bays": lp.loading_bays,
-        "turnaround_s": lp.turnaround_s,
-        "routes": [
-            {
-                "route_id": d.route_id,
-                "driver": d.driver_code,
-                "first_order": d.first_order,
-                "due": hhmm(d.first_due_s or 0),
-                "eta": hhmm(d.new_first_eta_s or 0),
-                "departs": hhmm(d.load_start_s + lp.turnaround_s),
-                "minutes_late": d.minutes_late,
-            }
+    change = TurnaroundWarning(
+        *_dock(lp, viewer),
+        tuple(
+            LateDeparture(
+                d.route_id,
+                d.driver_code,
+                d.first_order,
+                hhmm(d.first_due_s or 0),
+                hhmm(d.new_first_eta_s or 0),
+                hhmm(d.load_start_s + lp.turnaround_s),
+                d.minutes_late,
+            )
             for d in late
-        ],
-    }
+        ),
+    )
     worst = max(late, key=lambda d: d.minutes_late)
-    effect = {
-        "routes_late": len(late),
-        "max_minutes_late": worst.minutes_late,
-        "turnaround_min": lp.turnaround_s // 60,
-        "routes_touched": 0,
-        "orders_moved": 0,
-    }
+    effect = WarningEffect(len(late), worst.minutes_late, lp.turnaround_s // 60)
     text = (
         f"{lp.hub_code}: a {lp.turnaround_s // 60} min turnaround with {lp.loading_bays} bay(s) makes "
         f"the first stop of {len(late)} route(s) late even with the loading plan "
@@ -371,18 +350,16 @@ def _propose_warning(
         f"{worst.first_order} due {hhmm(worst.first_due_s or 0)}, {worst.minutes_late} min late); "
         "shorten loading, open a bay or re-plan those first stops"
     )
-    proposal = create_proposal(
-        session, plan, TURNAROUND_WARNING, AGENT, ProposerKind.AGENT, change, effect, text, now
-    )
+    proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return proposal_view(session, proposal.id)
 
 
-def apply_loading_plan(session: Session, plan: Plan, change: dict[str, Any], now: datetime) -> dict[str, Any]:
+def apply_loading_plan(session: Session, plan: Plan, change: LoadingPlanChange, now: datetime) -> Applied:
     """Write each re-timed route's loading start; a later start shifts its pending ETAs and end
     with it (an earlier one leaves them: the van waits rather than arrives early)."""
     hub = session.get(Hub, plan.hub_id)
     assert hub is not None
-    by_id = {r["route_id"]: r for r in change["routes"]}
+    by_id = {r.route_id: r for r in change.routes}
     routes = session.scalars(select(Route).where(Route.id.in_(list(by_id)))).all()
     started = [r.id for r in routes if r.started_at is not None]
     if started or len(routes) != len(by_id):
@@ -391,7 +368,7 @@ def apply_loading_plan(session: Session, plan: Plan, change: dict[str, Any], now
             "made; nothing was changed. Ask for a fresh proposal."
         )
     for route in routes:
-        new_start = at_seconds(plan.service_date, hub.timezone, by_id[route.id]["to_s"])
+        new_start = at_seconds(plan.service_date, hub.timezone, by_id[route.id].to_s)
         delay = new_start - route.planned_start_at
         route.planned_start_at = new_start
         if delay > timedelta(0):
@@ -401,18 +378,9 @@ def apply_loading_plan(session: Session, plan: Plan, change: dict[str, Any], now
             ):
                 stop.planned_eta_at += delay
     session.flush()
-    return {"summary": f"loading plan ({len(routes)} routes re-timed)", "routes_touched": len(routes)}
+    return Applied(f"loading plan ({len(routes)} routes re-timed)", routes_touched=len(routes))
 
 
-def acknowledge_turnaround(
-    session: Session, plan: Plan, change: dict[str, Any], now: datetime
-) -> dict[str, Any]:
+def acknowledge_turnaround(session: Session, plan: Plan, change: TurnaroundWarning, now: datetime) -> Applied:
     """A warning changes no route: approving it records that a person has seen it."""
-    return {
-        "summary": f"turnaround warning acknowledged ({len(change['routes'])} routes late)",
-        "routes_touched": 0,
-    }
-
-
-register_applier(LOADING_PLAN, apply_loading_plan)
-register_applier(TURNAROUND_WARNING, acknowledge_turnaround)
+    return Applied(f"turnaround warning acknowledged ({len(change.routes)} routes late)", routes_touched=0)

@@ -15,9 +15,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
+from core.agents.appliers import APPLIERS
 from core.errors import StaleProposalError
 from core.kinds import Role
-from core.proposals import ProposalView, approve
+from core.proposal_kinds import ProposalEffect
+from core.proposals import Appliers, ProposalView, approve
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,12 @@ class Rule:
     max_orders_moved: int | None = None
     max_routes_touched: int | None = None
 
-    def allows(self, effect: Mapping[str, object]) -> bool:
+    def allows(self, effect: ProposalEffect) -> bool:
         if not self.auto:
             return False
-        caps = ((self.max_orders_moved, "orders_moved"), (self.max_routes_touched, "routes_touched"))
-        for cap, key in caps:
-            value = effect.get(key, 0)
-            if cap is not None and isinstance(value, int) and value > cap:
-                return False
-        return True
+        moved, touched = effect.orders_moved, effect.routes_touched
+        caps = ((self.max_orders_moved, moved), (self.max_routes_touched, touched))
+        return all(cap is None or value <= cap for cap, value in caps)
 
 
 PERSON = Rule(auto=False)
@@ -90,6 +89,7 @@ def settle(
     action: str,
     now: datetime,
     policies: Mapping[str, AgentPolicy] = DEFAULT_POLICIES,
+    appliers: Appliers = APPLIERS,
 ) -> Outcome:
     """Apply the proposal if its agent's policy allows it; otherwise leave it for a person.
 
@@ -101,7 +101,7 @@ def settle(
         return Outcome(proposal.id, action, applied=False, escalated=True, note="needs a dispatcher")
     try:
         with session.begin_nested():  # a refusal half-way leaves nothing behind
-            approve(session, policy_viewer(proposal.proposed_by), proposal.id, now=now)
+            approve(session, policy_viewer(proposal.proposed_by), proposal.id, appliers, now=now)
     except StaleProposalError as exc:
         return Outcome(proposal.id, action, applied=False, escalated=False, note=str(exc))
     return Outcome(proposal.id, action, applied=True, escalated=False)

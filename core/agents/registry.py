@@ -1,6 +1,5 @@
-"""Every agent in one place: importing this registers each agent's way of applying its
-proposals, so any proposal in the inbox can be approved, and names the agents that look at a
-hub on their own rhythm beside the dispatch agent."""
+"""The agents that look at a hub on their own rhythm beside the dispatch agent, by short name.
+How each kind of proposal is applied is in `core.agents.appliers`."""
 
 from __future__ import annotations
 
@@ -10,8 +9,6 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-import core.agents.copilot_reroute  # noqa: F401 - for its applier
-import core.agents.dispatch  # noqa: F401 - for its applier
 from core.agents import capacity, compliance_agent, hub
 from core.agents.autopilot import HubAgent
 from core.agents.policy import policy_viewer

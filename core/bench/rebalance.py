@@ -119,7 +119,8 @@ def main(args: argparse.Namespace) -> int:
         )
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         engine.dispose()
-    e = PlanEffect.from_json(proposal.effect)
+    e = proposal.effect
+    assert isinstance(e, PlanEffect)
     print(
         f"rebalance of hub {args.hub} at 11:15 after {args.urgent} urgent orders; "
         f"{args.orders} orders / {args.drivers} drivers; load average {os.getloadavg()[0]:.1f}"

@@ -24,7 +24,7 @@ from core.allocator.stop import MaxRuntime
 from core.allocator.travel import HaversineTravel, IntMatrix, TravelModel
 from core.bench.live_map import BENCH_DAY
 from core.bench.rebalance import NOW_S, add_urgent_orders
-from core.field import ExceptionReason, ProblemReport, report_problem
+from core.field import ExceptionReason, ProblemDetail, ProblemReport, report_problem
 from core.geo import haversine_m
 from core.kinds import DriverStatus, RouteStatus, StopStatus, VendorKind
 from core.models import Driver, Event, Fleet, Hub, Plan, Route, Stop, Vendor
@@ -108,7 +108,7 @@ def breakdown(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted
     for driver in picked:
         lat, lon = _where(session, driver, hub, now)
         problem = Problem(
-            driver.id, now, ExceptionReason.VEHICLE_BREAKDOWN, lat, lon, detail=(("repair_s", None),)
+            driver.id, now, ExceptionReason.VEHICLE_BREAKDOWN, lat, lon, detail=ProblemDetail(repair_s=None)
         )
         handle_problem(session, problem, True, (), MaxRuntime(0.15), seed)
     codes = tuple(d.code for d in picked)
@@ -138,7 +138,7 @@ def late_starts(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupt
                 hub.lat,
                 hub.lon,
                 delay_s=delay_s,
-                detail={"cause": "late start"},
+                detail=ProblemDetail(cause="late start"),
             ),
         )
     session.flush()

@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from core.access import SYSTEM
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.db import make_engine, migrate, unit_of_work
 from core.models import Event, Hub, Stop
@@ -78,7 +79,7 @@ def prepare(path: Path, case: Case, seed: int) -> tuple[Engine, float]:
                 now = at_seconds(BENCH_DAY, "America/New_York", 6 * 3600)
                 proposal = propose_baseline(session, SYSTEM, hub_id, BENCH_DAY, now)
         with unit_of_work(engine) as session:
-            approve(session, SYSTEM, proposal.id, now=now)
+            approve(session, SYSTEM, proposal.id, APPLIERS, now=now)
     return engine, time.perf_counter() - started
 
 

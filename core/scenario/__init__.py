@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.bulk import bulk_insert
+from core.bulk import Row, bulk_insert
 from core.errors import ScenarioError
 from core.models import (
     Base,
@@ -76,7 +75,7 @@ class ScenarioSummary:
     users: tuple[tuple[str, str, str], ...]  # username, password, role
 
 
-def _insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, model: type[Base], rows: list[Row]) -> None:
     bulk_insert(session, model.__table__, rows)  # type: ignore[arg-type]
 
 
@@ -155,7 +154,7 @@ def _plan(params: ScenarioParams) -> _Plan:
     return _Plan(params, today, fleet, tuple(contexts))
 
 
-def _fleet_tables(fleet: FleetRows) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+def _fleet_tables(fleet: FleetRows) -> list[tuple[type[Base], list[Row]]]:
     return [
         (Region, fleet.regions),
         (Hub, fleet.hubs),
@@ -167,7 +166,7 @@ def _fleet_tables(fleet: FleetRows) -> list[tuple[type[Base], list[dict[str, Any
     ]
 
 
-def _day_tables(day: DayRows) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+def _day_tables(day: DayRows) -> list[tuple[type[Base], list[Row]]]:
     return [
         (Order, day.orders),
         (Plan, day.plans),
@@ -185,7 +184,7 @@ class ScenarioRows:
     fleet: FleetRows
     days: tuple[DayRows, ...]
 
-    def tables(self) -> list[tuple[type[Base], list[dict[str, Any]]]]:
+    def tables(self) -> list[tuple[type[Base], list[Row]]]:
         return _fleet_tables(self.fleet) + [t for d in self.days for t in _day_tables(d)]
 
 

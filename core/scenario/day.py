@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import count
-from typing import Any
 
 import numpy as np
 
+from core.bulk import Row
 from core.geo import haversine_m
 from core.kinds import (
     BrandTier,
@@ -29,7 +29,6 @@ from core.scenario.city import City, FleetSpec
 from core.scenario.orders import SLA_KINDS, OrderBatch
 from core.timeutil import at_seconds
 
-Row = dict[str, Any]
 CIRCUITY = 1.3
 URBAN_SPEED_M_PER_S = 22_000 / 3600
 PRESENT_SHARE = 0.95

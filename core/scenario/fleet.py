@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import numpy as np
 
+from core.bulk import Row
 from core.kinds import DocumentKind, DriverStatus, FleetType, VehicleKind
 from core.scenario.city import FLEETS, VEHICLES, VENDORS, City, RegionSpec
 from core.scenario.users import DEMO_USERS
-
-Row = dict[str, Any]
 
 DOCUMENT_VALIDITY_DAYS = {
     DocumentKind.LICENCE: 5 * 365,

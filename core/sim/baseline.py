@@ -19,13 +19,13 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from core.access import PLAN_CHANGE_ROLES, Viewer
-from core.agents.dispatch import KIND as REBALANCE
 from core.agents.dispatch_problem import load_day_state
 from core.allocator.problem import AllocationProblem, DriverSpec, OrderSpec
 from core.allocator.travel import URBAN_TRAVEL
 from core.geo import haversine_m
 from core.kinds import ProposerKind
 from core.models import Plan
+from core.plan_change import NewRoute, PlacementEffect, PlannedStop, RouteChange
 from core.proposals import ProposalView, create_proposal, proposal_view
 
 AGENT = "baseline-dispatcher"
@@ -140,33 +140,22 @@ def propose_baseline(
         hubs=state.problem.hubs,
     )
     routes = greedy_routes(problem)
-    change = {
-        "hub_id": hub_id,
-        "day": day.isoformat(),
-        "requested_by": viewer.username,
-        "moves": [],
-        "routes": {
-            code: {
-                "stops": [[ref, s] for ref, s in r.stops],
-                "start_s": r.start_s,
-                "end_s": r.end_s,
-                "distance_m": r.distance_m,
-            }
+    change = RouteChange(
+        hub_id,
+        day.isoformat(),
+        viewer.username,
+        tuple(
+            NewRoute(code, tuple(PlannedStop(*s) for s in r.stops), r.start_s, r.end_s, r.distance_m)
             for code, r in routes.items()
-        },
-        "unassigned": [],
-    }
+        ),
+    )
     assigned = sum(len(r.stops) for r in routes.values())
-    effect = {
-        "orders_placed": assigned,
-        "orders_unplaced": len(waiting) - assigned,
-        "routes_touched": len(routes),
-    }
+    effect = PlacementEffect(assigned, len(routes), len(waiting) - assigned)
     text = (
         f"rule-based: {assigned} of {len(waiting)} orders to the nearest driver with room, in "
         "arrival order, appended to the route; no re-optimisation"
     )
-    proposal = create_proposal(session, plan, REBALANCE, AGENT, ProposerKind.AGENT, change, effect, text, now)
+    proposal = create_proposal(session, plan, AGENT, ProposerKind.AGENT, change, effect, text, now)
     return proposal_view(session, proposal.id)
 
 

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
-from core.agents.dispatch import KIND as REBALANCE
+from core.agents.appliers import APPLIERS
 from core.allocator.travel import URBAN_TRAVEL
 from core.geo import haversine_m
 from core.kinds import DriverStatus, OrderStatus, ProposerKind, Role, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop, Vehicle
+from core.plan_change import NewRoute, PlacementEffect, PlannedStop, RouteChange
 from core.proposals import approve, create_proposal
 from core.sim.baseline import AGENT
 from core.timeutil import local_midnight_utc, seconds_since_midnight, time_of_day_s
@@ -33,7 +34,7 @@ class _Candidate:
     code: str
     lat: float
     lon: float
-    stops: list[list[object]]  # [order ref, arrival_s] of the pending stops, in sequence
+    stops: list[PlannedStop]  # the pending stops, in sequence
     free_s: float  # when the last pending stop is done (or now)
     last: tuple[float, float]  # where the last pending stop is (or where the driver is)
     parcels_left: int
@@ -78,7 +79,7 @@ def _candidates(session: Session, plan: Plan, tz: str, now: datetime) -> list[_C
             .limit(1)
         ).first()
         lat, lon = (here[0], here[1]) if here else (hub.lat, hub.lon)
-        stops = [[ref, seconds_since_midnight(eta, day, tz)] for ref, eta, *_ in pending]
+        stops = [PlannedStop(ref, seconds_since_midnight(eta, day, tz)) for ref, eta, *_ in pending]
         if pending:
             _, eta, la, lo, service, _ = pending[-1]
             free: float = max(now_s, seconds_since_midnight(eta, day, tz) + service)
@@ -136,7 +137,7 @@ def place_waiting(session: Session, hub_id: int, day: date, now: datetime) -> in
             back_m = float(haversine_m(order.lat, order.lon, hub.lat, hub.lon)) * URBAN_TRAVEL.circuity
             if max(arrive, ready) + order.service_time_s + back_m / speed > van.shift_end_s:
                 continue
-            van.stops.append([order.external_ref, int(arrive)])
+            van.stops.append(PlannedStop(order.external_ref, int(arrive)))
             van.free_s = max(arrive, ready) + order.service_time_s
             van.last, van.parcels_left = (order.lat, order.lon), van.parcels_left - order.parcels
             van.distance_m += int(leg_m)
@@ -145,31 +146,18 @@ def place_waiting(session: Session, hub_id: int, day: date, now: datetime) -> in
     if not touched:
         return 0
     refs = {o.external_ref for o in waiting}
-    placed = sum(1 for v in touched.values() for s in v.stops if s[0] in refs)
-    change = {
-        "hub_id": hub_id,
-        "day": day.isoformat(),
-        "requested_by": AGENT,
-        "moves": [],
-        "unassigned": [],
-        "routes": {
-            v.code: {"stops": v.stops, "start_s": None, "end_s": int(v.free_s), "distance_m": v.distance_m}
-            for v in touched.values()
-        },
-    }
+    placed = sum(1 for v in touched.values() for s in v.stops if s.order in refs)
+    change = RouteChange(
+        hub_id,
+        day.isoformat(),
+        AGENT,
+        tuple(NewRoute(v.code, tuple(v.stops), None, int(v.free_s), v.distance_m) for v in touched.values()),
+    )
     text = f"rule-based: {placed} new order(s) appended to the nearest driver with room"
     proposal = create_proposal(
-        session,
-        plan,
-        REBALANCE,
-        AGENT,
-        ProposerKind.AGENT,
-        change,
-        {"orders_placed": placed, "routes_touched": len(touched)},
-        text,
-        now,
+        session, plan, AGENT, ProposerKind.AGENT, change, PlacementEffect(placed, len(touched)), text, now
     )
-    approve(session, POLICY, proposal.id, now=now)
+    approve(session, POLICY, proposal.id, APPLIERS, now=now)
     return placed
 
 

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import cast
 
 import numpy as np
 from sqlalchemy import Engine
@@ -31,6 +30,7 @@ from core.field import (
     ExceptionReason,
     Failure,
     Ping,
+    ProblemDetail,
     RouteMove,
     arrive_many,
     deliver_many,
@@ -347,7 +347,7 @@ class Simulator:
                             f.lat[i],
                             f.lon[i],
                             int(late),
-                            (("cause", "late start"),),
+                            ProblemDetail(cause="late start"),
                         )
                     )
                 self._head_on(i, clock)
@@ -365,7 +365,7 @@ class Simulator:
                             ExceptionReason.VEHICLE_BREAKDOWN,
                             f.lat[i],
                             f.lon[i],
-                            detail=(("repaired", event),),
+                            detail=ProblemDetail(repaired=event),
                         )
                     )
                 f.phase[i], f.until_s[i] = Phase.DRIVING, np.inf
@@ -387,7 +387,7 @@ class Simulator:
                                 ExceptionReason.ROAD_CLOSED,
                                 f.lat[i],
                                 f.lon[i],
-                                detail=(("closure", area.id),),
+                                detail=ProblemDetail(closure=area.id),
                             )
                         )
         self.counts["traffic_incidents"] += sum(
@@ -412,7 +412,7 @@ class Simulator:
                     ExceptionReason.VEHICLE_BREAKDOWN,
                     f.lat[k],
                     f.lon[k],
-                    detail=(("repair_s", b.repair_s),),
+                    detail=ProblemDetail(repair_s=b.repair_s),
                 )
             )
         self.pending_breakdowns = still
@@ -426,9 +426,8 @@ class Simulator:
         active = tuple(a for a in self.disruptions.closures if a.active(tick.start_s))
         rerouted: dict[int, int] = {}
         for p in problems:
-            repaired = dict(p.detail).get("repaired")
-            if repaired is not None:
-                resolve_problem(session, cast(int, repaired), p.at, "repaired")
+            if p.detail.repaired is not None:
+                resolve_problem(session, p.detail.repaired, p.at, "repaired")
                 self.counts["repairs"] += 1
                 continue
             event_id, outcome = handle_problem(

@@ -33,6 +33,7 @@ from core.field import (
     ExceptionReason,
     ExceptionRecord,
     Failure,
+    ProblemDetail,
     ProblemReport,
     ProofOfDelivery,
     report_problem,
@@ -111,7 +112,7 @@ class Problem:
     lat: float
     lon: float
     delay_s: int | None = None
-    detail: tuple[tuple[str, object], ...] = ()
+    detail: ProblemDetail = ProblemDetail()
 
 
 def handle_problem(
@@ -127,7 +128,7 @@ def handle_problem(
             lat=problem.lat,
             lon=problem.lon,
             delay_s=problem.delay_s,
-            detail=dict(problem.detail),
+            detail=problem.detail,
         ),
     )
     if not copilot:

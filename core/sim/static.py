@@ -20,14 +20,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.autopilot import hub_signals
-from core.agents.dispatch import KIND as REBALANCE
 from core.agents.dispatch_problem import load_day_state
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.insertion import insert_greedily
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.kinds import OrderStatus, ProposerKind, Role
 from core.models import Hub, Order, Plan
+from core.plan_change import NewRoute, PlacementEffect, RouteChange, Unplaced
 from core.proposals import approve, create_proposal
 
 AGENT = "static-dispatcher"
@@ -60,36 +61,19 @@ def insert_waiting(
     if not touched:
         return 0, len(waiting)
     evaluated = {r.driver_id: r for r in evaluate_plan(state.problem, routes, params).routes}
-    change = {
-        "hub_id": hub_id,
-        "day": day.isoformat(),
-        "requested_by": AGENT,
-        "moves": [],
-        "unassigned": [{"order": ref, "reason": "no place in the routes as they stand"} for ref in left],
-        "routes": {
-            code: {
-                "stops": [[v.order_id, v.arrival_s] for v in evaluated[code].visits],
-                "start_s": evaluated[code].start_s,
-                "end_s": evaluated[code].end_s,
-                "distance_m": evaluated[code].distance_m,
-            }
-            for code in touched
-        },
-    }
+    change = RouteChange(
+        hub_id,
+        day.isoformat(),
+        AGENT,
+        tuple(NewRoute.planned(code, evaluated[code]) for code in touched),
+        unassigned=tuple(Unplaced(ref, "no place in the routes as they stand") for ref in left),
+    )
     n = len(waiting) - len(left)
     text = f"cheapest insertion: {n} of {len(waiting)} waiting order(s) into {len(touched)} route(s)"
     proposal = create_proposal(
-        session,
-        plan,
-        REBALANCE,
-        AGENT,
-        ProposerKind.AGENT,
-        change,
-        {"orders_placed": n, "routes_touched": len(touched)},
-        text,
-        now,
+        session, plan, AGENT, ProposerKind.AGENT, change, PlacementEffect(n, len(touched)), text, now
     )
-    approve(session, POLICY, proposal.id, now=now)
+    approve(session, POLICY, proposal.id, APPLIERS, now=now)
     return n, len(waiting)
 
 

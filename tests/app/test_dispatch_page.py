@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,10 +11,13 @@ from sqlalchemy.orm import Session
 from streamlit.testing.v1 import AppTest
 
 from core.access import SYSTEM, Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.db import engine_for, unit_of_work
 from core.kinds import ProposalStatus, ProposerKind, Role, StopStatus
 from core.models import Driver, Hub, Order, Plan, Proposal, Route, Stop
+from core.plan_change import NewRoute, PlannedStop, RouteChange
+from core.proposal_kinds import LateDeparture, ProposalEffect, TurnaroundWarning, WarningEffect
 from core.proposals import approve, create_proposal
 from tests.app.conftest import APP_NOW, signed_in
 from tests.conftest import TEST_DAY
@@ -76,7 +78,7 @@ def test_rebalance_then_approve_moves_the_plan_version(scratch_db_url: str) -> N
     assert list(at.dataframe[-1].value["status"]) == ["applied"]
 
 
-def _resequence(s: Session, hub_id: int, effect: dict[str, Any], reverse: bool) -> Proposal:
+def _resequence(s: Session, hub_id: int, effect: ProposalEffect, reverse: bool) -> Proposal:
     """A rebalance proposal that re-orders the pending stops of the hub's busiest route."""
     rows = s.execute(
         select(Driver.code, Order.external_ref, Stop.planned_eta_at)
@@ -91,19 +93,12 @@ def _resequence(s: Session, hub_id: int, effect: dict[str, Any], reverse: bool) 
     for code, ref, _ in rows:
         by_driver.setdefault(code, []).append(ref)
     code, refs = max(by_driver.items(), key=lambda kv: len(kv[1]))
-    stops = [[ref, 12 * 3600 + 600 * k] for k, ref in enumerate(reversed(refs) if reverse else refs)]
-    plan = s.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == TEST_DAY)).one()
-    change = {
-        "hub_id": hub_id,
-        "day": TEST_DAY.isoformat(),
-        "requested_by": "priya",
-        "moves": [],
-        "unassigned": [],
-        "routes": {code: {"stops": stops, "start_s": None, "end_s": None, "distance_m": 1000}},
-    }
-    return create_proposal(
-        s, plan, "rebalance", "priya", ProposerKind.USER, change, effect, "re-order", APP_NOW
+    stops = tuple(
+        PlannedStop(ref, 12 * 3600 + 600 * k) for k, ref in enumerate(reversed(refs) if reverse else refs)
     )
+    plan = s.scalars(select(Plan).where(Plan.hub_id == hub_id, Plan.service_date == TEST_DAY)).one()
+    change = RouteChange(hub_id, TEST_DAY.isoformat(), "priya", (NewRoute(code, stops, None, None, 1000),))
+    return create_proposal(s, plan, "priya", ProposerKind.USER, change, effect, "re-order", APP_NOW)
 
 
 def test_stale_approval_is_refused_with_what_moved(scratch_db_url: str) -> None:
@@ -114,7 +109,7 @@ def test_stale_approval_is_refused_with_what_moved(scratch_db_url: str) -> None:
         first, second = (_resequence(s, hub.id, solved.effect, reverse) for reverse in (False, True))
     at = _open_dispatch("priya")
     with unit_of_work(engine_for(scratch_db_url)) as s:
-        approve(s, admin, first.id, now=APP_NOW)
+        approve(s, admin, first.id, APPLIERS, now=APP_NOW)
     version = _plan_version(scratch_db_url, hub.id)
     at.button(key=f"dispatch.approve.{second.id}").click().run()
     [error] = [e.value for e in at.error]
@@ -144,37 +139,14 @@ def test_a_vendor_has_no_dispatch_page() -> None:
 
 
 def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scratch_db_url: str) -> None:
-    from core.agents.hub import TURNAROUND_WARNING
-
     hub = _first_hub(scratch_db_url)
     with unit_of_work(engine_for(scratch_db_url)) as s:
         plan = s.scalars(select(Plan).where(Plan.hub_id == hub.id, Plan.service_date == TEST_DAY)).one()
-        change = {
-            "action": TURNAROUND_WARNING,
-            "hub_id": hub.id,
-            "day": TEST_DAY.isoformat(),
-            "routes": [
-                {
-                    "route_id": 1,
-                    "driver": "C-001",
-                    "first_order": "X-1",
-                    "due": "09:00",
-                    "eta": "09:40",
-                    "departs": "09:10",
-                    "minutes_late": 40,
-                }
-            ],
-        }
+        late = LateDeparture(1, "C-001", "X-1", "09:00", "09:40", "09:10", 40)
+        change = TurnaroundWarning(hub.id, TEST_DAY.isoformat(), "hub-agent", 2, 3600, (late,))
+        effect = WarningEffect(routes_late=1, max_minutes_late=40, turnaround_min=60)
         warning = create_proposal(
-            s,
-            plan,
-            TURNAROUND_WARNING,
-            "hub-agent",
-            ProposerKind.AGENT,
-            change,
-            {"routes_late": 1, "max_minutes_late": 40},
-            "first stops late",
-            APP_NOW,
+            s, plan, "hub-agent", ProposerKind.AGENT, change, effect, "first stops late", APP_NOW
         ).id
     at = _open_dispatch("priya")
     cards = " ".join(m.value for m in at.markdown)
@@ -183,6 +155,9 @@ def test_an_agent_proposal_that_is_not_a_re_plan_shows_its_facts_and_applies(scr
     assert dict(zip(facts["measure"], facts["value"], strict=True)) == {
         "routes late": "1",
         "max minutes late": "40",
+        "turnaround min": "60",
+        "routes touched": "0",
+        "orders moved": "0",
     }
     assert list(detail["driver"]) == ["C-001"]
     at.button(key=f"dispatch.approve.{warning}").click().run()

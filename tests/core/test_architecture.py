@@ -8,6 +8,8 @@ find exactly that breach; a checker that cannot fail proves nothing.
 - The allocator imports no agents, benchmarks, simulator or storage (sqlalchemy, alembic,
   `core.models`, `core.db`): plain data in, plain results out.
 - Agents import no simulator: the simulator drives agents, never the other way round.
+- The proposal service and the proposals' typed data import no agent: an agent's applier is
+  handed to `approve` (`core.agents.appliers`), never registered by importing the agent.
 - Pages and `ui` import no ORM module and no SQL; statuses come from `core.kinds`.
 - `core.kinds`, the vocabulary, imports nothing of the project.
 - Only `core/db.py` makes engines and sessions and commits or rolls back; `unit_of_work()` is
@@ -104,6 +106,9 @@ IMPORT_RULES: dict[str, ImportRule] = {
         ("core.agents", "core.bench", "core.sim", "sqlalchemy", "alembic", "core.models", "core.db"),
     ),
     "agents import no simulator": ImportRule(("core.agents",), ("core.sim",)),
+    "the proposal service imports no agent": ImportRule(
+        ("core.proposals", "core.proposal_kinds", "core.plan_change"), ("core.agents",)
+    ),
     "pages import no ORM module and no SQL": ImportRule(("pages",), ("core.models", "core.db", "sqlalchemy")),
     "ui imports no ORM module and no SQL": ImportRule(
         ("ui",), ("core.models", "sqlalchemy.sql", "sqlalchemy.orm")
@@ -128,6 +133,9 @@ PLANTED_IMPORTS = {
         "core.allocator.solve", "def f():\n    from ..models import Order\n"
     ),
     "agents import no simulator": Module("core.agents.hub", "from core.sim.baseline import TRAVEL\n"),
+    "the proposal service imports no agent": Module(
+        "core.proposals", "def approve():\n    import core.agents.registry\n"
+    ),
     "pages import no ORM module and no SQL": Module("pages.orders", "from core.models import OrderStatus\n"),
     "ui imports no ORM module and no SQL": Module("ui.charts", "from core import models\n"),
     "the vocabulary imports nothing of the project": Module("core.kinds", "from core.models import Base\n"),

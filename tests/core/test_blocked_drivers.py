@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core import cli
 from core.access import SYSTEM
+from core.agents.appliers import APPLIERS
 from core.agents.autopilot import Autopilot, AutopilotParams
 from core.agents.copilot_reroute import reroute
 from core.agents.dispatch import RebalanceRequest
@@ -53,7 +54,7 @@ def _approve_pending(engine: Engine, now: datetime) -> int:
         ids = session.scalars(select(Proposal.id).where(Proposal.status == ProposalStatus.PENDING)).all()
     for pid in ids:
         with unit_of_work(engine) as session:
-            approve(session, SYSTEM, pid, now=now)
+            approve(session, SYSTEM, pid, APPLIERS, now=now)
     return len(ids)
 
 

@@ -54,6 +54,8 @@ from core.models import (
     Stop,
     Vehicle,
 )
+from core.plan_change import NewRoute, PlanEffect, RouteChange, Unplaced
+from core.proposals import ProposalView
 
 DAY = date(2026, 11, 20)
 DRIVERS = ("D-01", "D-02", "D-03")
@@ -171,18 +173,9 @@ def _plan(db: Session, hub: Hub, routes: dict[str, list[str]], now: datetime) ->
     db.flush()
     state = load_day_state(db, hub.id, DAY, now)
     ev = evaluate_plan(state.problem, routes)
-    change = {
-        "routes": {
-            r.driver_id: {
-                "stops": [[v.order_id, v.arrival_s] for v in r.visits],
-                "start_s": r.start_s,
-                "end_s": r.end_s,
-                "distance_m": r.distance_m,
-            }
-            for r in ev.routes
-        },
-        "moves": [],
-    }
+    change = RouteChange(
+        hub.id, DAY.isoformat(), "test", tuple(NewRoute.planned(r.driver_id, r) for r in ev.routes)
+    )
     apply_route_change(db, plan, change, now)
     return plan
 
@@ -251,23 +244,29 @@ def test_daily_limit_mid_route_is_a_risk_from_the_breach_on(db: Session) -> None
     assert "would pass the NY 10 h daily driving limit at 16:00" in risk.reason
 
 
+def _typed(p: ProposalView) -> tuple[RouteChange, PlanEffect]:
+    assert isinstance(p.change, RouteChange) and isinstance(p.effect, PlanEffect)
+    return p.change, p.effect
+
+
 def test_stops_after_the_daily_breach_move_and_the_route_then_ends_in_time(db: Session) -> None:
     world = _long_day(db)
     d1 = world["drivers"]["D-01"]
     [proposal] = propose_compliance(db, world["hub"].id, DAY, NOON)
     assert proposal.proposed_by == AGENT and proposal.kind == "rebalance"
-    assert proposal.change["action"] == "reassign" and proposal.change["drivers"] == ["D-01"]
-    moves = {m["order"]: m for m in proposal.change["moves"]}
+    change, effect = _typed(proposal)
+    assert change.action == "reassign" and [r.driver for r in change.risks] == ["D-01"]
+    moves = {m.order: m for m in change.moves}
     assert set(moves) == {"A4", "A5", "A6", "A7"}
-    assert {m["to_driver"] for m in moves.values()} <= {"D-02", "D-03"}
-    assert all(m["from_driver"] == "D-01" and m["to_driver"] for m in moves.values())
-    assert proposal.change["unassigned"] == []
-    assert proposal.effect["orders_moved"] == 4 and proposal.effect["breaches_avoided"] == 1
+    assert {m.to_driver for m in moves.values()} <= {"D-02", "D-03"}
+    assert all(m.from_driver == "D-01" and m.to_driver for m in moves.values())
+    assert change.unassigned == ()
+    assert effect.orders_moved == 4 and effect.breaches_avoided == 1
     assert proposal.rationale.startswith(
         "D-01 would pass the NY 10 h daily driving limit at 16:00; 4 stops after 14:47 move to D-0"
     )
 
-    outcome = settle(db, proposal, proposal.change["action"], NOON)
+    outcome = settle(db, proposal, "reassign", NOON)
     assert outcome.applied
     assert _pending(db, d1) == ["A0", "A1", "A2", "A3"]
     assert _route(db, d1).planned_end_at <= at(16)
@@ -333,7 +332,7 @@ def test_stops_after_an_insurance_expiry_move_to_other_drivers(db: Session) -> N
 
     [proposal] = propose_compliance(db, world["hub"].id, DAY, at(9))
     assert proposal.rationale.startswith("D-01's insurance expires at 13:00; 3 stops after")
-    assert {m["order"] for m in proposal.change["moves"]} == {"A3", "A4", "A5"}
+    assert {m.order for m in _typed(proposal)[0].moves} == {"A3", "A4", "A5"}
     assert settle(db, proposal, "reassign", at(9)).applied
     assert _pending(db, d1) == ["A0", "A1", "A2"]
     assert _route(db, d1).planned_end_at <= at(13)
@@ -379,12 +378,13 @@ def test_no_second_proposal_while_one_is_pending(db: Session) -> None:
 def test_a_stop_no_one_else_can_take_is_unassigned_with_the_reason(db: Session) -> None:
     world = _long_day(db, skills={"A6": ["cold_chain"]})  # only D-01 has a cold-chain van
     [proposal] = propose_compliance(db, world["hub"].id, DAY, NOON)
-    assert proposal.change["unassigned"] == [
-        {"order": "A6", "reason": "no eligible driver: 2 lack skill cold_chain, 1 blocked by compliance"}
-    ]
-    move = next(m for m in proposal.change["moves"] if m["order"] == "A6")
-    assert move["to_driver"] is None and "lack skill cold_chain" in move["reason"]
-    assert proposal.effect["orders_moved"] == 3 and proposal.effect["orders_dropped"] == 1
+    change, effect = _typed(proposal)
+    assert change.unassigned == (
+        Unplaced("A6", "no eligible driver: 2 lack skill cold_chain, 1 blocked by compliance"),
+    )
+    move = next(m for m in change.moves if m.order == "A6")
+    assert move.to_driver is None and "lack skill cold_chain" in move.reason
+    assert effect.orders_moved == 3 and effect.orders_dropped == 1
     assert proposal.rationale.startswith(
         "D-01 would pass the NY 10 h daily driving limit at 16:00; 3 of the 4 stops after 14:47 move to "
     )
@@ -417,7 +417,7 @@ def test_a_receiver_near_their_own_limit_takes_nothing_that_would_break_it(db: S
     headroom = {r.driver_code: r.headroom_today_s for r in compliance_report(db, SYSTEM, DAY)}
     assert headroom["D-02"] == headroom["D-03"] == 3600
     [proposal] = propose_compliance(db, world["hub"].id, DAY, NOON)
-    assert proposal.change["unassigned"]  # an hour each cannot take all four stops to 18:30
+    assert _typed(proposal)[0].unassigned  # an hour each cannot take all four stops to 18:30
     assert settle(db, proposal, "reassign", NOON).applied
     report = {r.driver_code: r for r in compliance_report(db, SYSTEM, DAY)}
     assert all(report[c].limit_hit_at is None for c in DRIVERS)
@@ -426,8 +426,9 @@ def test_a_receiver_near_their_own_limit_takes_nothing_that_would_break_it(db: S
 def test_a_limit_already_passed_moves_every_stop_and_says_the_breach_stands(db: Session) -> None:
     world = _long_day(db)
     [proposal] = propose_compliance(db, world["hub"].id, DAY, at(16.5))
-    assert {m["order"] for m in proposal.change["moves"]} == {f"A{i}" for i in range(8)}
-    assert proposal.effect["breaches_avoided"] == 0
+    change, effect = _typed(proposal)
+    assert {m.order for m in change.moves} == {f"A{i}" for i in range(8)}
+    assert effect.breaches_avoided == 0
     assert proposal.rationale.startswith(
         "D-01 passed the NY 10 h daily driving limit at 16:00; all 8 remaining stops move to "
     )

@@ -19,6 +19,7 @@ from core.errors import AccessDeniedError
 from core.field import ExceptionAction, ExceptionReason, ProblemReport, report_problem
 from core.kinds import CustomerChoiceKind, EventKind, OrderStatus, ProposalStatus, Role, StopStatus
 from core.models import AuditEntry, Driver, Event, Fleet, Order, Plan, Proposal, Route, Stop
+from core.plan_change import RouteChange
 from tests.core.sim.fixtures import first_stop, open_stops, plan_day
 
 A = ExceptionAction
@@ -247,4 +248,4 @@ def test_a_breakdown_can_put_a_rebalance_in_the_dispatchers_inbox(planned: Sessi
     assert proposal is not None and proposal.kind == "rebalance"
     assert proposal.status is ProposalStatus.PENDING  # a person decides
     code = planned.scalar(select(Driver.code).where(Driver.id == s.driver_id))
-    assert code not in proposal.change["routes"] or not proposal.change["routes"][code]["stops"]
+    assert not any(r.driver == code and r.stops for r in RouteChange.from_json(proposal.change).routes)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.access import SYSTEM
 from core.db import make_engine, migrate, unit_of_work
 from core.errors import ControlTowerError
+from core.kinds import ProposalKind
 from core.models import (
     AuditEntry,
     Driver,
@@ -34,23 +35,23 @@ from core.models import (
     Stop,
     StopStatus,
 )
-from core.proposals import approve, create_proposal, register_applier, reject
+from core.plan_change import NewRoute, OrderMove, PlacementEffect, RouteChange
+from core.proposals import Applied, Applier, Appliers, approve, create_proposal, reject
 from tests.conftest import Databases
 from tests.core.agents.builders import build, local
 
-MOVE = "race_move"
 WORKERS = 8
 ROUNDS = {"sqlite": 5, "postgresql": 20}
 
 
-def _apply_move(session: Session, plan: Plan, change: dict[str, Any], now: datetime) -> dict[str, Any]:
-    for move in change.get("moves", []):
-        order = session.scalars(select(Order).where(Order.external_ref == move["order"])).one()
+def _apply_move(session: Session, plan: Plan, change: RouteChange, now: datetime) -> Applied:
+    for move in change.moves:
+        order = session.scalars(select(Order).where(Order.external_ref == move.order)).one()
         session.execute(delete(Stop).where(Stop.order_id == order.id, Stop.status == StopStatus.PENDING))
         route = session.scalars(
             select(Route)
             .join(Driver, Driver.id == Route.driver_id)
-            .where(Route.plan_id == plan.id, Driver.code == move["to_driver"])
+            .where(Route.plan_id == plan.id, Driver.code == move.to_driver)
         ).one()
         session.add(
             Stop(
@@ -61,10 +62,10 @@ def _apply_move(session: Session, plan: Plan, change: dict[str, Any], now: datet
                 planned_eta_at=now,
             )
         )
-    return {"summary": f"{len(change.get('moves', []))} moves"}
+    return Applied(f"{len(change.moves)} moves")
 
 
-register_applier(MOVE, _apply_move)
+MOVES: Appliers = {ProposalKind.REBALANCE: Applier(RouteChange, _apply_move)}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -92,7 +93,7 @@ def _decide(url: str, worker: int, ids: dict[str, list[int]], barrier: Any, resu
         try:
             with unit_of_work(engine) as session:
                 if approving:
-                    approve(session, SYSTEM, proposal_id, now=local(10))
+                    approve(session, SYSTEM, proposal_id, MOVES, now=local(10))
                 else:
                     reject(session, SYSTEM, proposal_id, "not now", now=local(10))
             results.put((label, proposal_id, "ok"))
@@ -111,19 +112,20 @@ def _propose(engine: Engine, round_no: int) -> dict[str, list[int]]:
             .join(Order, Order.id == Stop.order_id)
             .where(Order.external_ref == "o01", Stop.status == StopStatus.PENDING)
         )
-        move = {
-            "moves": [{"order": "o01", "from_driver": held_by, "to_driver": "b" if held_by == "a" else "a"}]
-        }
+        to = "b" if held_by == "a" else "a"
+        move = OrderMove("o01", held_by, None, to, None, "race")
 
-        def make(change: dict[str, Any]) -> int:
+        def make(routes: tuple[NewRoute, ...] = (), moves: tuple[OrderMove, ...] = ()) -> int:
+            change = RouteChange(None, "", "tester", routes, moves)
+            effect = PlacementEffect(0, 0)
             return create_proposal(
-                session, plan, MOVE, "tester", ProposerKind.AGENT, change, {}, "race", local(9)
+                session, plan, "tester", ProposerKind.AGENT, change, effect, "race", local(9)
             ).id
 
         return {
-            "shared": [make(move)],
-            "empty": [make({})],
-            "distinct": [make({"drivers": [f"x{round_no}-{i}"]}) for i in range(WORKERS)],
+            "shared": [make(moves=(move,))],
+            "empty": [make()],
+            "distinct": [make((NewRoute(f"x{round_no}-{i}", (), None, None, 0),)) for i in range(WORKERS)],
         }
 
 

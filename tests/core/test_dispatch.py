@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.agents.dispatch_problem import load_day_state
 from core.errors import AccessDeniedError, StaleProposalError
 from core.kinds import OrderStatus, ProposalStatus
 from core.models import AuditEntry, Hub, Order, Plan, Stop, User
+from core.plan_change import PlanEffect
 from core.proposals import approve, list_proposals, reject
 from tests.conftest import TEST_DAY
 
@@ -51,13 +53,15 @@ def test_first_dispatch_proposal_assigns_orders_and_approval_applies_it(seeded_d
     hub, priya = _hub(seeded_db), _viewer(seeded_db, "priya")
     proposal = propose_rebalance(seeded_db, priya, _request(hub))
     assert proposal.status is ProposalStatus.PENDING and proposal.base_version == 1
-    before, after = proposal.effect["before"], proposal.effect["after"]
-    assert after["unassigned"] < before["unassigned"]
-    placed = proposal.effect["orders_placed"]
-    assert placed == before["unassigned"] - after["unassigned"] > 0
+    effect = proposal.effect
+    assert isinstance(effect, PlanEffect)
+    before, after = effect.before, effect.after
+    assert after.unassigned < before.unassigned
+    placed = effect.orders_placed
+    assert placed == before.unassigned - after.unassigned > 0
     assert proposal.rationale
 
-    applied = approve(seeded_db, priya, proposal.id, now=NOON)
+    applied = approve(seeded_db, priya, proposal.id, APPLIERS, now=NOON)
     assert applied.status is ProposalStatus.APPLIED and applied.decided_by == "priya"
     plan = seeded_db.get(Plan, proposal.plan_id)
     assert plan is not None and plan.version == 2
@@ -81,28 +85,29 @@ def test_stale_proposal_is_refused_and_changes_nothing(seeded_db: Session) -> No
     hub, priya = _hub(seeded_db), _viewer(seeded_db, "priya")
     first = propose_rebalance(seeded_db, priya, _request(hub))
     second = propose_rebalance(seeded_db, priya, _request(hub, seed=1))
-    approve(seeded_db, priya, first.id, now=NOON)
+    approve(seeded_db, priya, first.id, APPLIERS, now=NOON)
     stops_after_first = seeded_db.scalar(select(func.count()).select_from(Stop))
     with pytest.raises(StaleProposalError, match="plan changed since this proposal was made"):
-        approve(seeded_db, priya, second.id, now=NOON)
+        approve(seeded_db, priya, second.id, APPLIERS, now=NOON)
     assert seeded_db.scalar(select(func.count()).select_from(Stop)) == stops_after_first
     assert seeded_db.get(Plan, first.plan_id).version == 2  # type: ignore[union-attr]
 
 
 def test_rebalance_of_a_day_under_way_is_never_worse_and_keeps_the_budget(seeded_db: Session) -> None:
     hub, priya = _hub(seeded_db), _viewer(seeded_db, "priya")
-    approve(seeded_db, priya, propose_rebalance(seeded_db, priya, _request(hub)).id, now=NOON)
+    approve(seeded_db, priya, propose_rebalance(seeded_db, priya, _request(hub)).id, APPLIERS, now=NOON)
     again = propose_rebalance(seeded_db, priya, _request(hub, max_orders_moved=2, seed=3))
-    before, after = again.effect["before"], again.effect["after"]
-    assert after["unassigned"] <= before["unassigned"]
-    assert again.effect["orders_moved"] <= 2
+    effect = again.effect
+    assert isinstance(effect, PlanEffect)
+    assert effect.after.unassigned <= effect.before.unassigned
+    assert effect.orders_moved <= 2
 
 
 def test_only_dispatchers_decide(seeded_db: Session) -> None:
     hub = _hub(seeded_db)
     proposal = propose_rebalance(seeded_db, _viewer(seeded_db, "priya"), _request(hub))
     with pytest.raises(AccessDeniedError):
-        approve(seeded_db, _viewer(seeded_db, "jonas"), proposal.id)
+        approve(seeded_db, _viewer(seeded_db, "jonas"), proposal.id, APPLIERS)
     with pytest.raises(AccessDeniedError):
         propose_rebalance(seeded_db, _viewer(seeded_db, "marcus"), _request(hub))
     rejected = reject(seeded_db, _viewer(seeded_db, "admin"), proposal.id, "too many moves")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RebalanceRequest, changed_routes, propose_rebalance, routes_now
 from core.models import Hub, User
 from core.proposals import approve
@@ -28,7 +29,7 @@ def test_routes_now_are_empty_before_and_the_proposed_routes_after_approval(seed
     proposal = propose_rebalance(seeded_db, priya, RebalanceRequest(hub_id=hub.id, day=TEST_DAY, seconds=1.5))
     proposed = changed_routes(seeded_db, proposal)
     assert proposed and routes_now(seeded_db, proposal) == []  # a fresh day: nobody has a route yet
-    approve(seeded_db, priya, proposal.id, now=SIX_AM)
+    approve(seeded_db, priya, proposal.id, APPLIERS, now=SIX_AM)
     assert routes_now(seeded_db, proposal) == proposed
 
 

@@ -16,6 +16,7 @@ from core.field import (
     ExceptionRecord,
     FieldReportError,
     Handover,
+    ProblemDetail,
     ProblemReport,
     ProofOfDelivery,
     arrive,
@@ -204,13 +205,16 @@ def test_a_disruption_is_an_open_exception_until_resolved(planned: Session) -> N
             lat=s.lat,
             lon=s.lon,
             needs_dispatch=True,
-            detail={"part": "clutch"},
+            detail=ProblemDetail(cause="clutch", repair_s=3600),
         ),
     )
     event = planned.get(Event, event_id)
     assert event is not None and event.kind is EventKind.EXCEPTION
     assert event.payload["reason"] == "vehicle_breakdown" and event.payload["needs_dispatch"] is True
-    assert event.payload["resolved"] is False and event.payload["detail"] == {"part": "clutch"}
+    assert event.payload["resolved"] is False and event.payload["detail"] == {
+        "cause": "clutch",
+        "repair_s": 3600,
+    }
     resolve_problem(planned, event_id, s.eta + timedelta(hours=1), "repaired")
     assert planned.get(Event, event_id).payload["resolved"] is True  # type: ignore[union-attr]
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from core.access import SYSTEM, Viewer
+from core.agents.appliers import APPLIERS
 from core.agents.copilot import copilot_view
 from core.agents.dispatch import RebalanceRequest, ReplanProgress, read_day, record, replan
 from core.agents.rebalance import rebalance
@@ -136,7 +137,8 @@ def test_one_press_places_every_placeable_order_and_hands_over_a_broken_van(day:
     done = replan(state, request, "priya")
     with unit_of_work(day) as session:
         proposal = record(session, done, SYSTEM, ELEVEN)
-    change, effect = RouteChange.from_json(proposal.change), PlanEffect.from_json(proposal.effect)
+    change, effect = proposal.change, proposal.effect
+    assert isinstance(change, RouteChange) and isinstance(effect, PlanEffect)
     assert proposal.status is ProposalStatus.PENDING
     # the broken van's load went on: to a rescuer at the van, or back to the hub, said in words
     assert len(change.handovers) == 1 and len(change.handovers[0].orders) == loaded
@@ -147,7 +149,7 @@ def test_one_press_places_every_placeable_order_and_hands_over_a_broken_van(day:
     _, still = insert_greedily(state.problem, done.plan, left)
     assert sorted(still) == sorted(left)
     with unit_of_work(day) as session:
-        approve(session, SYSTEM, proposal.id, now=ELEVEN)
+        approve(session, SYSTEM, proposal.id, APPLIERS, now=ELEVEN)
     with unit_of_work(day, read_only=True) as session:
         kept = session.scalars(
             select(Stop.id)

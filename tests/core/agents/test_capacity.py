@@ -18,12 +18,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM
+from core.agents.appliers import APPLIERS
 from core.agents.capacity import CALL_IN, MOVE_TO_3PL, capacity_outlook, propose_capacity
 from core.agents.dispatch_problem import load_day_state
 from core.agents.policy import policy_viewer, settle
 from core.kinds import DriverStatus, OrderStatus, ProposalStatus
 from core.models import Order, Proposal, Route, Stop
+from core.plan_change import RouteChange
+from core.proposal_kinds import CallIn, CapacityEffect
 from core.proposals import approve
+from core.timeutil import hhmm
 from tests.core.agents.builders import DAY, World, build, local
 
 NOW = local(10)
@@ -59,17 +63,19 @@ def test_outlook_buckets_work_by_window_end_against_drivers_on_shift(db: Session
 def test_shortfall_calls_in_off_duty_couriers_and_the_allocator_can_use_them(db: Session) -> None:
     w = _hub(db, 12)
     proposals = propose_capacity(db, AGENT, w.hub.id, DAY, NOW)
-    assert [p.change["action"] for p in proposals] == [CALL_IN]
+    assert [p.change.action for p in proposals] == [CALL_IN]
     call_in = proposals[0]
-    assert [(d["code"], d["start"], d["end"]) for d in call_in.change["drivers"]] == [
+    change, effect = call_in.change, call_in.effect
+    assert isinstance(change, CallIn) and isinstance(effect, CapacityEffect)
+    assert [(d.code, hhmm(d.start_s), hhmm(d.end_s)) for d in change.drivers] == [
         ("g1", "10:30", "20:00"),
         ("g2", "10:30", "20:00"),
     ]
-    assert call_in.effect["shortfall_before_h"] == 2.8 and call_in.effect["shortfall_after_h"] < 0.5
-    assert call_in.effect["cost_delta_cents"] > 0 and "DashDrop" in call_in.rationale
+    assert effect.shortfall_before_h == 2.8 and effect.shortfall_after_h < 0.5
+    assert effect.cost_delta_cents > 0 and "DashDrop" in call_in.rationale
     assert propose_capacity(db, AGENT, w.hub.id, DAY, NOW) == []  # the pending call-in counts
 
-    outcome = settle(db, call_in, call_in.change["action"], NOW)
+    outcome = settle(db, call_in, CALL_IN, NOW)
     assert outcome.applied and not outcome.escalated
     specs = {d.id: d for d in load_day_state(db, w.hub.id, DAY, NOW).problem.drivers}
     assert not specs["g1"].blocked and not specs["g2"].blocked and specs["g3"].blocked
@@ -88,17 +94,20 @@ def test_shortfall_couriers_cannot_cover_goes_to_3pl_for_a_person(db: Session) -
     w = _hub(db, 24)
     w.driver("t1", "3pl", 8, 18)
     w.driver("t2", "3pl", 8, 18)
-    by_action = {p.change["action"]: p for p in propose_capacity(db, AGENT, w.hub.id, DAY, NOW)}
+    by_action = {p.change.action: p for p in propose_capacity(db, AGENT, w.hub.id, DAY, NOW)}
     assert set(by_action) == {CALL_IN, MOVE_TO_3PL}
-    assert [d["code"] for d in by_action[CALL_IN].change["drivers"]] == ["g1", "g2", "g3"]
+    call_in = by_action[CALL_IN].change
+    assert isinstance(call_in, CallIn) and [d.code for d in call_in.drivers] == ["g1", "g2", "g3"]
     move = by_action[MOVE_TO_3PL]
-    assert move.kind == "rebalance" and set(move.change["routes"]) == {"t1", "t2"}
-    assert move.effect["orders_moved"] == 8 and move.effect["routes_touched"] == 2
-    assert move.effect["shortfall_after_h"] < move.effect["shortfall_before_h"]
-    assert move.effect["cost_delta_cents"] == 2 * 9000  # 4 drops x $4.50 < the $90 route minimum
+    change, effect = move.change, move.effect
+    assert isinstance(change, RouteChange) and isinstance(effect, CapacityEffect)
+    assert move.kind == "rebalance" and {r.driver for r in change.routes} == {"t1", "t2"}
+    assert effect.orders_moved == 8 and effect.routes_touched == 2
+    assert effect.shortfall_after_h < effect.shortfall_before_h
+    assert effect.cost_delta_cents == 2 * 9000  # 4 drops x $4.50 < the $90 route minimum
     assert "ParcelCo" in move.rationale
 
-    escalated = settle(db, move, move.change["action"], NOW)
+    escalated = settle(db, move, MOVE_TO_3PL, NOW)
     assert escalated.escalated and not escalated.applied
     assert db.get(Proposal, move.id).status is ProposalStatus.PENDING  # type: ignore[union-attr]
     applied = settle(db, by_action[CALL_IN], CALL_IN, NOW)
@@ -108,8 +117,8 @@ def test_shortfall_couriers_cannot_cover_goes_to_3pl_for_a_person(db: Session) -
     # next turn does not repeat it, and a dispatcher approves it on the newer plan version.
     assert db.get(Proposal, move.id).status is ProposalStatus.PENDING  # type: ignore[union-attr]
     again = propose_capacity(db, AGENT, w.hub.id, DAY, NOW)
-    assert [p for p in again if p.change["action"] == MOVE_TO_3PL] == []
-    approve(db, SYSTEM, move.id, now=NOW)
+    assert [p for p in again if p.change.action == MOVE_TO_3PL] == []
+    approve(db, SYSTEM, move.id, APPLIERS, now=NOW)
     on_3pl = db.scalars(
         select(Order.status)
         .join(Stop, Stop.order_id == Order.id)

@@ -20,6 +20,7 @@ from core.agents.hub import LOADING_PLAN, TURNAROUND_WARNING, loading_plan, prop
 from core.agents.policy import policy_viewer, settle
 from core.kinds import ProposalStatus
 from core.models import Proposal, Route, Stop
+from core.proposal_kinds import LoadingEffect, TurnaroundWarning, WarningEffect
 from core.timeutil import seconds_since_midnight
 from tests.core.agents.builders import DAY, TZ, World, build, local
 
@@ -58,10 +59,12 @@ def test_six_vans_two_bays_load_in_waves_without_waiting(db: Session) -> None:
     assert len(lp.retimed) == 4 and lp.late == ()
 
     proposals = propose_loading_plan(db, AGENT, w.hub.id, DAY, NOW)
-    assert [p.change["action"] for p in proposals] == [LOADING_PLAN]
+    assert [p.change.action for p in proposals] == [LOADING_PLAN]
     p = proposals[0]
-    assert p.effect["max_dock_wait_min_before"] == 40 and p.effect["max_dock_wait_min_after"] == 0
-    assert p.effect["routes_retimed"] == 4 and p.effect["max_departure_delay_min"] == 0
+    effect = p.effect
+    assert isinstance(effect, LoadingEffect)
+    assert effect.max_dock_wait_min_before == 40 and effect.max_dock_wait_min_after == 0
+    assert effect.routes_retimed == 4 and effect.max_departure_delay_min == 0
     assert settle(db, p, LOADING_PLAN, NOW).applied
     assert _starts(db) == [440, 440, 460, 460, 480, 480]
     assert loading_plan(db, w.hub.id, DAY, NOW).max_wait_before_s == 0  # the plan holds
@@ -80,11 +83,13 @@ def test_turnaround_too_long_for_a_two_hour_window_is_flagged_for_a_person(db: S
     late = lp.late
     assert [(d.driver_code, d.load_start_s // 60, d.minutes_late) for d in late] == [("c3", 580, 90)]
 
-    by_action = {p.change["action"]: p for p in propose_loading_plan(db, AGENT, w.hub.id, DAY, NOW)}
+    by_action = {p.change.action: p for p in propose_loading_plan(db, AGENT, w.hub.id, DAY, NOW)}
     assert set(by_action) == {LOADING_PLAN, TURNAROUND_WARNING}
     warning = by_action[TURNAROUND_WARNING]
-    assert [(r["driver"], r["minutes_late"]) for r in warning.change["routes"]] == [("c3", 90)]
-    assert warning.effect["max_minutes_late"] == 90 and "100 min turnaround" in warning.rationale
+    change, effect = warning.change, warning.effect
+    assert isinstance(change, TurnaroundWarning) and isinstance(effect, WarningEffect)
+    assert [(r.driver, r.minutes_late) for r in change.routes] == [("c3", 90)]
+    assert effect.max_minutes_late == 90 and "100 min turnaround" in warning.rationale
     outcome = settle(db, warning, TURNAROUND_WARNING, NOW)
     assert outcome.escalated and not outcome.applied
     assert db.get(Proposal, warning.id).status is ProposalStatus.PENDING  # type: ignore[union-attr]
@@ -94,5 +99,5 @@ def test_turnaround_too_long_for_a_two_hour_window_is_flagged_for_a_person(db: S
     eta = db.scalars(select(Stop.planned_eta_at).where(Stop.route_id == c3.id)).one()
     assert seconds_since_midnight(eta, DAY, TZ) == 11 * 3600 + 30 * 60  # 09:50 + 100 min
     again = propose_loading_plan(db, AGENT, w.hub.id, DAY, NOW)  # the warning went stale: asked afresh
-    assert [p.change["action"] for p in again] == [TURNAROUND_WARNING]
+    assert [p.change.action for p in again] == [TURNAROUND_WARNING]
     assert propose_loading_plan(db, AGENT, w.hub.id, DAY, NOW) == []  # and not twice

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.access import SYSTEM
+from core.agents.appliers import APPLIERS
 from core.kinds import StopStatus
 from core.models import Hub, Order, Plan, Route, Stop
 from core.proposals import approve
@@ -25,7 +26,7 @@ def plan_day(session: Session, day: date = TEST_DAY, hub_ids: list[int] | None =
             continue
         now = at_seconds(day, hub.timezone, 6 * 3600)
         proposal = propose_baseline(session, SYSTEM, hub.id, day, now)
-        approve(session, SYSTEM, proposal.id, now=now)
+        approve(session, SYSTEM, proposal.id, APPLIERS, now=now)
 
 
 @dataclass(frozen=True)

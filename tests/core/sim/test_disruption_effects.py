@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from core.access import SYSTEM
+from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RebalanceRequest, propose_rebalance
 from core.allocator.stop import MaxSolutions
 from core.db import make_engine, unit_of_work
@@ -208,7 +209,7 @@ def test_an_urgent_order_arrives_unassigned_and_is_served_once_planned(day_engin
         request = RebalanceRequest(hub_id=1, day=TEST_DAY, now=sim._at(10 * 3600 + 60), seconds=2.0)
         proposal = propose_rebalance(s, SYSTEM, request)
     with unit_of_work(day_engine) as s:
-        approve(s, SYSTEM, proposal.id, now=sim._at(10 * 3600 + 60))
+        approve(s, SYSTEM, proposal.id, APPLIERS, now=sim._at(10 * 3600 + 60))
     _run(sim, 10 * 3600 + 60, 21 * 3600)
     with unit_of_work(day_engine, read_only=True) as s:
         assert s.get(Order, order_id).status in (OrderStatus.DELIVERED, OrderStatus.FAILED)  # type: ignore[union-attr]
