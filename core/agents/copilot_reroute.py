@@ -86,9 +86,6 @@ class DisruptedTravel:
             factor[inside] *= c.detour_factor
         return dist, np.ceil(dur * factor[None, :]).astype(np.int64)
 
-    def hour_factor(self, depart_s: int) -> float:
-        return self.base.hour_factor(depart_s)
-
 
 @dataclass(frozen=True)
 class RerouteOutcome:

@@ -6,7 +6,6 @@ re-optimised plan with the live one.  It reads the same coefficients as the mode
 the approximation in break placement (see `RouteSchedule.walk`).
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -142,10 +141,6 @@ class RouteSchedule:
         self.route_nodes = [*self.nodes, pr.end_node(v)]
         prev = [pr.start_node(v), *self.nodes]
         self.legs = [int(self.dur[a, b]) for a, b in zip(prev, self.route_nodes, strict=True)]
-        # the matrix is the departure hour's; a leg departing in another hour is scaled to it
-        planned = pr.travel.hour_factor(pr.speed_profile(v)[1] * 3600)
-        slowdown = [planned / pr.travel.hour_factor(h * 3600) for h in range(24)]
-        self.slowdown = slowdown if any(x != 1.0 for x in slowdown) else None
         o = pr.orders
         self.ready = [o[j].ready_s if self.windows else 0 for j in self.nodes] + [0]
         self.due = [o[j].due_s if self.windows else None for j in self.nodes] + [None]
@@ -184,8 +179,6 @@ class RouteSchedule:
         forced = None
         lo = 0  # first leg since the last rest
         for i, leg in enumerate(self.legs):
-            if self.slowdown is not None:
-                leg = math.ceil(leg * self.slowdown[(t // 3600) % 24])
             arrive = t + leg
             ready, service = self.ready[i], self.service[i]
             begin = max(arrive, ready)

@@ -2,10 +2,7 @@
 
 The solver never calls these per arc: `AllocationProblem` asks once per (vehicle kind,
 departure hour) and the model registers the resulting integer matrices.  A routing engine
-(e.g. an OSRM table service) can implement `TravelModel` and drop in.  `hour_factor` says how
-fast traffic moves in the hour a leg departs, relative to the others: the solver plans each
-driver on the matrix of their departure hour, and `evaluate()` times every leg by the hour it
-actually departs (so a plan made in the morning knows the evening rush).
+(e.g. an OSRM table service) can implement `TravelModel` and drop in.
 """
 
 from dataclasses import dataclass, field
@@ -33,10 +30,6 @@ class TravelModel(Protocol):
         self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
     ) -> tuple[IntMatrix, IntMatrix]: ...
 
-    def hour_factor(self, depart_s: int) -> float:
-        """Relative speed of traffic for a leg departing at `depart_s` (1.0: no rush hours)."""
-        ...
-
 
 @dataclass(frozen=True)
 class HaversineTravel:
@@ -60,11 +53,9 @@ class HaversineTravel:
         if self.speed_kmh <= 0 or min(self.hourly_factor) <= 0:
             raise ValueError("speeds must be > 0")
 
-    def hour_factor(self, depart_s: int) -> float:
-        return self.hourly_factor[(depart_s // SECONDS_PER_HOUR) % 24]
-
     def speed_m_per_s(self, depart_s: int, vehicle_type: str = "van") -> float:
-        factor = self.hour_factor(depart_s) * self.kind_factor.get(str(vehicle_type), 1.0)
+        hour = (depart_s // SECONDS_PER_HOUR) % 24
+        factor = self.hourly_factor[hour] * self.kind_factor.get(str(vehicle_type), 1.0)
         return self.speed_kmh * factor / 3.6
 
     def matrices(
@@ -98,9 +89,6 @@ class EuclideanTravel:
         diff = pts[:, None, :] - pts[None, :, :]
         real = np.sqrt((diff**2).sum(axis=2)) * self.scale
         return np.rint(real).astype(np.int64), np.ceil(real - 1e-9).astype(np.int64)
-
-    def hour_factor(self, depart_s: int) -> float:
-        return 1.0
 
 
 __all__ = ["URBAN_TRAVEL", "EuclideanTravel", "HaversineTravel", "TravelModel"]

@@ -176,9 +176,6 @@ class ZoneTraffic:
         slow = inside[:, None] | inside[None, :]
         return dist, np.where(slow, np.ceil(dur / self.speed_factor), dur).astype(np.int64)
 
-    def hour_factor(self, depart_s: int) -> float:
-        return self.base.hour_factor(depart_s)
-
 
 def traffic(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:
     """Traffic 40% slower for two hours in the hub's busiest zone (most open orders).
