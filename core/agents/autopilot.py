@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.agents.dispatch import RebalanceRequest, propose_rebalance
+from core.agents.dispatch import RebalanceRequest
 from core.agents.policy import DEFAULT_POLICIES, AgentPolicy, Outcome, policy_viewer, settle
+from core.agents.rebalance import rebalance
+from core.db import unit_of_work
 from core.field import ExceptionPayload, ExceptionReason, resolve_problem
 from core.kinds import EventKind, OrderStatus, ProposalStatus, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop
@@ -139,20 +141,24 @@ class Autopilot:
         """Proposals the policies left for a person."""
         return sum(1 for o in self.outcomes if o.escalated)
 
-    def __call__(self, session: Session, now: datetime) -> None:
+    def __call__(self, engine: Engine, now: datetime) -> None:
+        """Look at every hub: the dispatch agent reads, solves with no session open and writes in
+        short units of work; each other agent looks and is settled in one short unit of work."""
         if self.last_look is not None and (now - self.last_look).total_seconds() < self.params.every_s:
             return
         self.last_look = now
-        hubs = session.execute(select(Hub.id, Hub.timezone).order_by(Hub.id)).all()
+        with unit_of_work(engine, read_only=True) as session:
+            hubs = session.execute(select(Hub.id, Hub.timezone).order_by(Hub.id)).all()
         for hub_id, tz in hubs:
-            self._dispatch(session, hub_id, tz, now)
+            self._dispatch(engine, hub_id, tz, now)
             for name, (agent, every_s, action) in self.agents.items():
                 last = self.last_run.get((name, hub_id))
                 if last is not None and (now - last).total_seconds() < every_s:
                     continue
                 self.last_run[(name, hub_id)] = now
-                for proposal in agent(session, hub_id, self.day, now):
-                    self._settle(session, proposal, proposal.change.action or action, now)
+                with unit_of_work(engine) as session:
+                    for proposal in agent(session, hub_id, self.day, now):
+                        self._settle(session, proposal, proposal.change.action or action, now)
 
     def _settle(self, session: Session, proposal: ProposalView, action: str, now: datetime) -> Outcome:
         if proposal.status is not ProposalStatus.PENDING:  # closed at birth: it changed nothing
@@ -165,8 +171,9 @@ class Autopilot:
         self.outcomes.append(outcome)
         return outcome
 
-    def _dispatch(self, session: Session, hub_id: int, tz: str, now: datetime) -> None:
-        signals = hub_signals(session, hub_id, self.day, now, tz)
+    def _dispatch(self, engine: Engine, hub_id: int, tz: str, now: datetime) -> None:
+        with unit_of_work(engine, read_only=True) as session:
+            signals = hub_signals(session, hub_id, self.day, now, tz)
         seen = self.seen.get(hub_id)
         # only what is new since the last re-plan calls for another: an order no driver could
         # take then will not fit now either, unless something else changed
@@ -191,17 +198,18 @@ class Autopilot:
             max_routes_touched=rule.max_routes_touched,
             seed=self.seed,
         )
-        proposal = propose_rebalance(
-            session,
+        proposal = rebalance(
+            engine,
             policy_viewer(DISPATCH),
             request,
             unavailable={driver: "van broken down" for driver in signals.broken},
             agent=DISPATCH,
         )
-        outcome = self._settle(session, proposal, REOPTIMISE, now)
-        if outcome.applied:
-            for event_id in signals.requests:
-                resolve_problem(session, event_id, now, "re-planned by the dispatch agent")
+        with unit_of_work(engine) as session:
+            outcome = self._settle(session, proposal, REOPTIMISE, now)
+            if outcome.applied:
+                for event_id in signals.requests:
+                    resolve_problem(session, event_id, now, "re-planned by the dispatch agent")
 
 
 __all__ = [

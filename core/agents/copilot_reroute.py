@@ -31,7 +31,14 @@ from core.allocator.solve import solve
 from core.allocator.stop import MaxSolutions, StopRule
 from core.allocator.travel import HaversineTravel, IntMatrix
 from core.errors import ControlTowerError, StaleProposalError
-from core.field import ExceptionReason, ProblemDetail, ProblemReport, escalate_problem, report_problem
+from core.field import (
+    ExceptionReason,
+    ProblemDetail,
+    ProblemReport,
+    escalate_problem,
+    report_problem,
+    resolve_problem,
+)
 from core.fleet_costs import fleet_cost
 from core.geo import haversine_m
 from core.kinds import FleetType, ProposalKind, ProposerKind, Role, StopStatus, VehicleKind
@@ -271,6 +278,8 @@ def reroute(
     else:
         words = f"{len(late_after)} will now be late: {', '.join(late_after[:5])}"
     verb = "re-sequenced" if applied else "kept the sequence of"
+    if problem_event_id is not None:  # handled here: nothing is left for a dispatcher
+        resolve_problem(session, problem_event_id, now, f"co-pilot {verb} {len(refs)} stops; {words}")
     return RerouteOutcome(
         driver_id,
         reason,

@@ -27,12 +27,16 @@ def rebalance(
     progress: ReplanProgressFn | None = None,
     cancel: threading.Event | None = None,
     params: SolveParams = DEFAULT_PARAMS,
+    unavailable: dict[int, str] | None = None,
+    agent: str | None = None,
 ) -> ProposalView:
-    """Re-plan the request's hub and day as `viewer`, who is credited with the proposal."""
+    """Re-plan the request's hub and day as `viewer`, who is credited with the proposal (an
+    agent acting under `viewer` names itself in `agent`). `unavailable`: drivers.id -> why they
+    may not work for this re-plan (a van just broken down)."""
     viewer.require(PLAN_CHANGE_ROLES, "run a rebalance")
     now = request.recorded_at or request.now or datetime.now(UTC)
     with unit_of_work(engine, read_only=True) as session:
-        state = read_day(session, request)
-    done = replan(state, request, viewer.username, params, progress, cancel)
+        state = read_day(session, request, unavailable)
+    done = replan(state, request, agent or viewer.username, params, progress, cancel)
     with unit_of_work(engine) as session:
-        return record(session, done, viewer, now)
+        return record(session, done, viewer, now, agent)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
 from core.agents.appliers import APPLIERS
 from core.allocator.travel import URBAN_TRAVEL
+from core.db import unit_of_work
 from core.geo import haversine_m
 from core.kinds import DriverStatus, OrderStatus, ProposerKind, Role, StopStatus
 from core.models import Driver, Event, Hub, Order, Plan, Route, Stop, Vehicle
@@ -170,10 +171,14 @@ class NearestDriverDispatch:
     last: datetime | None = None
     placed: int = 0
 
-    def __call__(self, session: Session, now: datetime) -> None:
+    def __call__(self, engine: Engine, now: datetime) -> None:
         if self.last is not None and (now - self.last).total_seconds() < self.every_s:
             return
         self.last = now
+        with unit_of_work(engine) as session:
+            self._look(session, now)
+
+    def _look(self, session: Session, now: datetime) -> None:
         hubs = session.scalars(
             select(Order.hub_id)
             .where(

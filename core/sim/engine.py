@@ -58,8 +58,9 @@ from core.sim.world import (
 )
 from core.timeutil import at_seconds
 
-TickAgent = Callable[[Session, datetime], None]
-"""Anything else that acts each tick inside its unit of work (e.g. a dispatch policy)."""
+TickAgent = Callable[[Engine, datetime], None]
+"""Anything else that acts after each tick (e.g. a dispatch policy), in short units of work of
+its own: a solve never holds the tick's write transaction."""
 
 
 @dataclass(frozen=True)
@@ -482,8 +483,6 @@ class Simulator:
             )
             self.counts["messages_sent"] += deliver_outbox(session, self.customers, tick.end_at).sent
             self.counts["customer_choices"] += self.customers.answer(session, tick.end_at)
-        for agent in self.agents:
-            agent(session, tick.end_at)
         self.counts.update(
             pings=len(due),
             arrivals=len(out.arrivals),
@@ -498,11 +497,13 @@ class Simulator:
         return report
 
     def run(self, clock: SimClock, on_tick: Callable[[TickReport], None] | None = None) -> Counter[str]:
-        """Run the clock's ticks, one unit of work each; returns the day's totals."""
+        """Run the clock's ticks, one unit of work each, then the agents; returns the day's totals."""
         totals: Counter[str] = Counter()
         for tick in clock.ticks():
             with unit_of_work(self.engine) as session:
                 report = self.step(session, tick)
+            for agent in self.agents:
+                agent(self.engine, tick.end_at)
             totals.update(report.counts)
             totals["ticks"] += 1
             totals["driver_s"] += report.on_duty * tick.seconds

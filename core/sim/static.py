@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
@@ -26,6 +26,7 @@ from core.agents.dispatch_problem import load_day_state
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.insertion import insert_greedily
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
+from core.db import unit_of_work
 from core.kinds import OrderStatus, ProposerKind, Role
 from core.models import Hub, Order, Plan
 from core.plan_change import NewRoute, PlacementEffect, RouteChange, Unplaced
@@ -92,10 +93,14 @@ class CheapestInsertionDispatch:
     placed: int = 0
     seen: dict[int, int] = field(default_factory=dict)  # hub id -> newest waiting order id at its last look
 
-    def __call__(self, session: Session, now: datetime) -> None:
+    def __call__(self, engine: Engine, now: datetime) -> None:
         if self.last is not None and (now - self.last).total_seconds() < self.every_s:
             return
         self.last = now
+        with unit_of_work(engine) as session:
+            self._look(session, now)
+
+    def _look(self, session: Session, now: datetime) -> None:
         hubs = session.execute(
             select(Order.hub_id, func.max(Order.id))
             .where(

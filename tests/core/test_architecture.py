@@ -164,7 +164,8 @@ ACTION_HANDLERS = (
     "core.sim",
     "core.bench",
     "ui",
-    "core.agents.rebalance",  # a person's rebalance: read, solve with no session open, write
+    "core.agents.rebalance",  # a rebalance: read, solve with no session open, write
+    "core.agents.autopilot",  # the agents' turn after a tick: short units of work around each
 )
 
 

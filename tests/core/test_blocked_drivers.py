@@ -123,8 +123,7 @@ def test_cli_rebalance_routes_no_blocked_driver(day_db: Engine, monkeypatch: pyt
 def test_autopilot_routes_no_blocked_driver(day_db: Engine) -> None:
     blocked = _blocked(day_db)
     autopilot = Autopilot(TEST_DAY, AutopilotParams(dispatch_seconds=1.0))
-    with unit_of_work(day_db) as session:
-        autopilot(session, NINE)
+    autopilot(day_db, NINE)
     _approve_pending(day_db, NINE)
     assert _routed(day_db) > 100 and _stops_of(day_db, blocked) == 0
 
