@@ -227,6 +227,18 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def _memory_curve(pid: int, users: list[User], limit_s: float) -> list[float]:
+    """The server's resident MB once a minute until every user is done: a leak keeps climbing,
+    a warm-up levels off."""
+    curve, deadline, next_s = [], time.monotonic() + limit_s, time.monotonic()
+    while any(u.is_alive() for u in users) and time.monotonic() < deadline:
+        if time.monotonic() >= next_s:
+            curve.append(_rss_mb(pid)[0])
+            next_s += 60
+        time.sleep(1)
+    return curve
+
+
 def _rss_mb(pid: int) -> tuple[float, float]:
     """The server's resident memory, and that of its children (solver workers), in MB."""
     proc = psutil.Process(pid)
@@ -376,8 +388,7 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
         rss_start = _rss_mb(server.pid)
         load_start = os.getloadavg()
         clock_start = _sim_clock(url)
-        for user in users:
-            user.join(timeout=args.minutes * 60 + RUN_TIMEOUT_S + 60)
+        curve = _memory_curve(server.pid, users, args.minutes * 60 + RUN_TIMEOUT_S + 60)
         rss_end = _rss_mb(server.pid)
         sim_alive = procs[0].poll() is None
         sim_text = (work / "simulator.log").read_text(errors="replace")
@@ -394,6 +405,7 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
             "stats": stats,
             "rss_start": rss_start,
             "rss_end": rss_end,
+            "curve": curve,
             "lost": _lost_decisions(url, stats.approved),
             "sim_alive": sim_alive,
             "sim_clock": (clock_start, _sim_clock(url)),
@@ -443,6 +455,9 @@ def report(result: dict[str, object]) -> str:
     clock = result["sim_clock"]
     assert isinstance(clock, tuple)
     lines.append(f"simulated clock when the users were all in: {clock[0]}, at the end: {clock[1]}")
+    curve = result["curve"]
+    assert isinstance(curve, list)
+    lines.append("server MB each minute: " + ", ".join(f"{mb:.0f}" for mb in curve))
     failures = result["server_failures"]
     assert isinstance(failures, Counter)
     lines += [f"server log: {n} x {line}" for line, n in failures.most_common(8)]

@@ -14,7 +14,6 @@ import tempfile
 import time
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from core.access import SYSTEM
 from core.agents.dispatch import RebalanceRequest
 from core.agents.rebalance import rebalance
 from core.bench.live_map import BENCH_DAY, BENCH_TZ, day_under_way
-from core.bulk import bulk_insert
+from core.bulk import Row, bulk_insert
 from core.db import make_engine, migrate, unit_of_work
 from core.kinds import BrandTier, ContactChannel, OrderStatus, SlaKind
 from core.models import Hub, Order
@@ -39,7 +38,7 @@ def add_urgent_orders(session: object, hub: Hub, n: int, seed: int) -> list[str]
     rng = np.random.default_rng(seed)
     now = at_seconds(BENCH_DAY, BENCH_TZ, NOW_S)
     refs = [f"URGENT-{i + 1:03d}" for i in range(n)]
-    rows: list[dict[str, Any]] = [
+    rows: list[Row] = [
         {
             "external_ref": ref,
             "hub_id": hub.id,
