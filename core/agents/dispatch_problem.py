@@ -34,11 +34,12 @@ from core.models import Driver, Event, Fleet, Hub, Order, Plan, Region, Route, S
 from core.timeutil import seconds_since_midnight, time_of_day_s
 
 CARGO_BIKE_MAX_ITEM_G = 25_000
-MIDDAY_START_CENTS = 2_500
-"""What putting a driver with no route today on the road mid-day costs beyond their pay (the
-call-out, a second loading slot): a re-plan starts a new route only for work worth more than
-that, and otherwise fills the routes already on the road, so it does not scatter a few stops
-over idle drivers."""
+MIDDAY_START_CENTS = 6_000
+"""What putting a driver with no route today on the road mid-day costs beyond their pay for the
+route: the call-out (a minimum paid block of about two hours) and a second loading slot. A
+re-plan starts a new route only for work worth more than that, and otherwise fills the routes
+already on the road, so it does not scatter a few stops over idle drivers (at $25 the agents
+still started 1-3 such routes a day to save a few late minutes, and the workload spread rose)."""
 DUE_MARGIN_S = 600
 """Every plan of a day aims to start each service this long before its window closes
 (`AllocationProblem.due_margin_s`): a plan is a forecast (a door that takes longer, a customer
