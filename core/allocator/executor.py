@@ -9,7 +9,8 @@ settings itself.
 `fn` must be a module-level function and items picklable: both go to other processes.
 `map` gives the results in the order of `items`, whichever worker finished first; `each`
 yields them as they finish and stops early when a cancel event is set (tasks not started are
-dropped; a task already running finishes in its worker and its result is not waited for).
+dropped; a local pool's workers are stopped, a dask task already running ends on its own and
+its result is not waited for).
 """
 
 from __future__ import annotations
@@ -95,9 +96,7 @@ class LocalPoolExecutor:
     def close(self, wait: bool = True) -> None:
         """Stop the kept pool; `wait=False` also stops the tasks still running."""
         if self._pool is not None:
-            if not wait:
-                _stop_workers(self._pool)
-            self._pool.shutdown(wait=wait, cancel_futures=True)
+            _shutdown(self._pool, stop=not wait)
             self._pool = None
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -120,16 +119,17 @@ class LocalPoolExecutor:
         try:
             yield from _as_done(pool, fn, items, cancel)
         finally:
-            if _cancelled(cancel):
-                _stop_workers(pool)
-            pool.shutdown(wait=not _cancelled(cancel), cancel_futures=True)
+            _shutdown(pool, stop=_cancelled(cancel))
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """End the pool's worker processes now, tasks running or not (the pool keeps them in
-    `_processes`; there is no public way before Python 3.14's `terminate_workers`)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
+def _shutdown(pool: ProcessPoolExecutor, stop: bool) -> None:
+    """Shut the pool down; with `stop`, end its worker processes now, tasks running or not,
+    rather than wait for them (the pool keeps them in `_processes`; there is no public way
+    before Python 3.14's `terminate_workers`)."""
+    if stop:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=not stop, cancel_futures=True)
 
 
 def _gather(pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
