@@ -33,8 +33,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# Every page and browser test is slow, so only tests/core is collected (no Streamlit import).
 test-fast: $(VENV)/.installed
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" tests/core
 
 seed: $(VENV)/.installed
 	$(BIN)/ctower seed --reset

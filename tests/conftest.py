@@ -15,12 +15,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+import core.passwords
 from core.config import get_settings
 from core.db import engine_for, make_engine, migrate, session_factory, unit_of_work
 from core.scenario import ScenarioParams, seed_scenario
+
+# argon2's own profile for tests: the same algorithm at the lowest cost. A hash carries its
+# parameters, so hashes made either way verify; the product keeps argon2-cffi's defaults.
+core.passwords._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 PG_ADMIN_URL = os.environ.get("CT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEST_DAY = date(2026, 11, 27)
@@ -150,11 +156,12 @@ def seeded_db(seeded_engine: Engine) -> Iterator[Session]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every page test is `slow`: AppTest runs the whole Streamlit script, frame included, per
-    test. `make test-fast` (`-m "not slow"`) is then the core suite without its long runs."""
-    pages = Path(__file__).parent / "app"
+    """Every page test and every browser test is `slow`: AppTest runs the whole Streamlit script,
+    frame included, per test, and a browser test starts a server and chromium. `make test-fast`
+    (`-m "not slow"`) is then the core suite without its long runs."""
+    whole_app = (Path(__file__).parent / "app", Path(__file__).parent / "e2e")
     for item in items:
-        if item.path.is_relative_to(pages):
+        if any(item.path.is_relative_to(folder) for folder in whole_app):
             item.add_marker(pytest.mark.slow)
 
 

@@ -189,13 +189,23 @@ def _called(node: ast.Call) -> str | None:
     return node.func.attr if isinstance(node.func, ast.Attribute) else None
 
 
+@cache
+def calls_in(module: Module) -> tuple[tuple[str, int], ...]:
+    """Every (called name, line) in a module, walked once for all the rules."""
+    return tuple(
+        (name, node.lineno)
+        for node in ast.walk(_parsed(module.source))
+        if isinstance(node, ast.Call) and (name := _called(node)) is not None
+    )
+
+
 def call_breaches(rule: CallRule, modules: Iterable[Module]) -> list[str]:
     return sorted(
-        f"{m.name} calls {name}() on line {node.lineno}"
+        f"{m.name} calls {name}() on line {line}"
         for m in modules
         if not _under(m.name, rule.allowed)
-        for node in ast.walk(_parsed(m.source))
-        if isinstance(node, ast.Call) and (name := _called(node)) in rule.names
+        for name, line in calls_in(m)
+        if name in rule.names
     )
 
 

@@ -233,6 +233,7 @@ def test_a_breakdown_asks_dispatch_at_once(planned: Session) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_a_breakdown_can_put_a_rebalance_in_the_dispatchers_inbox(planned: Session) -> None:
     s = first_stop(planned, min_left=2)
     out = reroute(

@@ -164,6 +164,7 @@ def _check_invariants(engine: Engine, applied_before: int, version_before: int) 
         return applied, plan.version
 
 
+@pytest.mark.slow
 def test_concurrent_decisions_leave_one_decision_per_proposal(race_url: str) -> None:
     engine = make_engine(race_url)
     backend = engine.dialect.name

@@ -81,6 +81,7 @@ def test_first_dispatch_proposal_assigns_orders_and_approval_applies_it(seeded_d
     assert audit.actor == "priya" and audit.detail["to_version"] == 2
 
 
+@pytest.mark.slow
 def test_stale_proposal_is_refused_and_changes_nothing(seeded_db: Session) -> None:
     hub, priya = _hub(seeded_db), _viewer(seeded_db, "priya")
     first = propose_rebalance(seeded_db, priya, _request(hub))
@@ -93,6 +94,7 @@ def test_stale_proposal_is_refused_and_changes_nothing(seeded_db: Session) -> No
     assert seeded_db.get(Plan, first.plan_id).version == 2  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_rebalance_of_a_day_under_way_is_never_worse_and_keeps_the_budget(seeded_db: Session) -> None:
     hub, priya = _hub(seeded_db), _viewer(seeded_db, "priya")
     approve(seeded_db, priya, propose_rebalance(seeded_db, priya, _request(hub)).id, APPLIERS, now=NOON)

@@ -96,6 +96,7 @@ def test_ready_time_makes_the_driver_wait() -> None:
     assert (visit.arrival_s, visit.service_start_s) == (1_000, 1_500)
 
 
+@pytest.mark.slow
 def test_break_delays_an_arrival() -> None:
     # 3000 s of work allowed before a 1000 s break.  B at 4 km is reached at 4000 s without
     # breaks; with them the break comes before B, so service starts at 5000 s.
@@ -228,6 +229,7 @@ def test_co2_price_prefers_the_clean_vehicle() -> None:
     assert served_by(solve(problem([van, bike], orders), STOP, params=priced.without(fam.CO2)), "A") == "V"
 
 
+@pytest.mark.slow
 def test_hub_turnaround_delays_the_first_stop() -> None:
     # 600 s of loading at the hub, then 1000 s to A.
     hub = HubSpec("H", 0.0, 0.0, turnaround_s=600)

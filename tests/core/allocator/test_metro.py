@@ -122,6 +122,7 @@ def test_exactly_one_of_stop_and_budget() -> None:
         solve_metro(pr, MaxRuntime(1.0), executor=SerialExecutor(), budget_s=1.0)
 
 
+@pytest.mark.slow
 def test_budget_is_shared_out_and_every_order_is_accounted_for() -> None:
     pr = two_hub_day(3, 30)
     result = solve_metro(pr, executor=SerialExecutor(), budget_s=3.0)

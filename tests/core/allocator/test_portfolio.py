@@ -85,24 +85,27 @@ def _stalled_search():
     return search, routes
 
 
+@pytest.mark.slow
 def test_a_stalled_search_restarts_from_the_peers_cheaper_best() -> None:
-    # Ten orders: the search has its best long before the second check (at 2 s), so it has stalled
+    # Ten orders: the search has its best long before the second check (at 1 s), so it has stalled
     # there, and takes the peer's best when the peer reports it cheaper.
     search, routes = _stalled_search()
     peer = _Peer(("best", 0, routes))
-    search.run(time.monotonic() + 3.0, peer, checks=2)
+    search.run(time.monotonic() + 1.5, peer, checks=2)
     assert search.adopted == 1
     posted = [m for m in peer.sent if m[0] == "best"]
     assert posted and posted[0][1] > 0  # our own best went to the peer (once: it never changed)
 
 
+@pytest.mark.slow
 def test_a_search_never_takes_a_peer_best_that_costs_more() -> None:
     search, routes = _stalled_search()
     peer = _Peer(("best", 10**12, routes))
-    search.run(time.monotonic() + 3.0, peer, checks=2)
+    search.run(time.monotonic() + 1.5, peer, checks=2)
     assert search.adopted == 0
 
 
+@pytest.mark.slow
 def test_solve_runs_pyvrp_on_both_cores_when_it_is_the_whole_model() -> None:
     pr = _day()
     result = solve(pr, MaxRuntime(1.5), seed=0, params=VRPTW)

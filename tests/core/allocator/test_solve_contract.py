@@ -15,6 +15,7 @@ from tests.core.allocator.builders import driver, order, problem
 from tests.core.allocator.scenarios import city
 
 
+@pytest.mark.slow
 def test_time_limit_is_kept_on_200_orders() -> None:
     pr = city(seed=0, n_orders=200, n_drivers=20)
     started = time.monotonic()

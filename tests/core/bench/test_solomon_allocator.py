@@ -10,6 +10,7 @@ from core.bench.solomon_allocator import solve_solomon
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks" / "solomon" / "C101.txt"
 
 
+@pytest.mark.slow
 def test_solve_solomon_returns_feasible_routes_on_a_small_instance() -> None:
     if not DATA.exists():
         pytest.skip("Solomon data not present")

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from core.bench.day import DayCase, run_policy
@@ -39,6 +40,7 @@ def _sequences(engine: Engine) -> dict[str, list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_a_new_order_goes_into_a_route_within_five_minutes_and_no_other_stop_moves(
     day_engine: Engine,
 ) -> None:
@@ -70,6 +72,7 @@ def test_a_new_order_goes_into_a_route_within_five_minutes_and_no_other_stop_mov
     assert {code: [r for r in refs if r != ref] for code, refs in after.items()} == before
 
 
+@pytest.mark.slow
 def test_not_home_is_a_failed_delivery_and_every_exception_is_an_escalation(
     tiny_day_file: Path, tmp_path: Path
 ) -> None:
