@@ -172,10 +172,11 @@ def hubs() -> pd.DataFrame:
     return _hubs(settings().database_url)
 
 
-@st.cache_data(ttl=2 * LIVE_REFRESH_S, max_entries=64, show_spinner=False)
-def _live_map(url: str, viewer: Viewer, day: date, tick: int, tz: str) -> LiveMap:
+@st.cache_data(ttl=2 * LIVE_REFRESH_S, max_entries=16, show_spinner=False)
+def _live_map(url: str, viewer: Viewer, wall_tick: int, tz: str) -> LiveMap:
+    at = now()
     with unit_of_work(engine(url), read_only=True) as session:
-        return read_live_map(session, viewer, day, datetime.fromtimestamp(tick * LIVE_REFRESH_S, UTC), tz)
+        return read_live_map(session, viewer, local_today(tz, at), at, tz)
 
 
 def _scope(viewer: Viewer) -> Viewer:
@@ -189,15 +190,15 @@ def _scope(viewer: Viewer) -> Viewer:
 
 
 def live_map(viewer: Viewer) -> LiveMap:
-    """The viewer's live map as of the last `LIVE_REFRESH_S` tick (shared by every viewer alike)."""
-    at = now()
-    tz = settings().timezone
+    """The viewer's live map, read at most once per `LIVE_REFRESH_S` of wall time and shared by
+    every viewer alike; the first read in a tick fixes the app time the map shows. The tick is
+    the wall clock's: a simulator at 60x moves its clock 300 s per tick, and keying on it would
+    read (and keep) a 1,000-driver map on every rerun."""
     return _live_map(
         settings().database_url,
         _scope(viewer),
-        local_today(tz, at),
-        int(at.timestamp() // LIVE_REFRESH_S),
-        tz,
+        int(wall_now().timestamp() // LIVE_REFRESH_S),
+        settings().timezone,
     )
 
 

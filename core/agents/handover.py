@@ -94,34 +94,40 @@ def _with(
     return replace(problem, drivers=tuple(drivers.get(d.id, d) for d in problem.drivers), orders=changed)
 
 
-def _rescue_options(
+@dataclass(frozen=True)
+class _Option:
+    """One way on for a van's load: its added objective units, the handover, and the problem
+    and plan as they would be (`plan` holds the load wherever the pricing put it)."""
+
+    added: int
+    handover: Handover
+    problem: AllocationProblem
+    plan: dict[str, list[str]]
+
+
+def _rescue(
     problem: AllocationProblem,
     plan: RoutePlan,
     van: DriverSpec,
+    r: DriverSpec,
     load: list[str],
     now_s: int,
     params: SolveParams,
-    busy: set[str],
-) -> list[tuple[int, Handover, AllocationProblem, dict[str, list[str]]]]:
-    """Each nearby driver not already rescuing as the rescuer: (added units, handover, problem, plan)."""
+) -> _Option | None:
+    """Driver `r` as the rescuer, or None when their route cannot take the whole load."""
     by_id = {o.id: o for o in problem.orders}
-    free = [d for d in problem.drivers if not d.blocked and d.id != van.id and d.id not in busy]
-    near = sorted(free, key=lambda d: (d.lat - van.lat) ** 2 + (d.lon - van.lon) ** 2)[:RESCUERS_TRIED]
-    options = []
-    for r in near:
-        rescuer = _rescuer(problem, r, van, now_s)
-        relocked = {o: replace(by_id[o], locked_driver_id=r.id) for o in load}
-        own = [o for o in plan.get(r.id, [])]
-        sub_before = replace(problem, drivers=(r,), orders=tuple(by_id[o] for o in own))
-        sub_after = replace(problem, drivers=(rescuer,), orders=(*sub_before.orders, *relocked.values()))
-        route, left = insert_greedily(sub_after, {r.id: own} if own else {}, load, params)
-        if left:
-            continue  # this driver cannot take the whole load
-        added = _units(sub_after, route, params) - _units(sub_before, {r.id: own} if own else {}, params)
-        handover = Handover(van.id, RESCUE, r.id, van.lat, van.lon, rescuer.start_s, tuple(load), "")
-        new_plan = {**{d: list(o) for d, o in plan.items()}, r.id: route[r.id]}
-        options.append((added, handover, _with(problem, {r.id: rescuer}, relocked), new_plan))
-    return options
+    rescuer = _rescuer(problem, r, van, now_s)
+    relocked = {o: replace(by_id[o], locked_driver_id=r.id) for o in load}
+    own = list(plan.get(r.id, []))
+    sub_before = replace(problem, drivers=(r,), orders=tuple(by_id[o] for o in own))
+    sub_after = replace(problem, drivers=(rescuer,), orders=(*sub_before.orders, *relocked.values()))
+    route, left = insert_greedily(sub_after, {r.id: own} if own else {}, load, params)
+    if left:
+        return None
+    added = _units(sub_after, route, params) - _units(sub_before, {r.id: own} if own else {}, params)
+    handover = Handover(van.id, RESCUE, r.id, van.lat, van.lon, rescuer.start_s, tuple(load), "")
+    new_plan = {**{d: list(o) for d, o in plan.items()}, r.id: route[r.id]}
+    return _Option(added, handover, _with(problem, {r.id: rescuer}, relocked), new_plan)
 
 
 def _back_to_hub(
@@ -131,8 +137,8 @@ def _back_to_hub(
     load: list[str],
     now_s: int,
     params: SolveParams,
-) -> tuple[int, Handover, AllocationProblem, dict[str, list[str]]]:
-    """The load back at the hub and dispatched again: (added units, handover, problem, plan)."""
+) -> _Option:
+    """The load back at the hub and dispatched again (priced by inserting it into `plan`)."""
     hub = problem.hubs[van.hub]
     back_s = now_s + _travel_s(problem, (van.lat, van.lon), (hub.lat, hub.lon), now_s) + RECOVERY_HANDLING_S
     by_id = {o.id: o for o in problem.orders}
@@ -147,7 +153,7 @@ def _back_to_hub(
     new_plan, _ = insert_greedily(changed, plan, load, params)
     added = _units(changed, new_plan, params) - base_units + RECOVERY_CENTS * UNITS_PER_CENT
     handover = Handover(van.id, BACK_TO_HUB, None, hub.lat, hub.lon, back_s, tuple(load), "")
-    return added, handover, changed, new_plan
+    return _Option(added, handover, changed, new_plan)
 
 
 def hand_over(
@@ -158,18 +164,37 @@ def hand_over(
     why: dict[str, str],
 ) -> HandedOver:
     """Give every stranded load its cheaper way on; `plan` is the live plan without the
-    stranded vans' routes, `why[driver]` says in words why that van cannot go on."""
+    stranded vans' routes, `why[driver]` says in words why that van cannot go on.
+
+    The options are compared with breaks left out of the pricing (a break is the same for every
+    option of one route, and an exact walk with breaks costs many); the chosen rescue is then
+    planned with breaks. A load going back to the hub is left unrouted, ready when it is back:
+    the re-plan's repair places it with every other waiting order."""
     current = {d: list(o) for d, o in plan.items()}
+    priced = {d: list(o) for d, o in plan.items()}  # the plan as the options priced it
+    quick = params.without(fam.HOS_BREAK)
     handovers: list[Handover] = []
     busy: set[str] = set()
     if not params.on(fam.LOCKS):
         return HandedOver(problem, current, ())
     for van_id, load in sorted(stranded_loads(problem).items()):
         van = problem.drivers[problem.driver_index[van_id]]
-        options = _rescue_options(problem, current, van, load, now_s, params, busy)
-        options.append(_back_to_hub(problem, current, van, load, now_s, params))
-        _, handover, problem, current = min(options, key=lambda t: t[0])
-        if handover.to_driver is not None:
-            busy.add(handover.to_driver)
+        free = [d for d in problem.drivers if not d.blocked and d.id != van.id and d.id not in busy]
+        near = sorted(free, key=lambda d: (d.lat - van.lat) ** 2 + (d.lon - van.lon) ** 2)[:RESCUERS_TRIED]
+        options = [o for r in near if (o := _rescue(problem, priced, van, r, load, now_s, quick)) is not None]
+        back = _back_to_hub(problem, priced, van, load, now_s, quick)
+        chosen = min([*options, back], key=lambda o: o.added)
+        rescue = None
+        if chosen.handover.to_driver is not None:
+            r = problem.drivers[problem.driver_index[chosen.handover.to_driver]]
+            rescue = _rescue(problem, current, van, r, load, now_s, params)
+        if rescue is not None:
+            assert rescue.handover.to_driver is not None
+            busy.add(rescue.handover.to_driver)
+            problem, current, handover = rescue.problem, rescue.plan, rescue.handover
+            priced[rescue.handover.to_driver] = list(chosen.plan[rescue.handover.to_driver])
+        else:  # back to the hub (or a rescue that breaks were found to rule out)
+            problem, handover = back.problem, back.handover
+            priced = back.plan
         handovers.append(replace(handover, why=why.get(van_id, "the van cannot go on")))
     return HandedOver(problem, current, tuple(handovers))

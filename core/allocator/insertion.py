@@ -3,7 +3,8 @@
 The live plan stays as it is and each order that needs a driver goes where it adds least to
 the objective, most important and most urgent first. One `Pricing` serves the whole repair
 and each route's schedule is priced once per change, so an insertion costs a few exact route
-walks: the drivers working nearest the order first, each at its few cheapest detours; only
+walks: the drivers working nearest the order first, each at its few cheapest detours among the
+positions it can reach in time (a no-break bound that rules out the rest without a walk); only
 when none of those fits is every driver who may serve the order tried at every position, so
 what can be placed is placed. `make_feasible` first takes out of the plan what breaks a hard
 rule (a driver back after their shift, a stop beyond the lateness limit) so the repair starts
@@ -19,6 +20,7 @@ import numpy as np
 from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import RouteSchedule, current_of
+from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.precheck import time_issue
 from core.allocator.pricing import Pricing
@@ -42,6 +44,7 @@ class _Routes:
         }
         self.units: dict[int, int] = {}
         self.feasible: dict[int, bool] = {}
+        self._leave: dict[int, list[int]] = {}
         for v in self.nodes:
             self._price(v)
 
@@ -65,7 +68,47 @@ class _Routes:
 
     def set(self, v: int, nodes: list[int]) -> None:
         self.nodes[v] = nodes
+        self._leave.pop(v, None)
         self._price(v)
+
+    def leave_times(self, v: int) -> list[int]:
+        """The earliest the driver can leave each point of route v (start, then each stop): the
+        route walked with no break. A break only delays, so no schedule leaves sooner."""
+        if v not in self._leave:
+            pr, windows = self.pricing.problem, self.pricing.params.on(fam.SLA_WINDOW)
+            dur = pr.duration_s(v)
+            t = pr.drivers[v].available_s + self.pricing.start_service_s[v]
+            out, prev = [t], pr.start_node(v)
+            for x in self.nodes.get(v, []):
+                o = pr.orders[x]
+                t = max(t + int(dur[prev, x]), o.ready_s if windows else 0) + o.service_time_s
+                out.append(t)
+                prev = x
+            self._leave[v] = out
+        return self._leave[v]
+
+    def in_time(self, v: int, j: int, pos: int) -> bool:
+        """A necessary condition for order j at position `pos` of route v: with no break on the
+        way, j and the stop after it begin by their latest allowed time, and a last stop still
+        lets the driver back in shift. Positions that fail it need no exact walk."""
+        pr, params = self.pricing.problem, self.pricing.params
+        nodes = self.nodes.get(v, [])
+        prev = pr.start_node(v) if pos == 0 else nodes[pos - 1]
+        dur = pr.duration_s(v)
+        windows = params.on(fam.SLA_WINDOW)
+        slack = 0 if params.sla_mode is SlaMode.HARD else params.max_late_s
+        o = pr.orders[j]
+        begin = self.leave_times(v)[pos] + int(dur[prev, j])
+        if windows:
+            begin = max(begin, o.ready_s)
+            if begin > o.due_s + slack:
+                return False
+        t = begin + o.service_time_s
+        if pos < len(nodes):
+            nxt = pr.orders[nodes[pos]]
+            return not windows or max(t + int(dur[j, nodes[pos]]), nxt.ready_s) <= nxt.due_s + slack
+        back = t + int(dur[j, pr.end_node(v)])
+        return not params.on(fam.SHIFT_WINDOW) or back <= pr.drivers[v].shift_end_s
 
     def plan(self) -> dict[str, list[str]]:
         pr = self.pricing.problem
@@ -95,11 +138,12 @@ def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tup
     nodes = routes.nodes.get(v, [])
     path = [pr.start_node(v), *nodes, pr.end_node(v)]
     dist = pr.distance_m
-    positions: list[int] = list(range(len(nodes) + 1))
-    if not every_position and len(nodes) + 1 > CHEAPEST_DETOURS:
-        before, after = np.array(path[:-1]), np.array(path[1:])
+    positions = [pos for pos in range(len(nodes) + 1) if routes.in_time(v, j, pos)]
+    if not every_position and len(positions) > CHEAPEST_DETOURS:
+        at = np.array(positions)
+        before, after = np.array(path[:-1])[at], np.array(path[1:])[at]
         detour = dist[before, j] + dist[j, after] - dist[before, after]
-        positions = sorted(np.argsort(detour, kind="stable")[:CHEAPEST_DETOURS].tolist())
+        positions = sorted(at[np.argsort(detour, kind="stable")[:CHEAPEST_DETOURS]].tolist())
     best: tuple[int, list[int]] | None = None
     for pos in positions:
         trial = [*nodes[:pos], j, *nodes[pos:]]
@@ -321,6 +365,7 @@ class _Without(_Routes):
         self.nodes = {**routes.nodes, v: rest}
         self.units = {**routes.units, v: rest_units}
         self.feasible = {**routes.feasible, v: True}
+        self._leave = {w: times for w, times in routes._leave.items() if w != v}
 
 
 def broken_routes(

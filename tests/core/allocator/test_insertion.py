@@ -1,8 +1,13 @@
 """Cheapest-insertion repair: new orders go to the nearest route where they fit, nothing else moves."""
 
+import pytest
+
 from core.allocator.evaluate import evaluate_plan
-from core.allocator.insertion import improve, insert_greedily
+from core.allocator.insertion import _Routes, improve, insert_greedily
+from core.allocator.params import DEFAULT_PARAMS
+from core.allocator.pricing import Pricing
 from tests.core.allocator.builders import driver, order, problem
+from tests.core.allocator.scenarios import city
 
 
 def test_new_order_goes_to_the_driver_working_next_to_it() -> None:
@@ -73,3 +78,21 @@ def test_relocating_late_stops_never_makes_the_plan_worse() -> None:
     assert after.metrics.objective_units < before.metrics.objective_units
     kept = improve(p, plan, current=plan, deadline_s=5.0, max_moved=0)  # no order may change driver
     assert kept == {"A": ["a1"], "B": ["late", "b1"]}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_in_time_bound_rules_out_only_positions_the_exact_walk_refuses(seed: int) -> None:
+    # The repair skips the exact walk (breaks included) wherever the no-break bound says an
+    # order cannot be there in time; on random city days, every skipped position must be one
+    # the walk would refuse, and some must be skipped for the bound to be worth having.
+    p = city(seed, 60, 6)
+    plan, _ = insert_greedily(p, {}, [o.id for o in p.orders[:40]])
+    routes = _Routes(Pricing(p, DEFAULT_PARAMS), plan)
+    skipped = 0
+    for v, nodes in routes.nodes.items():
+        for j in range(40, 60):
+            for pos in range(len(nodes) + 1):
+                if not routes.in_time(v, j, pos):
+                    skipped += 1
+                    assert routes.trial(v, [*nodes[:pos], j, *nodes[pos:]]) is None
+    assert skipped > 0
