@@ -4,7 +4,7 @@ viewer may see, filters narrow the layers, and a refresh never moves the map."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from core.models import Driver, Fleet, Hub, Order, User
 from tests.app.conftest import APP_NOW, TZ, signed_in
 from tests.conftest import TEST_DAY
 from ui import widgets
+from ui.services import LIVE_REFRESH_S
 
 pytestmark = pytest.mark.usefixtures("live_app")
 
@@ -191,7 +192,9 @@ def test_the_map_shows_news_within_one_refresh(scratch_db_url: str, monkeypatch:
             .where(Order.id == order_id)
             .values(status=OrderStatus.DELIVERED, delivered_at=APP_NOW)
         )
-    monkeypatch.setattr("ui.services.now", lambda: APP_NOW + timedelta(seconds=5))
+    # One refresh later on the wall clock (the map's cache follows it, not the app's clock).
+    later = datetime.now(UTC) + timedelta(seconds=LIVE_REFRESH_S)
+    monkeypatch.setattr("ui.services.wall_now", lambda: later)
     at.run()
     assert int(_metrics(at)["Delivered"]) == before + 1
 
