@@ -30,8 +30,11 @@ run: $(VENV)/.installed
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/streamlit run pages/app.py --server.port $(PORT) --server.address $(ADDRESS)
 
+# The browser tests run last and one at a time: a page that reruns slowly while the other worker
+# solves can drop a click.
 test: $(VENV)/.installed
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not e2e"
+	$(BIN)/pytest -m e2e tests/e2e
 
 # Every page and browser test is slow, so only tests/core is collected (no Streamlit import).
 test-fast: $(VENV)/.installed

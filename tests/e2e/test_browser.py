@@ -43,7 +43,7 @@ from core.timeutil import local_today
 from ui.copilot import LATER_COLOUR, NEXT_COLOUR
 from ui.maps import AFTER_COLOUR, FLEET_COLOURS, ORDER_COLOURS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
