@@ -166,9 +166,9 @@ def hand_over(
     """Give every stranded load its cheaper way on; `plan` is the live plan without the
     stranded vans' routes, `why[driver]` says in words why that van cannot go on.
 
-    The options are compared with breaks left out of the pricing (a break is the same for every
-    option of one route, and an exact walk with breaks costs many); the chosen rescue is then
-    planned with breaks. A load going back to the hub is left unrouted, ready when it is back:
+    The options are compared with breaks left out of the pricing (breaks weigh on the options
+    much alike, and a route walk with breaks costs about a dozen without); the chosen rescue is
+    then planned with breaks. A load going back to the hub is left unrouted, ready when it is back:
     the re-plan's repair places it with every other waiting order."""
     current = {d: list(o) for d, o in plan.items()}
     priced = {d: list(o) for d, o in plan.items()}  # the plan as the options priced it
