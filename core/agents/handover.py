@@ -9,8 +9,9 @@ Each stranded van's load is handed over one of two ways, whichever the model pri
   hub `RECOVERY_HANDLING_S` after it arrives) and the parcels are dispatched again like new
   orders.
 
-Both options are priced with the allocator's own objective (`evaluate`) on the plan as it
-would be, so the choice weighs lateness, unserved parcels and fleet cost as a re-plan does.
+Both options are priced with the allocator's own objective (`evaluate`, breaks left out) on
+the plan as it would be, so the choice weighs lateness, unserved parcels and fleet cost as a
+re-plan does.
 """
 
 from __future__ import annotations
