@@ -20,7 +20,6 @@ import numpy as np
 from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
 from core.allocator.evaluate import RouteSchedule, current_of
-from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.precheck import time_issue
 from core.allocator.pricing import Pricing
@@ -87,28 +86,34 @@ class _Routes:
             self._leave[v] = out
         return self._leave[v]
 
-    def in_time(self, v: int, j: int, pos: int) -> bool:
-        """A necessary condition for order j at position `pos` of route v: with no break on the
-        way, j and the stop after it begin by their latest allowed time, and a last stop still
-        lets the driver back in shift. Positions that fail it need no exact walk."""
+    def positions_in_time(self, v: int, j: int) -> list[int]:
+        """Positions of route v where order j passes a necessary condition: with no break on
+        the way, j and the stop after it begin by their latest allowed time, and a last stop
+        still lets the driver back in shift. Positions that fail it need no exact walk."""
         pr, params = self.pricing.problem, self.pricing.params
         nodes = self.nodes.get(v, [])
-        prev = pr.start_node(v) if pos == 0 else nodes[pos - 1]
         dur = pr.duration_s(v)
         windows = params.on(fam.SLA_WINDOW)
-        slack = 0 if params.sla_mode is SlaMode.HARD else params.max_late_s
+        late_ok = params.allowed_late_s
         o = pr.orders[j]
-        begin = self.leave_times(v)[pos] + int(dur[prev, j])
-        if windows:
-            begin = max(begin, o.ready_s)
-            if begin > o.due_s + slack:
-                return False
-        t = begin + o.service_time_s
-        if pos < len(nodes):
-            nxt = pr.orders[nodes[pos]]
-            return not windows or max(t + int(dur[j, nodes[pos]]), nxt.ready_s) <= nxt.due_s + slack
-        back = t + int(dur[j, pr.end_node(v)])
-        return not params.on(fam.SHIFT_WINDOW) or back <= pr.drivers[v].shift_end_s
+        shift_end = pr.drivers[v].shift_end_s if params.on(fam.SHIFT_WINDOW) else None
+        fits = []
+        before = [pr.start_node(v), *nodes]
+        for pos, (leave, prev) in enumerate(zip(self.leave_times(v), before, strict=True)):
+            begin = leave + int(dur[prev, j])
+            if windows:
+                begin = max(begin, o.ready_s)
+                if begin > o.due_s + late_ok:
+                    continue
+            t = begin + o.service_time_s
+            if pos < len(nodes):
+                nxt = pr.orders[nodes[pos]]
+                ok = not windows or max(t + int(dur[j, nodes[pos]]), nxt.ready_s) <= nxt.due_s + late_ok
+            else:
+                ok = shift_end is None or t + int(dur[j, pr.end_node(v)]) <= shift_end
+            if ok:
+                fits.append(pos)
+        return fits
 
     def plan(self) -> dict[str, list[str]]:
         pr = self.pricing.problem
@@ -138,7 +143,7 @@ def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tup
     nodes = routes.nodes.get(v, [])
     path = [pr.start_node(v), *nodes, pr.end_node(v)]
     dist = pr.distance_m
-    positions = [pos for pos in range(len(nodes) + 1) if routes.in_time(v, j, pos)]
+    positions = routes.positions_in_time(v, j)
     if not every_position and len(positions) > CHEAPEST_DETOURS:
         at = np.array(positions)
         before, after = np.array(path[:-1])[at], np.array(path[1:])[at]

@@ -82,6 +82,12 @@ class SolveParams:
     def on(self, family: str) -> bool:
         return family in self.enabled
 
+    @property
+    def allowed_late_s(self) -> int:
+        """How late past its due time a stop may still start: none in hard SLA mode,
+        `max_late_s` in soft mode."""
+        return 0 if self.sla_mode is SlaMode.HARD else self.max_late_s
+
     def without(self, *families: str) -> "SolveParams":
         """A copy with some families switched off (what-if and ablation tests)."""
         from dataclasses import replace

@@ -131,7 +131,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates, required: bool = False)
     depots += [Depot(location=len(starts) + i) for i in range(len(hubs))]
     cap_on, sla_on = params.on(fam.CAPACITY), params.on(fam.SLA_WINDOW)
     # Soft windows: PyVRP cannot price lateness, so it gets the hard limit OR-Tools keeps.
-    late_ok = params.max_late_s if params.sla_mode is SlaMode.SOFT else 0
+    late_ok = params.allowed_late_s
     clients = []
     for k, j in enumerate(orders):
         o = pr.orders[j]

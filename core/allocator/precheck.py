@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from core.allocator import families as fam
 from core.allocator.eligibility import static_issue
-from core.allocator.kinds import SlaMode
 from core.allocator.params import SolveParams
 from core.allocator.pricing import Pricing
 from core.allocator.result import Unassigned
@@ -36,8 +35,7 @@ def time_issue(pricing: Pricing, v: int, j: int) -> tuple[str, str] | None:
     windows = params.on(fam.SLA_WINDOW)
     begin = max(arrive, o.ready_s) if windows else arrive
     if windows:
-        slack = 0 if params.sla_mode is SlaMode.HARD else params.max_late_s
-        if begin > o.due_s + slack:
+        if begin > o.due_s + params.allowed_late_s:
             return fam.SLA_WINDOW, "arrive after the due time"
     back = begin + o.service_time_s + int(pr.duration_s(v)[j, pr.end_node(v)])
     if params.on(fam.SHIFT_WINDOW) and back > d.shift_end_s:
