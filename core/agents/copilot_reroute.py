@@ -12,6 +12,7 @@ optionally a rebalance proposal for the dispatcher's inbox with this driver left
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -92,6 +93,9 @@ class DisruptedTravel:
             inside = haversine_m(points[:, 0], points[:, 1], c.lat, c.lon) <= c.radius_m
             factor[inside] *= c.detour_factor
         return dist, np.ceil(dur * factor[None, :]).astype(np.int64)
+
+    def profile(self, depart_s: int, vehicle_type: str = "van") -> Hashable:
+        return self.base.profile(depart_s, vehicle_type)  # the slow-down is the same at any hour
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,10 @@ AGENT = "dispatch-agent"
 WRITE_RESERVE_S = 1.0  # of the time limit kept for evaluating, diffing and writing the proposal
 MIN_SEARCH_S = 0.3
 IMPROVE_SHARE = 0.4  # of the time left after the repair, for relocating late stops before the solver
+METRO_ABOVE_ORDERS = 3000
+"""A hub day with more open orders than this is searched in parts (`solve_metro`), whoever
+asks: one model of the whole day would not be built within a re-plan's time limit."""
+METRO_MIN_SEARCH_S = 5.0  # a search in parts needs this much of the limit left after the repair
 
 
 @dataclass(frozen=True)
@@ -185,11 +189,8 @@ def _search(
 def _without(problem: AllocationProblem, frozen: dict[str, list[str]]) -> AllocationProblem:
     """The problem less the frozen drivers and every order loaded in their vans."""
     orders = {o for refs in frozen.values() for o in refs}
-    return replace(
-        problem,
-        drivers=tuple(d for d in problem.drivers if d.id not in frozen),
-        orders=tuple(o for o in problem.orders if o.id not in orders and o.locked_driver_id not in frozen),
-    )
+    orders |= {o.id for o in problem.orders if o.locked_driver_id in frozen}
+    return problem.without(set(frozen), orders)
 
 
 def _drop(plan: dict[str, list[str]], frozen: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -210,17 +211,23 @@ def replan(
     params = replace(
         params, max_orders_moved=request.max_orders_moved, max_routes_touched=request.max_routes_touched
     )
+    if len(state.problem.orders) > METRO_ABOVE_ORDERS:
+        request = replace(request, metro=True)
     live = {d: list(o) for d, o in state.live.items()}
     start, _ = make_feasible(state.problem, {} if request.from_scratch else live, params)
     handed = hand_over(state.problem, start, state.now_s, params, state.unavailable)
     problem, start = handed.problem, handed.plan
-    routed = {o for orders in start.values() for o in orders}
-    waiting = [o.id for o in problem.orders if o.id not in routed]
-    repaired, _ = insert_greedily(problem, start, waiting, params, current=start)
     left_s = request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S
-    repaired = improve(
-        problem, repaired, params, start, max(0.0, left_s * IMPROVE_SHARE), request.max_orders_moved
-    )
+    in_parts = request.metro and not request.from_scratch and left_s >= METRO_MIN_SEARCH_S
+    repaired = start  # searched in parts, each part places its own waiting orders
+    if not in_parts:
+        routed = {o for orders in start.values() for o in orders}
+        waiting = [o.id for o in problem.orders if o.id not in routed]
+        repaired, _ = insert_greedily(problem, start, waiting, params, current=start)
+        left_s = request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S
+        repaired = improve(
+            problem, repaired, params, start, max(0.0, left_s * IMPROVE_SHARE), request.max_orders_moved
+        )
     so_far = evaluate_plan(problem, repaired, params, start).metrics
     best = (so_far.late_count, so_far.orders_unassigned, so_far.cost_cents)
 
@@ -233,10 +240,21 @@ def replan(
     # a van whose loaded stops cannot all be kept stays as it is: the solver only sees what it can plan
     frozen = {d: repaired[d] for d in broken_routes(problem, repaired, params)}
     solvable = _without(problem, frozen)
-    seconds = max(MIN_SEARCH_S, request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S)
-    result = _search(
-        solvable, request, params, _drop(start, frozen), _drop(repaired, frozen), seconds, searching, cancel
-    )
+    seconds = request.seconds - (time.monotonic() - started) - WRITE_RESERVE_S
+    if request.metro and not request.from_scratch and not in_parts:
+        note = f"{seconds:.1f} s left after the repair: too little for a search in parts"
+        result = result_of_plan(solvable, _drop(repaired, frozen), params, notes=(note,))
+    else:
+        result = _search(
+            solvable,
+            request,
+            params,
+            _drop(start, frozen),
+            _drop(repaired, frozen),
+            max(MIN_SEARCH_S, seconds),
+            searching,
+            cancel,
+        )
     new_plan = {**result.plan(), **frozen}
     left = [o.id for o in problem.orders if o.id not in {x for r in new_plan.values() for x in r}]
     if left:  # the search may drop what the repair had placed: put back whatever fits

@@ -20,6 +20,7 @@ the second process while OR-Tools searches the full model here (`PyvrpInBackgrou
 
 import multiprocessing as mp
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +149,7 @@ def pyvrp_data(pricing: Pricing, candidates: Candidates, required: bool = False)
         )
     idx = np.asarray(nodes)
     dist = pr.distance_m[np.ix_(idx, idx)]
-    profiles: dict[tuple[str, int], int] = {}
+    profiles: dict[Hashable, int] = {}
     durations: list[Any] = []
     for t, row in enumerate(type_rows):
         if row[-1] not in profiles:

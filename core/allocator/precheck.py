@@ -6,6 +6,7 @@ which is what a dispatcher needs to fix the input rather than re-run the solver.
 """
 
 from collections import Counter
+from collections.abc import Set
 from dataclasses import dataclass
 
 from core.allocator import families as fam
@@ -47,14 +48,19 @@ def time_issue(pricing: Pricing, v: int, j: int) -> tuple[str, str] | None:
     return None
 
 
-def check_candidates(pricing: Pricing, params: SolveParams) -> Candidates:
+def check_candidates(pricing: Pricing, params: SolveParams, only: Set[int] | None = None) -> Candidates:
     """Every (driver, order) pair through `static_issue` and `time_issue`; drivers alike in
-    everything those read are asked once per order (a fleet of identical vans, once)."""
+    everything those read are asked once per order (a fleet of identical vans, once).
+    `only`: check just these orders (to explain the ones a plan left out); the others are
+    listed with no candidate and no reason."""
     pr = pricing.problem
     allowed: list[tuple[int, ...]] = []
     excluded: list[Unassigned] = []
     twins = _alike(pricing)
     for j, o in enumerate(pr.orders):
+        if only is not None and j not in only:
+            allowed.append(())
+            continue
         ok: list[int] = []
         why: Counter[tuple[str, str]] = Counter()
         locked = params.on(fam.LOCKS) and o.locked_driver_id is not None

@@ -4,7 +4,7 @@ Node numbering used everywhere in the allocator (matrices, model, evaluate):
 orders 0..n-1, then one start node per driver n..n+m-1, then hubs n+m..n+m+h-1.
 """
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
@@ -236,22 +236,31 @@ class AllocationProblem:
         dist, _ = self.travel.matrices(self.points(), 0, "van")
         return dist
 
-    def speed_profile(self, v: int) -> tuple[str, int]:
-        """Key of the duration matrix driver v uses: (vehicle kind, departure hour)."""
-        d = self.drivers[v]
-        return (str(d.vehicle_type), (d.available_s // 3600) % 24)
+    def speed_profile(self, v: int) -> Hashable:
+        """Key of the duration matrix driver v uses: the travel model's profile of its
+        departure hour and vehicle kind (drivers with equal keys share one matrix)."""
+        return self.travel.profile(self._departure(v), str(self.drivers[v].vehicle_type))
+
+    def _departure(self, v: int) -> int:
+        """The whole hour driver v sets off in: one matrix per departure hour is the documented
+        approximation of time-dependent travel."""
+        return (self.drivers[v].available_s // 3600) % 24 * 3600
 
     def duration_s(self, v: int) -> IntMatrix:
-        return self._durations[self.speed_profile(v)]
+        return self._duration_of[v]
 
     @cached_property
-    def _durations(self) -> dict[tuple[str, int], IntMatrix]:
-        out: dict[tuple[str, int], IntMatrix] = {}
+    def _duration_of(self) -> tuple[IntMatrix, ...]:
+        return tuple(self._durations[self.speed_profile(v)] for v in range(len(self.drivers)))
+
+    @cached_property
+    def _durations(self) -> dict[Hashable, IntMatrix]:
+        out: dict[Hashable, IntMatrix] = {}
         pts = self.points()
         for v in range(len(self.drivers)):
             key = self.speed_profile(v)
             if key not in out:
-                out[key] = self.travel.matrices(pts, key[1] * 3600, key[0])[1]
+                out[key] = self.travel.matrices(pts, self._departure(v), str(self.drivers[v].vehicle_type))[1]
         return out
 
     def priced_due_s(self, o: OrderSpec) -> int:
@@ -266,9 +275,35 @@ class AllocationProblem:
         if [(o.id, o.lat, o.lon) for o in orders] != [(o.id, o.lat, o.lon) for o in self.orders]:
             raise ValueError("with_orders keeps every order at its index and place")
         copy = replace(self, orders=orders)
-        for name in ("distance_m", "_durations", "order_index", "driver_index"):
+        for name in ("distance_m", "_durations", "_duration_of", "order_index", "driver_index"):
             if name in self.__dict__:
                 copy.__dict__[name] = self.__dict__[name]
+        return copy
+
+    def without(self, drivers: Set[str], orders: Set[str]) -> "AllocationProblem":
+        """A copy less the given drivers and orders; the travel matrices already computed are
+        cut from this problem's (every point left is one of its points) rather than computed
+        again, which on a hub's day takes seconds and a matrix per speed profile."""
+        kept_orders = [i for i, o in enumerate(self.orders) if o.id not in orders]
+        kept_drivers = [v for v, d in enumerate(self.drivers) if d.id not in drivers]
+        if len(kept_orders) == len(self.orders) and len(kept_drivers) == len(self.drivers):
+            return self
+        copy = replace(
+            self,
+            drivers=tuple(self.drivers[v] for v in kept_drivers),
+            orders=tuple(self.orders[i] for i in kept_orders),
+        )
+        nodes = np.asarray(
+            kept_orders
+            + [self.start_node(v) for v in kept_drivers]
+            + [self.hub_node(h) for h in range(len(self.hubs))]
+        )
+        cut = np.ix_(nodes, nodes)
+        if "distance_m" in self.__dict__:
+            copy.__dict__["distance_m"] = self.distance_m[cut]
+        if "_durations" in self.__dict__:
+            keys = {copy.speed_profile(v) for v in range(len(copy.drivers))}
+            copy.__dict__["_durations"] = {k: m[cut] for k, m in self._durations.items() if k in keys}
         return copy
 
     def service_s(self, v: int, node: int) -> int:

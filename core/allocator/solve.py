@@ -251,7 +251,9 @@ def result_of_plan(
     For plans made outside `solve` (e.g. by a relaxed model, or merged from parts).
     """
     pricing = Pricing(problem, params)
-    candidates = check_candidates(pricing, params)
+    routed = {o for orders in plan.values() for o in orders}
+    left = {j for j, o in enumerate(problem.orders) if o.id not in routed}
+    candidates = check_candidates(pricing, params, only=left)
     return _result(pricing, candidates, dict(plan), status, time.monotonic(), solutions, notes)
 
 

@@ -5,6 +5,7 @@ departure hour) and the model registers the resulting integer matrices.  A routi
 (e.g. an OSRM table service) can implement `TravelModel` and drop in.
 """
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,6 +30,12 @@ class TravelModel(Protocol):
     def matrices(
         self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
     ) -> tuple[IntMatrix, IntMatrix]: ...
+
+    def profile(self, depart_s: int, vehicle_type: str = "van") -> Hashable:
+        """A key equal for two departures exactly when their duration matrices are equal, so
+        a problem computes and keeps one matrix per key (a van at rush hour may share one
+        with a bike off-peak)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,9 @@ class HaversineTravel:
         hour = (depart_s // SECONDS_PER_HOUR) % 24
         factor = self.hourly_factor[hour] * self.kind_factor.get(str(vehicle_type), 1.0)
         return self.speed_kmh * factor / 3.6
+
+    def profile(self, depart_s: int, vehicle_type: str = "van") -> Hashable:
+        return self.speed_m_per_s(depart_s, vehicle_type)
 
     def matrices(
         self, points: npt.NDArray[np.float64], depart_s: int, vehicle_type: str = "van"
@@ -89,6 +99,9 @@ class EuclideanTravel:
         diff = pts[:, None, :] - pts[None, :, :]
         real = np.sqrt((diff**2).sum(axis=2)) * self.scale
         return np.rint(real).astype(np.int64), np.ceil(real - 1e-9).astype(np.int64)
+
+    def profile(self, depart_s: int, vehicle_type: str = "van") -> Hashable:
+        return 0  # the same for every departure and vehicle
 
 
 __all__ = ["URBAN_TRAVEL", "EuclideanTravel", "HaversineTravel", "TravelModel"]

@@ -9,7 +9,7 @@ driver's status). Traffic has no place in the database: it comes back as a trave
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -175,6 +175,9 @@ class ZoneTraffic:
         inside = haversine_m(points[:, 0], points[:, 1], self.lat, self.lon) <= self.radius_m
         slow = inside[:, None] | inside[None, :]
         return dist, np.where(slow, np.ceil(dur / self.speed_factor), dur).astype(np.int64)
+
+    def profile(self, depart_s: int, vehicle_type: str = "van") -> Hashable:
+        return (self.base.profile(depart_s, vehicle_type), self.start_s <= depart_s < self.end_s)
 
 
 def traffic(session: Session, hub: Hub, now: datetime, seed: int) -> Disrupted:

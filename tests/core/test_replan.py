@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from core.access import SYSTEM, Viewer
+from core.agents import dispatch
 from core.agents.appliers import APPLIERS
 from core.agents.copilot import copilot_view
 from core.agents.dispatch import RebalanceRequest, ReplanProgress, read_day, record, replan
@@ -229,3 +230,24 @@ def test_a_person_who_presses_rebalance_is_credited(day: Engine) -> None:
         priya = Viewer(username=user.username, role=Role(user.role), user_id=user.id)
     proposal = rebalance(day, priya, RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=1.0))
     assert proposal.proposed_by == "priya" and proposal.proposer_kind == "user"
+
+
+def test_a_hub_day_too_big_for_one_model_is_searched_in_parts(
+    day: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the size one model can take, a re-plan is searched in parts whoever asks; with too
+    little time left for the parts, the repair's plan stands, every placeable order placed."""
+    monkeypatch.setattr(dispatch, "METRO_ABOVE_ORDERS", 10)
+    hub_id = _first_hub(day)
+    _add_urgent(day, hub_id, 10)
+    with unit_of_work(day, read_only=True) as session:
+        state = read_day(session, RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN))
+    assert len(state.problem.orders) > 10
+    searched = replan(state, RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=8.0), "priya")
+    assert any("parts of at most" in n for n in searched.effect.solver.notes)
+    quick = replan(state, RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=1.0), "priya")
+    assert any("too little for a search in parts" in n for n in quick.effect.solver.notes)
+    left = [u.order for u in quick.change.unassigned]
+    assert quick.effect.after.unassigned < quick.effect.before.unassigned
+    _, still = insert_greedily(state.problem, quick.plan, left)
+    assert sorted(still) == sorted(left)

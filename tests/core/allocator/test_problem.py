@@ -74,3 +74,34 @@ def test_problem_matrices_cover_orders_starts_and_hubs() -> None:
     assert pr.distance_m.shape == (4, 4)
     assert pr.distance_m[pr.start_node(0), 0] == 1_000
     assert pr.distance_m[0, pr.hub_node(1)] == round(np.hypot(2, 3) * 1000)
+
+
+def test_departures_with_the_same_speed_share_one_duration_matrix() -> None:
+    """A van at rush hour drives at a cargo bike's off-peak speed: one matrix serves both, so a
+    hub's day keeps one matrix per distinct speed, not one per (vehicle kind, hour)."""
+    hub = HubSpec("H", 51.5, -0.12)
+    van_rush = driver("V", lat=51.5, lon=-0.12, vehicle_type="van", shift_start_s=7 * 3600)
+    bike_noon = driver("B", lat=51.5, lon=-0.12, vehicle_type="cargo_bike", shift_start_s=12 * 3600)
+    van_noon = driver("N", lat=51.5, lon=-0.12, vehicle_type="van", shift_start_s=12 * 3600)
+    pr = AllocationProblem(
+        (van_rush, bike_noon, van_noon), (order("A", 51.51, -0.12),), (hub,), travel=HaversineTravel()
+    )
+    assert pr.duration_s(0) is pr.duration_s(1)
+    assert pr.duration_s(2) is not pr.duration_s(0)
+    for v, (hour, kind) in enumerate([(7, "van"), (12, "cargo_bike"), (12, "van")]):
+        _, expected = pr.travel.matrices(pr.points(), hour * 3600, kind)
+        assert np.array_equal(pr.duration_s(v), expected)
+
+
+def test_a_problem_less_some_drivers_and_orders_keeps_the_matrices_of_a_fresh_one() -> None:
+    drivers = [driver("D1", lat=1.0), driver("D2", lat=2.0, shift_start_s=3600), driver("D3", lon=4.0)]
+    orders = [order("A", 2), order("B", 3, 1), order("C", 0, 5)]
+    pr = problem(drivers, orders, hubs=[HUB, HubSpec("H2", 0.0, 3.0)])
+    assert pr.distance_m is not None and pr.duration_s(0) is not None  # computed before the cut
+    cut = pr.without({"D2"}, {"B"})
+    fresh = problem([drivers[0], drivers[2]], [orders[0], orders[2]], hubs=[HUB, HubSpec("H2", 0.0, 3.0)])
+    assert [d.id for d in cut.drivers] == ["D1", "D3"] and [o.id for o in cut.orders] == ["A", "C"]
+    assert np.array_equal(cut.distance_m, fresh.distance_m)
+    for v in range(2):
+        assert np.array_equal(cut.duration_s(v), fresh.duration_s(v))
+    assert pr.without(set(), set()) is pr
