@@ -59,6 +59,7 @@ RUN_TIMEOUT_S = 120.0
 COOKIE = "ct_session"  # ui.auth.COOKIE (importing ui here would start Streamlit's caches)
 APPROVED = re.compile(r"Proposal (\d+) approved and applied")
 SIM_NICE = 10
+HUB_FILTER = "frame.hub"  # ui.state.HUB: the sidebar's hub filter, a selectbox
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Run:
     seconds: float
     map_s: float | None
     buttons: dict[str, str]  # widget id -> label
+    selects: dict[str, list[str]]  # selectbox widget id -> its options as shown
     fragments: set[str]
     alerts: list[tuple[int, str]]
 
@@ -102,6 +104,7 @@ class User(threading.Thread):
             stats,
         )
         self.random = random.Random(n)
+        self.held: dict[str, str] = {}  # widget id -> value the browser sends with every rerun
 
     def run(self) -> None:
         while time.monotonic() < self.until:
@@ -117,6 +120,8 @@ class User(threading.Thread):
         with connect(url, subprotocols=["streamlit"], additional_headers=headers, max_size=None) as ws:  # type: ignore[list-item]
             self.ws = ws
             first = self._rerun()
+            if self.page == "dispatch":
+                first = self._open_hub(first)
             next_reload = time.monotonic() + RELOAD_S[self.page]
             next_rebalance = time.monotonic() + 20
             fragments = first.fragments
@@ -137,6 +142,16 @@ class User(threading.Thread):
                     if time.monotonic() >= next_rebalance and self.n == 3:
                         last = self._click(last, "Rebalance")
                         next_rebalance = time.monotonic() + REBALANCE_EVERY_S
+
+    def _open_hub(self, first: Run) -> Run:
+        """Dispatch works on one hub at a time: every dispatcher picks the first hub in the
+        sidebar's hub filter, so they share (and race for) one inbox. Like a browser, the user
+        then sends that choice with every rerun."""
+        hub = next((w for w in first.selects if w.endswith(HUB_FILTER)), None)
+        if hub is None or len(first.selects[hub]) < 2:
+            return first
+        self.held[hub] = first.selects[hub][1]  # [0] is "All hubs"
+        return self._rerun()
 
     def _dispatch(self, last: Run) -> Run:
         """Approve the first pending proposal; the dispatchers race for it now and then."""
@@ -166,6 +181,9 @@ class User(threading.Thread):
         if fragment:
             state.fragment_id = fragment
             state.is_auto_rerun = True
+        for wid, value in self.held.items():
+            held = state.widget_states.widgets.add()
+            held.id, held.string_value = wid, value
         if trigger:
             widget = state.widget_states.widgets.add()
             widget.id = trigger
@@ -190,6 +208,7 @@ class User(threading.Thread):
 
     def _collect(self, started: float) -> Run:
         buttons: dict[str, str] = {}
+        selects: dict[str, list[str]] = {}
         fragments: set[str] = set()
         alerts: list[tuple[int, str]] = []
         map_s = None
@@ -205,6 +224,8 @@ class User(threading.Thread):
                     fragments.add(msg.delta.fragment_id)
                 if which == "deck_gl_json_chart" and map_s is None:
                     map_s = time.monotonic() - started
+                elif which == "selectbox":
+                    selects[element.selectbox.id] = list(element.selectbox.options)
                 elif which == "button" and not element.button.disabled:
                     buttons[element.button.id] = element.button.label
                 elif which == "alert":
@@ -216,7 +237,7 @@ class User(threading.Thread):
             elif kind == "page_not_found":
                 self.stats.error(self.name, f"page not found: {msg.page_not_found.page_name}")
             elif kind == "script_finished":
-                return Run(time.monotonic() - started, map_s, buttons, fragments, alerts)
+                return Run(time.monotonic() - started, map_s, buttons, selects, fragments, alerts)
 
 
 _ERROR = 1  # streamlit.proto.Alert.Format.ERROR

@@ -12,6 +12,10 @@ order without a driver is placed by cheapest insertion, so one press places what
 placed. The solver then searches from that plan for what is left of the time limit, and
 the proposal is never worse than the plan it started from. Moves forced by a driver who may
 not go on do not count against the change budget.
+
+A day too big for one model (`METRO_ABOVE_ORDERS`) is searched in parts (`solve_metro`),
+which place the waiting orders themselves; what they leave is then inserted. With too little
+of the limit left for the parts, the repaired plan is the proposal.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ from core.kinds import (
     OPEN_ORDER_STATES,
     PENDING_STOP_STATES,
     OrderStatus,
-    ProposalStatus,
     ProposerKind,
     RouteStatus,
     StopStatus,
@@ -59,7 +62,7 @@ from core.plan_change import (
     SolverRun,
     Unplaced,
 )
-from core.proposals import Applied, ProposalView, create_proposal, proposal_view
+from core.proposals import Applied, ProposalView, create_proposal, proposal_view, reject
 from core.timeutil import at_seconds, hhmm
 
 AGENT = "dispatch-agent"
@@ -381,11 +384,8 @@ def record(
         now,
         base_version=state.plan_version if state.plan_version is not None else plan.version,
     )
-    if replan_.change.empty:
-        proposal.status = ProposalStatus.REJECTED
-        proposal.decided_at = now
-        proposal.decision_reason = replan_.rationale
-        session.flush()
+    if replan_.change.empty:  # closed at once, and audited like any other decision
+        return reject(session, viewer, proposal.id, replan_.rationale or "changes nothing", now)
     return proposal_view(session, proposal.id)
 
 

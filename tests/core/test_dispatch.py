@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.access import Viewer
@@ -116,3 +116,20 @@ def test_only_dispatchers_decide(seeded_db: Session) -> None:
     assert rejected.status is ProposalStatus.REJECTED and rejected.decision_reason == "too many moves"
     assert list_proposals(seeded_db, _viewer(seeded_db, "jonas")) == []
     assert [p.id for p in list_proposals(seeded_db, _viewer(seeded_db, "marcus"))] == [proposal.id]
+
+
+def test_a_rebalance_that_changes_nothing_is_closed_at_once_and_audited(seeded_db: Session) -> None:
+    """Nothing open at the hub: the proposal is decided at birth, and like every decision it is
+    in the audit log once."""
+    hub, priya = _hub(seeded_db), _viewer(seeded_db, "priya")
+    seeded_db.execute(
+        update(Order)
+        .where(Order.hub_id == hub.id, Order.service_date == TEST_DAY)
+        .values(status=OrderStatus.DELIVERED, delivered_at=NOON)
+    )
+    proposal = propose_rebalance(seeded_db, priya, _request(hub))
+    assert proposal.status is ProposalStatus.REJECTED and proposal.decided_by == "priya"
+    audits = seeded_db.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "proposal", AuditEntry.entity_id == proposal.id)
+    ).all()
+    assert [a.action for a in audits] == ["reject_rebalance"]
