@@ -59,6 +59,10 @@ RUN_TIMEOUT_S = 120.0
 COOKIE = "ct_session"  # ui.auth.COOKIE (importing ui here would start Streamlit's caches)
 APPROVED = re.compile(r"Proposal (\d+) approved and applied")
 SIM_NICE = 10
+# refusals a dispatcher expects when a colleague or the day got there first: not errors
+REFUSALS = re.compile(
+    r"decided by someone else|plan changed|changed state since it was made|proposal \d+ is already"
+)
 HUB_FILTER = "frame.hub"  # ui.state.HUB: the sidebar's hub filter, a selectbox
 
 
@@ -105,6 +109,7 @@ class User(threading.Thread):
         )
         self.random = random.Random(n)
         self.held: dict[str, str] = {}  # widget id -> value the browser sends with every rerun
+        self.on_screen: set[str] = set()  # alerts the last full run showed (a notice stays up)
 
     def run(self) -> None:
         while time.monotonic() < self.until:
@@ -192,12 +197,15 @@ class User(threading.Thread):
         self.ws.send(back.SerializeToString())
         run = self._collect(started)
         where = f"{self.name} {self.page}{' fragment' if fragment else ''}"
-        for fmt, message in run.alerts:
-            if fmt == _ERROR and ("decided by someone else" in message or "plan changed" in message):
+        shown = {message for fmt, message in run.alerts if fmt == _ERROR}
+        for message in shown - self.on_screen:  # a notice still up from an earlier run is not news
+            if REFUSALS.search(message):
                 with self.stats.lock:
                     self.stats.refused.append(message[:120])
-            elif fmt == _ERROR:
+            else:
                 self.stats.error(where, message)
+        if fragment is None:
+            self.on_screen = shown
         with self.stats.lock:
             self.stats.loaded.add(self.name)
             if fragment is None:
@@ -487,7 +495,8 @@ def report(result: dict[str, object]) -> str:
             f"{page} {_percentile(t, 50):.2f} / {_percentile(t, 95):.2f} ({len(t)})"
             for page, t in sorted(stats.page_s.items())
         ),
-        f"clicks: {dict(stats.clicks)}; refused as decided/stale (expected when two click at once): "
+        f"clicks: {dict(stats.clicks)}; refused as decided/stale (expected: two clicked at once, or the day "
+        "moved on): "
         f"{len(stats.refused)}; solver workers' memory start/end MB: {rss_start[1]:.0f} / {rss_end[1]:.0f}",
         f"seed s: {result['seed_s']:.0f}; morning plans s: {result['planned_s']:.0f}; "
         f"simulator still running at the end: {result['sim_alive']}; "

@@ -16,11 +16,12 @@ from core.agents.rebalance import rebalance
 from core.auth import active_viewer
 from core.config import get_settings
 from core.db import default_engine, migrate, unit_of_work
+from core.decisions import decide
 from core.errors import ControlTowerError
 from core.kinds import ProposalStatus
 from core.models import Hub
 from core.plan_change import PlanEffect, RouteChange
-from core.proposals import ProposalView, approve
+from core.proposals import ProposalView
 from core.timeutil import local_today
 
 MOVES_SHOWN = 15
@@ -89,8 +90,9 @@ def _rebalance(args: argparse.Namespace) -> int:
         proposal = rebalance(engine, viewer, request)
         _print(proposal)
         if args.approve_as and proposal.status is ProposalStatus.PENDING:
-            with unit_of_work(engine) as session:
-                done = approve(session, _viewer(session, args.approve_as), proposal.id, APPLIERS, now=now)
+            with unit_of_work(engine, read_only=True) as session:
+                approver = _viewer(session, args.approve_as)
+            done = decide(engine, approver, proposal.id, True, APPLIERS, now=now)
             print(f"  approved by {done.decided_by}")
     return 0
 

@@ -300,6 +300,34 @@ def approve(
     return proposal_view(session, proposal.id)
 
 
+def close_stale(session: Session, viewer: Viewer, proposal_id: int, why: str, now: datetime) -> bool:
+    """Close a pending proposal that an approval found stale, with the refusal's words as its
+    reason and an audit entry, so no one is offered it again. False if it was no longer pending
+    (decided or closed meanwhile): nothing changed."""
+    closed = session.execute(
+        update(Proposal)
+        .where(Proposal.id == proposal_id, Proposal.status == ProposalStatus.PENDING)
+        .values(status=ProposalStatus.STALE, decided_at=now, decision_reason=why)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], closed).rowcount != 1:
+        return False
+    proposal = session.get(Proposal, proposal_id)
+    assert proposal is not None
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=viewer.username,
+            action=f"stale_{proposal.kind}",
+            entity="proposal",
+            entity_id=proposal_id,
+            detail={"reason": why},
+        )
+    )
+    session.flush()
+    return True
+
+
 def reject(
     session: Session, viewer: Viewer, proposal_id: int, reason: str, now: datetime | None = None
 ) -> ProposalView:

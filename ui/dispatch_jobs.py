@@ -1,4 +1,6 @@
-"""A rebalance running in a worker thread, so the page can show progress and stay responsive.
+"""A rebalance running in a worker thread, so the page can show progress and stay responsive;
+the solve itself runs in a child process (`rebalance(..., in_child=True)`), so its memory and
+CPU are never the server's.
 
 The job lives in the user's own session state (never a module-level registry); the thread
 never calls st.*. Its result is a pending proposal in the database, so it survives the user
@@ -64,7 +66,12 @@ def _run(job: RebalanceJob, viewer: Viewer) -> None:
 
     try:
         view = rebalance(
-            services.current_engine(), viewer, job.request, progress=on_progress, cancel=job.cancel
+            services.current_engine(),
+            viewer,
+            job.request,
+            progress=on_progress,
+            cancel=job.cancel,
+            in_child=True,
         )
         job.proposal_id = view.id
     except ControlTowerError as exc:

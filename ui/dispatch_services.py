@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import decisions
 from core.access import Viewer
 from core.agents.appliers import APPLIERS
 from core.agents.dispatch import RouteLine, changed_routes, routes_now
 from core.db import unit_of_work
 from core.kinds import ProposalStatus
-from core.proposals import ProposalView, approve, list_proposals, proposal_view, reject
+from core.proposals import ProposalView, list_proposals, proposal_view
 from ui import services
 
 HISTORY_ROWS = 50
@@ -67,11 +68,10 @@ def _changed() -> None:
 
 
 def decide(viewer: Viewer, proposal_id: int, approved: bool, reason: str = "") -> ProposalView:
-    """One click, one transaction: the approval is applied whole or refused whole."""
+    """One click, one decision (`core.decisions.decide`)."""
     try:
-        with unit_of_work(services.current_engine()) as session:
-            if approved:
-                return approve(session, viewer, proposal_id, APPLIERS, now=services.now())
-            return reject(session, viewer, proposal_id, reason, now=services.now())
+        return decisions.decide(
+            services.current_engine(), viewer, proposal_id, approved, APPLIERS, reason, services.now()
+        )
     finally:
         _changed()

@@ -166,6 +166,7 @@ ACTION_HANDLERS = (
     "ui",
     "core.agents.rebalance",  # a rebalance: read, solve with no session open, write
     "core.agents.autopilot",  # the agents' turn after a tick: short units of work around each
+    "core.decisions",  # a person's decision: one transaction, then closing a stale proposal
 )
 
 

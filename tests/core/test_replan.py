@@ -3,6 +3,7 @@ over, and the solve holds no database lock."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -19,9 +20,11 @@ from core.agents.appliers import APPLIERS
 from core.agents.copilot import copilot_view
 from core.agents.dispatch import RebalanceRequest, ReplanProgress, read_day, record, replan
 from core.agents.rebalance import rebalance
+from core.agents.replan_child import ReplanProcessError, replan_in_child
 from core.allocator.insertion import insert_greedily
 from core.cli_sim import make_plans
 from core.db import make_engine, unit_of_work
+from core.errors import ControlTowerError
 from core.models import (
     Driver,
     Event,
@@ -193,9 +196,11 @@ def test_a_rebalance_holds_no_lock_while_it_solves(day: Engine) -> None:
     assert waited < 0.5 and outcome, f"the writer waited {waited:.2f} s"
 
 
-def test_a_metro_rebalance_stops_when_cancelled(day: Engine) -> None:
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "in a child"])
+def test_a_metro_rebalance_stops_when_cancelled(day: Engine, in_child: bool) -> None:
     """Split into parts solved in a process pool, a rebalance still hears progress and stops
-    soon after a cancel, with a proposal built from what was solved by then."""
+    soon after a cancel, with a proposal built from what was solved by then; the same when
+    the solve runs in a child process, as the app's does."""
     hub_id = _first_hub(day)
     _add_urgent(day, hub_id, 10)
     cancel, repaired = threading.Event(), threading.Event()
@@ -208,7 +213,9 @@ def test_a_metro_rebalance_stops_when_cancelled(day: Engine) -> None:
     outcome: list[str] = []
     request = RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=40.0, metro=True)
     worker = threading.Thread(
-        target=lambda: outcome.append(rebalance(day, SYSTEM, request, on_progress, cancel).rationale),
+        target=lambda: outcome.append(
+            rebalance(day, SYSTEM, request, on_progress, cancel, in_child=in_child).rationale
+        ),
         daemon=True,
     )
     worker.start()
@@ -251,3 +258,47 @@ def test_a_hub_day_too_big_for_one_model_is_searched_in_parts(
     assert quick.effect.after.unassigned < quick.effect.before.unassigned
     _, still = insert_greedily(state.problem, quick.plan, left)
     assert sorted(still) == sorted(left)
+
+
+def test_a_replan_in_a_child_builds_its_matrices_there_and_answers_the_same_way(day: Engine) -> None:
+    """The child's re-plan places what it can of the urgent orders and reports progress here,
+    while the caller's problem never holds a duration matrix; the same re-plan in process does."""
+    hub_id = _first_hub(day)
+    _add_urgent(day, hub_id, 6)
+    request = RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=3.0)
+    with unit_of_work(day, read_only=True) as session:
+        state = read_day(session, request)
+    heard: list[ReplanProgress] = []
+    done = replan_in_child(state, request, "priya", progress=heard.append)
+    assert done.state is state
+    assert heard and heard[0].late is not None
+    assert "_durations" not in state.problem.__dict__  # the matrices were the child's
+    here = replan(state, request, "priya")
+    assert "_durations" in state.problem.__dict__
+    for replanned in (done, here):  # every urgent order that fits anywhere is placed
+        left = [u.order for u in replanned.change.unassigned]
+        assert replanned.effect.after.unassigned < replanned.effect.before.unassigned
+        _, still = insert_greedily(state.problem, replanned.plan, left)
+        assert sorted(still) == sorted(left)
+
+
+def test_a_replan_in_a_child_reports_how_it_ended(day: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reason for a person comes back in its own words; a child that dies says so."""
+    hub_id = _first_hub(day)
+    request = RebalanceRequest(hub_id=hub_id, day=TEST_DAY, now=ELEVEN, seconds=1.0)
+    with unit_of_work(day, read_only=True) as session:
+        state = read_day(session, request)
+
+    def refuses(*_: object) -> None:
+        raise ControlTowerError("no driver may work this hub today")
+
+    monkeypatch.setattr("core.agents.replan_child.replan", refuses)
+    with pytest.raises(ControlTowerError, match="no driver may work this hub today"):
+        replan_in_child(state, request, "priya")
+
+    def dies(*_: object) -> None:
+        os._exit(3)
+
+    monkeypatch.setattr("core.agents.replan_child.replan", dies)
+    with pytest.raises(ReplanProcessError, match="exit code 3"):
+        replan_in_child(state, request, "priya")
