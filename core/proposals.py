@@ -314,18 +314,25 @@ def close_stale(session: Session, viewer: Viewer, proposal_id: int, why: str, no
         return False
     proposal = session.get(Proposal, proposal_id)
     assert proposal is not None
+    _audit_closing(session, viewer, proposal, "stale", why, now)
+    return True
+
+
+def _audit_closing(
+    session: Session, viewer: Viewer, proposal: Proposal, verb: str, reason: str, now: datetime
+) -> None:
+    """The audit entry of a proposal closed without changing the plan (rejected, or stale)."""
     session.add(
         AuditEntry(
             at=now,
             actor=viewer.username,
-            action=f"stale_{proposal.kind}",
+            action=f"{verb}_{proposal.kind}",
             entity="proposal",
-            entity_id=proposal_id,
-            detail={"reason": why},
+            entity_id=proposal.id,
+            detail={"reason": reason},
         )
     )
     session.flush()
-    return True
 
 
 def reject(
@@ -338,17 +345,7 @@ def reject(
     now = now or datetime.now(UTC)
     proposal = _pending(session, proposal_id)
     _claim(session, proposal, ProposalStatus.REJECTED, viewer, now, reason.strip())
-    session.add(
-        AuditEntry(
-            at=now,
-            actor=viewer.username,
-            action=f"reject_{proposal.kind}",
-            entity="proposal",
-            entity_id=proposal.id,
-            detail={"reason": reason},
-        )
-    )
-    session.flush()
+    _audit_closing(session, viewer, proposal, "reject", reason, now)
     return proposal_view(session, proposal.id)
 
 
