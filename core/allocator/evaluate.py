@@ -98,11 +98,17 @@ def evaluate_plan(
     return Evaluation(tuple(out), metrics)
 
 
+# Where a walk stands before a leg: clock, end of the last rest, first leg since it, late s,
+# late stops, priced late s, stretches over, breaks taken so far, the first forced break.
+_State = tuple[int, int, int, int, int, int, int, int, tuple[int, int] | None]
+
+
 @dataclass
 class _Trace:
     """Times of one walk of a route: per stop (arrival, service start), the breaks, and the
     first break the walk had to take where none was planned (`forced`: its leg and the
-    first leg since the last rest, the range where that break could go instead)."""
+    first leg since the last rest, the range where that break could go instead).  `states`:
+    the walk's state before each leg, so a walk that differs from leg k on resumes there."""
 
     times: list[tuple[int, int]]
     breaks: list[Break]
@@ -112,6 +118,7 @@ class _Trace:
     priced_late_s: int  # past the priced due time (`AllocationProblem.priced_due_s`)
     stretch_over: int
     forced: tuple[int, int] | None
+    states: list[_State]
 
 
 class RouteSchedule:
@@ -165,20 +172,27 @@ class RouteSchedule:
             best = room if best is None else min(best, room)
         return max(0, min(best or 0, waited))
 
-    def _trace(self, start: int, planned: Sequence[int]) -> _Trace:
+    def _trace(self, start: int, planned: Sequence[int], base: _Trace | None = None, at: int = 0) -> _Trace:
         """Walk the route taking a break in each leg of `planned` and, where a stretch would
-        still run over, one in the leg itself (the first such leg is reported)."""
+        still run over, one in the leg itself (the first such leg is reported).  With `base`,
+        the walk is `base` up to leg `at` and resumes from there."""
         d = self.d
         on = self.breaks_on
         w, brk = d.work_before_break_s, d.break_duration_s
-        rest_end = start
-        t = start + self.pricing.start_service_s[self.v]
-        times: list[tuple[int, int]] = []
-        breaks: list[Break] = []
-        late_s = late_n = priced = over = 0
-        forced = None
-        lo = 0  # first leg since the last rest
-        for i, leg in enumerate(self.legs):
+        if base is None:
+            at = 0
+            t, rest_end, lo = start + self.pricing.start_service_s[self.v], start, 0
+            late_s = late_n = priced = over = 0
+            forced: tuple[int, int] | None = None
+            times: list[tuple[int, int]] = []
+            breaks: list[Break] = []
+            states: list[_State] = []
+        else:
+            t, rest_end, lo, late_s, late_n, priced, over, n_breaks, forced = base.states[at]
+            times, breaks, states = base.times[:at], base.breaks[:n_breaks], base.states[:at]
+        for i in range(at, len(self.legs)):
+            states.append((t, rest_end, lo, late_s, late_n, priced, over, len(breaks), forced))
+            leg = self.legs[i]
             arrive = t + leg
             ready, service = self.ready[i], self.service[i]
             begin = max(arrive, ready)
@@ -209,7 +223,7 @@ class RouteSchedule:
             if from_s is not None and begin > from_s:
                 priced += begin - from_s
             t = begin + service
-        return _Trace(times, breaks, t, late_s, late_n, priced, over, forced)
+        return _Trace(times, breaks, t, late_s, late_n, priced, over, forced, states)
 
     def _score(self, tr: _Trace) -> tuple[int, int, int, int]:
         broken = tr.stretch_over + int(tr.end > self.d.shift_end_s)
@@ -221,7 +235,8 @@ class RouteSchedule:
         tr = self._trace(start, planned)
         while tr.forced is not None and len(planned) <= len(self.legs):
             forced, lo = tr.forced
-            options = [(self._trace(start, [*planned, k]), k) for k in range(lo, forced + 1)]
+            # every planned break lies before `lo`, so each option is `tr` until its own leg
+            options = [(self._trace(start, [*planned, k], tr, k), k) for k in range(lo, forced + 1)]
             best, leg = min(options, key=lambda x: (self._score(x[0]), -x[1]))
             planned.append(leg)
             tr = best

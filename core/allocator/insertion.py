@@ -134,9 +134,14 @@ def _proximity(pr: AllocationProblem, routes: _Routes, candidates: list[int], j:
     return [v for _, v in sorted(gaps)]
 
 
-def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tuple[int, list[int]] | None:
-    """(added units, new nodes) of the cheapest feasible place for j in route v, else None."""
-    pr = routes.pricing.problem
+def _best_in_route(
+    routes: _Routes, v: int, j: int, every_position: bool, below: int | None = None
+) -> tuple[int, list[int]] | None:
+    """(added units, new nodes) of the cheapest feasible place for j in route v, else None.
+
+    `below`: only places that may add fewer units are walked; a place's detour and visit
+    price are a lower bound on what it adds (time, lateness and caps only add to them)."""
+    pr, pricing = routes.pricing.problem, routes.pricing
     base_units, base_ok = routes.base(v)
     if not base_ok:
         return None  # a route that already breaks a rule takes nothing more
@@ -144,11 +149,19 @@ def _best_in_route(routes: _Routes, v: int, j: int, every_position: bool) -> tup
     path = [pr.start_node(v), *nodes, pr.end_node(v)]
     dist = pr.distance_m
     positions = routes.positions_in_time(v, j)
-    if not every_position and len(positions) > CHEAPEST_DETOURS:
+    if positions and (below is not None or (not every_position and len(positions) > CHEAPEST_DETOURS)):
         at = np.array(positions)
         before, after = np.array(path[:-1])[at], np.array(path[1:])[at]
         detour = dist[before, j] + dist[j, after] - dist[before, after]
-        positions = sorted(at[np.argsort(detour, kind="stable")[:CHEAPEST_DETOURS]].tolist())
+        if below is not None:
+            bound = detour * pricing.arc_units_per_m[v] + int(pricing.visit_units[v][j])
+            if not nodes:
+                bound += pricing.fixed_units[v]
+            keep = bound < below
+            at, detour = at[keep], detour[keep]
+        if not every_position:
+            at = at[np.argsort(detour, kind="stable")[:CHEAPEST_DETOURS]]
+        positions = sorted(at.tolist())
     best: tuple[int, list[int]] | None = None
     for pos in positions:
         trial = [*nodes[:pos], j, *nodes[pos:]]
@@ -285,11 +298,16 @@ def improve(
     current: RoutePlan | None = None,
     deadline_s: float = 1.0,
     max_moved: int | None = None,
+    make_room: bool = False,
 ) -> dict[str, list[str]]:
     """Relocate late stops while it pays (late: past the priced due time, so a stop inside the
     problem's margin counts): each late stop is taken out and put back at its
     cheapest place (its own route included, so a stop loaded in a van can only be re-sequenced),
     latest first, pass after pass until a pass finds nothing or `deadline_s` is spent.
+
+    `make_room`: then also relocate the stops before each route's last late stop, in route
+    order: a packed route late only because its break pushed the afternoon hands a stop or
+    two to a driver with slack (the exact walk places every break).
 
     A small large-neighbourhood search that works under any load: it only ever accepts a
     change that lowers the objective, so the plan is never worse than `plan`. `max_moved`:
@@ -309,8 +327,15 @@ def improve(
                 past = visit.service_start_s - problem.priced_due_s(problem.orders[j])
                 if past > 0:
                     late.append((past, v, j))
+        tried = [(v, j) for _, v, j in sorted(late, reverse=True)]
+        if make_room:  # the stops before a route's last late stop: only they can delay it
+            last: dict[int, int] = {}
+            for _, v, j in late:
+                last[v] = max(last.get(v, 0), routes.nodes[v].index(j))
+            first = set(tried)
+            tried += [(v, j) for v, end in last.items() for j in routes.nodes[v][:end] if (v, j) not in first]
         moved = 0
-        for _, v, j in sorted(late, reverse=True):
+        for v, j in tried:
             if time.monotonic() - started >= deadline_s:
                 break
             may_leave = max_moved is None or len(moves) < max_moved
@@ -342,11 +367,11 @@ def _relocate(routes: _Routes, v: int, j: int, may_leave: bool, moves: set[str])
         u for u in range(len(pr.drivers)) if u != v and not stays and static_issue(pr, params, u, j) is None
     ]
     best: tuple[int, int, list[int]] | None = None
-    inside = _best_in_route(_Without(routes, v, rest, rest_units), v, j, every_position=len(rest) < 40)
+    inside = _best_in_route(_Without(routes, v, rest, rest_units), v, j, len(rest) < 40, below=gain)
     if inside is not None:
         best = (inside[0], v, inside[1])
     for u in _proximity(pr, routes, others, j)[:NEAREST_DRIVERS]:
-        option = _best_in_route(routes, u, j, every_position=False)
+        option = _best_in_route(routes, u, j, False, below=gain if best is None else min(gain, best[0]))
         if option is not None and (best is None or option[0] < best[0]):
             best = (option[0], u, option[1])
     if best is None or best[0] >= gain:

@@ -37,6 +37,7 @@ from core.allocator import families as fam
 from core.allocator.decompose import DEFAULT_DECOMPOSE, DecomposeParams, Decomposition, Part, decompose
 from core.allocator.evaluate import evaluate_plan
 from core.allocator.executor import Executor, LocalPoolExecutor, SerialExecutor, largest_first
+from core.allocator.insertion import improve
 from core.allocator.kinds import SlaMode
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
 from core.allocator.pricing import UNITS_PER_CENT
@@ -51,6 +52,7 @@ CONSTRUCT_S = 30.0  # the least wall time a part's construction may take
 MIN_TASK_S = 0.5  # no part gets less, whatever the budget says
 BUDGET_MARGIN_S = 0.5  # of a budget, kept for dispatch and merging
 BREAK_ROUNDS = 4  # constructions that close the windows of orders a break made late
+REPAIR_S = 0.1  # of a part's time limit, kept for relocating late stops on the real part
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def solve_part(task: PartTask) -> PartOutcome:
         if not best.offer(again.plan(), "construction with room for breaks"):
             break
         search_on = relaxed
-    remaining = left() - RESERVE_S * limit
+    remaining = left() - (RESERVE_S + REPAIR_S) * limit
     if remaining > MIN_PHASE_S and (not isinstance(stop, MaxSolutions) or stop.n > 1):
         improve_stop: StopRule = MaxRuntime(remaining)
         if isinstance(stop, MaxSolutions):
@@ -153,6 +155,14 @@ def solve_part(task: PartTask) -> PartOutcome:
         polished = solve(search_on, improve_stop, task.seed, hard, warm=best.plan)
         best.offer(polished.plan(), "local search")
         solutions += polished.solutions
+    if best.late:
+        # On the real part, breaks placed by the exact walk: late stops, then the other stops
+        # of their routes, move to wherever lowers the objective (room for a break is made
+        # by handing a stop to a driver with slack).
+        room = improve(
+            pr, best.plan, params, deadline_s=max(MIN_PHASE_S, left() - RESERVE_S * limit), make_room=True
+        )
+        best.offer(room, "late stops relocated")
     if not best.feasible:
         # The relaxed plans break a rule of the real model: search the real model from the
         # best of them, for what is left of the part's limit (or its solution count).
@@ -186,6 +196,7 @@ class _Best:
         self.plan: dict[str, list[str]] = {}
         self.key: tuple[bool, int] | None = None
         self.source = "nothing"
+        self.late = 0  # stops the best plan serves late
 
     @property
     def feasible(self) -> bool:
@@ -197,6 +208,7 @@ class _Best:
         key = (not m.feasible, m.objective_units)
         if self.key is None or key < self.key:
             self.plan, self.key, self.source = {d: list(o) for d, o in plan.items()}, key, source
+            self.late = m.late_count
             return True
         return False
 
