@@ -2,7 +2,7 @@
 
     result = solve_metro(problem, MaxRuntime(3.0), seed=0, executor=LocalPoolExecutor(2))
 
-Each part is solved by `solve_part`, in three steps that all go through `solve()`:
+Each part is solved by `solve_part`, in four steps (the first three go through `solve()`):
 
 1. **construct** on a relaxed copy of the part: no break intervals (each driver's shift and
    maximum route are shortened by the breaks a full shift needs, so a break still fits),
@@ -13,6 +13,10 @@ Each part is solved by `solve_part`, in three steps that all go through `solve()
    get their window widened to the latest the SLA allows and the construction runs again.
 3. **improve** the better of the two with guided local search on the relaxed model for
    what is left of the part's stop rule.
+4. **repair** late stops on the real part (`insertion.improve(make_room=True)`): each late
+   stop, then the stops before it on its route, moves to wherever lowers the objective with
+   every break placed by the exact walk, so a break that pushed a packed afternoon is made
+   room for by a driver with slack.
 
 Every candidate plan is judged by `evaluate()` on the real part (breaks placed, lateness
 priced), and the real model is searched from the best one only if that plan breaks a rule.
