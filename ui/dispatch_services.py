@@ -62,9 +62,6 @@ def refresh() -> None:
     _proposals.clear()
 
 
-def _changed() -> None:
-    """A decision changes the plan, so every cached read of the day (map, orders) is stale."""
-    st.cache_data.clear()
 
 
 def decide(viewer: Viewer, proposal_id: int, approved: bool, reason: str = "") -> ProposalView:
@@ -74,4 +71,4 @@ def decide(viewer: Viewer, proposal_id: int, approved: bool, reason: str = "") -
             services.current_engine(), viewer, proposal_id, approved, APPLIERS, reason, services.now()
         )
     finally:
-        _changed()
+        services.day_changed()

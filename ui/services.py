@@ -172,11 +172,19 @@ def hubs() -> pd.DataFrame:
     return _hubs(settings().database_url)
 
 
-@st.cache_data(ttl=2 * LIVE_REFRESH_S, max_entries=16, show_spinner=False)
+# A resource, not data: every rerun shares the one snapshot instead of unpickling a copy of a
+# 1,000-driver day (5 MB) each time. Nothing mutates a LiveMap: its filters return new ones.
+@st.cache_resource(ttl=2 * LIVE_REFRESH_S, max_entries=16, show_spinner=False)
 def _live_map(url: str, viewer: Viewer, wall_tick: int, tz: str) -> LiveMap:
     at = now()
     with unit_of_work(engine(url), read_only=True) as session:
         return read_live_map(session, viewer, local_today(tz, at), at, tz)
+
+
+def day_changed() -> None:
+    """The plan changed: every cached read of the day (the map included) is stale."""
+    st.cache_data.clear()
+    _live_map.clear()
 
 
 def _scope(viewer: Viewer) -> Viewer:

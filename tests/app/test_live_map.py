@@ -199,6 +199,36 @@ def test_the_map_shows_news_within_one_refresh(scratch_db_url: str, monkeypatch:
     assert int(_metrics(at)["Delivered"]) == before + 1
 
 
+def test_a_plan_change_shows_on_the_next_run_without_waiting_for_the_refresh(
+    scratch_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The map's snapshot is one shared object per refresh; a decision clears it (day_changed).
+    from ui import services
+
+    frozen = datetime.now(UTC)
+    monkeypatch.setattr("ui.services.wall_now", lambda: frozen)  # no refresh tick passes
+    at = on_live_map("priya")
+    before = int(_metrics(at)["Delivered"])
+    at.run()
+    assert int(_metrics(at)["Delivered"]) == before
+    with unit_of_work(engine_for(scratch_db_url)) as s:
+        order_id = s.scalar(
+            select(Order.id)
+            .where(Order.service_date == TEST_DAY, Order.status == OrderStatus.OUT_FOR_DELIVERY)
+            .limit(1)
+        )
+        s.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(status=OrderStatus.DELIVERED, delivered_at=APP_NOW)
+        )
+    at.run()  # same refresh: the shared snapshot
+    assert int(_metrics(at)["Delivered"]) == before
+    services.day_changed()
+    at.run()
+    assert int(_metrics(at)["Delivered"]) == before + 1
+
+
 def test_a_forged_vendor_filter_shows_nothing_of_another_vendor(live_app: str) -> None:
     at = on_live_map("jonas")
     viewer = _viewer(live_app, "jonas")
