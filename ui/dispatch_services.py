@@ -62,8 +62,6 @@ def refresh() -> None:
     _proposals.clear()
 
 
-
-
 def decide(viewer: Viewer, proposal_id: int, approved: bool, reason: str = "") -> ProposalView:
     """One click, one decision (`core.decisions.decide`)."""
     try:
