@@ -52,7 +52,7 @@ from core.allocator.stop import MaxRuntime, MaxSolutions, StopRule
 
 RESERVE_S = 0.15  # of a part's time limit, kept for building its result
 MIN_PHASE_S = 0.05
-CONSTRUCT_S = 30.0  # the least wall time a part's construction may take
+CONSTRUCT_S = 30.0  # the least wall time a part's construction (or late-stop repair) may take
 MIN_TASK_S = 0.5  # no part gets less, whatever the budget says
 BUDGET_MARGIN_S = 0.5  # of a budget, kept for dispatch and merging
 BREAK_ROUNDS = 4  # constructions that close the windows of orders a break made late
@@ -162,9 +162,10 @@ def solve_part(task: PartTask) -> PartOutcome:
     if best.late:
         # On the real part, breaks placed by the exact walk: late stops, then the other stops
         # of their routes, move to wherever lowers the objective (room for a break is made
-        # by handing a stop to a driver with slack).
+        # by handing a stop to a driver with slack).  Part of the construction too: never
+        # cut below `CONSTRUCT_S`, so a short budget keeps the first plan's punctuality.
         room = improve(
-            pr, best.plan, params, deadline_s=max(MIN_PHASE_S, left() - RESERVE_S * limit), make_room=True
+            pr, best.plan, params, deadline_s=max(CONSTRUCT_S, left() - RESERVE_S * limit), make_room=True
         )
         best.offer(room, "late stops relocated")
     if not best.feasible:
@@ -308,6 +309,7 @@ def solve_metro(
     budget_s: float | None = None,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    warm: RoutePlan | None = None,
 ) -> AllocationResult:
     """Decompose, solve the parts through `executor` (default: a local process pool), offer
     leftovers to neighbouring parts, merge.  Every order ends routed once or unassigned with
@@ -317,7 +319,10 @@ def solve_metro(
     (wall time is then about parts / workers x the part's limit), or `budget_s`, a wall-time
     budget for the whole that is shared out as per-part `MaxRuntime`s by the number of
     parallel slots of the executor.  `initial`: the live plan; its orders stay in their
-    driver's part and each part is re-optimised as `solve` does.
+    driver's part and each part is re-optimised as `solve` does.  `warm`: a plan of the
+    whole day (without `initial`): its orders stay in their driver's part, and each part's
+    share of it is the first plan that part's search must beat, so no part ends worse than
+    its share (e.g. a plan made with smaller parts, searched again across their borders).
 
     `progress` hears after each part is solved (`solutions`: parts done, cost: theirs so far).
     When `cancel` is set the solve stops waiting: a part not yet solved keeps its share of
@@ -326,7 +331,9 @@ def solve_metro(
     if (stop_per_part is None) == (budget_s is None):
         raise ValueError("give exactly one of stop_per_part and budget_s")
     started = time.monotonic()
-    dec = decomposition or decompose(problem, metro.decompose, params, initial)
+    # orders stay in the part of the driver that has them, on the live plan or the warm one
+    held = initial if initial is not None else warm
+    dec = decomposition or decompose(problem, metro.decompose, params, held)
     if not problem.orders:
         return result_of_plan(problem, {}, params, Status.EMPTY)
     own = executor is None
@@ -340,7 +347,7 @@ def solve_metro(
             executor.__enter__()
         share = 1.0 - (metro.second_pass_share if metro.second_pass else 0.0)
         stop = stop_per_part or _budget_stop(budget_s or 0.0, started, len(dec.parts), slots, share)
-        tasks = [_task(p, stop, seed, params, metro, initial) for p in dec.parts]
+        tasks = [_task(p, stop, seed, params, metro, initial, warm) for p in dec.parts]
         heard = _Heard(started, progress)
         outcomes = run_parts(executor, tasks, heard, cancel)
         first_cpu = sum(o.cpu_s for o in outcomes.values())
@@ -372,14 +379,25 @@ def _budget_stop(budget_s: float, started: float, n_tasks: int, slots: int, shar
 
 
 def _task(
-    part: Part, stop: StopRule, seed: int, params: SolveParams, metro: MetroParams, initial: RoutePlan | None
+    part: Part,
+    stop: StopRule,
+    seed: int,
+    params: SolveParams,
+    metro: MetroParams,
+    initial: RoutePlan | None,
+    warm: RoutePlan | None = None,
 ) -> PartTask:
-    live = None
-    if initial is not None:
-        ids = set(part.order_ids)
-        live = {d: [o for o in initial.get(d, ()) if o in ids] for d in part.driver_ids if d in initial}
-        live = {d: o for d, o in live.items() if o} or None
-    return PartTask(part.key, part.problem, stop, seed, params, metro, initial=live)
+    live, start = _share(part, initial), _share(part, warm)
+    return PartTask(part.key, part.problem, stop, seed, params, metro, warm=start, initial=live)
+
+
+def _share(part: Part, plan: RoutePlan | None) -> RoutePlan | None:
+    """The routes of `plan` on the part's drivers, cut to the part's orders (None if empty)."""
+    if plan is None:
+        return None
+    ids = set(part.order_ids)
+    share = {d: [o for o in plan.get(d, ()) if o in ids] for d in part.driver_ids if d in plan}
+    return {d: o for d, o in share.items() if o} or None
 
 
 class _Heard:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from core.allocator.decompose import DecomposeParams
 from core.allocator.executor import DaskExecutor, Executor, executor_for
 from core.allocator.metro import MetroParams, solve_metro
 from core.allocator.problem import AllocationProblem, DriverSpec, HubSpec, OrderSpec
+from core.allocator.result import RoutePlan
 from core.allocator.solve import solve
 from core.allocator.stop import MaxRuntime, MaxSolutions
 from core.kinds import BrandTier, FleetType, VehicleKind
@@ -300,6 +301,7 @@ class Row:
     peak_mb: float
     load: float
     plan_digest: str = ""
+    plan: RoutePlan = field(default_factory=dict, repr=False, compare=False)
 
 
 def _cpu_s() -> float:
@@ -317,20 +319,24 @@ def run_case(
     metro: MetroParams,
     seed: int,
     dask_workers: int = 0,
+    warm: RoutePlan | None = None,
 ) -> Row:
     """One solve of one day: `run` is FIRST (stop at each part's first plan) or a budget in
     seconds.  A fresh pool per run, so its workers' CPU is counted when they are reaped.
     `dask_workers` > 0: a dask LocalCluster of that many one-thread worker processes on the
-    loopback instead (started before the clock, inside the memory sampling)."""
+    loopback instead (started before the clock, inside the memory sampling).  `warm`: a plan
+    of the day each part starts from (see `solve_metro`)."""
     load = os.getloadavg()[0]
     cpu = _cpu_s()
     with PeakMemory() as mem, _executor(scheduler, workers, dask_workers) as executor:
         started = time.perf_counter()
         if run == FIRST:
             stop = MaxSolutions(1, max_runtime_s=600.0, stall_s=600.0)
-            result = solve_metro(problem, stop, seed=seed, executor=executor, metro=metro)
+            result = solve_metro(problem, stop, seed=seed, executor=executor, metro=metro, warm=warm)
         else:
-            result = solve_metro(problem, seed=seed, executor=executor, metro=metro, budget_s=float(run))
+            result = solve_metro(
+                problem, seed=seed, executor=executor, metro=metro, budget_s=float(run), warm=warm
+            )
         wall = time.perf_counter() - started
     m = result.metrics
     parts = next((int(n.split()[0]) for n in result.notes if n.endswith("orders") and "parts" in n), 1)
@@ -342,6 +348,7 @@ def run_case(
         name, len(problem.orders), len(problem.drivers), len(problem.hubs),
         label, parts, wall, _cpu_s() - cpu, m.orders_served,
         m.orders_unassigned, m.late_count, m.cost_cents, m.feasible, mem.peak_bytes / 2**20, load, digest,
+        result.plan(),
     )  # fmt: skip
 
 
@@ -388,11 +395,12 @@ def whole_row(name: str, problem: AllocationProblem, seconds: float, seed: int) 
 
 LEGEND = (
     "Runs: `first` = first complete plan (each part stops at its first solution); `N s` = a "
-    "wall-time budget for the whole solve, shared out per part (a part's construction is never "
-    "cut, so a budget below the first-plan time is overrun); `whole` = one plain `solve()` over "
-    "the whole day. CPU s = this process and its reaped workers. Peak MB = PSS summed over the "
-    "process tree, sampled every 0.1 s. Load = 1-minute load average when the run began: the "
-    "machine has 2 cores, so above 2 the run waited for CPU and wall time is inflated."
+    "wall-time budget for the whole solve, shared out per part (a part's construction and its "
+    "late-stop repair are never cut, so a budget below the first-plan time is overrun); "
+    "`whole` = one plain `solve()` over the whole day. CPU s = this process and its reaped "
+    "workers. Peak MB = PSS summed over the process tree, sampled every 0.1 s. Load = 1-minute "
+    "load average when the run began: the machine has 2 cores, so above 2 the run waited for "
+    "CPU and wall time is inflated."
 )
 
 HEADER = (
@@ -465,7 +473,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default=None, help="write the table into this markdown file")
     parser.add_argument("--reference", type=float, default=0.0,
                         help="price of decomposition: also solve each day with parts of up to "
-                        "--reference-part-orders orders and this many times the first budget")  # fmt: skip
+                        "--reference-part-orders orders and this many times the first budget, "
+                        "starting from the first budget's plan (so never worse than it)")  # fmt: skip
     parser.add_argument("--reference-part-orders", type=int, default=1_000)
     parser.add_argument("--dask-local", type=int, default=0,
                         help="also make first plans on a local dask cluster of N workers")  # fmt: skip
@@ -503,13 +512,14 @@ def main(args: argparse.Namespace) -> int:
                 metro, decompose=replace(metro.decompose, max_part_orders=args.reference_part_orders)
             )
             ref_s = f"{float(budgets[0]) * args.reference:g}"
-            row = run_case(name, problem, ref_s, args.workers, args.scheduler, wide, args.seed)
-            row = replace(row, run=f"{ref_s} s reference")
+            base = next(r for r in rows if r.case == name and r.run == f"{budgets[0]} s")
+            row = run_case(
+                name, problem, ref_s, args.workers, args.scheduler, wide, args.seed, warm=base.plan
+            )
+            row = replace(row, run=f"{ref_s} s reference from the {budgets[0]} s plan")
             rows.append(row)
             print(table([row]).splitlines()[-1], flush=True)
-            prices.append(
-                price_row(name, next(r for r in rows if r.case == name and r.run == f"{budgets[0]} s"), row)
-            )
+            prices.append(price_row(name, base, row))
     body = "\n".join(
         [
             f"Machine: {machine()}.",

@@ -95,6 +95,29 @@ def test_metro_plan_leaves_room_for_breaks_where_the_day_allows(monkeypatch) -> 
         assert len(both_late) < len(neither_late)
 
 
+def test_a_short_budget_does_not_cut_the_late_stop_repair(monkeypatch) -> None:
+    # A part whose limit is spent by its construction still gets its late stops relocated
+    # for at least the construction's floor, as its first plan would: a budget buys search,
+    # never a plan a break made late.
+    from core.allocator import metro as m
+    from core.allocator.stop import MaxRuntime
+    from tests.core.allocator.test_metro import two_hub_day
+
+    pr = two_hub_day(0, 30, per_hub=2, work_before_break_s=2 * 3600)
+    monkeypatch.setattr(m, "BREAK_ROUNDS", 0)  # leave the break-late stops to the repair
+    deadlines: list[float] = []
+    real = m.improve
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        deadlines.append(kw["deadline_s"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(m, "improve", spy)
+    m.solve_part(m.PartTask("all", pr, MaxRuntime(0.1)))
+    assert deadlines, "the construction left no late stop to repair"
+    assert min(deadlines) >= m.CONSTRUCT_S
+
+
 def test_repair_hands_an_on_time_stop_away_so_a_break_no_longer_makes_the_next_late() -> None:
     # D1 (the only driver with the "cold" skill) serves A (1.4 km off the axis, due 1500 s)
     # then B (2 km out, needs "cold", due 3000 s); 2100 s of work before a 1000 s break.

@@ -238,3 +238,19 @@ def test_a_pool_stops_waiting_when_cancelled() -> None:
         pool.close(wait=False)
     assert got == [0]
     assert time.monotonic() - started < 2.5  # did not wait for the sleeps still queued or running
+
+
+def test_a_warm_plan_is_searched_across_the_borders_of_its_parts_and_never_worsens() -> None:
+    # The small-part plan, re-solved with one part per hub from that plan: each wide part is
+    # searched on the real model from its share, so the day's objective can only fall, and
+    # every order is still accounted for once.
+    pr = two_hub_day(3, 40, per_hub=3)
+    small = solve_metro(pr, FIXED, executor=SerialExecutor(),
+                        metro=MetroParams(decompose=DecomposeParams(max_part_orders=8)))  # fmt: skip
+    wide = MetroParams(decompose=DecomposeParams(max_part_orders=40), second_pass=False)
+    again = solve_metro(pr, MaxSolutions(5, max_runtime_s=120.0, stall_s=15.0), executor=SerialExecutor(),
+                        metro=wide, warm=small.plan())  # fmt: skip
+    accounted_once(pr, again)
+    assert any(n.startswith("2 parts") for n in again.notes)
+    before = evaluate(pr, small.plan()).objective_units
+    assert again.metrics.objective_units <= before
