@@ -10,9 +10,12 @@ PORT ?= 8501
 # user keeps the demo password).
 ADDRESS ?= 127.0.0.1
 SIM_LOG ?= data/simulator.log
-# glibc malloc arenas for the server: its threads allocate and free multi-MB pages of map data,
-# and one arena per thread keeps that memory fragmented long after it is freed.
+# glibc malloc for the server: its threads allocate and free multi-MB frames of map and KPI data.
+# One arena per thread keeps that memory fragmented long after it is freed, and so does glibc's
+# habit of raising its mmap threshold (up to 32 MB) after the first big free: with it fixed at
+# 128 KiB every frame is its own mapping, given back to the system when freed.
 MALLOC_ARENAS ?= 2
+MALLOC_MMAP_BYTES ?= 131072
 
 .PHONY: run test test-fast seed lint clean
 
@@ -31,7 +34,7 @@ run: $(VENV)/.installed
 	@echo "simulator: ctower simulate --speed 60 --plan allocator --latest-day (log: $(SIM_LOG))"
 	@PYTHONUNBUFFERED=1 $(BIN)/ctower simulate --speed 60 --plan allocator --latest-day > $(SIM_LOG) 2>&1 & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
-	MALLOC_ARENA_MAX=$(MALLOC_ARENAS) $(BIN)/streamlit run pages/app.py --server.port $(PORT) --server.address $(ADDRESS)
+	MALLOC_ARENA_MAX=$(MALLOC_ARENAS) MALLOC_MMAP_THRESHOLD_=$(MALLOC_MMAP_BYTES) $(BIN)/streamlit run pages/app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 # The browser tests run last and one at a time: a page that reruns slowly while the other worker
 # solves can drop a click.

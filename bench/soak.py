@@ -63,7 +63,8 @@ SIM_NICE = 10
 REFUSALS = re.compile(
     r"decided by someone else|plan changed|changed state since it was made|proposal \d+ is already"
 )
-MALLOC_ARENAS = "2"  # as `make run` serves (Makefile: MALLOC_ARENAS)
+# glibc malloc as `make run` serves (Makefile: MALLOC_ARENAS, MALLOC_MMAP_BYTES)
+MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 HUB_FILTER = "frame.hub"  # ui.state.HUB: the sidebar's hub filter, a selectbox
 
 
@@ -419,7 +420,7 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
             [BIN / "streamlit", "run", "pages/app.py", "--server.address", "127.0.0.1",
              "--server.port", str(args.port), "--server.headless", "true",
              "--browser.gatherUsageStats", "false"],
-            env={**env, "MALLOC_ARENA_MAX": MALLOC_ARENAS}, cwd=ROOT,
+            env={**env, **MALLOC_ENV}, cwd=ROOT,
             stdout=open(work / "server.log", "wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         procs.append(server)

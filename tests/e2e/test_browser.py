@@ -1,8 +1,9 @@
 """The real server in a real browser: a dispatcher's journey, then every page as every role sees it.
 
 Starts `streamlit run pages/app.py` on a free port against a freshly seeded SQLite database
-with today under way, and drives Debian's chromium with Playwright (Playwright's own browser
-download is not possible here). Every request that would leave the machine is blocked, so
+with today under way (the app's clock starts at 13:00, published as a simulator's), and
+drives Debian's chromium with Playwright (Playwright's own browser download is not possible
+here). Every request that would leave the machine is blocked, so
 the maps must draw from what the app serves itself. Screenshots land in `test-artifacts/`
 (git-ignored): one per page per role, the co-pilot at phone size, the tracking page.
 
@@ -15,16 +16,18 @@ which case it fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -39,7 +42,8 @@ from core.bench.live_map import day_under_way
 from core.db import make_engine, migrate, unit_of_work
 from core.models import Hub, Order, OrderStatus, Plan
 from core.scenario import ScenarioParams, seed_scenario
-from core.timeutil import local_today
+from core.sim import control as sim_control
+from core.timeutil import at_seconds, local_today
 from ui.copilot import LATER_COLOUR, NEXT_COLOUR
 from ui.maps import AFTER_COLOUR, FLEET_COLOURS, ORDER_COLOURS
 
@@ -56,6 +60,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TZ = "America/New_York"
+HELD_AT_S = 13 * 3600  # the app's clock starts at 13:00 at the hubs in these tests, the day under way
 SERVER_START_S = 120
 STEP_MS = 45_000
 SETTLE_MS = 15_000
@@ -139,16 +144,81 @@ def _plan_versions(url: str) -> dict[str, int]:
     return {code: version for code, version in rows}
 
 
+@contextlib.contextmanager
+def held_clock(url: str, day: date, at: datetime) -> Iterator[None]:
+    """The app's clock starts at `at` and runs at real speed for as long as the block runs: a
+    simulator's state published every second (no simulator moves the day), so the day is under
+    way whatever the hour the tests run (at night the wall clock finds every order delivered)."""
+    engine = make_engine(url)
+    stop = threading.Event()
+    started = datetime.now(UTC)
+
+    def publish() -> None:
+        wall = datetime.now(UTC)
+        with unit_of_work(engine) as session:
+            sim_control.publish(session, day, at + (wall - started), 1.0, wall)
+
+    def tick() -> None:
+        while not stop.wait(1.0):
+            publish()
+
+    publish()
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def app_server(tmp: Path, url: str, day: date, at: datetime, secret: str) -> Iterator[str]:
+    """`streamlit run pages/app.py` on a free port against `url`, its clock started at `at`
+    (`held_clock`); yields the base URL once the server answers, and stops it afterwards."""
+    env = {**os.environ, "DATABASE_URL": url, "TIMEZONE": TZ, "CT_SECRET_KEY": secret}
+    env.pop("BASEMAP_STYLE", None)  # the default street basemap: the tests block its requests
+    port = _free_port()
+    with held_clock(url, day, at), (tmp / "server.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "pages/app.py", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + SERVER_START_S
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (tmp / "server.log").read_text()[-2000:]
+                    pytest.fail(f"the server did not come up; log: {tail}")
+                time.sleep(0.5)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app on a fresh demo day under way now, with two days of history."""
+    """The app on a fresh demo day under way at 13:00 (its clock starts there), with two days of
+    history."""
     _need_browser()
     tmp = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{tmp / 'e2e.db'}"
     engine = make_engine(url)
     migrate(engine)
-    now = datetime.now(UTC)
-    today = local_today(TZ, now)
+    today = local_today(TZ)
+    now = at_seconds(today, TZ, HELD_AT_S)
     with unit_of_work(engine) as session:
         seed_scenario(session, ScenarioParams(seed=3, orders=400, drivers=40, days=2, today=today))
     with unit_of_work(engine) as session:
@@ -160,49 +230,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert order_id is not None
         token = issue_token(session, order_id, now, timedelta(days=1))
     engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "TIMEZONE": TZ, "CT_SECRET_KEY": "e2e-" + "k" * 40}
-    env.pop("BASEMAP_STYLE", None)  # the default street basemap: its requests are blocked below
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "pages/app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not come up; log: {(tmp / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    with app_server(tmp, url, today, now, "e2e-" + "k" * 40) as base:
         yield Server(base, url, token)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _pixels_near(png: bytes, rgb: tuple[int, int, int], tolerance: int = 28) -> int:

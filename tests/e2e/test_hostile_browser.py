@@ -1,19 +1,13 @@
 """In a real browser: planted Markdown links and images stay text and fetch nothing, and a
 session cookie copied before "Sign out" no longer signs anyone in.
 
-Same set-up as `test_browser.py` (Debian's chromium, a fresh day under way), with every order's
-address and every driver's name replaced by hostile text before the server starts.
+Same set-up as `test_browser.py` (Debian's chromium, a fresh day under way at 13:00), with
+every order's address and every driver's name replaced by hostile text before the server starts.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
@@ -22,16 +16,15 @@ from core.bench.live_map import day_under_way
 from core.db import make_engine, migrate, unit_of_work
 from core.models import Driver, Order
 from core.scenario import ScenarioParams, seed_scenario
-from core.timeutil import local_today
+from core.timeutil import at_seconds, local_today
 from tests.e2e.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
-    SERVER_START_S,
+    HELD_AT_S,
     STEP_MS,
     TZ,
-    _free_port,
     _need_browser,
+    app_server,
 )
 
 pytestmark = pytest.mark.e2e
@@ -46,8 +39,8 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{tmp / 'e2e.db'}"
     engine = make_engine(url)
     migrate(engine)
-    now = datetime.now(UTC)
-    today = local_today(TZ, now)
+    today = local_today(TZ)
+    now = at_seconds(today, TZ, HELD_AT_S)
     with unit_of_work(engine) as session:
         seed_scenario(session, ScenarioParams(seed=3, orders=200, drivers=24, days=0, today=today))
     with unit_of_work(engine) as session:
@@ -55,34 +48,8 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         session.execute(update(Order).values(address=HOSTILE, safe_place_note=HOSTILE, customer_name=HOSTILE))
         session.execute(update(Driver).values(name=HOSTILE))
     engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "TIMEZONE": TZ, "CT_SECRET_KEY": "e2e-" + "h" * 40}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "pages/app.py", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not come up; log: {(tmp / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    with app_server(tmp, url, today, now, "e2e-" + "h" * 40) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_planted_markup_stays_text_and_a_copied_cookie_dies_with_sign_out(hostile_server: str) -> None:

@@ -113,7 +113,9 @@ def test_a_short_budget_does_not_cut_the_late_stop_repair(monkeypatch) -> None:
         return real(*args, **kw)
 
     monkeypatch.setattr(m, "improve", spy)
-    m.solve_part(m.PartTask("all", pr, MaxRuntime(0.1)))
+    # a limit of MIN_PHASE_S leaves the local search no phase, so the construction's plan
+    # (late stops from its breaks, whatever the machine's speed) goes to the repair
+    m.solve_part(m.PartTask("all", pr, MaxRuntime(m.MIN_PHASE_S)))
     assert deadlines, "the construction left no late stop to repair"
     assert min(deadlines) >= m.CONSTRUCT_S
 
