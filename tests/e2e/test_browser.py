@@ -3,8 +3,8 @@
 Starts `streamlit run pages/app.py` on a free port against a freshly seeded SQLite database
 with today under way (the app's clock starts at 13:00, published as a simulator's), and
 drives Debian's chromium with Playwright (Playwright's own browser download is not possible
-here). Every request that would leave the machine is blocked, so
-the maps must draw from what the app serves itself. Screenshots land in `test-artifacts/`
+here). Every request that would leave the machine is blocked, so the maps must draw from
+what the app serves itself. Screenshots land in `test-artifacts/`
 (git-ignored): one per page per role, the co-pilot at phone size, the tracking page.
 
 Every page fails the test if it shows a Python exception, the word "None", a code such as
@@ -60,7 +60,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TZ = "America/New_York"
-HELD_AT_S = 13 * 3600  # the app's clock starts at 13:00 at the hubs in these tests, the day under way
+CLOCK_FROM_S = 13 * 3600  # the app's clock starts at 13:00 hub time here: the day under way
 SERVER_START_S = 120
 STEP_MS = 45_000
 SETTLE_MS = 15_000
@@ -145,7 +145,7 @@ def _plan_versions(url: str) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def held_clock(url: str, day: date, at: datetime) -> Iterator[None]:
+def running_clock(url: str, day: date, at: datetime) -> Iterator[None]:
     """The app's clock starts at `at` and runs at real speed for as long as the block runs: a
     simulator's state published every second (no simulator moves the day), so the day is under
     way whatever the hour the tests run (at night the wall clock finds every order delivered)."""
@@ -176,11 +176,11 @@ def held_clock(url: str, day: date, at: datetime) -> Iterator[None]:
 @contextlib.contextmanager
 def app_server(tmp: Path, url: str, day: date, at: datetime, secret: str) -> Iterator[str]:
     """`streamlit run pages/app.py` on a free port against `url`, its clock started at `at`
-    (`held_clock`); yields the base URL once the server answers, and stops it afterwards."""
+    (`running_clock`); yields the base URL once the server answers, and stops it afterwards."""
     env = {**os.environ, "DATABASE_URL": url, "TIMEZONE": TZ, "CT_SECRET_KEY": secret}
     env.pop("BASEMAP_STYLE", None)  # the default street basemap: the tests block its requests
     port = _free_port()
-    with held_clock(url, day, at), (tmp / "server.log").open("w") as log:
+    with running_clock(url, day, at), (tmp / "server.log").open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "pages/app.py", "--server.port", str(port),
              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -218,7 +218,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = make_engine(url)
     migrate(engine)
     today = local_today(TZ)
-    now = at_seconds(today, TZ, HELD_AT_S)
+    now = at_seconds(today, TZ, CLOCK_FROM_S)
     with unit_of_work(engine) as session:
         seed_scenario(session, ScenarioParams(seed=3, orders=400, drivers=40, days=2, today=today))
     with unit_of_work(engine) as session:

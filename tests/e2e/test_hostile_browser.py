@@ -20,7 +20,7 @@ from core.timeutil import at_seconds, local_today
 from tests.e2e.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    HELD_AT_S,
+    CLOCK_FROM_S,
     STEP_MS,
     TZ,
     _need_browser,
@@ -40,7 +40,7 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = make_engine(url)
     migrate(engine)
     today = local_today(TZ)
-    now = at_seconds(today, TZ, HELD_AT_S)
+    now = at_seconds(today, TZ, CLOCK_FROM_S)
     with unit_of_work(engine) as session:
         seed_scenario(session, ScenarioParams(seed=3, orders=200, drivers=24, days=0, today=today))
     with unit_of_work(engine) as session:

@@ -241,8 +241,8 @@ def test_a_pool_stops_waiting_when_cancelled() -> None:
 
 
 def test_a_warm_plan_is_searched_across_the_borders_of_its_parts_and_never_worsens() -> None:
-    # The small-part plan, re-solved with one part per hub from that plan: each wide part is
-    # searched on the real model from its share, so the day's objective can only fall, and
+    # The small-part plan, re-solved with one part per hub from that plan: each wide part's
+    # share of it is the plan its search must beat, so the day's objective can only fall, and
     # every order is still accounted for once.
     pr = two_hub_day(3, 40, per_hub=3)
     small = solve_metro(pr, FIXED, executor=SerialExecutor(),
