@@ -13,12 +13,12 @@ the re-plan less the state (the caller already holds it), or the error it ended 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 
+from core import forking
 from core.agents.dispatch import RebalanceRequest, Replan, ReplanProgress, ReplanProgressFn, replan
 from core.agents.dispatch_problem import DayState
 from core.allocator.params import DEFAULT_PARAMS, SolveParams
@@ -82,14 +82,11 @@ def replan_in_child(
     Progress arrives here as in-process; `cancel` reaches the child within `POLL_S`. Raises
     what `replan` raises for a person (`ControlTowerError`, with its words), else
     `ReplanProcessError`."""
-    ctx = mp.get_context("fork")
-    here, there = ctx.Pipe(duplex=False)
-    flag = ctx.Event()
+    here, there = forking.FORK.Pipe(duplex=False)
+    flag = forking.FORK.Event()
     # not a daemon: the re-plan forks its own helpers, which a daemonic process may not have
-    proc = ctx.Process(
-        target=_child,
-        args=(state, request, requested_by, params, flag, there),
-        name=f"replan-{state.hub_code}",
+    proc = forking.process(
+        _child, (state, request, requested_by, params, flag, there), name=f"replan-{state.hub_code}"
     )
     proc.start()
     there.close()

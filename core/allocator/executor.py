@@ -15,13 +15,14 @@ its result is not waited for).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
+
+from core import forking
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,8 +84,7 @@ class LocalPoolExecutor:
         return self.workers
 
     def _make(self) -> ProcessPoolExecutor:
-        ctx = mp.get_context(self.context) if self.context else None
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return forking.pool(self.workers, self.context)
 
     def __enter__(self) -> LocalPoolExecutor:
         self._pool = self._make()

@@ -18,7 +18,6 @@ cheaper (one still improving keeps its own path).  Otherwise PyVRP runs in
 the second process while OR-Tools searches the full model here (`PyvrpInBackground`).
 """
 
-import multiprocessing as mp
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from core import forking
 from core.allocator import families as fam
 from core.allocator.kinds import SlaMode
 from core.allocator.precheck import Candidates
@@ -329,10 +329,8 @@ def cooperative_plan(pricing: Pricing, candidates: Candidates, seconds: float, s
 
     deadline = time.monotonic() + seconds
     relax, search = relaxation(pricing, candidates, seed)
-    here, there = mp.get_context("fork").Pipe(duplex=True)
-    proc = mp.get_context("fork").Process(
-        target=_cooperate, args=(relax.data, seed + 1, deadline, there), daemon=True
-    )
+    here, there = forking.FORK.Pipe(duplex=True)
+    proc = forking.process(_cooperate, (relax.data, seed + 1, deadline, there), daemon=True)
     proc.start()
     there.close()
     best = search.run(deadline, here, CHECKS)
@@ -380,9 +378,8 @@ class PyvrpInBackground:
     """PyVRP in a forked process, so it uses the second core while OR-Tools searches here."""
 
     def __init__(self, pricing: Pricing, candidates: Candidates, seconds: float, seed: int) -> None:
-        ctx = mp.get_context("fork")
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_child, args=(pricing, candidates, seconds, seed, send), daemon=True)
+        self._recv, send = forking.FORK.Pipe(duplex=False)
+        self._proc = forking.process(_child, (pricing, candidates, seconds, seed, send), daemon=True)
         self._proc.start()
         send.close()
         self._seconds = seconds
