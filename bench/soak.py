@@ -411,7 +411,7 @@ def soak(args: argparse.Namespace) -> dict[str, object]:
             subprocess.Popen(
                 [BIN / "ctower", "simulate", "--speed", str(args.speed), "--plan", args.plan,
                  "--plan-seconds", str(args.plan_seconds), "--date", day.isoformat(), "--agents",
-                 "--until", "23:59"],
+                 "--until", args.sim_until],
                 env=env, cwd=ROOT, stdout=sim_log, stderr=subprocess.STDOUT,
                 preexec_fn=lambda: os.nice(SIM_NICE),
             )
@@ -530,6 +530,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", choices=("allocator", "baseline"), default="allocator")
     p.add_argument("--plan-seconds", type=float, default=20.0, help="allocator s per hub, morning plan")
     p.add_argument("--date", type=date.fromisoformat, default=None, help="the day (default: today)")
+    p.add_argument("--sim-until", default="23:59",
+                   help="the simulated day stops at this local HH:MM (its records stop growing), the users go on")  # fmt: skip
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--keep", action="store_true", help="keep the database and logs (printed)")
 

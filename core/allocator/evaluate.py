@@ -136,7 +136,7 @@ class RouteSchedule:
     elsewhere inside a leg, so with breaks times can differ from the solver's by a little.
     """
 
-    def __init__(self, pricing: Pricing, v: int, nodes: Sequence[int]) -> None:
+    def __init__(self, pricing: Pricing, v: int, nodes: Sequence[int], walked: bool = True) -> None:
         self.pricing, self.v, self.nodes = pricing, v, list(nodes)
         pr, params = pricing.problem, pricing.params
         self.d = pr.drivers[v]
@@ -153,10 +153,38 @@ class RouteSchedule:
         self.due = [o[j].due_s if self.windows else None for j in self.nodes] + [None]
         self.priced_due = [pr.priced_due_s(o[j]) if self.windows else None for j in self.nodes] + [None]
         self.service = [o[j].service_time_s for j in self.nodes] + [0]
+        if walked:
+            self.route, self.units = self.walk(self._start())
+
+    @classmethod
+    def floor_units(cls, pricing: Pricing, v: int, nodes: Sequence[int]) -> int | None:
+        """A floor under the units of route v as `nodes`, from one walk without breaks, or
+        None when that walk already breaks a rule (late past the limit, back after the shift,
+        over the route's maximum or the van's capacity).  A break only delays what follows
+        it, so every time, lateness and span with breaks is at least the one without; a
+        route ruled out here is ruled out with its breaks.  Costs one trace where the exact
+        walk tries a trace per leg a break could go in."""
+        s = cls(pricing, v, nodes, walked=False)
+        start = s._start()
+        s.breaks_on = False
+        tr = s._trace(start, ())
+        pr = pricing.problem
+        if s.windows:
+            for j, (_, begin) in zip(s.nodes, tr.times, strict=False):
+                s._check_late(pr.orders[j].id, max(0, begin - pr.orders[j].due_s), pricing.params)
+        s._check_route(start, tr.end, s.route_nodes)
+        if s.violations:
+            return None
+        legs = zip([pr.start_node(v), *s.nodes], s.route_nodes, strict=True)
+        return s._units(sum(int(s.dist[a, b]) for a, b in legs), start, tr.end, tr.priced_late_s)
+
+    def _start(self) -> int:
+        """When the route starts: when the driver is available, or for a driver paid by the
+        hour with no break to place, as late as waiting allows."""
         start = self.d.available_s
-        if not self.breaks_on and pricing.span_units_per_s[v] > 0:
+        if not self.breaks_on and self.pricing.span_units_per_s[self.v] > 0:
             start += self._push_start(start)
-        self.route, self.units = self.walk(start)
+        return start
 
     def _times(self, start: int) -> list[tuple[int, int]]:
         """(arrival, service start) per stop, no breaks, from route start `start`."""
@@ -254,7 +282,7 @@ class RouteSchedule:
             sum(pr.orders[j].weight_g for j in self.nodes),
             sum(pr.orders[j].volume_ml for j in self.nodes),
         ]
-        units = distance = 0
+        distance = 0
         cur = pr.start_node(v)
         for j, (arrive, begin) in zip(self.route_nodes, tr.times, strict=True):
             distance += int(self.dist[cur, j])
@@ -264,7 +292,6 @@ class RouteSchedule:
             o = pr.orders[j]
             left = [left[0] - o.parcels, left[1] - o.weight_g, left[2] - o.volume_ml]
             visits.append(Visit(o.id, arrive, begin, begin + o.service_time_s, o.due_s, *left))
-            units += int(pricing.visit_units[v][j])
             if self.windows:
                 self._check_late(o.id, max(0, begin - o.due_s), params)
             issue = static_issue(pr, params, v, j)
@@ -272,18 +299,26 @@ class RouteSchedule:
                 self.violations.append(f"{o.id} on {d.id}: {issue[1]} ({issue[0]})")
         end = tr.end
         self._check_route(start, end, self.route_nodes)
+        units = self._units(distance, start, end, tr.priced_late_s)
+        co2_g = (distance * d.co2_g_per_km + 500) // 1000
+        cost = route_cost_cents(d.cost, end - start, distance, len(self.nodes))
+        route = Route(d.id, tuple(visits), start, end, distance, cost, co2_g, tuple(tr.breaks))
+        return route, units
+
+    def _units(self, distance: int, start: int, end: int, priced_late_s: int) -> int:
+        """The objective's units of this route walked over `distance` m from `start` to `end`
+        with `priced_late_s` past the priced due times (the model's terms, one by one)."""
+        pricing, v = self.pricing, self.v
+        units = sum(int(pricing.visit_units[v][j]) for j in self.nodes)
         units += distance * pricing.arc_units_per_m[v]
         units += (end - start) * pricing.span_units_per_s[v]
         units += pricing.fixed_units[v]
         cap = pricing.stop_caps[v]
         if cap is not None:
             units += cap.units_per_stop * max(0, len(self.nodes) - cap.stops)
-        if params.sla_mode is SlaMode.SOFT or pr.due_margin_s:
-            units += tr.priced_late_s * pricing.late_units_per_s
-        co2_g = (distance * d.co2_g_per_km + 500) // 1000
-        cost = route_cost_cents(d.cost, end - start, distance, len(self.nodes))
-        route = Route(d.id, tuple(visits), start, end, distance, cost, co2_g, tuple(tr.breaks))
-        return route, units
+        if pricing.params.sla_mode is SlaMode.SOFT or pricing.problem.due_margin_s:
+            units += priced_late_s * pricing.late_units_per_s
+        return units
 
     def _check_late(self, order_id: str, late: int, params: SolveParams) -> None:
         if late <= 0:

@@ -43,25 +43,32 @@ class _Routes:
         }
         self.units: dict[int, int] = {}
         self.feasible: dict[int, bool] = {}
+        self.walks: dict[int, RouteSchedule] = {}  # of each route with stops, as it is now
         self._leave: dict[int, list[int]] = {}
         for v in self.nodes:
             self._price(v)
 
     def _price(self, v: int) -> None:
         nodes = self.nodes.get(v, [])
+        self.walks.pop(v, None)
         if not nodes:
             self.units[v], self.feasible[v] = 0, True
             return
         walk = RouteSchedule(self.pricing, v, nodes)
-        self.units[v], self.feasible[v] = walk.units, not walk.violations
+        self.units[v], self.feasible[v], self.walks[v] = walk.units, not walk.violations, walk
 
     def base(self, v: int) -> tuple[int, bool]:
         if v not in self.units:
             self._price(v)
         return self.units[v], self.feasible[v]
 
-    def trial(self, v: int, nodes: list[int]) -> int | None:
-        """Units of route v as `nodes`, or None when it breaks a hard rule."""
+    def trial(self, v: int, nodes: list[int], below: int | None = None) -> int | None:
+        """Units of route v as `nodes`, or None when it breaks a hard rule or, with `below`,
+        when it cannot cost fewer units than that (its floor says so without the exact walk)."""
+        if below is not None:
+            floor = RouteSchedule.floor_units(self.pricing, v, nodes)
+            if floor is None or floor >= below:
+                return None
         walk = RouteSchedule(self.pricing, v, nodes)
         return None if walk.violations else walk.units
 
@@ -140,7 +147,9 @@ def _best_in_route(
     """(added units, new nodes) of the cheapest feasible place for j in route v, else None.
 
     `below`: only places that may add fewer units are walked; a place's detour and visit
-    price are a lower bound on what it adds (time, lateness and caps only add to them)."""
+    price are a lower bound on what it adds (time, lateness and caps only add to them), and
+    so is its walk without breaks (`RouteSchedule.floor_units`), taken before the exact one.
+    A place that cannot beat the best one found so far gets no exact walk either."""
     pr, pricing = routes.pricing.problem, routes.pricing
     base_units, base_ok = routes.base(v)
     if not base_ok:
@@ -165,7 +174,8 @@ def _best_in_route(
     best: tuple[int, list[int]] | None = None
     for pos in positions:
         trial = [*nodes[:pos], j, *nodes[pos:]]
-        units = routes.trial(v, trial)
+        most = below if best is None else best[0] if below is None else min(below, best[0])
+        units = routes.trial(v, trial, None if most is None else base_units + most)
         if units is not None and (best is None or units - base_units < best[0]):
             best = (units - base_units, trial)
     return best
@@ -322,8 +332,7 @@ def improve(
         for v, nodes in routes.nodes.items():
             if not nodes or not routes.base(v)[1]:
                 continue
-            walk = RouteSchedule(pricing, v, nodes)
-            for j, visit in zip(nodes, walk.route.visits, strict=True):
+            for j, visit in zip(nodes, routes.walks[v].route.visits, strict=True):
                 past = visit.service_start_s - problem.priced_due_s(problem.orders[j])
                 if past > 0:
                     late.append((past, v, j))
@@ -395,6 +404,7 @@ class _Without(_Routes):
         self.nodes = {**routes.nodes, v: rest}
         self.units = {**routes.units, v: rest_units}
         self.feasible = {**routes.feasible, v: True}
+        self.walks = {w: walk for w, walk in routes.walks.items() if w != v}
         self._leave = {w: times for w, times in routes._leave.items() if w != v}
 
 

@@ -242,7 +242,7 @@ def relaxed_problem(
     if on_time_first and params.on(fam.HOS_BREAK):
         brk = max((d.break_duration_s for d in problem.drivers if d.work_before_break_s > 0), default=0)
         orders = tuple(replace(o, due_s=max(o.ready_s, o.due_s - brk)) for o in problem.orders)
-        problem = replace(problem, orders=orders)
+        problem = problem.with_orders(orders)
     drivers = []
     for d in problem.drivers:
         rest = breaks_needed(d, params) * d.break_duration_s
@@ -253,7 +253,7 @@ def relaxed_problem(
                 longest = max(1, longest - rest)
             d = replace(d, shift_end_s=end, max_route_duration_s=longest)
         drivers.append(d)
-    return replace(problem, drivers=tuple(drivers))
+    return problem.with_drivers(tuple(drivers))
 
 
 def late_by_breaks(problem: AllocationProblem, plan: RoutePlan, params: SolveParams) -> set[str]:
@@ -276,7 +276,7 @@ def _room_for_breaks(problem: AllocationProblem, orders: set[str], params: Solve
     tight = tuple(
         replace(o, due_s=max(o.ready_s, o.due_s - brk)) if o.id in orders else o for o in problem.orders
     )
-    return replace(problem, orders=tight)
+    return problem.with_orders(tight)
 
 
 def _late_candidates(result: AllocationResult, params: SolveParams) -> set[str]:
@@ -293,7 +293,7 @@ def _widened(problem: AllocationProblem, late: set[str], params: SolveParams) ->
     if slack <= 0:
         return problem
     orders = tuple(replace(o, due_s=o.due_s + slack) if o.id in late else o for o in problem.orders)
-    return replace(problem, orders=orders)
+    return problem.with_orders(orders)
 
 
 # -- the metro ---------------------------------------------------------------------------

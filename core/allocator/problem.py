@@ -274,10 +274,25 @@ class AllocationProblem:
         on the drivers, are kept rather than computed again."""
         if [(o.id, o.lat, o.lon) for o in orders] != [(o.id, o.lat, o.lon) for o in self.orders]:
             raise ValueError("with_orders keeps every order at its index and place")
-        copy = replace(self, orders=orders)
+        return self._sharing_matrices(replace(self, orders=orders))
+
+    def with_drivers(self, drivers: tuple[DriverSpec, ...]) -> "AllocationProblem":
+        """A copy with `drivers` in place of the drivers at the same index, each still at its
+        place and hub, in its vehicle and setting off in the same hour (e.g. a shift that ends
+        sooner): the travel matrices are kept, as in `with_orders`."""
+        copy = replace(self, drivers=drivers)
+        same = [(d.id, d.lat, d.lon, d.hub) for d in drivers] == [
+            (d.id, d.lat, d.lon, d.hub) for d in self.drivers
+        ]
+        if not same or any(copy.speed_profile(v) != self.speed_profile(v) for v in range(len(drivers))):
+            raise ValueError("with_drivers keeps every driver at its index, place, hub and speed profile")
+        return self._sharing_matrices(copy)
+
+    def _sharing_matrices(self, copy: "AllocationProblem") -> "AllocationProblem":
+        """`copy` with this problem's matrices and indexes, computed here first if need be, so
+        that both (and every copy made alike) use one of each."""
         for name in ("distance_m", "_durations", "_duration_of", "order_index", "driver_index"):
-            if name in self.__dict__:
-                copy.__dict__[name] = self.__dict__[name]
+            copy.__dict__[name] = getattr(self, name)
         return copy
 
     def without(self, drivers: Set[str], orders: Set[str]) -> "AllocationProblem":

@@ -1,5 +1,7 @@
 """Inputs are validated at the edge with exact messages; pay models and travel are pure."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,23 @@ def test_a_problem_less_some_drivers_and_orders_keeps_the_matrices_of_a_fresh_on
     for v in range(2):
         assert np.array_equal(cut.duration_s(v), fresh.duration_s(v))
     assert pr.without(set(), set()) is pr
+
+
+def test_a_copy_with_shorter_shifts_or_windows_shares_the_matrices_and_a_moved_driver_is_refused() -> None:
+    drivers = [driver("D1", shift_start_s=5 * 3600, shift_end_s=15 * 3600), driver("D2", lat=1.0)]
+    base = AllocationProblem(
+        tuple(drivers), (order("A", 2.0), order("B", 3.0)), (HUB,), travel=HaversineTravel()
+    )
+    shorter = base.with_drivers(tuple(replace(d, shift_end_s=d.shift_end_s - 1_800) for d in base.drivers))
+    assert shorter.drivers[0].shift_end_s == 15 * 3600 - 1_800
+    assert shorter.distance_m is base.distance_m and shorter.duration_s(1) is base.duration_s(1)
+    tighter = shorter.with_orders(tuple(replace(o, due_s=o.due_s + 60) for o in base.orders))
+    assert tighter.duration_s(0) is base.duration_s(0)
+    with pytest.raises(ValueError, match="keeps every driver at its index, place, hub and speed profile"):
+        base.with_drivers(tuple(replace(d, lat=d.lat + 0.01) for d in base.drivers))
+    # D1 sets off at 05:00 (free roads) or at 07:00 (the morning rush): another matrix
+    assert base.speed_profile(0) != replace(
+        base, drivers=(replace(drivers[0], shift_start_s=7 * 3600), drivers[1])
+    ).speed_profile(0)
+    with pytest.raises(ValueError, match="speed profile"):
+        base.with_drivers((replace(drivers[0], shift_start_s=7 * 3600), drivers[1]))
