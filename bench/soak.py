@@ -531,7 +531,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan-seconds", type=float, default=20.0, help="allocator s per hub, morning plan")
     p.add_argument("--date", type=date.fromisoformat, default=None, help="the day (default: today)")
     p.add_argument("--sim-until", default="23:59",
-                   help="the simulated day stops at this local HH:MM (its records stop growing), the users go on")  # fmt: skip
+                   help="the simulated day stops at this local HH:MM (its records stop growing); "
+                   "the users go on")  # fmt: skip
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--keep", action="store_true", help="keep the database and logs (printed)")
 
