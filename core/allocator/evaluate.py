@@ -153,6 +153,10 @@ class RouteSchedule:
         self.due = [o[j].due_s if self.windows else None for j in self.nodes] + [None]
         self.priced_due = [pr.priced_due_s(o[j]) if self.windows else None for j in self.nodes] + [None]
         self.service = [o[j].service_time_s for j in self.nodes] + [0]
+        # the least time from leaving stop i-1 to the route's end: the legs and services left
+        self.after = [0] * (len(self.legs) + 1)
+        for i in range(len(self.legs) - 1, -1, -1):
+            self.after[i] = self.after[i + 1] + self.legs[i] + self.service[i]
         if walked:
             self.route, self.units = self.walk(self._start())
 
@@ -204,6 +208,21 @@ class RouteSchedule:
         """Walk the route taking a break in each leg of `planned` and, where a stretch would
         still run over, one in the leg itself (the first such leg is reported).  With `base`,
         the walk is `base` up to leg `at` and resumes from there."""
+        tr = self._trace_beating(start, planned, base, at, None)
+        assert tr is not None  # nothing to beat: every walk ends
+        return tr
+
+    def _trace_beating(
+        self,
+        start: int,
+        planned: Sequence[int],
+        base: _Trace | None,
+        at: int,
+        beat: tuple[int, int, int, int] | None,
+    ) -> _Trace | None:
+        """`_trace`, given up (None) as soon as its score (`_score`) must end above `beat`:
+        stretches over, late seconds and late stops only grow along the walk, and the end
+        comes no sooner than the legs and services left."""
         d = self.d
         on = self.breaks_on
         w, brk = d.work_before_break_s, d.break_duration_s
@@ -251,6 +270,8 @@ class RouteSchedule:
             if from_s is not None and begin > from_s:
                 priced += begin - from_s
             t = begin + service
+            if beat is not None and (over, late_s, late_n, t + self.after[i + 1]) > beat:
+                return None
         return _Trace(times, breaks, t, late_s, late_n, priced, over, forced, states)
 
     def _score(self, tr: _Trace) -> tuple[int, int, int, int]:
@@ -263,11 +284,18 @@ class RouteSchedule:
         tr = self._trace(start, planned)
         while tr.forced is not None and len(planned) <= len(self.legs):
             forced, lo = tr.forced
-            # every planned break lies before `lo`, so each option is `tr` until its own leg
-            options = [(self._trace(start, [*planned, k], tr, k), k) for k in range(lo, forced + 1)]
-            best, leg = min(options, key=lambda x: (self._score(x[0]), -x[1]))
+            # every planned break lies before `lo`, so each option is `tr` until its own leg;
+            # the latest leg first (the likeliest best), and an option is walked only while it
+            # can still beat the best so far (on a tie the later leg wins)
+            best: tuple[_Trace, int] | None = None
+            for k in range(forced, lo - 1, -1):
+                beat = None if best is None else self._score(best[0])
+                option = self._trace_beating(start, [*planned, k], tr, k, beat)
+                if option is not None and (best is None or self._score(option) < self._score(best[0])):
+                    best = (option, k)
+            assert best is not None  # the first option is walked to its end
+            tr, leg = best
             planned.append(leg)
-            tr = best
         return tr
 
     def walk(self, start: int) -> tuple[Route, int]:
