@@ -168,3 +168,91 @@ def test_resumed_break_placement_walks_like_a_walk_from_the_start() -> None:
             fresh.forced,
         )
         assert resumed.states == fresh.states
+
+
+def _random_routes(seed: int, n_routes: int = 40):
+    """Routes of 4-14 stops on one driver, windows from loose to impossible, breaks on."""
+    import random
+
+    from core.allocator.pricing import Pricing
+
+    rng = random.Random(seed)
+    d = driver(work_before_break_s=2_400, break_duration_s=600, shift_end_s=30_000)
+    orders = []
+    for i in range(60):
+        ready = rng.choice([0, 0, rng.randrange(0, 9_000)])
+        orders.append(order(f"O{i}", rng.uniform(-3, 3), rng.uniform(-3, 3), ready_s=ready,
+                            due_s=ready + rng.choice([400, 1_500, 4_000, 20_000]), service_time_s=120))  # fmt: skip
+    pr = problem([d], orders)
+    pricing = Pricing(pr, PARAMS)
+    return pricing, [rng.sample(range(60), rng.randrange(4, 15)) for _ in range(n_routes)]
+
+
+def test_the_chosen_break_legs_are_those_an_exhaustive_search_of_every_leg_would_choose() -> None:
+    # Options are walked latest leg first and given up once they cannot beat the best so far;
+    # the schedule must be the one trying every leg to the end (ties to the later leg) gives.
+    from core.allocator.evaluate import RouteSchedule
+
+    def exhaustive(walk: RouteSchedule, start: int):
+        planned: list[int] = []
+        tr = walk._trace(start, planned)
+        while tr.forced is not None and len(planned) <= len(walk.legs):
+            forced, lo = tr.forced
+            options = [(walk._trace(start, [*planned, k], tr, k), k) for k in range(lo, forced + 1)]
+            tr, leg = min(options, key=lambda x: (walk._score(x[0]), -x[1]))
+            planned.append(leg)
+        return tr
+
+    pricing, routes = _random_routes(7)
+    forced = 0
+    for nodes in routes:
+        walk = RouteSchedule(pricing, 0, nodes)
+        start = walk.d.available_s
+        chosen, reference = walk._place_breaks(start), exhaustive(walk, start)
+        forced += walk._trace(start, []).forced is not None
+        assert (chosen.times, chosen.breaks, chosen.end, chosen.late_s, chosen.stretch_over) == (
+            reference.times,
+            reference.breaks,
+            reference.end,
+            reference.late_s,
+            reference.stretch_over,
+        )
+    assert forced >= len(routes) // 2  # most routes had a break to place
+
+
+def test_a_break_goes_into_a_short_wait_when_that_ends_the_route_sooner() -> None:
+    # 2000 s of work before a 600 s break; B opens 300 s after the driver can reach it.  The
+    # stretch runs over on the way to D, but resting on the way to B uses B's 300 s wait, so
+    # every later stop and the route's end come 300 s sooner than with the latest leg (no
+    # stop is late either way: only the end tells the two apart).
+    from core.allocator.evaluate import RouteSchedule
+    from core.allocator.pricing import Pricing
+
+    d = driver(work_before_break_s=2_000, break_duration_s=600)
+    orders = [
+        order("A", 0.5),
+        order("B", 1.0, ready_s=1_300),
+        order("C", 1.5),
+        order("D", 2.0),
+        order("E", 2.5),
+    ]
+    walk = RouteSchedule(Pricing(problem([d], orders), PARAMS), 0, [0, 1, 2, 3, 4])
+    assert walk.route.breaks[0] == Break(1_000, 600)
+    assert [v.service_start_s for v in walk.route.visits] == [500, 1_600, 2_100, 2_600, 3_100]
+    assert walk.route.end_s == 6_200  # 6,500 with the first break on the way to D
+
+
+def test_the_floor_of_a_route_is_never_above_its_units_and_rules_out_only_broken_routes() -> None:
+    from core.allocator.evaluate import RouteSchedule
+
+    pricing, routes = _random_routes(11, 80)
+    outcomes = set()
+    for nodes in routes:
+        walk = RouteSchedule(pricing, 0, nodes)
+        floor = RouteSchedule.floor_units(pricing, 0, nodes)
+        if floor is None:
+            assert walk.violations
+        else:
+            assert floor <= walk.units
+        outcomes.add("ruled out" if floor is None else "below" if floor < walk.units else "equal")
+    assert {"ruled out", "below"} <= outcomes  # the routes tried both cases
