@@ -181,8 +181,12 @@ def _random_routes(seed: int, n_routes: int = 40):
     orders = []
     for i in range(60):
         ready = rng.choice([0, 0, rng.randrange(0, 9_000)])
-        orders.append(order(f"O{i}", rng.uniform(-3, 3), rng.uniform(-3, 3), ready_s=ready,
-                            due_s=ready + rng.choice([400, 1_500, 4_000, 20_000]), service_time_s=120))  # fmt: skip
+        due = ready + rng.choice([400, 1_500, 4_000, 20_000])
+        orders.append(
+            order(
+                f"O{i}", rng.uniform(-3, 3), rng.uniform(-3, 3), ready_s=ready, due_s=due, service_time_s=120
+            )
+        )
     pr = problem([d], orders)
     pricing = Pricing(pr, PARAMS)
     return pricing, [rng.sample(range(60), rng.randrange(4, 15)) for _ in range(n_routes)]
