@@ -57,6 +57,7 @@ MIN_TASK_S = 0.5  # no part gets less, whatever the budget says
 BUDGET_MARGIN_S = 0.5  # of a budget, kept for dispatch and merging
 BREAK_ROUNDS = 4  # constructions that close the windows of orders a break made late
 REPAIR_S = 0.1  # of a part's time limit, kept for relocating late stops on the real part
+WIDEN_MIN_S = 2.0  # the least time left of a budget worth a pass with wider parts
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ class MetroParams:
     `relaxed_start`: construct each part on the relaxed model (see the module docstring);
     False runs plain `solve()` per part.  `second_pass`: offer leftovers to the nearest
     other part; with a budget it gets `second_pass_share` of it.  `workers`: size of the
-    default local pool (None = CPU count).
+    default local pool (None = CPU count).  `widen`: with a budget and no live plan, time
+    left after both passes (at least `WIDEN_MIN_S`) searches the day again in parts twice as
+    large, from the plan so far (see `_widened_pass`).
 
     `on_time_first`: build the relaxed plans with every window closing one break earlier,
     so that putting the breaks back makes no stop late.  Off by default because lateness is
@@ -79,6 +82,7 @@ class MetroParams:
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     second_pass: bool = True
     second_pass_share: float = 0.2
+    widen: bool = True
     workers: int | None = None
     on_time_first: bool = False
 
@@ -363,11 +367,39 @@ def solve_metro(
             )
             notes.extend(_second_pass(executor, dec, {t.key: t for t in tasks}, outcomes, second, cancel))
         notes.append(f"part solves used {first_cpu:.1f} s CPU in the first pass")
+        merged = merge(problem, dec, outcomes, params, tuple(notes), first_pass)
+        left = (budget_s or 0.0) - (time.monotonic() - started)
+        if metro.widen and initial is None and not missing and left >= WIDEN_MIN_S:
+            merged = _widened_pass(problem, merged, left, seed, params, executor, metro, cancel)
     finally:
         if own and isinstance(executor, LocalPoolExecutor):
             executor.close(wait=not (cancel is not None and cancel.is_set()))
-    merged = merge(problem, dec, outcomes, params, tuple(notes), first_pass)
     return replace(merged, runtime_s=time.monotonic() - started)
+
+
+def _widened_pass(
+    problem: AllocationProblem,
+    merged: AllocationResult,
+    left_s: float,
+    seed: int,
+    params: SolveParams,
+    executor: Executor,
+    metro: MetroParams,
+    cancel: threading.Event | None,
+) -> AllocationResult:
+    """What is left of a budget after both passes: the day again in parts twice as large,
+    each starting from its share of the plan so far, so borders of the first parts can be
+    crossed; the better of the two plans (the new one is never worse part by part)."""
+    size = metro.decompose.max_part_orders * 2
+    wide = replace(metro, decompose=replace(metro.decompose, max_part_orders=size), widen=False)
+    again = solve_metro(
+        problem, seed=seed, params=params, executor=executor, metro=wide, budget_s=left_s,
+        cancel=cancel, warm=merged.plan(),
+    )  # fmt: skip
+    before, after = merged.metrics.objective_units, again.metrics.objective_units
+    kept = again if after < before else merged
+    note = f"widened pass (parts of up to {size} orders, {left_s:.1f} s): objective {before} -> {after}"
+    return replace(kept, notes=(*merged.notes, note))
 
 
 def _budget_stop(budget_s: float, started: float, n_tasks: int, slots: int, share: float) -> MaxRuntime:

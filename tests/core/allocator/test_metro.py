@@ -5,6 +5,8 @@ process pool and a 2-worker dask cluster give the same plan for a fixed solution
 Plane fixtures (builders): 1 unit = 1 km = 1000 s of driving.  Hubs A (0, 0), B (10, 0).
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -254,3 +256,19 @@ def test_a_warm_plan_is_searched_across_the_borders_of_its_parts_and_never_worse
     assert any(n.startswith("2 parts") for n in again.notes)
     before = evaluate(pr, small.plan()).objective_units
     assert again.metrics.objective_units <= before
+
+
+@pytest.mark.slow
+def test_time_left_of_a_budget_searches_again_in_wider_parts_from_the_plan_so_far() -> None:
+    # Parts of 8 orders finish long before a 6 s budget: the rest of it goes to parts of 16
+    # orders started from the merged plan, kept only when better; without `widen` nothing runs.
+    pr = two_hub_day(3, 40, per_hub=3)
+    small = MetroParams(decompose=DecomposeParams(max_part_orders=8))
+    result = solve_metro(pr, executor=SerialExecutor(), metro=small, budget_s=6.0)
+    accounted_once(pr, result)
+    note = next(n for n in result.notes if n.startswith("widened pass (parts of up to 16 orders"))
+    before, after = (int(x) for x in note.rsplit(": objective ", 1)[1].split(" -> "))
+    assert result.metrics.objective_units == min(before, after)
+    assert result.metrics.objective_units == evaluate(pr, result.plan()).objective_units
+    off = solve_metro(pr, executor=SerialExecutor(), metro=replace(small, widen=False), budget_s=3.0)
+    assert not any(n.startswith("widened") for n in off.notes)
