@@ -9,6 +9,9 @@ three on Dispatch (reloading, starting rebalances and approving what lands in th
 of them sometimes clicking the same proposal at once) and two on Fleet mix. The users speak
 Streamlit's own websocket protocol, so every page runs on the server exactly as for a browser.
 
+`--sim-until HH:MM` stops the simulated day there while the users go on, so a run can tell
+memory kept past its use from the working set of a day whose records keep growing.
+
 Reports errors (exceptions and error boxes on any page, dropped connections, runs that never
 finished), p50/p95 page and map-data times, the server's memory at the start and end, and lost
 decisions: an approval the page confirmed that is not applied, or a proposal decided or audited

@@ -24,7 +24,9 @@ The part's result is what `solve()` would report for that plan: reasons for ever
 left out come from the real part's pre-check.
 
 A second pass offers each part's leftovers to the nearest other part's drivers (same or
-neighbouring region), warm-started from that part's first plan.  The merged result's
+neighbouring region), warm-started from that part's first plan.  With a budget, what is left
+of it then goes to the day in parts twice as large, each starting from its share of the plan
+so far (`MetroParams.widen`).  The merged result's
 metrics are `evaluate()`'s, summed over parts: exact, since a route's cost depends only on
 its driver and its own stops (the busiest-route workload term is recomputed globally).
 """
