@@ -26,9 +26,9 @@ left out come from the real part's pre-check.
 A second pass offers each part's leftovers to the nearest other part's drivers (same or
 neighbouring region), warm-started from that part's first plan.  With a budget, what is left
 of it then goes to the day in parts twice as large, each starting from its share of the plan
-so far (`MetroParams.widen`).  The merged result's
-metrics are `evaluate()`'s, summed over parts: exact, since a route's cost depends only on
-its driver and its own stops (the busiest-route workload term is recomputed globally).
+so far (`MetroParams.widen`).  The merged result's metrics are `evaluate()`'s, summed over
+parts: exact, since a route's cost depends only on its driver and its own stops (the
+busiest-route workload term is recomputed globally).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class MetroParams:
     other part; with a budget it gets `second_pass_share` of it.  `workers`: size of the
     default local pool (None = CPU count).  `widen`: with a budget and no live plan, time
     left after both passes (at least `WIDEN_MIN_S`) searches the day again in parts twice as
-    large, from the plan so far (see `_widened_pass`).
+    large, from the plan so far (see `_wider_pass`).
 
     `on_time_first`: build the relaxed plans with every window closing one break earlier,
     so that putting the breaks back makes no stop late.  Off by default because lateness is
@@ -372,14 +372,14 @@ def solve_metro(
         merged = merge(problem, dec, outcomes, params, tuple(notes), first_pass)
         left = (budget_s or 0.0) - (time.monotonic() - started)
         if metro.widen and initial is None and not missing and left >= WIDEN_MIN_S:
-            merged = _widened_pass(problem, merged, left, seed, params, executor, metro, cancel)
+            merged = _wider_pass(problem, merged, left, seed, params, executor, metro, cancel)
     finally:
         if own and isinstance(executor, LocalPoolExecutor):
             executor.close(wait=not (cancel is not None and cancel.is_set()))
     return replace(merged, runtime_s=time.monotonic() - started)
 
 
-def _widened_pass(
+def _wider_pass(
     problem: AllocationProblem,
     merged: AllocationResult,
     left_s: float,
