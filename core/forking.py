@@ -34,6 +34,11 @@ def pool(workers: int, context: str | None = None) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.freeze)
 
 
+def may_fork() -> bool:
+    """Whether this process may start children: a daemonic one (a dask worker's) may not."""
+    return not mp.current_process().daemon
+
+
 def _frozen_then(target: Callable[..., None], args: tuple[Any, ...]) -> None:
     gc.freeze()
     target(*args)

@@ -74,18 +74,26 @@ view = maps.view_over(
 
 @st.fragment(run_every=f"{services.LIVE_REFRESH_S}s")
 def live_panel() -> None:
-    live = services.live_map(viewer).filtered(
-        hub_ids=hub_ids, fleet_types=frozenset(fleet_types) or None, vendor_ids=frozenset(vendor_ids) or None
+    feed, snapshot = services.live_snapshot(viewer)
+    filters = maps.MapFilters(
+        hub_ids,
+        frozenset(fleet_types) or None,
+        frozenset(vendor_ids) or None,
+        frozenset(order_states) or None,
+        frozenset(driver_states) or None,
     )
-    widgets.live_kpis(live.kpis())
-    shown = live.with_order_states(frozenset(order_states) or None).with_driver_states(
-        frozenset(driver_states) or None
+    # every viewer of this snapshot with the same filters and view gets the same panel
+    panel = feed.shared(
+        snapshot,
+        (filters, view, settings.basemap_style, tz),
+        lambda live: maps.live_panel(live, filters, view, settings.basemap_style, tz),
     )
-    st.pydeck_chart(maps.live_deck(shown, view, settings.basemap_style, tz), height=640, key="live_map.deck")
+    widgets.live_kpis(panel.kpis)
+    st.pydeck_chart(panel.deck, height=640, key="live_map.deck")
     st.caption(
-        f"As of {widgets.clock_text(live.now, tz)}{' (simulated)' if services.simulated() else ''} · "
-        f"{widgets.plural(len(shown.drivers), 'driver')}, {widgets.plural(len(shown.routes), 'route')} "
-        f"under way, {widgets.plural(len(shown.orders), 'order')} shown"
+        f"As of {widgets.clock_text(panel.now, tz)}{' (simulated)' if services.simulated() else ''} · "
+        f"{widgets.plural(panel.drivers, 'driver')}, {widgets.plural(panel.routes, 'route')} "
+        f"under way, {widgets.plural(panel.orders, 'order')} shown"
     )
 
 

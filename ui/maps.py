@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 import pydeck as pdk
 
 from core.kinds import FleetType
-from core.live import DriverState, LiveMap, LiveStatus, PositionSource
+from core.live import DriverState, LiveKpis, LiveMap, LiveStatus, PositionSource
 
 RGB = tuple[int, int, int]
 
@@ -341,32 +342,29 @@ def _hub_rows(live: LiveMap) -> pd.DataFrame:
 
 
 class CompactDeck(pdk.Deck):  # type: ignore[misc]
-    """A Deck whose JSON is compact and whose rows are written by `DataFrame.to_json`.
+    """A Deck whose JSON is compact, written once and shared by every viewer it is shown to.
 
     pydeck writes its JSON indented and key-sorted, which forces Python's pure-Python encoder:
     seconds for 20,000 orders. Here the layers carry no rows while pydeck writes the (small)
-    spec; each layer's rows are then spliced in from its frame, encoded in C.
+    spec; each layer's rows are then spliced in from its frame, encoded in C. The text is
+    made when the deck is, so a deck shown to many viewers at once is never encoded twice.
     """
 
     def __init__(self, frames: dict[str, pd.DataFrame], **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._rows = frames
-
-    def to_json(self) -> str:
-        rows = self.__dict__.pop("_rows")
-        try:
-            spec = json.loads(super().to_json())
-        finally:
-            self._rows = rows
+        spec = json.loads(super().to_json())
         for layer in spec["layers"]:
             layer["data"] = f"@@rows:{layer['id']}@@"
         text = json.dumps(spec, separators=(",", ":"))
-        for layer_id, frame in rows.items():
+        for layer_id, frame in frames.items():
             text = text.replace(
                 f'"@@rows:{layer_id}@@"',
                 frame.to_json(orient="records", double_precision=6, force_ascii=False),
             )
-        return text
+        self._json = text
+
+    def to_json(self) -> str:
+        return self._json
 
 
 def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.Deck:
@@ -446,4 +444,42 @@ def live_deck(live: LiveMap, view: MapView, basemap_style: str, tz: str) -> pdk.
             latitude=view.latitude, longitude=view.longitude, zoom=view.zoom, pitch=0, bearing=0
         ),
         tooltip={"html": "{tooltip}", "style": TOOLTIP_STYLE},
+    )
+
+
+@dataclass(frozen=True)
+class MapFilters:
+    """The live map's filters (None: no filter), hashable so viewers with the same ones share."""
+
+    hub_ids: frozenset[int] | None = None
+    fleet_types: frozenset[FleetType] | None = None
+    vendor_ids: frozenset[int] | None = None
+    order_states: frozenset[LiveStatus] | None = None
+    driver_states: frozenset[DriverState] | None = None
+
+
+@dataclass(frozen=True)
+class LivePanel:
+    """What the live map shows for one snapshot and set of filters: the KPI strip (hub, fleet
+    type and vendor filters), the map (the state filters too) and its counts."""
+
+    kpis: LiveKpis
+    deck: pdk.Deck
+    now: datetime
+    drivers: int
+    routes: int
+    orders: int
+
+
+def live_panel(live: LiveMap, filters: MapFilters, view: MapView, basemap_style: str, tz: str) -> LivePanel:
+    f = filters
+    narrowed = live.filtered(hub_ids=f.hub_ids, fleet_types=f.fleet_types, vendor_ids=f.vendor_ids)
+    shown = narrowed.with_order_states(f.order_states).with_driver_states(f.driver_states)
+    return LivePanel(
+        narrowed.kpis(),
+        live_deck(shown, view, basemap_style, tz),
+        live.now,
+        len(shown.drivers),
+        len(shown.routes),
+        len(shown.orders),
     )

@@ -30,6 +30,7 @@ from core.orders_view import (
 )
 from core.sim import control as sim_control
 from core.timeutil import local_today
+from ui.live_feed import LiveFeed, Snapshot
 
 LIVE_REFRESH_S = 5
 SIM_STATE_TTL_S = 1  # the simulator's clock is read at most this often (it moves once a tick)
@@ -172,19 +173,17 @@ def hubs() -> pd.DataFrame:
     return _hubs(settings().database_url)
 
 
-# A resource, not data: every rerun shares the one snapshot instead of unpickling a copy of a
-# 1,000-driver day (5 MB) each time. Nothing mutates a LiveMap: its filters return new ones.
-@st.cache_resource(ttl=2 * LIVE_REFRESH_S, max_entries=16, show_spinner=False)
-def _live_map(url: str, viewer: Viewer, wall_tick: int, tz: str) -> LiveMap:
-    at = now()
-    with unit_of_work(engine(url), read_only=True) as session:
-        return read_live_map(session, viewer, local_today(tz, at), at, tz)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _live_feed(url: str, viewer: Viewer, tz: str) -> LiveFeed:
+    """One feed per scope, shared by its viewers: its snapshot is a resource, not data, so
+    no rerun unpickles a copy of a 1,000-driver day (5 MB). Nothing mutates a LiveMap."""
+    return LiveFeed(lambda: wall_now().timestamp(), LIVE_REFRESH_S)
 
 
 def day_changed() -> None:
     """The plan changed: every cached read of the day (the map included) is stale."""
     st.cache_data.clear()
-    _live_map.clear()
+    _live_feed.clear()
 
 
 def _scope(viewer: Viewer) -> Viewer:
@@ -197,17 +196,25 @@ def _scope(viewer: Viewer) -> Viewer:
     )
 
 
+def live_snapshot(viewer: Viewer) -> tuple[LiveFeed, Snapshot]:
+    """The viewer's live map as last read (shared by every viewer alike) and its feed; a read
+    is at most `LIVE_REFRESH_S` of wall time old when a viewer asks, and then made behind them
+    (see `ui.live_feed`). The wall clock's: a simulator at 60x moves its clock 300 s per
+    refresh, and reading on it would read (and keep) a 1,000-driver map on every rerun."""
+    url, scope, tz = settings().database_url, _scope(viewer), settings().timezone
+    at, source = now(), engine(url)
+
+    def read() -> LiveMap:
+        with unit_of_work(source, read_only=True) as session:
+            return read_live_map(session, scope, local_today(tz, at), at, tz)
+
+    feed = _live_feed(url, scope, tz)
+    return feed, feed.snapshot(read)
+
+
 def live_map(viewer: Viewer) -> LiveMap:
-    """The viewer's live map, read at most once per `LIVE_REFRESH_S` of wall time and shared by
-    every viewer alike; the first read in a tick fixes the app time the map shows. The tick is
-    the wall clock's: a simulator at 60x moves its clock 300 s per tick, and keying on it would
-    read (and keep) a 1,000-driver map on every rerun."""
-    return _live_map(
-        settings().database_url,
-        _scope(viewer),
-        int(wall_now().timestamp() // LIVE_REFRESH_S),
-        settings().timezone,
-    )
+    """The viewer's live map as last read (see `live_snapshot`)."""
+    return live_snapshot(viewer)[1].live
 
 
 @st.cache_data(ttl=LIVE_REFRESH_S, max_entries=64, show_spinner=False)
@@ -234,6 +241,6 @@ def import_orders(viewer: Viewer, data: bytes) -> ImportResult:
     """One user action, one transaction: all rows or none (raises `ImportRejectedError`)."""
     with unit_of_work(current_engine()) as session:
         result = import_orders_as(session, viewer, data, now=now())
-    for cached in (_orders, _facets, _live_map):
+    for cached in (_orders, _facets, _live_feed):
         cached.clear()
     return result

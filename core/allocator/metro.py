@@ -73,6 +73,11 @@ class MetroParams:
     left after both passes (at least `WIDEN_MIN_S`) searches the day again in parts twice as
     large, from the plan so far (see `_wider_pass`).
 
+    `portfolio`: with a time limit (not a solution count), each part's local search runs
+    PyVRP on the part's relaxation beside OR-Tools and continues from the better plan
+    (`solve` with `SolveParams.portfolio`, when the part has a second or more): on the 1k
+    day at 10 s, $7,546 -> $7,095 with no stop late.
+
     `on_time_first`: build the relaxed plans with every window closing one break earlier,
     so that putting the breaks back makes no stop late.  Off by default because lateness is
     priced: on the benchmark's 1,000-stop day it took late stops from 46 (767 min in all)
@@ -85,6 +90,7 @@ class MetroParams:
     second_pass: bool = True
     second_pass_share: float = 0.2
     widen: bool = True
+    portfolio: bool = True
     workers: int | None = None
     on_time_first: bool = False
 
@@ -162,7 +168,10 @@ def solve_part(task: PartTask) -> PartOutcome:
         improve_stop: StopRule = MaxRuntime(remaining)
         if isinstance(stop, MaxSolutions):
             improve_stop = replace(stop, max_runtime_s=remaining)
-        polished = solve(search_on, improve_stop, task.seed, hard, warm=best.plan)
+        # PyVRP searches for a time, not a number of solutions: a counted search stays OR-Tools'
+        timed = not isinstance(stop, MaxSolutions)
+        search = replace(hard, portfolio=hard.portfolio or (task.metro.portfolio and timed))
+        polished = solve(search_on, improve_stop, task.seed, search, warm=best.plan)
         best.offer(polished.plan(), "local search")
         solutions += polished.solutions
     if best.late:

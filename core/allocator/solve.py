@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from core import forking
 from core.allocator import families as fam
 from core.allocator.evaluate import current_of, evaluate_plan
 from core.allocator.model import Built, build_model
@@ -70,7 +71,7 @@ def solve(
         warm = {d: list(o) for d, o in (warm if warm is not None else initial).items()}
     elif warm is not None:
         warm = {d: list(o) for d, o in warm.items()}
-    if params.portfolio and stop.time_limit_s >= 1.0:
+    if params.portfolio and stop.time_limit_s >= 1.0 and forking.may_fork():
         from core.allocator.portfolio import PyvrpInBackground, cooperative_plan, relaxation_is_exact
 
         if initial is None and relaxation_is_exact(pricing, candidates):

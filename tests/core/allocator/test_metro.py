@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from core.allocator import families as fam
+from core.allocator import portfolio
 from core.allocator.decompose import DecomposeParams
 from core.allocator.evaluate import evaluate
 from core.allocator.executor import DaskExecutor, LocalPoolExecutor, SerialExecutor, executor_for
@@ -109,6 +110,34 @@ def test_part_plan_is_feasible_under_the_real_rules() -> None:
     outcome = solve_part(PartTask("all", pr, FIXED))
     assert outcome.result.metrics.feasible
     accounted_once(pr, outcome.result)
+
+
+def test_a_timed_part_search_runs_pyvrp_beside_or_tools_a_counted_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[float] = []  # the seconds each PyVRP run was given
+    real_helper, real_both = portfolio.PyvrpInBackground, portfolio.cooperative_plan
+
+    class Recorded(real_helper):  # type: ignore[misc, valid-type]
+        def __init__(self, pricing, candidates, seconds, seed) -> None:  # type: ignore[no-untyped-def]
+            started.append(seconds)
+            super().__init__(pricing, candidates, seconds, seed)
+
+    def both(pricing, candidates, seconds, seed):  # type: ignore[no-untyped-def]
+        started.append(seconds)
+        return real_both(pricing, candidates, seconds, seed)
+
+    monkeypatch.setattr(portfolio, "PyvrpInBackground", Recorded)
+    monkeypatch.setattr(portfolio, "cooperative_plan", both)
+    pr = two_hub_day(2, 30, per_hub=3)
+    timed = solve_part(PartTask("all", pr, MaxRuntime(3.0)))
+    assert started and all(0 < s < 3.0 for s in started)
+    assert timed.result.metrics.feasible
+    accounted_once(pr, timed.result)
+    started.clear()
+    solve_part(PartTask("all", pr, FIXED))  # a solution count: the same plan on any machine
+    solve_part(PartTask("all", pr, MaxRuntime(3.0), metro=MetroParams(portfolio=False)))
+    assert started == []
 
 
 def test_empty_problem_is_an_empty_result() -> None:
