@@ -7,6 +7,11 @@ from multiprocessing.connection import Connection
 
 from core import forking
 from core.allocator.executor import LocalPoolExecutor
+from core.allocator.params import SolveParams
+from core.allocator.result import Status
+from core.allocator.solve import solve
+from core.allocator.stop import MaxRuntime
+from tests.core.allocator.builders import driver, order, problem
 
 INHERITED = 50_000
 
@@ -46,3 +51,22 @@ def test_a_pool_worker_and_a_forked_process_freeze_the_heap_they_inherit():
     proc.join()
     assert proc.exitcode == 0
     assert len(heap) == INHERITED and gc.get_freeze_count() == 0  # the parent's own collector is untouched
+
+
+def _tells_may_fork_and_solves(conn: Connection) -> None:
+    pr = problem([driver("V0")], [order(f"O{i}", 1.0 + i, 1.0) for i in range(4)])
+    result = solve(pr, MaxRuntime(1.5), params=SolveParams(portfolio=True))
+    conn.send((forking.may_fork(), result.status, len(result.unassigned)))
+    conn.close()
+
+
+def test_a_daemonic_process_such_as_a_dask_worker_may_not_fork_and_solves_without_pyvrp():
+    assert forking.may_fork()
+    for daemon, may in ((True, False), (False, True)):
+        here, there = forking.FORK.Pipe(duplex=False)
+        proc = forking.process(_tells_may_fork_and_solves, (there,), daemon=daemon)
+        proc.start()
+        there.close()
+        assert here.recv() == (may, Status.SOLVED, 0)
+        proc.join()
+        assert proc.exitcode == 0
